@@ -1,0 +1,247 @@
+//! The composition root: application state, the router, and the embeddable
+//! [`Sandbox`] handle.
+//!
+//! `Sandbox::start(config)` binds (port 0 is fine), starts the background
+//! tasks (scheduler, callback engine) and the HTTP server, and returns the
+//! base URL and the default tenant's credentials. `Sandbox::shutdown` stops
+//! accepting, lets in-flight requests finish, delivers queued callbacks
+//! within the grace period and reports what was left.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::{middleware, Router};
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::admin::{self, Credentials};
+use crate::callbacks::{CallbackEngine, EngineStats};
+use crate::config::{ClockMode, Config};
+use crate::crypto::keys::KeyPair;
+use crate::daraja;
+use crate::http::{self, WireError};
+use crate::store::Tenants;
+
+/// Everything a handler can reach; cheap to clone (handles only).
+#[derive(Clone)]
+pub struct AppState {
+    pub tenants: Arc<Tenants>,
+    pub callbacks: CallbackEngine,
+    pub daraja_keys: Arc<KeyPair>,
+    pub seed: u64,
+    pub base_url: Arc<str>,
+    request_seq: Arc<AtomicU64>,
+}
+
+impl AppState {
+    pub fn next_request_seq(&self) -> u64 {
+        self.request_seq.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
+/// The API surfaces served on the one port, told apart by path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    Admin,
+    Daraja,
+}
+
+impl Surface {
+    /// Unknown paths outside every provider's prefixes get Daraja's envelope,
+    /// the most common client.
+    pub fn of_path(path: &str) -> Surface {
+        let under =
+            |prefix: &str| path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+        if under(admin::PREFIX) {
+            return Surface::Admin;
+        }
+        Surface::Daraja
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Surface::Admin => "admin",
+            Surface::Daraja => daraja::PROVIDER,
+        }
+    }
+
+    /// Admin calls are not journaled: the journal is for the API under test.
+    pub fn is_journaled(self) -> bool {
+        self != Surface::Admin
+    }
+
+    /// The surface's own error for a status the router produced by itself.
+    pub fn bare_error(self, status: StatusCode) -> Arc<dyn WireError> {
+        match self {
+            Surface::Admin => Arc::new(admin::AdminError::from_status(status)),
+            Surface::Daraja => {
+                let (kind, why) = match status {
+                    StatusCode::NOT_FOUND => (daraja::ErrorKind::ResourceNotFound, "no Daraja API at this path"),
+                    StatusCode::METHOD_NOT_ALLOWED => (
+                        daraja::ErrorKind::MethodNotAllowed,
+                        "this API exists but not for this method (all M-Pesa APIs are POST, the token API is GET)",
+                    ),
+                    StatusCode::PAYLOAD_TOO_LARGE => {
+                        (daraja::ErrorKind::PayloadTooLarge, "the request body is larger than the sandbox accepts")
+                    }
+                    StatusCode::REQUEST_TIMEOUT => {
+                        (daraja::ErrorKind::Internal, "the request took longer than the sandbox's request timeout")
+                    }
+                    _ => (daraja::ErrorKind::Internal, "the router refused the request"),
+                };
+                Arc::new(daraja::DarajaError::new(kind, why))
+            }
+        }
+    }
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState, body_limit: usize, request_timeout: Duration) -> Router {
+    Router::new()
+        .merge(daraja::router())
+        .nest(admin::PREFIX, admin::router())
+        .fallback(unknown_path)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
+        .layer(middleware::from_fn_with_state(state.clone(), http::middleware))
+        .with_state(state)
+}
+
+async fn unknown_path(request: Request) -> Response {
+    let surface = Surface::of_path(request.uri().path());
+    let error = surface.bare_error(StatusCode::NOT_FOUND);
+    http::fault_response_dyn(StatusCode::NOT_FOUND, error)
+}
+
+/// Why the sandbox could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("the committed test keys do not load: {0}")]
+    Keys(#[from] crate::crypto::keys::KeyError),
+    #[error("the callback HTTP client cannot be built: {0}")]
+    HttpClient(#[from] reqwest::Error),
+}
+
+/// What shutdown left behind.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShutdownReport {
+    pub callbacks: EngineStats,
+    /// Events still on tenants' timelines (payments not yet settled, callbacks not yet due).
+    pub pending_events: usize,
+    /// Whether the grace period ran out before every delivery finished.
+    pub grace_exceeded: bool,
+}
+
+/// A running sandbox.
+pub struct Sandbox {
+    addr: SocketAddr,
+    state: AppState,
+    server_stop: CancellationToken,
+    background_stop: CancellationToken,
+    engine_close: CancellationToken,
+    tracker: TaskTracker,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+    grace: Duration,
+}
+
+impl Sandbox {
+    pub async fn start(config: Config) -> Result<Sandbox, StartError> {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        let base_url: Arc<str> = format!("http://{addr}").into();
+        let seed = config.seed;
+        let daraja_keys = Arc::new(KeyPair::daraja()?);
+
+        let tracker = TaskTracker::new();
+        let engine_close = CancellationToken::new();
+        let callbacks = CallbackEngine::start(config.callbacks, &tracker, engine_close.clone())?;
+        let clock = match config.clock {
+            ClockMode::System => crate::clock::Clock::System,
+            ClockMode::Virtual { start } => crate::clock::Clock::virtual_at(start),
+        };
+        let tenants = Arc::new(Tenants::new(seed, Arc::new(config.world), clock, config.limits));
+        let state =
+            AppState { tenants, callbacks, daraja_keys, seed, base_url, request_seq: Arc::new(AtomicU64::new(0)) };
+
+        let background_stop = CancellationToken::new();
+        tracker.spawn(crate::scheduler::run(state.clone(), background_stop.clone()));
+
+        let server_stop = CancellationToken::new();
+        let app = router(state.clone(), config.body_limit_bytes, config.request_timeout);
+        let serve = axum::serve(listener, app).with_graceful_shutdown(server_stop.clone().cancelled_owned());
+        let server = tokio::spawn(async move { serve.await });
+        tracing::info!(%addr, seed, "sandbox listening");
+        Ok(Sandbox {
+            addr,
+            state,
+            server_stop,
+            background_stop,
+            engine_close,
+            tracker,
+            server: Some(server),
+            grace: config.shutdown_grace,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:<port>`: point clients here.
+    pub fn base_url(&self) -> &str {
+        &self.state.base_url
+    }
+
+    /// The seed this run uses (given, or drawn at start); replay with it.
+    pub fn seed(&self) -> u64 {
+        self.state.seed
+    }
+
+    /// The default tenant's credentials for every provider.
+    pub fn credentials(&self) -> Credentials {
+        admin::credentials(&self.state, &self.state.tenants.default_tenant())
+    }
+
+    /// Application state, for in-process tests that need to look inside.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Stops accepting, finishes in-flight requests, delivers queued callbacks
+    /// within the grace period and reports what was left.
+    pub async fn shutdown(mut self) -> ShutdownReport {
+        self.server_stop.cancel();
+        if let Some(server) = self.server.take() {
+            let _ = tokio::time::timeout(self.grace, server).await;
+        }
+        self.background_stop.cancel();
+        self.engine_close.cancel();
+        self.tracker.close();
+        let grace_exceeded = tokio::time::timeout(self.grace, self.tracker.wait()).await.is_err();
+        let pending_events = self.state.tenants.all().iter().map(|t| t.with_state(|s| s.timeline.len())).sum();
+        let report = ShutdownReport { callbacks: self.state.callbacks.stats(), pending_events, grace_exceeded };
+        tracing::info!(?report, "sandbox stopped");
+        report
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.server_stop.cancel();
+        self.background_stop.cancel();
+        self.engine_close.cancel();
+    }
+}

@@ -1,0 +1,296 @@
+//! The callback engine: the only part of the sandbox that sends HTTP.
+//!
+//! Providers never send anything themselves. When a transaction settles, they
+//! produce [`CallbackJob`]s; the tenant's timeline holds each job until its
+//! sandbox-clock time comes, then the job is handed to the engine, which
+//! POSTs it and journals the attempt.
+//!
+//! Delivery pipeline:
+//! * a bounded queue (`queue_capacity`): a full queue makes the producer wait
+//!   (back-pressure), it never drops a job;
+//! * a dispatcher task that starts at most `concurrency` deliveries at once,
+//!   each tracked by the [`TaskTracker`] so shutdown can wait for them;
+//! * one pooled `reqwest` client, so connections to a receiver are reused;
+//! * every attempt is bounded by `timeout` and journaled (body, receiver
+//!   status, latency, error);
+//! * a failed attempt is retried only if the job carries a retry schedule;
+//!   the retry goes back into the tenant's timeline, so it follows the
+//!   tenant's clock.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::journal::{CallbackAttempt, DeliveryOutcome};
+use crate::store::{Due, Tenant};
+
+/// A callback to deliver.
+#[derive(Debug, Clone)]
+pub struct CallbackJob {
+    pub id: String,
+    pub provider: &'static str,
+    pub kind: &'static str,
+    pub correlation_id: String,
+    pub url: String,
+    pub body: Arc<serde_json::Value>,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// Delays before each retry after a failed attempt; empty means no retry.
+    pub retry_delays_ms: Arc<[u64]>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct EngineConfig {
+    pub queue_capacity: usize,
+    pub concurrency: usize,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// How much of a receiver's answer is kept in the journal.
+    pub response_capture_bytes: usize,
+}
+
+#[derive(Debug, Default)]
+struct Stats {
+    enqueued: AtomicU64,
+    delivered: AtomicU64,
+    failed: AtomicU64,
+    retries_scheduled: AtomicU64,
+    abandoned: AtomicU64,
+    in_flight: AtomicU64,
+}
+
+/// Counters of the engine since start.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct EngineStats {
+    pub enqueued: u64,
+    pub delivered: u64,
+    pub failed: u64,
+    pub retries_scheduled: u64,
+    pub abandoned: u64,
+    pub in_flight: u64,
+    pub queued: u64,
+}
+
+struct Delivery {
+    tenant: Arc<Tenant>,
+    job: CallbackJob,
+}
+
+#[derive(Clone)]
+pub struct CallbackEngine {
+    tx: mpsc::Sender<Delivery>,
+    stats: Arc<Stats>,
+    capacity: usize,
+}
+
+impl CallbackEngine {
+    /// Starts the dispatcher on `tracker`; it runs until `close` is cancelled,
+    /// then delivers what is already queued and stops.
+    pub fn start(
+        config: EngineConfig,
+        tracker: &TaskTracker,
+        close: CancellationToken,
+    ) -> Result<CallbackEngine, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(config.concurrency)
+            .no_proxy()
+            .user_agent(concat!("pesa-sandbox/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let capacity = config.queue_capacity.max(1);
+        let (tx, rx) = mpsc::channel(capacity);
+        let stats = Arc::new(Stats::default());
+        let dispatcher = Dispatcher {
+            client,
+            rx,
+            permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            tracker: tracker.clone(),
+            stats: stats.clone(),
+            capture: config.response_capture_bytes,
+        };
+        tracker.spawn(dispatcher.run(close));
+        Ok(CallbackEngine { tx, stats, capacity })
+    }
+
+    /// Queues a job; waits while the queue is full (back-pressure).
+    /// A job offered after shutdown is journaled as abandoned.
+    pub async fn enqueue(&self, tenant: Arc<Tenant>, job: CallbackJob) {
+        self.stats.enqueued.fetch_add(1, Ordering::Relaxed);
+        if let Err(mpsc::error::SendError(delivery)) = self.tx.send(Delivery { tenant, job }).await {
+            self.stats.abandoned.fetch_add(1, Ordering::Relaxed);
+            journal_abandoned(&delivery.tenant, &delivery.job, "the sandbox was shutting down");
+        }
+    }
+
+    pub fn stats(&self) -> EngineStats {
+        let s = &self.stats;
+        EngineStats {
+            enqueued: s.enqueued.load(Ordering::Relaxed),
+            delivered: s.delivered.load(Ordering::Relaxed),
+            failed: s.failed.load(Ordering::Relaxed),
+            retries_scheduled: s.retries_scheduled.load(Ordering::Relaxed),
+            abandoned: s.abandoned.load(Ordering::Relaxed),
+            in_flight: s.in_flight.load(Ordering::Relaxed),
+            queued: (self.capacity - self.tx.capacity()) as u64,
+        }
+    }
+}
+
+struct Dispatcher {
+    client: reqwest::Client,
+    rx: mpsc::Receiver<Delivery>,
+    permits: Arc<Semaphore>,
+    tracker: TaskTracker,
+    stats: Arc<Stats>,
+    capture: usize,
+}
+
+impl Dispatcher {
+    async fn run(mut self, close: CancellationToken) {
+        loop {
+            let delivery = tokio::select! {
+                biased;
+                d = self.rx.recv() => d,
+                _ = close.cancelled() => None,
+            };
+            let Some(delivery) = delivery else { break };
+            self.spawn(delivery).await;
+        }
+        // Shutting down: refuse new jobs, deliver what was already queued.
+        self.rx.close();
+        while let Some(delivery) = self.rx.recv().await {
+            self.spawn(delivery).await;
+        }
+    }
+
+    async fn spawn(&self, delivery: Delivery) {
+        // The semaphore is never closed, so acquiring cannot fail.
+        let Ok(permit) = self.permits.clone().acquire_owned().await else { return };
+        let client = self.client.clone();
+        let stats = self.stats.clone();
+        let capture = self.capture;
+        stats.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.tracker.spawn(async move {
+            deliver(&client, &stats, capture, delivery).await;
+            stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+            drop(permit);
+        });
+    }
+}
+
+async fn deliver(client: &reqwest::Client, stats: &Stats, capture: usize, delivery: Delivery) {
+    let Delivery { tenant, job } = delivery;
+    let at = tenant.now();
+    let started = Instant::now();
+    let body = serde_json::to_vec(&*job.body).unwrap_or_default();
+    let sent = client.post(&job.url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body).send().await;
+    let (status, response_body, error) = match sent {
+        Ok(mut response) => {
+            let status = response.status().as_u16();
+            let mut captured = Vec::new();
+            let mut read_error = None;
+            loop {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => {
+                        let room = capture.saturating_sub(captured.len());
+                        captured.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                        if captured.len() >= capture {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        read_error = Some(error_chain(&e));
+                        break;
+                    }
+                }
+            }
+            (Some(status), Some(String::from_utf8_lossy(&captured).into_owned()), read_error)
+        }
+        Err(e) => (None, None, Some(error_chain(&e))),
+    };
+    let latency_ms = started.elapsed().as_millis() as u64;
+    let delivered = matches!(status, Some(s) if (200..300).contains(&s)) && error.is_none();
+    let outcome = if delivered { DeliveryOutcome::Delivered } else { DeliveryOutcome::Failed };
+    if delivered {
+        stats.delivered.fetch_add(1, Ordering::Relaxed);
+    } else {
+        stats.failed.fetch_add(1, Ordering::Relaxed);
+    }
+    tracing::info!(
+        callback_id = %job.id,
+        kind = job.kind,
+        attempt = job.attempt,
+        status = status.unwrap_or(0),
+        latency_ms,
+        outcome = ?outcome,
+        "callback attempt"
+    );
+    tenant.journal.record_callback(|seq| CallbackAttempt {
+        seq,
+        callback_id: job.id.clone(),
+        provider: job.provider,
+        kind: job.kind,
+        correlation_id: job.correlation_id.clone(),
+        url: job.url.clone(),
+        attempt: job.attempt,
+        at,
+        body: (*job.body).clone(),
+        outcome,
+        status,
+        latency_ms: Some(latency_ms),
+        error,
+        response_body,
+    });
+    if !delivered {
+        if let Some(delay) = job.retry_delays_ms.get(job.attempt as usize - 1).copied() {
+            stats.retries_scheduled.fetch_add(1, Ordering::Relaxed);
+            let retry = CallbackJob { attempt: job.attempt + 1, ..job };
+            tenant.with_state(|state| {
+                let due_at = at + chrono::Duration::milliseconds(delay as i64);
+                state.timeline.schedule(due_at, Due::Deliver(retry));
+            });
+        }
+    }
+}
+
+/// Journals a job that will never be sent.
+pub fn journal_abandoned(tenant: &Tenant, job: &CallbackJob, why: &str) {
+    tenant.journal.record_callback(|seq| CallbackAttempt {
+        seq,
+        callback_id: job.id.clone(),
+        provider: job.provider,
+        kind: job.kind,
+        correlation_id: job.correlation_id.clone(),
+        url: job.url.clone(),
+        attempt: job.attempt,
+        at: tenant.now(),
+        body: (*job.body).clone(),
+        outcome: DeliveryOutcome::Abandoned,
+        status: None,
+        latency_ms: None,
+        error: Some(why.to_owned()),
+        response_body: None,
+    });
+}
+
+/// "connection refused" rather than reqwest's outer "error sending request".
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}

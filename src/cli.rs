@@ -1,0 +1,173 @@
+//! The command line: flags as typed (every flag is also an environment
+//! variable), and the small commands that help people write tests in any
+//! language.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::crypto::{credential, keys, lnm};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pesa-sandbox",
+    version,
+    about = "A stateful local fake of Safaricom Daraja and friends",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// `serve` is the default command; its flags work without it.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the sandbox (the default).
+    Serve(ServeArgs),
+    /// Print the test certificate Daraja clients encrypt initiator passwords with.
+    Keys,
+    /// Daraja helpers.
+    #[command(subcommand)]
+    Daraja(DarajaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DarajaCommand {
+    /// Print the Lipa na M-Pesa password: base64(shortcode + passkey + timestamp).
+    Password {
+        #[arg(long, default_value = "174379")]
+        shortcode: String,
+        #[arg(long, default_value = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919")]
+        passkey: String,
+        /// YYYYMMDDHHmmss; the current EAT time if omitted (printed on stderr).
+        #[arg(long)]
+        timestamp: Option<String>,
+    },
+    /// Print a SecurityCredential: the password encrypted to the test certificate, as a client does.
+    Credential {
+        #[arg(long)]
+        password: String,
+        /// Encrypt to this PEM certificate instead of the sandbox's.
+        #[arg(long)]
+        certificate: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClockArg {
+    System,
+    Virtual,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "PESA_SANDBOX_LISTEN", default_value = "127.0.0.1:7372")]
+    pub listen: SocketAddr,
+    /// Seed for every generated id and random choice (random if omitted; printed at start).
+    #[arg(long, env = "PESA_SANDBOX_SEED")]
+    pub seed: Option<u64>,
+    /// A world file (TOML) merged over the embedded default world.
+    #[arg(long, env = "PESA_SANDBOX_WORLD")]
+    pub world: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, env = "PESA_SANDBOX_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Where the default tenant's time comes from.
+    #[arg(long, env = "PESA_SANDBOX_CLOCK", value_enum, default_value = "system")]
+    pub clock: ClockArg,
+    /// Start time of a virtual clock (RFC 3339); now if omitted.
+    #[arg(long, env = "PESA_SANDBOX_CLOCK_START")]
+    pub clock_start: Option<String>,
+    /// Entries kept in each journal (callbacks, requests) per tenant.
+    #[arg(long, env = "PESA_SANDBOX_JOURNAL_ENTRIES", default_value_t = 10_000)]
+    pub journal_entries: usize,
+    /// How long one callback attempt may take.
+    #[arg(long, env = "PESA_SANDBOX_CALLBACK_TIMEOUT_MS", default_value_t = 10_000)]
+    pub callback_timeout_ms: u64,
+    /// Largest request body accepted.
+    #[arg(long, env = "PESA_SANDBOX_BODY_LIMIT_BYTES", default_value_t = 256 * 1024)]
+    pub body_limit_bytes: usize,
+}
+
+/// Runs a helper command (everything but `serve`), writing to `out`.
+pub fn run_helper(command: &Command, out: &mut impl std::io::Write) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(_) => anyhow::bail!("serve is not a helper command"),
+        Command::Keys => write!(out, "{}", keys::DARAJA_CERT_PEM)?,
+        Command::Daraja(DarajaCommand::Password { shortcode, passkey, timestamp }) => {
+            let timestamp = match timestamp {
+                Some(ts) => {
+                    lnm::parse_timestamp(ts)?;
+                    ts.clone()
+                }
+                None => {
+                    let ts = lnm::format_timestamp(crate::clock::eat(chrono::Utc::now()));
+                    eprintln!("Timestamp: {ts}");
+                    ts
+                }
+            };
+            writeln!(out, "{}", lnm::password(shortcode, passkey, &timestamp))?;
+        }
+        Command::Daraja(DarajaCommand::Credential { password, certificate }) => {
+            let pem = match certificate {
+                Some(path) => {
+                    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
+                }
+                None => keys::DARAJA_CERT_PEM.to_owned(),
+            };
+            let public = keys::public_key_from_certificate(&pem)?;
+            writeln!(out, "{}", credential::encrypt(&public, password.as_bytes(), &mut rand::rngs::OsRng)?)?;
+        }
+    }
+    Ok(())
+}
+
+/// What `serve` prints once it listens.
+pub fn banner(sandbox: &crate::Sandbox) -> String {
+    let base = sandbox.base_url();
+    let creds = sandbox.credentials();
+    format!(
+        "pesa-sandbox {version} listening on {base}\n\
+         \x20 Daraja base URL:  {base}\n\
+         \x20 consumer key:     {key}  (secret and passkeys: {base}/__sandbox/credentials)\n\
+         \x20 certificate:      {base}/__sandbox/keys/daraja.pem\n\
+         \x20 seed:             {seed}  (replay this run with --seed {seed})",
+        version = env!("CARGO_PKG_VERSION"),
+        key = creds.daraja.consumer_key,
+        seed = sandbox.seed(),
+    )
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

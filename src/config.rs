@@ -1,0 +1,116 @@
+//! Validated configuration.
+//!
+//! Two stages: [`crate::cli::ServeArgs`] holds the flags as typed (no I/O);
+//! [`Config::from_args`] reads files, validates and may fail.
+//! Embedders build a [`Config`] directly, starting from [`Config::local`].
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+
+use crate::callbacks::EngineConfig;
+use crate::cli::{ClockArg, ServeArgs};
+use crate::store::Limits;
+use crate::world::{World, WorldDoc, WorldError};
+
+#[derive(Debug, Clone, Copy)]
+pub enum ClockMode {
+    System,
+    Virtual { start: DateTime<Utc> },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Seeds every identifier and random choice; the same seed and the same
+    /// requests give the same results.
+    pub seed: u64,
+    pub world: World,
+    pub clock: ClockMode,
+    pub limits: Limits,
+    pub callbacks: EngineConfig,
+    pub body_limit_bytes: usize,
+    pub request_timeout: Duration,
+    /// How long shutdown waits for in-flight requests and callbacks.
+    pub shutdown_grace: Duration,
+}
+
+impl Config {
+    /// A sandbox for in-process use: loopback, a free port, the default
+    /// world, the system clock and a random seed.
+    pub fn local() -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            seed: rand::random(),
+            world: World::default_world(),
+            clock: ClockMode::System,
+            limits: Limits { journal_entries: 10_000, ledger_history: 10_000, transactions: 100_000 },
+            callbacks: EngineConfig {
+                queue_capacity: 10_000,
+                concurrency: 64,
+                timeout: Duration::from_secs(10),
+                connect_timeout: Duration::from_secs(2),
+                response_capture_bytes: 4096,
+            },
+            body_limit_bytes: 256 * 1024,
+            request_timeout: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+
+    pub fn with_seed(mut self, seed: u64) -> Config {
+        self.seed = seed;
+        self
+    }
+
+    /// Merges a world document (TOML text) over the default world.
+    pub fn with_world_toml(mut self, toml: &str) -> Result<Config, WorldError> {
+        let doc = World::parse_doc(toml, "world document")?;
+        self.world = World::from_overlays(&[(doc, "world document".into())])?;
+        Ok(self)
+    }
+
+    pub fn with_clock(mut self, clock: ClockMode) -> Config {
+        self.clock = clock;
+        self
+    }
+
+    pub fn from_args(args: &ServeArgs) -> anyhow::Result<Config> {
+        let mut config = Config::local();
+        config.listen = args.listen;
+        if let Some(seed) = args.seed {
+            config.seed = seed;
+        }
+        if let Some(path) = &args.world {
+            config.world = load_world(path)?;
+        }
+        config.clock = match args.clock {
+            ClockArg::System => ClockMode::System,
+            ClockArg::Virtual => {
+                let start = match &args.clock_start {
+                    Some(text) => DateTime::parse_from_rfc3339(text)
+                        .with_context(|| {
+                            format!("--clock-start {text:?} is not an RFC 3339 time (e.g. 2026-01-31T09:00:00+03:00)")
+                        })?
+                        .with_timezone(&Utc),
+                    None => Utc::now(),
+                };
+                ClockMode::Virtual { start }
+            }
+        };
+        config.limits.journal_entries = args.journal_entries.max(1);
+        config.callbacks.timeout = Duration::from_millis(args.callback_timeout_ms.max(1));
+        config.body_limit_bytes = args.body_limit_bytes.max(1024);
+        Ok(config)
+    }
+}
+
+fn load_world(path: &Path) -> anyhow::Result<World> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read world file {origin}"))?;
+    let doc: WorldDoc = World::parse_doc(&text, &origin)?;
+    Ok(World::from_overlays(&[(doc, origin)])?)
+}

@@ -1,0 +1,76 @@
+//! `SecurityCredential`: an initiator password encrypted with RSA PKCS#1 v1.5
+//! to the provider's certificate, then base64-encoded.
+//!
+//! Clients encrypt with the public key; the sandbox decrypts with the private
+//! key and compares with the initiator's password.
+//! Decryption is the expensive step (about a millisecond for RSA-2048), so
+//! callers cache results by ciphertext digest.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use rsa::{Pkcs1v15Encrypt, RsaPrivateKey, RsaPublicKey};
+
+/// Why a `SecurityCredential` could not be turned back into a password.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CredentialError {
+    /// The field is not standard base64.
+    #[error("not valid base64")]
+    NotBase64,
+    /// The ciphertext length does not match the key size, so it was made for a
+    /// key of another size (or is not a ciphertext at all).
+    #[error("ciphertext is {got} bytes, a {expected}-byte ciphertext was expected")]
+    WrongLength { got: usize, expected: usize },
+    /// The padding did not check out: encrypted to another certificate, or
+    /// corrupted.
+    #[error("could not be decrypted with the sandbox key (encrypted to another certificate?)")]
+    Undecryptable,
+    /// The plaintext is longer than PKCS#1 v1.5 allows for this key.
+    #[error("password is too long to encrypt with this key")]
+    TooLong,
+}
+
+/// Encrypts a password exactly as Daraja client libraries do: PKCS#1 v1.5 over
+/// the raw UTF-8 bytes, then standard base64.
+pub fn encrypt(
+    public: &RsaPublicKey,
+    password: &[u8],
+    rng: &mut impl rsa::rand_core::CryptoRngCore,
+) -> Result<String, CredentialError> {
+    // PKCS#1 v1.5 only fails for messages longer than the key allows (k - 11 bytes).
+    let ciphertext = public.encrypt(rng, Pkcs1v15Encrypt, password).map_err(|_| CredentialError::TooLong)?;
+    Ok(STANDARD.encode(ciphertext))
+}
+
+/// Decodes and decrypts a `SecurityCredential`, returning the plaintext bytes.
+pub fn decrypt(private: &RsaPrivateKey, credential: &str) -> Result<Vec<u8>, CredentialError> {
+    use rsa::traits::PublicKeyParts;
+    let ciphertext = STANDARD.decode(credential.trim()).map_err(|_| CredentialError::NotBase64)?;
+    let expected = private.size();
+    if ciphertext.len() != expected {
+        return Err(CredentialError::WrongLength { got: ciphertext.len(), expected });
+    }
+    private.decrypt(Pkcs1v15Encrypt, &ciphertext).map_err(|_| CredentialError::Undecryptable)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::keys::KeyPair;
+
+    #[test]
+    fn a_credential_encrypted_to_the_certificate_decrypts_to_the_password() {
+        let pair = KeyPair::daraja().unwrap();
+        let credential = encrypt(&pair.public, b"Safaricom999!*!", &mut rand::rngs::OsRng).unwrap();
+        assert_eq!(credential.len(), 344);
+        assert_eq!(decrypt(&pair.private, &credential).unwrap(), b"Safaricom999!*!");
+    }
+
+    #[test]
+    fn garbage_is_rejected_with_a_reason() {
+        let pair = KeyPair::daraja().unwrap();
+        assert_eq!(decrypt(&pair.private, "not base64!"), Err(CredentialError::NotBase64));
+        assert_eq!(decrypt(&pair.private, "AAAA"), Err(CredentialError::WrongLength { got: 3, expected: 256 }));
+        let zeros = STANDARD.encode([0u8; 256]);
+        assert_eq!(decrypt(&pair.private, &zeros), Err(CredentialError::Undecryptable));
+    }
+}

@@ -1,0 +1,104 @@
+//! `GET /oauth/v1/generate?grant_type=client_credentials` with
+//! `Authorization: Basic base64(consumer_key:consumer_secret)`.
+//!
+//! Tokens are bound to the app and the tenant, and expire by the tenant's
+//! clock. `expires_in` is one second short of the lifetime (`"3599"` for an
+//! hour), as a string unless the world asks for a number.
+
+use axum::extract::{RawQuery, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderMap;
+use axum::{Extension, Json};
+use secrecy::ExposeSecret;
+
+use super::error::{DarajaError, ErrorKind};
+use super::wire::{ExpiresIn, TokenResponse};
+use crate::app::AppState;
+use crate::http::RequestContext;
+use crate::httpauth::{self, AuthProblem};
+use crate::store::Grant;
+use crate::world::ExpiresInFormat;
+
+pub async fn generate(
+    State(app): State<AppState>,
+    Extension(ctx): Extension<RequestContext>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Json<TokenResponse>, DarajaError> {
+    let grant_type = query.as_deref().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "grant_type").map(|(_, v)| v.into_owned())
+    });
+    match grant_type.as_deref() {
+        Some("client_credentials") => {}
+        Some(other) => {
+            return Err(DarajaError::new(
+                ErrorKind::InvalidGrantType,
+                format!("grant_type is {other:?}; only \"client_credentials\" is accepted (check for stray spaces)"),
+            ))
+        }
+        None => {
+            return Err(DarajaError::new(
+                ErrorKind::InvalidGrantType,
+                "the query string has no grant_type; send ?grant_type=client_credentials",
+            ))
+        }
+    }
+
+    let (consumer_key, consumer_secret) =
+        httpauth::basic(headers.get(AUTHORIZATION).map(|v| v.as_bytes())).map_err(|problem| {
+            let kind = match problem {
+                AuthProblem::NotBase64 | AuthProblem::NoColon => ErrorKind::InvalidAuthentication,
+                _ => ErrorKind::InvalidAuthenticationType,
+            };
+            DarajaError::new(
+                kind,
+                format!("{problem}; send `Authorization: Basic base64(consumer_key:consumer_secret)`"),
+            )
+        })?;
+
+    let Some(tenant) = app.tenants.by_consumer_key(&consumer_key) else {
+        return Err(DarajaError::new(
+            ErrorKind::InvalidAuthentication,
+            format!(
+                "no app has the consumer key {consumer_key:?}; GET /__sandbox/credentials lists the sandbox's apps"
+            ),
+        ));
+    };
+    ctx.set_tenant(&tenant);
+    let world = tenant.world();
+    let Some(app_entry) = world.app_by_key(&consumer_key) else {
+        return Err(DarajaError::new(
+            ErrorKind::InvalidAuthentication,
+            "the app was removed while the request was served",
+        ));
+    };
+    if app_entry.consumer_secret.expose_secret() != consumer_secret {
+        return Err(DarajaError::new(
+            ErrorKind::InvalidAuthentication,
+            format!("the consumer secret does not match app {:?} (consumer key {consumer_key:?})", app_entry.name),
+        ));
+    }
+
+    let settings = &world.daraja;
+    let now = tenant.now();
+    let token = tenant.with_state(|state| super::ids::access_token(&mut state.ids));
+    if settings.single_active_token {
+        app.tenants.revoke(&tenant.id, super::PROVIDER, &consumer_key);
+    }
+    let ttl = settings.token_ttl_secs;
+    app.tenants.grant(
+        token.clone(),
+        Grant {
+            tenant: tenant.id.clone(),
+            provider: super::PROVIDER,
+            subject: consumer_key,
+            expires_at: now + chrono::Duration::seconds(ttl as i64),
+        },
+    );
+    let shown = ttl.saturating_sub(1);
+    let expires_in = match settings.expires_in {
+        ExpiresInFormat::String => ExpiresIn::Text(shown.to_string()),
+        ExpiresInFormat::Number => ExpiresIn::Number(shown),
+    };
+    Ok(Json(TokenResponse { access_token: token, expires_in }))
+}

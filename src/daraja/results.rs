@@ -1,0 +1,26 @@
+//! Daraja result codes and their descriptions, as the real callbacks word them.
+
+/// The `ResultDesc` of an M-Pesa Express result code.
+pub fn stk_result_desc(code: u32) -> &'static str {
+    match code {
+        0 => "The service request is processed successfully.",
+        1 => "The balance is insufficient for the transaction.",
+        2 => "Declined due to limit rule: less than the minimum transaction amount.",
+        3 => "Declined due to limit rule: greater than the maximum transaction amount.",
+        4 => "Declined due to limit rule: would exceed daily transfer limit.",
+        8 => "Declined due to limit rule: would exceed the maximum balance.",
+        17 => "Rule limited.",
+        26 => "System busy.",
+        1001 => "Unable to lock subscriber, a transaction is already in process for the current subscriber",
+        1019 => "Transaction has expired.",
+        1025 => "An error occurred while sending a push request.",
+        1032 => "Request cancelled by user.",
+        1037 => "No response from user.",
+        2001 => "The initiator information is invalid.",
+        2028 => "The request is not permitted according to product assignment.",
+        8006 => "The security credential is locked.",
+        9999 => "An error occurred while sending a push request.",
+        4999 => "The transaction is still under processing",
+        _ => "The service request failed.",
+    }
+}

@@ -1,0 +1,266 @@
+//! Daraja's wire types: what goes over HTTP, field for field.
+//!
+//! Requests are read leniently ([`crate::fields`]): numbers may arrive as
+//! strings, integers or floats, unknown fields are ignored, and each parser
+//! reports the first invalid field the way the gateway does
+//! (`Bad Request - Invalid <Field>`), plus a precise diagnosis.
+
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use super::error::DarajaError;
+use crate::fields::{self, FieldProblem};
+use crate::ledger::Money;
+
+// ---------------------------------------------------------------------------
+// OAuth
+
+/// `expires_in` as a string (real traffic) or a number (documentation).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum ExpiresIn {
+    Text(String),
+    Number(u64),
+}
+
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub expires_in: ExpiresIn,
+}
+
+// ---------------------------------------------------------------------------
+// M-Pesa Express
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionType {
+    CustomerPayBillOnline,
+    CustomerBuyGoodsOnline,
+}
+
+/// A syntactically valid STK push; the world and the clock are checked later.
+#[derive(Debug, Clone)]
+pub struct StkPushRequest {
+    pub business_short_code: String,
+    pub password: String,
+    pub timestamp: String,
+    pub transaction_type: TransactionType,
+    pub amount: Money,
+    pub party_a: String,
+    pub party_b: String,
+    pub phone_number: String,
+    pub callback_url: String,
+    pub account_reference: String,
+    pub transaction_desc: Option<String>,
+}
+
+impl StkPushRequest {
+    pub const FIRST_FIELD: &'static str = "BusinessShortCode";
+
+    pub fn parse(body: &Map<String, Value>) -> Result<StkPushRequest, DarajaError> {
+        let business_short_code = shortcode(body, "BusinessShortCode")?;
+        let password = required(body, "Password")?;
+        let timestamp = required(body, "Timestamp")?;
+        crate::crypto::lnm::parse_timestamp(&timestamp).map_err(|e| DarajaError::field("Timestamp", e.to_string()))?;
+        let transaction_type = match required(body, "TransactionType")?.as_str() {
+            "CustomerPayBillOnline" => TransactionType::CustomerPayBillOnline,
+            "CustomerBuyGoodsOnline" => TransactionType::CustomerBuyGoodsOnline,
+            other => {
+                return Err(DarajaError::field(
+                    "TransactionType",
+                    format!("TransactionType {other:?} is neither CustomerPayBillOnline nor CustomerBuyGoodsOnline"),
+                ))
+            }
+        };
+        let amount = whole_amount(body, "Amount")?;
+        let party_a = msisdn(body, "PartyA")?;
+        let party_b = shortcode(body, "PartyB")?;
+        let phone_number = msisdn(body, "PhoneNumber")?;
+        let callback_url = url(body, "CallBackURL")?;
+        let account_reference = required(body, "AccountReference")?;
+        if account_reference.chars().count() > 12 {
+            return Err(DarajaError::field(
+                "AccountReference",
+                format!("AccountReference is {} characters, at most 12 are allowed", account_reference.chars().count()),
+            ));
+        }
+        let transaction_desc =
+            fields::optional_text(body, "TransactionDesc").map_err(|p| problem("TransactionDesc", p))?;
+        if let Some(desc) = &transaction_desc {
+            if desc.chars().count() > 13 {
+                return Err(DarajaError::field(
+                    "TransactionDesc",
+                    format!("TransactionDesc is {} characters, at most 13 are allowed", desc.chars().count()),
+                ));
+            }
+        }
+        Ok(StkPushRequest {
+            business_short_code,
+            password,
+            timestamp,
+            transaction_type,
+            amount,
+            party_a,
+            party_b,
+            phone_number,
+            callback_url,
+            account_reference,
+            transaction_desc,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StkQueryRequest {
+    pub business_short_code: String,
+    pub password: String,
+    pub timestamp: String,
+    pub checkout_request_id: String,
+}
+
+impl StkQueryRequest {
+    pub const FIRST_FIELD: &'static str = "BusinessShortCode";
+
+    pub fn parse(body: &Map<String, Value>) -> Result<StkQueryRequest, DarajaError> {
+        let business_short_code = shortcode(body, "BusinessShortCode")?;
+        let password = required(body, "Password")?;
+        let timestamp = required(body, "Timestamp")?;
+        crate::crypto::lnm::parse_timestamp(&timestamp).map_err(|e| DarajaError::field("Timestamp", e.to_string()))?;
+        let checkout_request_id = required(body, "CheckoutRequestID")?;
+        Ok(StkQueryRequest { business_short_code, password, timestamp, checkout_request_id })
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StkPushResponse {
+    #[serde(rename = "MerchantRequestID")]
+    pub merchant_request_id: String,
+    #[serde(rename = "CheckoutRequestID")]
+    pub checkout_request_id: String,
+    pub response_code: String,
+    pub response_description: String,
+    pub customer_message: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StkQueryResponse {
+    pub response_code: String,
+    pub response_description: String,
+    #[serde(rename = "MerchantRequestID")]
+    pub merchant_request_id: String,
+    #[serde(rename = "CheckoutRequestID")]
+    pub checkout_request_id: String,
+    pub result_code: String,
+    pub result_desc: String,
+}
+
+/// What a settled STK push reports in its callback.
+pub struct StkResult<'a> {
+    pub merchant_request_id: &'a str,
+    pub checkout_request_id: &'a str,
+    pub result_code: u32,
+    pub result_desc: &'a str,
+    /// Present only on success.
+    pub paid: Option<StkPaid<'a>>,
+}
+
+pub struct StkPaid<'a> {
+    pub amount: Money,
+    pub receipt: &'a str,
+    /// `YYYYMMDDHHmmss` in EAT.
+    pub transaction_date: &'a str,
+    pub phone_number: &'a str,
+}
+
+/// The body POSTed to `CallBackURL`: success with `CallbackMetadata`
+/// (including the value-less `Balance` item real traffic shows), failure without.
+pub fn stk_callback(result: &StkResult<'_>) -> Value {
+    let mut callback = json!({
+        "MerchantRequestID": result.merchant_request_id,
+        "CheckoutRequestID": result.checkout_request_id,
+        "ResultCode": result.result_code,
+        "ResultDesc": result.result_desc,
+    });
+    if let Some(paid) = &result.paid {
+        let items = json!([
+            { "Name": "Amount", "Value": amount_value(paid.amount) },
+            { "Name": "MpesaReceiptNumber", "Value": paid.receipt },
+            { "Name": "Balance" },
+            { "Name": "TransactionDate", "Value": number_value(paid.transaction_date) },
+            { "Name": "PhoneNumber", "Value": number_value(paid.phone_number) },
+        ]);
+        callback["CallbackMetadata"] = json!({ "Item": items });
+    }
+    json!({ "Body": { "stkCallback": callback } })
+}
+
+/// Whole amounts as integers (`1`), others as decimals (`1.5`).
+fn amount_value(amount: Money) -> Value {
+    if amount.is_whole_shillings() {
+        json!(amount.cents() / 100)
+    } else {
+        json!(amount.as_f64())
+    }
+}
+
+/// Digits as a JSON number, as Daraja sends dates and phone numbers.
+fn number_value(digits: &str) -> Value {
+    digits.parse::<u64>().map(Value::from).unwrap_or_else(|_| Value::from(digits))
+}
+
+// ---------------------------------------------------------------------------
+// Field readers shared by the parsers above.
+
+fn problem(field: &'static str, p: FieldProblem) -> DarajaError {
+    DarajaError::field(field, format!("{field} {p}"))
+}
+
+fn required(body: &Map<String, Value>, field: &'static str) -> Result<String, DarajaError> {
+    fields::text(body, field).map_err(|p| problem(field, p))
+}
+
+fn shortcode(body: &Map<String, Value>, field: &'static str) -> Result<String, DarajaError> {
+    let value = required(body, field)?;
+    if !(5..=7).contains(&value.len()) || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(DarajaError::field(field, format!("{field} {value:?} is not a shortcode (5 to 7 digits)")));
+    }
+    Ok(value)
+}
+
+fn msisdn(body: &Map<String, Value>, field: &'static str) -> Result<String, DarajaError> {
+    let value = required(body, field)?;
+    if !crate::world::is_msisdn(&value) {
+        return Err(DarajaError::field(
+            field,
+            format!("{field} {value:?} is not an MSISDN in the form 2547XXXXXXXX (12 digits, no '+', no leading 0)"),
+        ));
+    }
+    Ok(value)
+}
+
+fn whole_amount(body: &Map<String, Value>, field: &'static str) -> Result<Money, DarajaError> {
+    let value = required(body, field)?;
+    let amount = Money::parse(&value)
+        .ok_or_else(|| DarajaError::field(field, format!("{field} {value:?} is not a positive number")))?;
+    if !amount.is_whole_shillings() {
+        return Err(DarajaError::field(
+            field,
+            format!("{field} {value} has cents; M-Pesa amounts are whole shillings"),
+        ));
+    }
+    Ok(amount)
+}
+
+fn url(body: &Map<String, Value>, field: &'static str) -> Result<String, DarajaError> {
+    let value = required(body, field)?;
+    match url::Url::parse(&value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(value),
+        Ok(u) => Err(DarajaError::field(
+            field,
+            format!("{field} must be an http(s) URL with a host, got scheme {:?}", u.scheme()),
+        )),
+        Err(e) => Err(DarajaError::field(field, format!("{field} {value:?} is not a URL: {e}"))),
+    }
+}

@@ -1,0 +1,96 @@
+//! Lenient reading of JSON request fields, as the real gateways read them.
+//!
+//! Real clients send the same field as a string, an integer or a float
+//! (`"174379"`, `174379`, `174379.0`); the gateways accept all of them.
+//! These helpers turn a field into text the way a gateway would, and report
+//! precisely what was wrong when they cannot.
+//! Provider modules decide which error code a failure maps to.
+
+use serde_json::{Map, Value};
+
+/// What was wrong with one field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldProblem {
+    #[error("is missing")]
+    Missing,
+    #[error("is empty")]
+    Empty,
+    #[error("must be a string or a number, got {0}")]
+    WrongType(&'static str),
+}
+
+/// A field's value as text: strings as they are (trimmed), integers in
+/// decimal, floats without a fractional part as integers, other floats as
+/// written.
+pub fn text(body: &Map<String, Value>, name: &str) -> Result<String, FieldProblem> {
+    match body.get(name) {
+        None | Some(Value::Null) => Err(FieldProblem::Missing),
+        Some(Value::String(s)) if s.trim().is_empty() => Err(FieldProblem::Empty),
+        Some(Value::String(s)) => Ok(s.trim().to_owned()),
+        Some(Value::Number(n)) => Ok(number_text(n)),
+        Some(other) => Err(FieldProblem::WrongType(type_name(other))),
+    }
+}
+
+/// Like [`text`], but a missing, null or empty field is `None`.
+pub fn optional_text(body: &Map<String, Value>, name: &str) -> Result<Option<String>, FieldProblem> {
+    match text(body, name) {
+        Ok(s) => Ok(Some(s)),
+        Err(FieldProblem::Missing | FieldProblem::Empty) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The name of a JSON value's type, for diagnoses.
+pub fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn number_text(n: &serde_json::Number) -> String {
+    if let Some(i) = n.as_i64() {
+        return i.to_string();
+    }
+    if let Some(u) = n.as_u64() {
+        return u.to_string();
+    }
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
+        _ => n.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn strings_integers_and_whole_floats_read_the_same() {
+        for v in [json!("174379"), json!(174379), json!(174379.0), json!(" 174379 ")] {
+            assert_eq!(text(&body(json!({ "F": v })), "F").unwrap(), "174379");
+        }
+        assert_eq!(text(&body(json!({ "F": 1.5 })), "F").unwrap(), "1.5");
+    }
+
+    #[test]
+    fn missing_empty_and_wrong_types_are_told_apart() {
+        let b = body(json!({ "E": "", "N": null, "B": true, "O": {} }));
+        assert_eq!(text(&b, "X"), Err(FieldProblem::Missing));
+        assert_eq!(text(&b, "N"), Err(FieldProblem::Missing));
+        assert_eq!(text(&b, "E"), Err(FieldProblem::Empty));
+        assert_eq!(text(&b, "B"), Err(FieldProblem::WrongType("a boolean")));
+        assert_eq!(optional_text(&b, "E"), Ok(None));
+        assert_eq!(optional_text(&b, "O"), Err(FieldProblem::WrongType("an object")));
+    }
+}

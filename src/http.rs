@@ -1,0 +1,129 @@
+//! HTTP plumbing shared by every provider: the per-request context, the
+//! contract every provider error fulfils, and the middleware that renders
+//! provider errors and journals every request.
+//!
+//! A provider handler returns its own error type; that type's `IntoResponse`
+//! puts a [`Fault`] into the response extensions and leaves the body empty.
+//! [`middleware`] then renders the fault in the provider's envelope with the
+//! request's id, adds the `x-sandbox-diagnosis` header, and journals it, so
+//! no error can escape unrendered or unjournaled, whichever layer raised it.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+use crate::app::{AppState, Surface};
+use crate::journal::RequestRecord;
+use crate::store::Tenant;
+
+/// What every handler can know about the request it serves.
+#[derive(Clone)]
+pub struct RequestContext {
+    /// Sandbox-wide request number, from 1; providers format their request ids from it.
+    pub seq: u64,
+    pub seed: u64,
+    tenant: Arc<Mutex<Option<Arc<Tenant>>>>,
+}
+
+impl RequestContext {
+    /// Records which tenant the request reached, for the journal.
+    pub fn set_tenant(&self, tenant: &Arc<Tenant>) {
+        *self.tenant.lock().unwrap_or_else(|e| e.into_inner()) = Some(tenant.clone());
+    }
+
+    fn tenant(&self) -> Option<Arc<Tenant>> {
+        self.tenant.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// A provider error that can render itself in the provider's envelope.
+pub trait WireError: Send + Sync + 'static {
+    fn provider(&self) -> &'static str;
+    /// The provider's error code (e.g. `404.001.03`).
+    fn code(&self) -> String;
+    /// What exactly was wrong, in plain words; never contains a secret.
+    fn diagnosis(&self) -> Option<String>;
+    /// The request id the client sees in the error body.
+    fn request_id(&self, ctx: &RequestContext) -> String;
+    fn render(&self, ctx: &RequestContext) -> Response;
+}
+
+/// A provider error waiting to be rendered by [`middleware`].
+#[derive(Clone)]
+pub struct Fault(pub Arc<dyn WireError>);
+
+/// Builds the empty response that carries a fault to the middleware.
+pub fn fault_response(status: StatusCode, error: impl WireError) -> Response {
+    fault_response_dyn(status, Arc::new(error))
+}
+
+pub fn fault_response_dyn(status: StatusCode, error: Arc<dyn WireError>) -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = status;
+    response.extensions_mut().insert(Fault(error));
+    response
+}
+
+pub async fn middleware(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
+    let seq = app.next_request_seq();
+    let ctx = RequestContext { seq, seed: app.seed, tenant: Arc::new(Mutex::new(None)) };
+    request.extensions_mut().insert(ctx.clone());
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let surface = Surface::of_path(&path);
+    let span = tracing::info_span!("request", provider = surface.name(), %method, %path, seq);
+    let mut response = next.run(request).instrument(span.clone()).await;
+
+    let fault = response.extensions_mut().remove::<Fault>().map(|f| f.0).or_else(|| {
+        // Errors raised by the router itself (unknown method, body limit)
+        // arrive bare; give them the envelope of the provider that owns the path.
+        let status = response.status();
+        (status.is_client_error() || status.is_server_error()).then(|| surface.bare_error(status))
+    });
+    let (request_id, error_code, diagnosis) = match &fault {
+        Some(fault) => {
+            response = fault.render(&ctx);
+            let diagnosis = fault.diagnosis();
+            if let Some(d) = &diagnosis {
+                response.headers_mut().insert("x-sandbox-diagnosis", header_text(d));
+            }
+            (Some(fault.request_id(&ctx)), Some(fault.code()), diagnosis)
+        }
+        None => (None, None, None),
+    };
+    let status = response.status().as_u16();
+    span.in_scope(|| match &error_code {
+        Some(code) => tracing::info!(status, error_code = %code, diagnosis = diagnosis.as_deref().unwrap_or(""), "request refused"),
+        None => tracing::debug!(status, "request served"),
+    });
+    if surface.is_journaled() {
+        let tenant = ctx.tenant().unwrap_or_else(|| app.tenants.default_tenant());
+        let at = tenant.now();
+        tenant.journal.record_request(|journal_seq| RequestRecord {
+            seq: journal_seq,
+            at,
+            request_seq: seq,
+            request_id,
+            provider: surface.name(),
+            method,
+            path,
+            status,
+            error_code,
+            diagnosis,
+        });
+    }
+    response
+}
+
+/// Header values must be visible ASCII; anything else becomes `?`, and long
+/// diagnoses are cut.
+fn header_text(text: &str) -> HeaderValue {
+    let cleaned: String =
+        text.chars().take(480).map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect();
+    HeaderValue::from_str(&cleaned).unwrap_or_else(|_| HeaderValue::from_static("unprintable diagnosis"))
+}

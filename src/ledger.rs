@@ -1,0 +1,272 @@
+//! The ledger: who holds how much, and every movement between them.
+//!
+//! Money is kept in cents (`i64`), never in floats.
+//! Every completed transaction posts balanced legs (the sum of a posting is
+//! zero), so money is neither created nor destroyed by a transaction.
+//! Only world loading ([`Ledger::open`]) brings money into existence.
+//!
+//! **Invariant:** no customer balance goes below zero; organisation accounts
+//! may be configured to allow it (charges-paid accounts run negative on the
+//! real system).
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+/// An amount in cents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Money(pub i64);
+
+impl Money {
+    pub fn from_shillings(shillings: i64) -> Money {
+        Money(shillings.saturating_mul(100))
+    }
+
+    /// Converts a decimal amount (as read from a world file) to cents,
+    /// rounding to the nearest cent.
+    pub fn from_decimal(amount: f64) -> Money {
+        Money((amount * 100.0).round() as i64)
+    }
+
+    /// Parses `"10"`, `"10.5"`, `"10.50"`; rejects anything else, including
+    /// more than two decimals.
+    pub fn parse(s: &str) -> Option<Money> {
+        let s = s.trim();
+        let (whole, frac) = match s.split_once('.') {
+            Some((w, f)) => (w, f),
+            None => (s, ""),
+        };
+        if whole.is_empty() || whole.len() > 15 || !whole.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        if frac.len() > 2 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let whole: i64 = whole.parse().ok()?;
+        let cents: i64 = match frac.len() {
+            0 => 0,
+            1 => frac.parse::<i64>().ok()? * 10,
+            _ => frac.parse().ok()?,
+        };
+        whole.checked_mul(100)?.checked_add(cents).map(Money)
+    }
+
+    pub fn cents(self) -> i64 {
+        self.0
+    }
+
+    pub fn is_whole_shillings(self) -> bool {
+        self.0 % 100 == 0
+    }
+
+    pub fn as_f64(self) -> f64 {
+        self.0 as f64 / 100.0
+    }
+}
+
+impl fmt::Display for Money {
+    /// `1234.50`, `-3.05`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        write!(f, "{sign}{}.{:02}", abs / 100, abs % 100)
+    }
+}
+
+/// The accounts of an organisation's shortcode, as the M-Pesa org portal
+/// names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OrgAccount {
+    Utility,
+    Working,
+    ChargesPaid,
+}
+
+impl OrgAccount {
+    pub fn label(self) -> &'static str {
+        match self {
+            OrgAccount::Utility => "Utility Account",
+            OrgAccount::Working => "Working Account",
+            OrgAccount::ChargesPaid => "Charges Paid Account",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Account {
+    Customer(String),
+    Org { shortcode: String, account: OrgAccount },
+}
+
+impl Account {
+    pub fn utility(shortcode: &str) -> Account {
+        Account::Org { shortcode: shortcode.to_owned(), account: OrgAccount::Utility }
+    }
+}
+
+/// One balanced movement of money.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posting {
+    pub reference: String,
+    pub at: DateTime<Utc>,
+    pub legs: Vec<(Account, Money)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    /// The paying account does not hold enough.
+    #[error("insufficient funds: {available} available, {needed} needed")]
+    Insufficient { available: Money, needed: Money },
+    /// The amount is zero or negative.
+    #[error("amount must be positive")]
+    NotPositive,
+    /// The account was never opened.
+    #[error("account does not exist")]
+    NoSuchAccount,
+}
+
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    balances: HashMap<Account, Money>,
+    history: VecDeque<Posting>,
+    history_cap: usize,
+    postings_evicted: u64,
+}
+
+impl Ledger {
+    pub fn new(history_cap: usize) -> Ledger {
+        Ledger { balances: HashMap::new(), history: VecDeque::new(), history_cap, postings_evicted: 0 }
+    }
+
+    /// Opens an account with an initial balance; an existing account keeps
+    /// its balance. Returns the balance.
+    pub fn open(&mut self, account: Account, initial: Money) -> Money {
+        *self.balances.entry(account).or_insert(initial)
+    }
+
+    pub fn balance(&self, account: &Account) -> Option<Money> {
+        self.balances.get(account).copied()
+    }
+
+    /// Moves `amount` from one account to another as one balanced posting.
+    /// The paying account must exist and hold enough unless it is an
+    /// organisation's charges account.
+    pub fn transfer(
+        &mut self,
+        reference: &str,
+        at: DateTime<Utc>,
+        from: &Account,
+        to: &Account,
+        amount: Money,
+    ) -> Result<(), LedgerError> {
+        if amount.0 <= 0 {
+            return Err(LedgerError::NotPositive);
+        }
+        let available = self.balance(from).ok_or(LedgerError::NoSuchAccount)?;
+        if !self.balances.contains_key(to) {
+            return Err(LedgerError::NoSuchAccount);
+        }
+        let may_overdraw = matches!(from, Account::Org { account: OrgAccount::ChargesPaid, .. });
+        if !may_overdraw && available.0 < amount.0 {
+            return Err(LedgerError::Insufficient { available, needed: amount });
+        }
+        self.apply(Posting {
+            reference: reference.to_owned(),
+            at,
+            legs: vec![(from.clone(), Money(-amount.0)), (to.clone(), amount)],
+        });
+        Ok(())
+    }
+
+    /// The most recent postings, oldest first (bounded by the history cap).
+    pub fn history(&self) -> impl Iterator<Item = &Posting> {
+        self.history.iter()
+    }
+
+    pub fn postings_evicted(&self) -> u64 {
+        self.postings_evicted
+    }
+
+    /// Sum of every balance; constant across transfers.
+    pub fn total(&self) -> i128 {
+        self.balances.values().map(|m| m.0 as i128).sum()
+    }
+
+    pub fn accounts(&self) -> impl Iterator<Item = (&Account, Money)> {
+        self.balances.iter().map(|(a, m)| (a, *m))
+    }
+
+    fn apply(&mut self, posting: Posting) {
+        debug_assert_eq!(posting.legs.iter().map(|(_, m)| m.0).sum::<i64>(), 0);
+        for (account, delta) in &posting.legs {
+            let balance = self.balances.entry(account.clone()).or_default();
+            balance.0 += delta.0;
+        }
+        if self.history_cap > 0 {
+            if self.history.len() == self.history_cap {
+                self.history.pop_front();
+                self.postings_evicted += 1;
+            }
+            self.history.push_back(posting);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn money_parses_and_prints_decimal_shillings() {
+        assert_eq!(Money::parse("10"), Some(Money(1000)));
+        assert_eq!(Money::parse("10.5"), Some(Money(1050)));
+        assert_eq!(Money::parse("0.05"), Some(Money(5)));
+        assert_eq!(Money::parse("1.005"), None);
+        assert_eq!(Money::parse("-1"), None);
+        assert_eq!(Money::parse("1e3"), None);
+        assert_eq!(Money(123450).to_string(), "1234.50");
+        assert_eq!(Money(-305).to_string(), "-3.05");
+    }
+
+    #[test]
+    fn a_transfer_that_would_overdraw_a_customer_is_refused() {
+        let mut ledger = Ledger::new(10);
+        let alice = Account::Customer("254700000001".into());
+        let shop = Account::utility("174379");
+        ledger.open(alice.clone(), Money(500));
+        ledger.open(shop.clone(), Money(0));
+        let err = ledger.transfer("r1", Utc::now(), &alice, &shop, Money(600)).unwrap_err();
+        assert_eq!(err, LedgerError::Insufficient { available: Money(500), needed: Money(600) });
+        ledger.transfer("r2", Utc::now(), &alice, &shop, Money(500)).unwrap();
+        assert_eq!(ledger.balance(&alice), Some(Money(0)));
+        assert_eq!(ledger.balance(&shop), Some(Money(500)));
+    }
+
+    proptest! {
+        #[test]
+        fn transfers_conserve_money_and_never_overdraw_customers(
+            ops in proptest::collection::vec((0usize..4, 0usize..4, 1i64..5_000), 0..200)
+        ) {
+            let accounts = [
+                Account::Customer("254700000001".into()),
+                Account::Customer("254700000002".into()),
+                Account::utility("174379"),
+                Account::utility("600000"),
+            ];
+            let mut ledger = Ledger::new(50);
+            for (i, a) in accounts.iter().enumerate() {
+                ledger.open(a.clone(), Money(i as i64 * 1_000));
+            }
+            let total = ledger.total();
+            for (from, to, amount) in ops {
+                let _ = ledger.transfer("r", Utc::now(), &accounts[from], &accounts[to], Money(amount));
+                prop_assert_eq!(ledger.total(), total);
+                for a in &accounts {
+                    prop_assert!(ledger.balance(a).unwrap().0 >= 0);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! Releases due events from tenants' timelines.
+//!
+//! [`settle_due`] pops every event whose time has come on a tenant's clock,
+//! lets the owning provider act on it (settle a payment, ...), and hands the
+//! resulting callbacks to the callback engine, in timeline order.
+//! [`run`] is the background task that calls it for system-clock tenants when
+//! their earliest event falls due; virtual-clock tenants are settled when
+//! their clock is moved.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::app::AppState;
+use crate::callbacks::CallbackJob;
+use crate::store::{Due, Tenant};
+
+/// Settles every event due on the tenant's clock; returns how many callbacks
+/// were handed to the engine.
+pub async fn settle_due(app: &AppState, tenant: &Arc<Tenant>) -> usize {
+    let now = tenant.now();
+    let jobs: Vec<CallbackJob> = tenant.with_state(|state| {
+        let mut jobs = Vec::new();
+        // Acting on an event may schedule more events that are already due
+        // (a duplicate with no delay), so keep going until nothing is due.
+        loop {
+            let due = state.timeline.pop_due(now);
+            if due.is_empty() {
+                break;
+            }
+            for (at, event) in due {
+                match event {
+                    Due::Deliver(job) => jobs.push(job),
+                    Due::Daraja(event) => jobs.extend(crate::daraja::on_due(state, event, at)),
+                }
+            }
+        }
+        jobs
+    });
+    let n = jobs.len();
+    for job in jobs {
+        app.callbacks.enqueue(tenant.clone(), job).await;
+    }
+    n
+}
+
+/// Sleeps until the earliest due event of any system-clock tenant, settles
+/// it, and repeats until `stop` is cancelled.
+pub async fn run(app: AppState, stop: CancellationToken) {
+    let wakeups = app.tenants.wakeups.clone();
+    loop {
+        // Ask to be notified before reading the next due time, so an earlier
+        // event armed in between still wakes us.
+        let notified = wakeups.notify.notified();
+        let sleep = match wakeups.next() {
+            Some(at) => (at - chrono::Utc::now()).to_std().unwrap_or_default(),
+            None => std::time::Duration::from_secs(3600),
+        };
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = notified => continue,
+            _ = tokio::time::sleep(sleep) => {}
+        }
+        for tenant_id in wakeups.take_due(chrono::Utc::now()) {
+            if let Some(tenant) = app.tenants.get(&tenant_id) {
+                settle_due(&app, &tenant).await;
+            }
+        }
+    }
+}

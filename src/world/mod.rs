@@ -1,0 +1,485 @@
+//! The world: the apps, shortcodes, operators and customers a tenant starts with.
+//!
+//! A world is described by a TOML document ([`WorldDoc`], a stable surface:
+//! unknown keys are rejected, errors name the line and the field).
+//! The embedded default world (`default.toml`) works with zero configuration;
+//! a world file merges over it entry by entry, or replaces it with
+//! `replace_default = true`.
+//! [`World`] is the validated, resolved form the rest of the sandbox reads.
+
+use std::collections::BTreeMap;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::ledger::Money;
+
+/// The embedded default world, as text (also served for reference).
+pub const DEFAULT_WORLD_TOML: &str = include_str!("default.toml");
+
+/// The world document format version this build reads.
+pub const WORLD_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct WorldDoc {
+    pub version: Option<u32>,
+    /// Start from an empty world instead of the default one.
+    #[serde(default)]
+    pub replace_default: bool,
+    #[serde(default)]
+    pub apps: Vec<AppDoc>,
+    #[serde(default)]
+    pub shortcodes: Vec<ShortcodeDoc>,
+    #[serde(default)]
+    pub initiators: Vec<InitiatorDoc>,
+    #[serde(default)]
+    pub customers: Vec<CustomerDoc>,
+    pub customer_defaults: Option<CustomerDefaultsDoc>,
+    pub daraja: Option<DarajaSettingsDoc>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppDoc {
+    pub name: Option<String>,
+    pub consumer_key: String,
+    pub consumer_secret: SecretString,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShortcodeKind {
+    /// A paybill: customers pay it with an account number; holds a passkey for M-Pesa Express.
+    Paybill,
+    /// A Buy Goods store number: used in API calls on behalf of its tills.
+    Store,
+    /// A Buy Goods till: what customers pay; never used in API calls itself.
+    Till,
+    /// A bulk disbursement (B2C) shortcode.
+    B2c,
+}
+
+impl ShortcodeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShortcodeKind::Paybill => "paybill",
+            ShortcodeKind::Store => "store",
+            ShortcodeKind::Till => "till",
+            ShortcodeKind::B2c => "b2c",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShortcodeDoc {
+    pub number: String,
+    pub kind: ShortcodeKind,
+    pub name: Option<String>,
+    pub passkey: Option<SecretString>,
+    /// For a till: the store number it belongs to.
+    pub store: Option<String>,
+    /// Opening balance of the utility account, in shillings.
+    pub balance: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InitiatorDoc {
+    pub name: String,
+    pub password: SecretString,
+    #[serde(default)]
+    pub shortcodes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerDoc {
+    pub msisdn: String,
+    pub first_name: Option<String>,
+    pub middle_name: Option<String>,
+    pub last_name: Option<String>,
+    pub balance: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerDefaultsDoc {
+    pub balance: Option<f64>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpiresInFormat {
+    /// `"expires_in": "3599"`, as real traffic shows.
+    String,
+    /// `"expires_in": 3599`, as the documentation shows.
+    Number,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum StkQueryPending {
+    /// `500.001.1001 The transaction is being processed` (the long-standing behaviour).
+    #[serde(rename = "error")]
+    Error,
+    /// A 200 answer with `ResultCode` `4999` (seen on the sandbox since 2024).
+    #[serde(rename = "4999")]
+    ResultCode4999,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DarajaSettingsDoc {
+    pub token_ttl_secs: Option<u64>,
+    pub expires_in: Option<ExpiresInFormat>,
+    /// Issuing a token revokes the app's earlier tokens (the documentation claims so).
+    pub single_active_token: Option<bool>,
+    /// How far a `Timestamp` may be from the sandbox clock, beyond the spread of
+    /// time zones (UTC-12 to UTC+14). `0` turns the window check off.
+    pub timestamp_window_secs: Option<u64>,
+    /// How long a simulated customer takes to answer a prompt.
+    pub stk_answer_delay_ms: Option<u64>,
+    /// How long a prompt waits before it times out (result 1037).
+    pub stk_timeout_secs: Option<u64>,
+    pub stk_query_pending: Option<StkQueryPending>,
+    pub stk_min_amount: Option<i64>,
+    pub stk_max_amount: Option<i64>,
+}
+
+/// Why a world document was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum WorldError {
+    /// TOML syntax, an unknown key or a wrong type; the message names line, column and key.
+    #[error("{origin}: {message}")]
+    Syntax { origin: String, message: String },
+    /// The document parsed but its content is inconsistent.
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+// ---------------------------------------------------------------------------
+// The resolved world.
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub name: String,
+    pub consumer_key: String,
+    pub consumer_secret: SecretString,
+}
+
+#[derive(Debug, Clone)]
+pub struct Shortcode {
+    pub number: String,
+    pub kind: ShortcodeKind,
+    pub name: String,
+    pub passkey: Option<SecretString>,
+    pub store: Option<String>,
+    pub opening_balance: Money,
+}
+
+#[derive(Debug, Clone)]
+pub struct Initiator {
+    pub name: String,
+    pub password: SecretString,
+    pub shortcodes: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Customer {
+    pub msisdn: String,
+    pub first_name: String,
+    pub middle_name: String,
+    pub last_name: String,
+    pub opening_balance: Money,
+}
+
+#[derive(Debug, Clone)]
+pub struct CustomerDefaults {
+    pub balance: Money,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DarajaSettings {
+    pub token_ttl_secs: u64,
+    pub expires_in: ExpiresInFormat,
+    pub single_active_token: bool,
+    pub timestamp_window_secs: u64,
+    pub stk_answer_delay_ms: u64,
+    pub stk_timeout_secs: u64,
+    pub stk_query_pending: StkQueryPending,
+    pub stk_min_amount: i64,
+    pub stk_max_amount: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct World {
+    pub apps: Vec<App>,
+    pub shortcodes: BTreeMap<String, Shortcode>,
+    pub initiators: BTreeMap<String, Initiator>,
+    pub customers: BTreeMap<String, Customer>,
+    pub customer_defaults: CustomerDefaults,
+    pub daraja: DarajaSettings,
+}
+
+impl World {
+    /// The embedded default world.
+    pub fn default_world() -> World {
+        // The embedded document is checked by a unit test; it cannot fail here.
+        World::from_overlays(&[]).expect("the embedded default world is valid")
+    }
+
+    /// Parses a world document without resolving it.
+    pub fn parse_doc(text: &str, origin: &str) -> Result<WorldDoc, WorldError> {
+        let doc: WorldDoc = toml::from_str(text)
+            .map_err(|e| WorldError::Syntax { origin: origin.to_owned(), message: e.to_string() })?;
+        match doc.version {
+            None | Some(WORLD_VERSION) => Ok(doc),
+            Some(v) => Err(WorldError::Invalid {
+                origin: origin.to_owned(),
+                message: format!("version {v} is not supported; this build reads version {WORLD_VERSION}"),
+            }),
+        }
+    }
+
+    /// The default world with each overlay merged over it in order.
+    pub fn from_overlays(overlays: &[(WorldDoc, String)]) -> Result<World, WorldError> {
+        let mut merged = World::parse_doc(DEFAULT_WORLD_TOML, "default world")?;
+        for (doc, _origin) in overlays {
+            merge(&mut merged, doc.clone());
+        }
+        let origin = overlays.last().map(|(_, o)| o.as_str()).unwrap_or("default world");
+        resolve(merged, origin)
+    }
+
+    pub fn app_by_key(&self, consumer_key: &str) -> Option<&App> {
+        self.apps.iter().find(|a| a.consumer_key == consumer_key)
+    }
+}
+
+fn merge(base: &mut WorldDoc, overlay: WorldDoc) {
+    if overlay.replace_default {
+        *base = WorldDoc { version: base.version, ..WorldDoc::default() };
+    }
+    upsert(&mut base.apps, overlay.apps, |a| a.consumer_key.clone());
+    upsert(&mut base.shortcodes, overlay.shortcodes, |s| s.number.clone());
+    upsert(&mut base.initiators, overlay.initiators, |i| i.name.clone());
+    upsert(&mut base.customers, overlay.customers, |c| c.msisdn.clone());
+    if let Some(defaults) = overlay.customer_defaults {
+        let base_defaults = base.customer_defaults.get_or_insert(CustomerDefaultsDoc {
+            balance: None,
+            first_name: None,
+            last_name: None,
+        });
+        base_defaults.balance = defaults.balance.or(base_defaults.balance);
+        base_defaults.first_name = defaults.first_name.or(base_defaults.first_name.take());
+        base_defaults.last_name = defaults.last_name.or(base_defaults.last_name.take());
+    }
+    if let Some(d) = overlay.daraja {
+        let b = base.daraja.get_or_insert_with(DarajaSettingsDoc::default);
+        b.token_ttl_secs = d.token_ttl_secs.or(b.token_ttl_secs);
+        b.expires_in = d.expires_in.or(b.expires_in);
+        b.single_active_token = d.single_active_token.or(b.single_active_token);
+        b.timestamp_window_secs = d.timestamp_window_secs.or(b.timestamp_window_secs);
+        b.stk_answer_delay_ms = d.stk_answer_delay_ms.or(b.stk_answer_delay_ms);
+        b.stk_timeout_secs = d.stk_timeout_secs.or(b.stk_timeout_secs);
+        b.stk_query_pending = d.stk_query_pending.or(b.stk_query_pending);
+        b.stk_min_amount = d.stk_min_amount.or(b.stk_min_amount);
+        b.stk_max_amount = d.stk_max_amount.or(b.stk_max_amount);
+    }
+}
+
+/// Replaces entries with the same key, appends new ones, keeps the order.
+fn upsert<T>(base: &mut Vec<T>, overlay: Vec<T>, key: impl Fn(&T) -> String) {
+    for item in overlay {
+        match base.iter().position(|b| key(b) == key(&item)) {
+            Some(i) => base[i] = item,
+            None => base.push(item),
+        }
+    }
+}
+
+fn resolve(doc: WorldDoc, origin: &str) -> Result<World, WorldError> {
+    let invalid = |message: String| WorldError::Invalid { origin: origin.to_owned(), message };
+    let money = |amount: Option<f64>, what: &str| -> Result<Money, WorldError> {
+        match amount {
+            None => Ok(Money(0)),
+            Some(a) if (0.0..1e13).contains(&a) => Ok(Money::from_decimal(a)),
+            Some(a) => Err(invalid(format!("{what}: balance {a} must be a non-negative amount"))),
+        }
+    };
+
+    let mut apps = Vec::new();
+    for app in doc.apps {
+        if app.consumer_key.trim().is_empty() || app.consumer_secret.expose_secret().is_empty() {
+            return Err(invalid("apps: consumer_key and consumer_secret must not be empty".into()));
+        }
+        if app.consumer_key.contains(':') {
+            return Err(invalid(format!("apps: consumer_key {:?} must not contain ':'", app.consumer_key)));
+        }
+        apps.push(App {
+            name: app.name.unwrap_or_else(|| "App".into()),
+            consumer_key: app.consumer_key,
+            consumer_secret: app.consumer_secret,
+        });
+    }
+
+    let mut shortcodes = BTreeMap::new();
+    for sc in &doc.shortcodes {
+        if !(5..=7).contains(&sc.number.len()) || !sc.number.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid(format!("shortcodes: number {:?} must be 5 to 7 digits", sc.number)));
+        }
+        let what = format!("shortcodes.{}", sc.number);
+        shortcodes.insert(
+            sc.number.clone(),
+            Shortcode {
+                number: sc.number.clone(),
+                kind: sc.kind,
+                name: sc.name.clone().unwrap_or_else(|| format!("Shortcode {}", sc.number)),
+                passkey: sc.passkey.clone(),
+                store: sc.store.clone(),
+                opening_balance: money(sc.balance, &what)?,
+            },
+        );
+    }
+    for sc in shortcodes.values() {
+        match (sc.kind, &sc.store) {
+            (ShortcodeKind::Till, None) => {
+                return Err(invalid(format!("shortcodes.{}: a till needs `store = \"<store number>\"`", sc.number)))
+            }
+            (ShortcodeKind::Till, Some(store)) => {
+                let ok = shortcodes.get(store).is_some_and(|s| s.kind == ShortcodeKind::Store);
+                if !ok {
+                    return Err(invalid(format!(
+                        "shortcodes.{}: store {store:?} is not a shortcode of kind \"store\"",
+                        sc.number
+                    )));
+                }
+            }
+            (_, Some(_)) => return Err(invalid(format!("shortcodes.{}: only a till has a `store`", sc.number))),
+            _ => {}
+        }
+    }
+
+    let mut initiators = BTreeMap::new();
+    for i in doc.initiators {
+        initiators.insert(i.name.clone(), Initiator { name: i.name, password: i.password, shortcodes: i.shortcodes });
+    }
+
+    let mut customers = BTreeMap::new();
+    for c in doc.customers {
+        if !is_msisdn(&c.msisdn) {
+            return Err(invalid(format!("customers: msisdn {:?} must be 12 digits starting with 254", c.msisdn)));
+        }
+        let what = format!("customers.{}", c.msisdn);
+        customers.insert(
+            c.msisdn.clone(),
+            Customer {
+                opening_balance: money(c.balance, &what)?,
+                msisdn: c.msisdn,
+                first_name: c.first_name.unwrap_or_default(),
+                middle_name: c.middle_name.unwrap_or_default(),
+                last_name: c.last_name.unwrap_or_default(),
+            },
+        );
+    }
+
+    let defaults =
+        doc.customer_defaults.unwrap_or(CustomerDefaultsDoc { balance: None, first_name: None, last_name: None });
+    let customer_defaults = CustomerDefaults {
+        balance: money(defaults.balance, "customer_defaults")?,
+        first_name: defaults.first_name.unwrap_or_default(),
+        last_name: defaults.last_name.unwrap_or_default(),
+    };
+
+    let d = doc.daraja.unwrap_or_default();
+    let daraja = DarajaSettings {
+        token_ttl_secs: d.token_ttl_secs.unwrap_or(3600).max(1),
+        expires_in: d.expires_in.unwrap_or(ExpiresInFormat::String),
+        single_active_token: d.single_active_token.unwrap_or(false),
+        timestamp_window_secs: d.timestamp_window_secs.unwrap_or(3600),
+        stk_answer_delay_ms: d.stk_answer_delay_ms.unwrap_or(1000),
+        stk_timeout_secs: d.stk_timeout_secs.unwrap_or(60),
+        stk_query_pending: d.stk_query_pending.unwrap_or(StkQueryPending::Error),
+        stk_min_amount: d.stk_min_amount.unwrap_or(1),
+        stk_max_amount: d.stk_max_amount.unwrap_or(250_000),
+    };
+    if daraja.stk_min_amount > daraja.stk_max_amount {
+        return Err(invalid("daraja: stk_min_amount is greater than stk_max_amount".into()));
+    }
+
+    Ok(World { apps, shortcodes, initiators, customers, customer_defaults, daraja })
+}
+
+/// A Kenyan MSISDN in international form without `+`: `254` and 9 digits.
+pub fn is_msisdn(s: &str) -> bool {
+    s.len() == 12 && s.starts_with("254") && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_world_loads() {
+        let world = World::default_world();
+        assert!(world.app_by_key("PesaSandboxConsumerKey").is_some());
+        assert_eq!(world.shortcodes["174379"].kind, ShortcodeKind::Paybill);
+        assert_eq!(world.shortcodes["500200"].store.as_deref(), Some("400200"));
+        assert_eq!(world.customers["254708374149"].opening_balance, Money::from_shillings(500_000));
+    }
+
+    #[test]
+    fn an_overlay_overrides_by_key_and_adds_new_entries() {
+        let doc = World::parse_doc(
+            r#"
+            [[customers]]
+            msisdn = "254708374149"
+            balance = 5
+            [[customers]]
+            msisdn = "254799999999"
+            [daraja]
+            stk_answer_delay_ms = 10
+            "#,
+            "test.toml",
+        )
+        .unwrap();
+        let world = World::from_overlays(&[(doc, "test.toml".into())]).unwrap();
+        assert_eq!(world.customers["254708374149"].opening_balance, Money(500));
+        assert!(world.customers.contains_key("254799999999"));
+        assert_eq!(world.daraja.stk_answer_delay_ms, 10);
+        assert_eq!(world.daraja.token_ttl_secs, 3600, "untouched settings keep their defaults");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_line() {
+        let err = World::parse_doc("[[apps]]\nconsumer_key = \"k\"\nconsumer_secret = \"s\"\ncolour = 1\n", "w.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("w.toml"), "{err}");
+        assert!(err.contains("line 4"), "{err}");
+        assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn a_till_must_point_at_a_store() {
+        let doc =
+            World::parse_doc("[[shortcodes]]\nnumber = \"123456\"\nkind = \"till\"\nstore = \"174379\"\n", "w.toml")
+                .unwrap();
+        let err = World::from_overlays(&[(doc, "w.toml".into())]).unwrap_err().to_string();
+        assert!(err.contains("is not a shortcode of kind \"store\""), "{err}");
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let world = World::default_world();
+        let debug = format!("{world:?}");
+        assert!(!debug.contains("PesaSandboxConsumerSecret"));
+        assert!(!debug.contains("bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"));
+        assert!(!debug.contains("Safaricom999!*!"));
+    }
+}
