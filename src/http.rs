@@ -10,7 +10,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use axum::body::Body;
+use axum::body::{Body, HttpBody};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -80,10 +80,12 @@ pub async fn middleware(State(app): State<AppState>, mut request: Request, next:
     let mut response = next.run(request).instrument(span.clone()).await;
 
     let fault = response.extensions_mut().remove::<Fault>().map(|f| f.0).or_else(|| {
-        // Errors raised by the router itself (unknown method, body limit)
-        // arrive bare; give them the envelope of the provider that owns the path.
+        // Errors raised by the router itself (unknown method, timeout) arrive
+        // with an empty body; give them the envelope of the provider that owns
+        // the path. Error answers a handler wrote itself are left alone.
         let status = response.status();
-        (status.is_client_error() || status.is_server_error()).then(|| surface.bare_error(status))
+        let bare = response.body().size_hint().exact() == Some(0);
+        (bare && (status.is_client_error() || status.is_server_error())).then(|| surface.bare_error(status))
     });
     let (request_id, error_code, diagnosis) = match &fault {
         Some(fault) => {

@@ -119,6 +119,7 @@ fn accept_push(
 ) -> Result<StkPushResponse, DarajaError> {
     let world = state.world.clone();
     check_timestamp_window(&world, &request.timestamp, now)?;
+    check_amount_range(&world, request.amount)?;
     let merchant = lnm_merchant(&world, &request.business_short_code)?;
     check_password(merchant, &request.password, &request.timestamp)?;
 
@@ -332,6 +333,18 @@ fn check_password(merchant: &Shortcode, password: &str, timestamp: &str) -> Resu
     let passkey = merchant.passkey.as_ref().map(|p| p.expose_secret()).unwrap_or_default();
     lnm::check_password(password, &merchant.number, passkey, timestamp)
         .map_err(|mismatch| DarajaError::new(ErrorKind::WrongCredentials, mismatch.to_string()))
+}
+
+fn check_amount_range(world: &World, amount: Money) -> Result<(), DarajaError> {
+    let (min, max) = (world.daraja.stk_min_amount, world.daraja.stk_max_amount);
+    let shillings = amount.cents() / 100;
+    if shillings < min || shillings > max {
+        return Err(DarajaError::field(
+            "Amount",
+            format!("Amount {amount} is outside KES {min} to {max} per transaction"),
+        ));
+    }
+    Ok(())
 }
 
 /// Clients send their local time, in whatever zone their machine is in

@@ -1,0 +1,100 @@
+//! Secrets never reach the logs: a full flow runs with every log level of
+//! every crate captured, and no secret (nor its base64 form on the wire)
+//! may appear in the output.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use pesa_sandbox::cli::LogFormat;
+use pesa_sandbox::{telemetry, Config, Sandbox};
+use serde_json::{json, Value};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Capture {
+    type Writer = Capture;
+
+    fn make_writer(&'a self) -> Capture {
+        self.clone()
+    }
+}
+
+const CONSUMER_SECRET: &str = "PesaSandboxConsumerSecret";
+const PASSKEY: &str = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919";
+const INITIATOR_PASSWORD: &str = "Safaricom999!*!";
+
+#[tokio::test]
+async fn captured_logs_never_contain_a_secret() {
+    let capture = Capture::default();
+    for format in [LogFormat::Text, LogFormat::Json] {
+        let subscriber = telemetry::subscriber(format, EnvFilter::new("trace"), capture.clone());
+        let _guard = tracing::subscriber::set_default(subscriber);
+        run_a_full_flow().await;
+    }
+    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    assert!(logs.contains("stk push accepted"), "the flow was logged at all");
+    assert!(logs.contains("request refused"), "refusals were logged");
+    let basic = STANDARD.encode(format!("PesaSandboxConsumerKey:{CONSUMER_SECRET}"));
+    let ts_free_password_prefix = &STANDARD.encode(format!("174379{PASSKEY}"))[..40];
+    for secret in
+        [CONSUMER_SECRET, basic.as_str(), PASSKEY, ts_free_password_prefix, INITIATOR_PASSWORD, "wrong-secret"]
+    {
+        assert!(!logs.contains(secret), "a secret reached the logs: {secret}");
+    }
+}
+
+/// Runs on the current thread so the scoped subscriber sees every task.
+async fn run_a_full_flow() {
+    let config = Config::local().with_world_toml("[daraja]\nstk_answer_delay_ms = 1\n").unwrap();
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let base = sandbox.base_url().to_owned();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let token_url = format!("{base}/oauth/v1/generate?grant_type=client_credentials");
+    let _ = http.get(&token_url).basic_auth("PesaSandboxConsumerKey", Some("wrong-secret")).send().await.unwrap();
+    let token: Value = http
+        .get(&token_url)
+        .basic_auth("PesaSandboxConsumerKey", Some(CONSUMER_SECRET))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_owned();
+    let ts = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
+    let password = STANDARD.encode(format!("174379{PASSKEY}{ts}"));
+    let mut body = json!({
+        "BusinessShortCode": "174379", "Password": password, "Timestamp": ts,
+        "TransactionType": "CustomerPayBillOnline", "Amount": 1, "PartyA": "254708374149",
+        "PartyB": "174379", "PhoneNumber": "254708374149", "CallBackURL": "http://127.0.0.1:9/cb",
+        "AccountReference": "ref", "TransactionDesc": "desc",
+    });
+    let push_url = format!("{base}/mpesa/stkpush/v1/processrequest");
+    let ack: Value = http.post(&push_url).bearer_auth(&token).json(&body).send().await.unwrap().json().await.unwrap();
+    body["Password"] = json!(STANDARD.encode(format!("174379{PASSKEY}x{ts}")));
+    let _ = http.post(&push_url).bearer_auth(&token).json(&body).send().await.unwrap();
+    let checkout = ack["CheckoutRequestID"].as_str().unwrap();
+    let _ = http
+        .get(format!("{base}/__sandbox/callbacks/wait?checkout_request_id={checkout}&timeout_ms=5000"))
+        .send()
+        .await
+        .unwrap();
+    let _ = http.get(format!("{base}/__sandbox/credentials")).send().await.unwrap();
+    sandbox.shutdown().await;
+}
