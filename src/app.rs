@@ -29,6 +29,7 @@ use crate::config::{ClockMode, Config};
 use crate::crypto::keys::KeyPair;
 use crate::daraja;
 use crate::http::{self, WireError};
+use crate::scenarios::ScenarioSet;
 use crate::store::Tenants;
 
 /// Everything a handler can reach; cheap to clone (handles only).
@@ -151,7 +152,7 @@ pub struct Sandbox {
     background_stop: CancellationToken,
     engine_close: CancellationToken,
     tracker: TaskTracker,
-    server: Option<JoinHandle<std::io::Result<()>>>,
+    server: Option<JoinHandle<()>>,
     grace: Duration,
 }
 
@@ -172,7 +173,8 @@ impl Sandbox {
             ClockMode::System => crate::clock::Clock::System,
             ClockMode::Virtual { start } => crate::clock::Clock::virtual_at(start),
         };
-        let tenants = Arc::new(Tenants::new(seed, Arc::new(config.world), clock, config.limits));
+        let scenarios = ScenarioSet { scenarios: config.scenarios.into_iter().map(Arc::new).collect() };
+        let tenants = Arc::new(Tenants::new(seed, Arc::new(config.world), clock, config.limits, scenarios));
         let state =
             AppState { tenants, callbacks, daraja_keys, seed, base_url, request_seq: Arc::new(AtomicU64::new(0)) };
 
@@ -181,8 +183,7 @@ impl Sandbox {
 
         let server_stop = CancellationToken::new();
         let app = router(state.clone(), config.body_limit_bytes, config.request_timeout);
-        let serve = axum::serve(listener, app).with_graceful_shutdown(server_stop.clone().cancelled_owned());
-        let server = tokio::spawn(async move { serve.await });
+        let server = tokio::spawn(crate::server::serve(listener, app, server_stop.clone(), config.server));
         tracing::info!(%addr, seed, "sandbox listening");
         Ok(Sandbox {
             addr,

@@ -26,8 +26,12 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
+
 use crate::journal::{CallbackAttempt, DeliveryOutcome};
-use crate::store::{Due, Tenant};
+use crate::scenarios::CallbackScript;
+use crate::store::{Due, Tenant, TenantState};
 
 /// A callback to deliver.
 #[derive(Debug, Clone)]
@@ -38,6 +42,8 @@ pub struct CallbackJob {
     pub correlation_id: String,
     pub url: String,
     pub body: Arc<serde_json::Value>,
+    /// 0 for the original, 1.. for scripted duplicates (same id, same body).
+    pub copy: u32,
     /// 1 for the first attempt.
     pub attempt: u32,
     /// Delays before each retry after a failed attempt; empty means no retry.
@@ -86,6 +92,8 @@ pub struct CallbackEngine {
     tx: mpsc::Sender<Delivery>,
     stats: Arc<Stats>,
     capacity: usize,
+    client: reqwest::Client,
+    capture: usize,
 }
 
 impl CallbackEngine {
@@ -108,15 +116,16 @@ impl CallbackEngine {
         let (tx, rx) = mpsc::channel(capacity);
         let stats = Arc::new(Stats::default());
         let dispatcher = Dispatcher {
-            client,
+            client: client.clone(),
             rx,
+            requeue: tx.clone(),
             permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
             tracker: tracker.clone(),
             stats: stats.clone(),
             capture: config.response_capture_bytes,
         };
         tracker.spawn(dispatcher.run(close));
-        Ok(CallbackEngine { tx, stats, capacity })
+        Ok(CallbackEngine { tx, stats, capacity, client, capture: config.response_capture_bytes })
     }
 
     /// Queues a job; waits while the queue is full (back-pressure).
@@ -125,8 +134,34 @@ impl CallbackEngine {
         self.stats.enqueued.fetch_add(1, Ordering::Relaxed);
         if let Err(mpsc::error::SendError(delivery)) = self.tx.send(Delivery { tenant, job }).await {
             self.stats.abandoned.fetch_add(1, Ordering::Relaxed);
-            journal_abandoned(&delivery.tenant, &delivery.job, "the sandbox was shutting down");
+            journal_unsent(
+                &delivery.tenant,
+                &delivery.job,
+                DeliveryOutcome::Abandoned,
+                "the sandbox was shutting down",
+            );
         }
+    }
+
+    /// Delivers jobs one after another on the caller's task, each released
+    /// out-of-order callback right after the delivery that released it, so
+    /// the order of attempts is deterministic. Used when a virtual clock is
+    /// moved; returns the number of attempts made.
+    pub async fn deliver_in_order(&self, tenant: &Arc<Tenant>, jobs: Vec<CallbackJob>) -> usize {
+        let mut pending: std::collections::VecDeque<CallbackJob> = jobs.into();
+        let mut attempts = 0;
+        while let Some(job) = pending.pop_front() {
+            self.stats.enqueued.fetch_add(1, Ordering::Relaxed);
+            self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
+            let released =
+                deliver(&self.client, &self.stats, self.capture, Delivery { tenant: tenant.clone(), job }).await;
+            self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+            attempts += 1;
+            for (i, job) in released.into_iter().enumerate() {
+                pending.insert(i, job);
+            }
+        }
+        attempts
     }
 
     pub fn stats(&self) -> EngineStats {
@@ -146,6 +181,8 @@ impl CallbackEngine {
 struct Dispatcher {
     client: reqwest::Client,
     rx: mpsc::Receiver<Delivery>,
+    /// Where released out-of-order callbacks go back in.
+    requeue: mpsc::Sender<Delivery>,
     permits: Arc<Semaphore>,
     tracker: TaskTracker,
     stats: Arc<Stats>,
@@ -176,21 +213,39 @@ impl Dispatcher {
         let client = self.client.clone();
         let stats = self.stats.clone();
         let capture = self.capture;
+        let requeue = self.requeue.clone();
         stats.in_flight.fetch_add(1, Ordering::Relaxed);
         self.tracker.spawn(async move {
-            deliver(&client, &stats, capture, delivery).await;
+            let tenant = delivery.tenant.clone();
+            let released = deliver(&client, &stats, capture, delivery).await;
             stats.in_flight.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
+            for job in released {
+                if let Err(mpsc::error::SendError(d)) = requeue.send(Delivery { tenant: tenant.clone(), job }).await {
+                    stats.abandoned.fetch_add(1, Ordering::Relaxed);
+                    journal_unsent(&d.tenant, &d.job, DeliveryOutcome::Abandoned, "the sandbox was shutting down");
+                }
+            }
         });
     }
 }
 
-async fn deliver(client: &reqwest::Client, stats: &Stats, capture: usize, delivery: Delivery) {
+/// Makes one attempt; returns the held callbacks this attempt releases.
+async fn deliver(client: &reqwest::Client, stats: &Stats, capture: usize, delivery: Delivery) -> Vec<CallbackJob> {
     let Delivery { tenant, job } = delivery;
     let at = tenant.now();
     let started = Instant::now();
     let body = serde_json::to_vec(&*job.body).unwrap_or_default();
-    let sent = client.post(&job.url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body).send().await;
+    let mut request = client.post(&job.url).header(reqwest::header::CONTENT_TYPE, "application/json");
+    if let Some(secret) = tenant.with_state(|state| state.signing_secret.clone()) {
+        let timestamp = at.timestamp();
+        let signature = crate::crypto::webhook::sign(secret.expose_secret(), &job.id, timestamp, &body);
+        request = request
+            .header("webhook-id", &job.id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature);
+    }
+    let sent = request.body(body).send().await;
     let (status, response_body, error) = match sent {
         Ok(mut response) => {
             let status = response.status().as_u16();
@@ -240,6 +295,7 @@ async fn deliver(client: &reqwest::Client, stats: &Stats, capture: usize, delive
         kind: job.kind,
         correlation_id: job.correlation_id.clone(),
         url: job.url.clone(),
+        copy: job.copy,
         attempt: job.attempt,
         at,
         body: (*job.body).clone(),
@@ -249,6 +305,9 @@ async fn deliver(client: &reqwest::Client, stats: &Stats, capture: usize, delive
         error,
         response_body,
     });
+    // Callbacks held back to arrive out of order go out once another
+    // transaction's callback has been delivered (or has failed).
+    let released = tenant.with_state(|state| release_held(state, &job.correlation_id));
     if !delivered {
         if let Some(delay) = job.retry_delays_ms.get(job.attempt as usize - 1).copied() {
             stats.retries_scheduled.fetch_add(1, Ordering::Relaxed);
@@ -259,10 +318,42 @@ async fn deliver(client: &reqwest::Client, stats: &Stats, capture: usize, delive
             });
         }
     }
+    released
+}
+
+/// Schedules a settled transaction's callback as the scenario's callback
+/// script says: extra delay, duplicates, drop, out of order, retries.
+pub fn plan(state: &mut TenantState, mut job: CallbackJob, script: &CallbackScript, at: DateTime<Utc>) {
+    if script.drop {
+        state.timeline.schedule(at, Due::Dropped(job));
+        return;
+    }
+    let delay = script.delay_ms.map_or(0, |d| d.sample(|low, high| state.ids.between(low, high)));
+    let first = at + chrono::Duration::milliseconds(delay as i64);
+    job.retry_delays_ms = Arc::from(script.retry_ms.as_slice());
+    for copy in 0..=script.duplicates {
+        let when = first + chrono::Duration::milliseconds((copy as u64 * script.duplicate_spacing_ms) as i64);
+        let copy_job = CallbackJob { copy, ..job.clone() };
+        if script.out_of_order && copy == 0 {
+            let release = when + chrono::Duration::milliseconds(script.hold_max_ms as i64);
+            state.timeline.schedule(release, Due::ReleaseHeld { callback_id: job.id.clone(), copy });
+            state.timeline.schedule(when, Due::Hold(copy_job));
+        } else {
+            state.timeline.schedule(when, Due::Deliver(copy_job));
+        }
+    }
+}
+
+/// Takes the held callbacks a delivery for `correlation_id` releases: those
+/// of other transactions.
+pub fn release_held(state: &mut TenantState, correlation_id: &str) -> Vec<CallbackJob> {
+    let (release, keep): (Vec<_>, Vec<_>) = state.held.drain(..).partition(|h| h.correlation_id != correlation_id);
+    state.held = keep;
+    release
 }
 
 /// Journals a job that will never be sent.
-pub fn journal_abandoned(tenant: &Tenant, job: &CallbackJob, why: &str) {
+pub fn journal_unsent(tenant: &Tenant, job: &CallbackJob, outcome: DeliveryOutcome, why: &str) {
     tenant.journal.record_callback(|seq| CallbackAttempt {
         seq,
         callback_id: job.id.clone(),
@@ -270,10 +361,11 @@ pub fn journal_abandoned(tenant: &Tenant, job: &CallbackJob, why: &str) {
         kind: job.kind,
         correlation_id: job.correlation_id.clone(),
         url: job.url.clone(),
+        copy: job.copy,
         attempt: job.attempt,
         at: tenant.now(),
         body: (*job.body).clone(),
-        outcome: DeliveryOutcome::Abandoned,
+        outcome,
         status: None,
         latency_ms: None,
         error: Some(why.to_owned()),

@@ -81,6 +81,10 @@ pub struct ServeArgs {
     /// A world file (TOML) merged over the embedded default world.
     #[arg(long, env = "PESA_SANDBOX_WORLD")]
     pub world: Option<PathBuf>,
+    /// A scenario file, a directory of them, or the name of a shipped scenario
+    /// (repeatable; evaluated in order before the built-in default scenario).
+    #[arg(long = "scenarios", env = "PESA_SANDBOX_SCENARIOS", value_delimiter = ',')]
+    pub scenarios: Vec<PathBuf>,
     /// Log format on stderr.
     #[arg(long, env = "PESA_SANDBOX_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

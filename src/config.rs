@@ -13,6 +13,8 @@ use chrono::{DateTime, Utc};
 
 use crate::callbacks::EngineConfig;
 use crate::cli::{ClockArg, ServeArgs};
+use crate::scenarios::{Scenario, ScenarioError};
+use crate::server::ServerLimits;
 use crate::store::Limits;
 use crate::world::{World, WorldDoc, WorldError};
 
@@ -29,11 +31,15 @@ pub struct Config {
     /// requests give the same results.
     pub seed: u64,
     pub world: World,
+    /// Scenarios loaded into the default tenant, evaluated in order before
+    /// the built-in default scenario.
+    pub scenarios: Vec<Scenario>,
     pub clock: ClockMode,
     pub limits: Limits,
     pub callbacks: EngineConfig,
     pub body_limit_bytes: usize,
     pub request_timeout: Duration,
+    pub server: ServerLimits,
     /// How long shutdown waits for in-flight requests and callbacks.
     pub shutdown_grace: Duration,
 }
@@ -46,6 +52,7 @@ impl Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             seed: rand::random(),
             world: World::default_world(),
+            scenarios: Vec::new(),
             clock: ClockMode::System,
             limits: Limits { journal_entries: 10_000, ledger_history: 10_000, transactions: 100_000 },
             callbacks: EngineConfig {
@@ -57,6 +64,7 @@ impl Config {
             },
             body_limit_bytes: 256 * 1024,
             request_timeout: Duration::from_secs(60),
+            server: ServerLimits { header_read_timeout: Duration::from_secs(10) },
             shutdown_grace: Duration::from_secs(5),
         }
     }
@@ -73,6 +81,22 @@ impl Config {
         Ok(self)
     }
 
+    /// Adds a scenario (TOML text) to the default tenant.
+    pub fn with_scenario_toml(mut self, toml: &str) -> Result<Config, ScenarioError> {
+        self.scenarios.push(Scenario::parse(toml, "scenario document")?);
+        Ok(self)
+    }
+
+    /// Adds a shipped scenario by name (see `scenarios/`).
+    pub fn with_shipped_scenario(mut self, name: &str) -> Result<Config, ScenarioError> {
+        let scenario = crate::scenarios::shipped(name).ok_or_else(|| ScenarioError {
+            origin: name.to_owned(),
+            message: "no shipped scenario has this name".into(),
+        })?;
+        self.scenarios.push((*scenario).clone());
+        Ok(self)
+    }
+
     pub fn with_clock(mut self, clock: ClockMode) -> Config {
         self.clock = clock;
         self
@@ -86,6 +110,12 @@ impl Config {
         }
         if let Some(path) = &args.world {
             config.world = load_world(path)?;
+        }
+        for path in &args.scenarios {
+            match crate::scenarios::shipped(&path.to_string_lossy()) {
+                Some(scenario) if !path.exists() => config.scenarios.push((*scenario).clone()),
+                _ => config.scenarios.extend(crate::scenarios::load_path(path)?),
+            }
         }
         config.clock = match args.clock {
             ClockArg::System => ClockMode::System,

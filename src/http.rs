@@ -19,6 +19,8 @@ use tracing::Instrument;
 
 use crate::app::{AppState, Surface};
 use crate::journal::RequestRecord;
+use crate::scenarios::ConnectionFault;
+use crate::server::ConnectionControl;
 use crate::store::Tenant;
 
 /// What every handler can know about the request it serves.
@@ -53,6 +55,11 @@ pub trait WireError: Send + Sync + 'static {
     fn render(&self, ctx: &RequestContext) -> Response;
 }
 
+/// Ask [`middleware`] to wait this long (real time) before answering: a
+/// scripted slow gateway. Handlers themselves never sleep.
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseDelay(pub std::time::Duration);
+
 /// A provider error waiting to be rendered by [`middleware`].
 #[derive(Clone)]
 pub struct Fault(pub Arc<dyn WireError>);
@@ -75,16 +82,19 @@ pub async fn middleware(State(app): State<AppState>, mut request: Request, next:
     request.extensions_mut().insert(ctx.clone());
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
+    let connection = request.extensions().get::<ConnectionControl>().cloned();
     let surface = Surface::of_path(&path);
     let span = tracing::info_span!("request", provider = surface.name(), %method, %path, seq);
     let mut response = next.run(request).instrument(span.clone()).await;
+    let delay = response.extensions_mut().remove::<ResponseDelay>();
+    let connection_fault = response.extensions_mut().remove::<ConnectionFault>();
 
     let fault = response.extensions_mut().remove::<Fault>().map(|f| f.0).or_else(|| {
         // Errors raised by the router itself (unknown method, timeout) arrive
         // with an empty body; give them the envelope of the provider that owns
         // the path. Error answers a handler wrote itself are left alone.
         let status = response.status();
-        let bare = response.body().size_hint().exact() == Some(0);
+        let bare = response.body().size_hint().exact() == Some(0) && connection_fault.is_none();
         (bare && (status.is_client_error() || status.is_server_error())).then(|| surface.bare_error(status))
     });
     let (request_id, error_code, diagnosis) = match &fault {
@@ -116,8 +126,19 @@ pub async fn middleware(State(app): State<AppState>, mut request: Request, next:
             path,
             status,
             error_code,
-            diagnosis,
+            diagnosis: match connection_fault {
+                Some(fault) => Some(format!("the scenario drops the connection ({fault:?}) without an answer")),
+                None => diagnosis,
+            },
         });
+    }
+    if let Some(ResponseDelay(delay)) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    if let (Some(fault), Some(connection)) = (connection_fault, connection) {
+        connection.trip(fault);
+        // The connection task tears the socket down; this answer is never sent.
+        std::future::pending::<()>().await;
     }
     response
 }

@@ -24,6 +24,8 @@ pub struct CallbackAttempt {
     /// The id a receiver correlates on (e.g. `CheckoutRequestID`).
     pub correlation_id: String,
     pub url: String,
+    /// 0 for the original, 1.. for scripted duplicates.
+    pub copy: u32,
     pub attempt: u32,
     /// Sandbox-clock time of the attempt.
     pub at: DateTime<Utc>,
@@ -46,6 +48,8 @@ pub enum DeliveryOutcome {
     Failed,
     /// Not sent, and it never will be (shutdown before delivery).
     Abandoned,
+    /// Not sent because the scenario drops it.
+    Dropped,
 }
 
 /// One API request as the sandbox understood it.

@@ -12,17 +12,33 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
-use crate::callbacks::CallbackJob;
+use crate::callbacks::{self, CallbackJob};
+use crate::journal::DeliveryOutcome;
 use crate::store::{Due, Tenant};
 
-/// Settles every event due on the tenant's clock; returns how many callbacks
-/// were handed to the engine.
+/// How released callbacks reach the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// Through the engine's queue, concurrently (the normal path).
+    Queue,
+    /// One after another, awaited, in timeline order (moving a virtual clock).
+    InOrder,
+}
+
+/// Settles every event due on the tenant's clock and hands the callbacks to
+/// the engine through its queue; returns how many callbacks were released.
 pub async fn settle_due(app: &AppState, tenant: &Arc<Tenant>) -> usize {
+    settle_due_with(app, tenant, Release::Queue).await
+}
+
+/// Like [`settle_due`], choosing how callbacks are released.
+pub async fn settle_due_with(app: &AppState, tenant: &Arc<Tenant>, release: Release) -> usize {
     let now = tenant.now();
-    let jobs: Vec<CallbackJob> = tenant.with_state(|state| {
+    let (jobs, dropped): (Vec<CallbackJob>, Vec<CallbackJob>) = tenant.with_state(|state| {
         let mut jobs = Vec::new();
+        let mut dropped = Vec::new();
         // Acting on an event may schedule more events that are already due
-        // (a duplicate with no delay), so keep going until nothing is due.
+        // (a callback with no extra delay), so keep going until nothing is due.
         loop {
             let due = state.timeline.pop_due(now);
             if due.is_empty() {
@@ -31,17 +47,32 @@ pub async fn settle_due(app: &AppState, tenant: &Arc<Tenant>) -> usize {
             for (at, event) in due {
                 match event {
                     Due::Deliver(job) => jobs.push(job),
-                    Due::Daraja(event) => jobs.extend(crate::daraja::on_due(state, event, at)),
+                    Due::Dropped(job) => dropped.push(job),
+                    Due::Hold(job) => state.held.push(job),
+                    Due::ReleaseHeld { callback_id, copy } => {
+                        if let Some(i) = state.held.iter().position(|h| h.id == callback_id && h.copy == copy) {
+                            jobs.push(state.held.remove(i));
+                        }
+                    }
+                    Due::Daraja(event) => crate::daraja::on_due(state, event, at),
                 }
             }
         }
-        jobs
+        (jobs, dropped)
     });
-    let n = jobs.len();
-    for job in jobs {
-        app.callbacks.enqueue(tenant.clone(), job).await;
+    for job in &dropped {
+        callbacks::journal_unsent(tenant, job, DeliveryOutcome::Dropped, "dropped by the scenario");
     }
-    n
+    match release {
+        Release::InOrder => app.callbacks.deliver_in_order(tenant, jobs).await,
+        Release::Queue => {
+            let n = jobs.len();
+            for job in jobs {
+                app.callbacks.enqueue(tenant.clone(), job).await;
+            }
+            n
+        }
+    }
 }
 
 /// Sleeps until the earliest due event of any system-clock tenant, settles

@@ -19,11 +19,16 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use secrecy::SecretString;
+
 use crate::callbacks::CallbackJob;
 use crate::clock::Clock;
 use crate::ids::IdGen;
 use crate::journal::Journal;
 use crate::ledger::{Account, Ledger, Money};
+use crate::scenarios::{Decision, Facts, LimitError, RateLimit, ScenarioSet};
 use crate::world::World;
 
 /// The id of the tenant every request reaches unless its credentials say otherwise.
@@ -44,7 +49,17 @@ pub struct Limits {
 #[derive(Debug)]
 pub enum Due {
     Daraja(crate::daraja::Due),
+    /// Hand a callback to the engine.
     Deliver(CallbackJob),
+    /// Journal a callback the scenario drops (never sent).
+    Dropped(CallbackJob),
+    /// Hold a callback until a later transaction's callback has been sent.
+    Hold(CallbackJob),
+    /// Send a held callback now if nothing released it earlier.
+    ReleaseHeld {
+        callback_id: String,
+        copy: u32,
+    },
 }
 
 /// A tenant's due events in time order; ties keep insertion order, so
@@ -102,11 +117,26 @@ pub struct TenantState {
     pub ids: IdGen,
     pub timeline: Timeline,
     pub limits: Limits,
+    /// Scenarios loaded into this tenant, evaluated before the default one.
+    pub scenarios: ScenarioSet,
+    /// Token buckets by (app, provider, operation, limit index).
+    buckets: HashMap<(String, &'static str, &'static str, usize), Bucket>,
+    /// Callbacks held back to be delivered out of order.
+    pub held: Vec<CallbackJob>,
+    /// The secret callbacks are signed with, when the world asks for signing.
+    pub signing_secret: Option<SecretString>,
     pub daraja: crate::daraja::State,
 }
 
+/// One token bucket: tokens left and when it was last refilled.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: u64,
+    refilled_at: DateTime<Utc>,
+}
+
 impl TenantState {
-    fn new(world: Arc<World>, seed: u64, tenant_id: &str, limits: Limits) -> TenantState {
+    fn new(world: Arc<World>, seed: u64, tenant_id: &str, limits: Limits, scenarios: ScenarioSet) -> TenantState {
         let mut ledger = Ledger::new(limits.ledger_history);
         for sc in world.shortcodes.values() {
             ledger.open(Account::utility(&sc.number), sc.opening_balance);
@@ -114,14 +144,71 @@ impl TenantState {
         for c in world.customers.values() {
             ledger.open(Account::Customer(c.msisdn.clone()), c.opening_balance);
         }
+        let mut ids = IdGen::new(seed, tenant_id);
+        let signing_secret = world.callbacks.signing.then(|| match &world.callbacks.signing_secret {
+            Some(secret) => secret.clone(),
+            None => SecretString::from(format!("whsec_{}", STANDARD.encode(ids.alnum(32)))),
+        });
         TenantState {
             ledger,
-            ids: IdGen::new(seed, tenant_id),
+            ids,
             timeline: Timeline::default(),
+            scenarios,
+            buckets: HashMap::new(),
+            held: Vec::new(),
+            signing_secret,
             daraja: crate::daraja::State::default(),
             limits,
             world,
         }
+    }
+
+    /// The decision of the first matching rule: loaded scenarios first, then
+    /// the built-in default scenario. `None` means the provider's default.
+    pub fn decide(&self, facts: &Facts<'_>) -> Option<Decision> {
+        self.scenarios.decide(facts).or_else(|| default_scenarios().decide(facts)).cloned()
+    }
+
+    /// Takes one token from every bucket that limits this app's operation;
+    /// the first empty bucket refuses the request. Runs under the tenant
+    /// lock, so N concurrent requests against capacity C let exactly C pass.
+    pub fn take_token(
+        &mut self,
+        app: &str,
+        provider: &'static str,
+        operation: &'static str,
+        now: DateTime<Utc>,
+    ) -> Result<(), LimitError> {
+        let limits: Vec<RateLimit> = self
+            .world
+            .rate_limits
+            .iter()
+            .chain(self.scenarios.rate_limits())
+            .filter(|l| l.applies_to(provider, operation))
+            .cloned()
+            .collect();
+        for (idx, limit) in limits.iter().enumerate() {
+            let bucket = self
+                .buckets
+                .entry((app.to_owned(), provider, operation, idx))
+                .or_insert(Bucket { tokens: limit.initial, refilled_at: now });
+            let elapsed = (now - bucket.refilled_at).num_milliseconds().max(0) as u64;
+            let periods = elapsed / limit.period_ms;
+            if periods > 0 {
+                bucket.tokens = limit.capacity.min(bucket.tokens.saturating_add(periods.saturating_mul(limit.refill)));
+                let advanced = (periods.saturating_mul(limit.period_ms)).min(i64::MAX as u64) as i64;
+                bucket.refilled_at += chrono::Duration::milliseconds(advanced);
+            }
+            if bucket.tokens == 0 {
+                return Err(limit.error);
+            }
+        }
+        for idx in 0..limits.len() {
+            if let Some(bucket) = self.buckets.get_mut(&(app.to_owned(), provider, operation, idx)) {
+                bucket.tokens -= 1;
+            }
+        }
+        Ok(())
     }
 
     /// Makes sure a customer exists: anyone with a well-formed line can be
@@ -188,8 +275,9 @@ impl Tenant {
     pub fn reset(&self) -> usize {
         let dropped = self.with_state(|state| {
             let world = state.world.clone();
+            let scenarios = state.scenarios.clone();
             let dropped = state.timeline.len();
-            *state = TenantState::new(world, self.seed, &self.id, self.limits);
+            *state = TenantState::new(world, self.seed, &self.id, self.limits, scenarios);
             dropped
         });
         self.journal.clear();
@@ -211,41 +299,106 @@ pub struct Grant {
     pub expires_at: DateTime<Utc>,
 }
 
+/// Why a tenant could not be created.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TenantError {
+    #[error("tenant {0:?} already exists")]
+    Exists(String),
+    #[error("tenant id {0:?} must be 1 to 64 characters of a-z, 0-9, '-' and '_'")]
+    BadId(String),
+    #[error("consumer key {key:?} already belongs to tenant {tenant:?}; every tenant needs its own")]
+    KeyTaken { key: String, tenant: String },
+    #[error("the default tenant cannot be deleted")]
+    Default,
+}
+
 /// All tenants, and the indexes that route requests to them.
 pub struct Tenants {
     tenants: RwLock<HashMap<String, Arc<Tenant>>>,
+    /// Consumer key → tenant id. Lock order: `tenants`, then `app_index`.
+    app_index: RwLock<HashMap<String, String>>,
     grants: Mutex<HashMap<String, Grant>>,
+    purge_threshold: std::sync::atomic::AtomicUsize,
+    id_counter: std::sync::atomic::AtomicU64,
     pub wakeups: Arc<Wakeups>,
     seed: u64,
     limits: Limits,
 }
 
+/// Token count below which expired tokens are not worth purging.
+const MIN_PURGE_THRESHOLD: usize = 10_000;
+
 impl Tenants {
-    pub fn new(seed: u64, world: Arc<World>, clock: Clock, limits: Limits) -> Tenants {
+    pub fn new(seed: u64, world: Arc<World>, clock: Clock, limits: Limits, scenarios: ScenarioSet) -> Tenants {
         let tenants = Tenants {
             tenants: RwLock::new(HashMap::new()),
+            app_index: RwLock::new(HashMap::new()),
             grants: Mutex::new(HashMap::new()),
+            purge_threshold: std::sync::atomic::AtomicUsize::new(MIN_PURGE_THRESHOLD),
+            id_counter: std::sync::atomic::AtomicU64::new(0),
             wakeups: Arc::new(Wakeups::default()),
             seed,
             limits,
         };
-        tenants.create(DEFAULT_TENANT, world, clock);
+        // The default world's keys cannot collide with an empty registry.
+        let _ = tenants.create(DEFAULT_TENANT, world, clock, scenarios);
         tenants
     }
 
-    /// Creates (or replaces) a tenant.
-    pub fn create(&self, id: &str, world: Arc<World>, clock: Clock) -> Arc<Tenant> {
+    /// Creates a tenant; its id and its apps' consumer keys must be new.
+    pub fn create(
+        &self,
+        id: &str,
+        world: Arc<World>,
+        clock: Clock,
+        scenarios: ScenarioSet,
+    ) -> Result<Arc<Tenant>, TenantError> {
+        let valid_id = !id.is_empty()
+            && id.len() <= 64
+            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !valid_id {
+            return Err(TenantError::BadId(id.chars().take(80).collect()));
+        }
+        let mut tenants = self.tenants.write().unwrap_or_else(|e| e.into_inner());
+        let mut index = self.app_index.write().unwrap_or_else(|e| e.into_inner());
+        if tenants.contains_key(id) {
+            return Err(TenantError::Exists(id.to_owned()));
+        }
+        for app in &world.apps {
+            if let Some(owner) = index.get(&app.consumer_key) {
+                return Err(TenantError::KeyTaken { key: app.consumer_key.clone(), tenant: owner.clone() });
+            }
+        }
+        for app in &world.apps {
+            index.insert(app.consumer_key.clone(), id.to_owned());
+        }
         let tenant = Arc::new(Tenant {
             id: id.to_owned(),
             clock,
             journal: Journal::new(self.limits.journal_entries),
             seed: self.seed,
             limits: self.limits,
-            state: Mutex::new(TenantState::new(world, self.seed, id, self.limits)),
+            state: Mutex::new(TenantState::new(world, self.seed, id, self.limits, scenarios)),
             wakeups: self.wakeups.clone(),
         });
-        self.tenants.write().unwrap_or_else(|e| e.into_inner()).insert(id.to_owned(), tenant.clone());
-        tenant
+        tenants.insert(id.to_owned(), tenant.clone());
+        Ok(tenant)
+    }
+
+    /// Deletes a tenant, its routes and its tokens; its pending events are dropped.
+    pub fn delete(&self, id: &str) -> Result<Option<Arc<Tenant>>, TenantError> {
+        if id == DEFAULT_TENANT {
+            return Err(TenantError::Default);
+        }
+        let mut tenants = self.tenants.write().unwrap_or_else(|e| e.into_inner());
+        let mut index = self.app_index.write().unwrap_or_else(|e| e.into_inner());
+        let Some(tenant) = tenants.remove(id) else { return Ok(None) };
+        index.retain(|_, owner| owner != id);
+        drop(index);
+        drop(tenants);
+        self.grants.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, g| g.tenant != id);
+        self.wakeups.arm(id, None);
+        Ok(Some(tenant))
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Tenant>> {
@@ -253,7 +406,7 @@ impl Tenants {
     }
 
     pub fn default_tenant(&self) -> Arc<Tenant> {
-        // The default tenant is created in `new` and never removed.
+        // The default tenant is created in `new` and can never be deleted.
         self.get(DEFAULT_TENANT).expect("the default tenant always exists")
     }
 
@@ -263,14 +416,41 @@ impl Tenants {
         all
     }
 
-    /// The tenant whose world has an app with this consumer key.
-    pub fn by_consumer_key(&self, consumer_key: &str) -> Option<Arc<Tenant>> {
-        self.all().into_iter().find(|t| t.world().app_by_key(consumer_key).is_some())
+    /// A fresh tenant id: `tenant-1`, `tenant-2`, ... (skipping taken ones).
+    pub fn next_id(&self) -> String {
+        loop {
+            let n = self.id_counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            let id = format!("tenant-{n}");
+            if self.get(&id).is_none() {
+                return id;
+            }
+        }
     }
 
+    pub fn count(&self) -> usize {
+        self.tenants.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// The tenant whose world has an app with this consumer key.
+    pub fn by_consumer_key(&self, consumer_key: &str) -> Option<Arc<Tenant>> {
+        let id = self.app_index.read().unwrap_or_else(|e| e.into_inner()).get(consumer_key).cloned()?;
+        self.get(&id)
+    }
+
+    /// Records a token. Expired tokens are purged whenever the map has
+    /// doubled since the last purge, so token churn cannot grow memory
+    /// without bound.
     pub fn grant(&self, token: String, grant: Grant) {
-        let mut grants = self.grants.lock().unwrap_or_else(|e| e.into_inner());
-        grants.insert(token, grant);
+        let len = {
+            let mut grants = self.grants.lock().unwrap_or_else(|e| e.into_inner());
+            grants.insert(token, grant);
+            grants.len()
+        };
+        let threshold = self.purge_threshold.load(std::sync::atomic::Ordering::Relaxed);
+        if len >= threshold {
+            let kept = len - self.purge_expired_grants();
+            self.purge_threshold.store((kept * 2).max(MIN_PURGE_THRESHOLD), std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     /// Revokes every token issued to `subject` in `tenant` for `provider`.
@@ -289,10 +469,10 @@ impl Tenants {
 
     /// Forgets tokens whose expiry has passed on their tenant's clock.
     pub fn purge_expired_grants(&self) -> usize {
-        let mut grants = self.grants.lock().unwrap_or_else(|e| e.into_inner());
-        let before = grants.len();
         let now_by_tenant: HashMap<String, DateTime<Utc>> =
             self.all().into_iter().map(|t| (t.id.clone(), t.now())).collect();
+        let mut grants = self.grants.lock().unwrap_or_else(|e| e.into_inner());
+        let before = grants.len();
         grants.retain(|_, g| now_by_tenant.get(&g.tenant).is_some_and(|now| *now < g.expires_at));
         before - grants.len()
     }
@@ -357,4 +537,10 @@ impl Wakeups {
         }
         due
     }
+}
+
+/// The built-in default scenario as a set of its own.
+fn default_scenarios() -> &'static ScenarioSet {
+    static DEFAULT: std::sync::OnceLock<ScenarioSet> = std::sync::OnceLock::new();
+    DEFAULT.get_or_init(|| ScenarioSet { scenarios: vec![crate::scenarios::default()] })
 }

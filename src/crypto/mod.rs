@@ -8,3 +8,4 @@
 pub mod credential;
 pub mod keys;
 pub mod lnm;
+pub mod webhook;

@@ -35,13 +35,24 @@ pub enum ErrorKind {
     MethodNotAllowed,
     /// `400.002.05 Invalid Request Payload`: the body is too large.
     PayloadTooLarge,
-    /// `500.003.1001 Internal Server Error`: a sandbox bug, never caused by input.
+    /// `500.003.1001 Internal Server Error`: a sandbox bug, or a scenario's choice.
     Internal,
+    /// `500.003.02 Error Occurred: Spike Arrest Violation` (rate limit).
+    SpikeArrest,
+    /// `500.003.02 System is busy. Please try again in few minutes.`
+    SystemBusy,
+    /// `500.003.03 Error Occurred: Quota Violation`.
+    QuotaViolation,
+    /// Any code and message a scenario asks for.
+    Custom { code: String, message: String },
 }
 
 impl ErrorKind {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         match self {
+            ErrorKind::SpikeArrest | ErrorKind::SystemBusy => "500.003.02",
+            ErrorKind::QuotaViolation => "500.003.03",
+            ErrorKind::Custom { code, .. } => code,
             ErrorKind::InvalidAccessToken => "404.001.03",
             ErrorKind::InvalidField(_) => "400.002.02",
             ErrorKind::InvalidGrantType => "400.008.02",
@@ -59,6 +70,10 @@ impl ErrorKind {
 
     pub fn message(&self) -> String {
         match self {
+            ErrorKind::SpikeArrest => "Error Occurred: Spike Arrest Violation".into(),
+            ErrorKind::SystemBusy => "System is busy. Please try again in few minutes.".into(),
+            ErrorKind::QuotaViolation => "Error Occurred: Quota Violation".into(),
+            ErrorKind::Custom { message, .. } => message.clone(),
             ErrorKind::InvalidAccessToken => "Invalid Access Token".into(),
             ErrorKind::InvalidField(field) => format!("Bad Request - Invalid {field}"),
             ErrorKind::InvalidGrantType => "Invalid grant type passed".into(),
@@ -94,11 +109,17 @@ pub struct DarajaError {
     pub diagnosis: Option<String>,
     /// Overrides the generated `requestId` (the STK query echoes the CheckoutRequestID).
     pub request_id: Option<String>,
+    /// Overrides the status the code implies (a scenario's choice).
+    pub status: Option<StatusCode>,
 }
 
 impl DarajaError {
     pub fn new(kind: ErrorKind, diagnosis: impl Into<String>) -> DarajaError {
-        DarajaError { kind, diagnosis: Some(diagnosis.into()), request_id: None }
+        DarajaError { kind, diagnosis: Some(diagnosis.into()), request_id: None, status: None }
+    }
+
+    fn status(&self) -> StatusCode {
+        self.status.unwrap_or_else(|| self.kind.status())
     }
 
     pub fn field(field: &'static str, diagnosis: impl Into<String>) -> DarajaError {
@@ -108,9 +129,9 @@ impl DarajaError {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ErrorBody {
+struct ErrorBody<'a> {
     request_id: String,
-    error_code: &'static str,
+    error_code: &'a str,
     error_message: String,
 }
 
@@ -137,13 +158,13 @@ impl WireError for DarajaError {
             error_code: self.kind.code(),
             error_message: self.kind.message(),
         };
-        (self.kind.status(), Json(body)).into_response()
+        (self.status(), Json(body)).into_response()
     }
 }
 
 impl IntoResponse for DarajaError {
     fn into_response(self) -> Response {
-        fault_response(self.kind.status(), self)
+        fault_response(self.status(), self)
     }
 }
 

@@ -15,6 +15,7 @@ pub mod extract;
 pub mod ids;
 pub mod oauth;
 pub mod results;
+pub mod scenario;
 pub mod stk;
 pub mod wire;
 
@@ -22,7 +23,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 pub use error::{DarajaError, ErrorKind};
-pub use stk::{on_due, Due, State};
+pub use stk::{answer, on_due, Answer, AnswerError, Due, State};
 
 use crate::app::AppState;
 

@@ -8,23 +8,28 @@
 use axum::extract::{RawQuery, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use secrecy::ExposeSecret;
 
 use super::error::{DarajaError, ErrorKind};
+use super::scenario::{gate, Gate};
 use super::wire::{ExpiresIn, TokenResponse};
 use crate::app::AppState;
 use crate::http::RequestContext;
 use crate::httpauth::{self, AuthProblem};
+use crate::scenarios;
 use crate::store::Grant;
 use crate::world::ExpiresInFormat;
+
+pub const OPERATION: &str = "oauth";
 
 pub async fn generate(
     State(app): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-) -> Result<Json<TokenResponse>, DarajaError> {
+) -> Result<Response, DarajaError> {
     let grant_type = query.as_deref().and_then(|q| {
         url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "grant_type").map(|(_, v)| v.into_owned())
     });
@@ -79,6 +84,10 @@ pub async fn generate(
         ));
     }
 
+    let decision = match gate(&tenant, &consumer_key, OPERATION, None) {
+        Gate::Pass(decision) => decision,
+        Gate::Refuse(response) => return Ok(response),
+    };
     let settings = &world.daraja;
     let now = tenant.now();
     let token = tenant.with_state(|state| super::ids::access_token(&mut state.ids));
@@ -96,9 +105,11 @@ pub async fn generate(
         },
     );
     let shown = ttl.saturating_sub(1);
-    let expires_in = match settings.expires_in {
-        ExpiresInFormat::String => ExpiresIn::Text(shown.to_string()),
-        ExpiresInFormat::Number => ExpiresIn::Number(shown),
+    let as_number = match decision.as_ref().and_then(|d| d.variants.expires_in) {
+        Some(variant) => variant == scenarios::ExpiresIn::Number,
+        None => settings.expires_in == ExpiresInFormat::Number,
     };
-    Ok(Json(TokenResponse { access_token: token, expires_in }))
+    let expires_in = if as_number { ExpiresIn::Number(shown) } else { ExpiresIn::Text(shown.to_string()) };
+    let response = Json(TokenResponse { access_token: token, expires_in }).into_response();
+    Ok(super::scenario::delayed(response, decision.as_ref()))
 }

@@ -19,13 +19,14 @@ use super::error::{DarajaError, ErrorKind};
 use super::extract::{Authed, BodyProblem, JsonObject};
 use super::ids;
 use super::results::stk_result_desc;
+use super::scenario::{delayed, gate, Gate};
 use super::wire::{self, StkPushRequest, StkPushResponse, StkQueryRequest, StkQueryResponse, TransactionType};
 use crate::app::AppState;
-use crate::callbacks::CallbackJob;
+use crate::callbacks::{self, CallbackJob};
 use crate::clock::eat;
 use crate::crypto::lnm;
 use crate::ledger::{Account, LedgerError, Money};
-use crate::scenarios::{self, StkFacts, Timing};
+use crate::scenarios::{CallbackScript, Decision, PhoneNumberForm, ResultCode, Variants};
 use crate::store::{self, TenantState};
 use crate::world::{Shortcode, ShortcodeKind, StkQueryPending, World};
 
@@ -70,13 +71,20 @@ pub struct StkTx {
     pub callback_url: String,
     pub created_at: DateTime<Utc>,
     pub status: StkStatus,
-    /// The result code the scenario decided at acceptance.
-    pub planned_code: u32,
-    /// Why that result code was decided (test MSISDN, product mismatch, ...).
+    /// The result the scenario decided at acceptance.
+    pub planned_code: ResultCode,
+    /// A scenario's own wording of the result, if it gave one.
+    pub planned_desc: Option<String>,
+    /// Why that result was decided (scenario rule, ledger, product mismatch).
     pub outcome_reason: String,
+    /// Waiting for someone to answer through the admin API; times out as 1037.
+    pub awaiting_customer: bool,
+    pub script: CallbackScript,
+    pub variants: Variants,
     pub settles_at: DateTime<Utc>,
     pub settled_at: Option<DateTime<Utc>>,
-    pub result_code: Option<u32>,
+    pub result_code: Option<ResultCode>,
+    pub result_desc: Option<String>,
     pub receipt: Option<String>,
 }
 
@@ -86,17 +94,24 @@ pub enum Due {
     SettleStk { checkout_request_id: String },
 }
 
+pub const OPERATION_PUSH: &str = "stk_push";
+pub const OPERATION_QUERY: &str = "stk_query";
+
 pub async fn push(
     AxumState(_app): AxumState<AppState>,
     auth: Authed,
     body: Result<JsonObject, BodyProblem>,
-) -> Result<Json<StkPushResponse>, DarajaError> {
+) -> Result<Response, DarajaError> {
     let body = body.map_err(|p| p.into_error(StkPushRequest::FIRST_FIELD))?.0;
+    let decision = match gate(&auth.tenant, &auth.consumer_key, OPERATION_PUSH, Some(&body)) {
+        Gate::Pass(decision) => decision,
+        Gate::Refuse(response) => return Ok(response),
+    };
     let request = StkPushRequest::parse(&body)?;
     let now = auth.tenant.now();
-    let response = auth.tenant.with_state(|state| accept_push(state, request, now))?;
+    let response = auth.tenant.with_state(|state| accept_push(state, request, now, decision.as_ref()))?;
     tracing::info!(checkout_request_id = %response.checkout_request_id, "stk push accepted");
-    Ok(Json(response))
+    Ok(delayed(Json(response).into_response(), decision.as_ref()))
 }
 
 pub async fn query(
@@ -105,17 +120,89 @@ pub async fn query(
     body: Result<JsonObject, BodyProblem>,
 ) -> Result<Response, DarajaError> {
     let body = body.map_err(|p| p.into_error(StkQueryRequest::FIRST_FIELD))?.0;
+    let decision = match gate(&auth.tenant, &auth.consumer_key, OPERATION_QUERY, Some(&body)) {
+        Gate::Pass(decision) => decision,
+        Gate::Refuse(response) => return Ok(response),
+    };
     let request = StkQueryRequest::parse(&body)?;
     // Settle whatever is due first, so the answer never lags the clock.
     crate::scheduler::settle_due(&app, &auth.tenant).await;
     let now = auth.tenant.now();
-    auth.tenant.with_state(|state| answer_query(state, &request, now))
+    let response = auth.tenant.with_state(|state| answer_query(state, &request, now))?;
+    Ok(delayed(response, decision.as_ref()))
+}
+
+/// How someone answers a pending prompt through the admin API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Enters the right PIN: the payment goes through (if the wallet allows).
+    Pay,
+    /// Enters a wrong PIN (2001).
+    WrongPin,
+    /// Presses cancel (1032).
+    Cancel,
+    /// Lets the prompt time out (1037).
+    Timeout,
+}
+
+impl Answer {
+    pub fn parse(text: &str) -> Option<Answer> {
+        match text {
+            "pay" => Some(Answer::Pay),
+            "wrong_pin" => Some(Answer::WrongPin),
+            "cancel" => Some(Answer::Cancel),
+            "timeout" => Some(Answer::Timeout),
+            _ => None,
+        }
+    }
+
+    fn code(self) -> u32 {
+        match self {
+            Answer::Pay => 0,
+            Answer::WrongPin => 2001,
+            Answer::Cancel => 1032,
+            Answer::Timeout => 1037,
+        }
+    }
+}
+
+/// Why a prompt could not be answered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnswerError {
+    #[error("no M-Pesa Express request {0:?} in this tenant")]
+    Unknown(String),
+    #[error("{0:?} has already settled")]
+    Settled(String),
+}
+
+/// Answers a pending prompt now, as the customer would on the phone.
+pub fn answer(
+    state: &mut TenantState,
+    checkout_request_id: &str,
+    answer: Answer,
+    now: DateTime<Utc>,
+) -> Result<(), AnswerError> {
+    let tx = state
+        .daraja
+        .stk
+        .get_mut(checkout_request_id)
+        .ok_or_else(|| AnswerError::Unknown(checkout_request_id.to_owned()))?;
+    if tx.status != StkStatus::Pending {
+        return Err(AnswerError::Settled(checkout_request_id.to_owned()));
+    }
+    tx.planned_code = ResultCode::Number(answer.code());
+    tx.planned_desc = None;
+    tx.awaiting_customer = false;
+    tx.outcome_reason = format!("answered through the admin API: {answer:?}");
+    settle(state, checkout_request_id, now);
+    Ok(())
 }
 
 fn accept_push(
     state: &mut TenantState,
     request: StkPushRequest,
     now: DateTime<Utc>,
+    decision: Option<&Decision>,
 ) -> Result<StkPushResponse, DarajaError> {
     let world = state.world.clone();
     check_timestamp_window(&world, &request.timestamp, now)?;
@@ -130,20 +217,30 @@ fn accept_push(
         ));
     }
 
-    let decision = scenarios::decide_stk(&StkFacts {
-        msisdn: &request.phone_number,
-        shortcode: &request.business_short_code,
-        amount_cents: request.amount.cents(),
-        account_reference: &request.account_reference,
-    });
-    let (planned_code, outcome_reason) = match product_mismatch(&world, merchant, &request) {
-        Some(why) => (2028, why),
-        None => (decision.result_code, decision.reason.clone()),
+    let outcome = decision.and_then(|d| d.outcome.as_ref());
+    let (planned_code, planned_desc, outcome_reason) = match (product_mismatch(&world, merchant, &request), outcome) {
+        (Some(why), _) => (ResultCode::Number(2028), None, why),
+        (None, Some(o)) => (
+            o.result_code.clone(),
+            o.result_desc.clone(),
+            decision.map_or_else(String::new, |d| format!("scenario rule {}", d.rule)),
+        ),
+        (None, None) => (ResultCode::Number(0), None, "the customer pays (no scenario rule matched)".to_owned()),
     };
-    let delay = match decision.timing {
-        Timing::Answer => Duration::milliseconds(world.daraja.stk_answer_delay_ms as i64),
-        Timing::Timeout => Duration::seconds(world.daraja.stk_timeout_secs as i64),
+    let awaiting_customer = outcome.is_some_and(|o| o.await_customer);
+    let answer_delay = Duration::milliseconds(world.daraja.stk_answer_delay_ms as i64);
+    let timeout = Duration::seconds(world.daraja.stk_timeout_secs as i64);
+    let delay = match outcome {
+        Some(o) if o.timeout || o.await_customer => timeout,
+        Some(o) => match o.after_ms {
+            Some(after) => Duration::milliseconds(after.sample(|low, high| state.ids.between(low, high)) as i64),
+            None => answer_delay,
+        },
+        None => answer_delay,
     };
+    let script = decision.map(|d| d.callback.clone()).unwrap_or_default();
+    let variants = decision.map(|d| d.variants.clone()).unwrap_or_default();
+    let response_code = variants.response_code.clone().unwrap_or_else(|| "0".to_owned());
 
     state.ensure_customer(&request.phone_number);
     let merchant_request_id = ids::merchant_request_id(&mut state.ids);
@@ -169,10 +266,15 @@ fn accept_push(
             created_at: now,
             status: StkStatus::Pending,
             planned_code,
+            planned_desc,
             outcome_reason,
+            awaiting_customer,
+            script,
+            variants,
             settles_at,
             settled_at: None,
             result_code: None,
+            result_desc: None,
             receipt: None,
         },
     );
@@ -183,7 +285,7 @@ fn accept_push(
     Ok(StkPushResponse {
         merchant_request_id,
         checkout_request_id,
-        response_code: "0".into(),
+        response_code,
         response_description: accepted.clone(),
         customer_message: accepted,
     })
@@ -212,77 +314,96 @@ fn answer_query(
                 ),
             )
         })?;
-    let (result_code, result_desc) = match (tx.status, tx.result_code) {
+    let (result_code, result_desc) = match (tx.status, &tx.result_code) {
         (StkStatus::Pending, _) | (_, None) => match world.daraja.stk_query_pending {
             StkQueryPending::Error => {
                 return Err(DarajaError {
-                    kind: ErrorKind::TransactionBeingProcessed,
-                    diagnosis: Some(format!(
-                        "the customer has not answered yet; it settles at {}",
-                        tx.settles_at.to_rfc3339()
-                    )),
                     request_id: Some(tx.checkout_request_id.clone()),
+                    ..DarajaError::new(
+                        ErrorKind::TransactionBeingProcessed,
+                        format!("the customer has not answered yet; it settles at {}", tx.settles_at.to_rfc3339()),
+                    )
                 })
             }
-            StkQueryPending::ResultCode4999 => (4999, stk_result_desc(4999)),
+            StkQueryPending::ResultCode4999 => ("4999".to_owned(), stk_result_desc(4999).to_owned()),
         },
-        (_, Some(code)) => (code, stk_result_desc(code)),
+        (_, Some(code)) => (code_text(code), tx.result_desc.clone().unwrap_or_else(|| describe(code).to_owned())),
     };
     Ok(Json(StkQueryResponse {
         response_code: "0".into(),
         response_description: "The service request has been accepted successsfully".into(),
         merchant_request_id: tx.merchant_request_id.clone(),
         checkout_request_id: tx.checkout_request_id.clone(),
-        result_code: result_code.to_string(),
-        result_desc: result_desc.into(),
+        result_code,
+        result_desc,
     })
     .into_response())
 }
 
-/// Settles a due push: moves the money (or not), issues the receipt and
-/// produces the callback.
-pub fn on_due(state: &mut TenantState, due: Due, at: DateTime<Utc>) -> Vec<CallbackJob> {
+/// Settles a due push.
+pub fn on_due(state: &mut TenantState, due: Due, at: DateTime<Utc>) {
     let Due::SettleStk { checkout_request_id } = due;
+    settle(state, &checkout_request_id, at);
+}
+
+/// Settles a pending push: moves the money (or not), issues the receipt and
+/// plans the callback as the scenario's script says.
+fn settle(state: &mut TenantState, checkout_request_id: &str, at: DateTime<Utc>) {
     let TenantState { ledger, ids: id_gen, daraja, limits, .. } = state;
-    let Some(tx) = daraja.stk.get_mut(&checkout_request_id) else { return Vec::new() };
+    let Some(tx) = daraja.stk.get_mut(checkout_request_id) else { return };
     if tx.status != StkStatus::Pending {
-        return Vec::new();
+        return;
     }
-    let mut code = tx.planned_code;
+    if tx.awaiting_customer {
+        tx.planned_code = ResultCode::Number(1037);
+        tx.planned_desc = None;
+        tx.outcome_reason = "nobody answered the prompt before it timed out".into();
+    }
+    let mut code = tx.planned_code.clone();
     let mut receipt = None;
-    if code == 0 {
+    if code == ResultCode::Number(0) {
         let payer = Account::Customer(tx.phone_number.clone());
         let payee = Account::utility(&tx.party_b);
         let candidate = ids::receipt(id_gen, at);
         match ledger.transfer(&candidate, at, &payer, &payee, tx.amount) {
             Ok(()) => receipt = Some(candidate),
             Err(LedgerError::Insufficient { available, .. }) => {
-                code = 1;
+                code = ResultCode::Number(1);
                 tx.outcome_reason = format!("the customer holds KES {available}, less than KES {}", tx.amount);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "stk settlement could not post");
-                code = 1025;
+                code = ResultCode::Number(1025);
             }
         }
     }
-    tx.status = if code == 0 { StkStatus::Completed } else { StkStatus::Failed };
-    tx.result_code = Some(code);
+    let desc = match (&code, &tx.planned_desc) {
+        (c, Some(d)) if *c == tx.planned_code => d.clone(),
+        (c, _) => describe(c).to_owned(),
+    };
+    tx.status = if receipt.is_some() { StkStatus::Completed } else { StkStatus::Failed };
+    tx.result_code = Some(code.clone());
+    tx.result_desc = Some(desc.clone());
     tx.receipt = receipt.clone();
     tx.settled_at = Some(at);
     daraja.pending_by_msisdn.remove(&tx.phone_number);
 
     let transaction_date = lnm::format_timestamp(eat(at));
+    let phone_number = match tx.variants.phone_number {
+        Some(PhoneNumberForm::Hashed) => hex_sha256(&tx.phone_number),
+        _ => tx.phone_number.clone(),
+    };
     let body = wire::stk_callback(&wire::StkResult {
         merchant_request_id: &tx.merchant_request_id,
         checkout_request_id: &tx.checkout_request_id,
-        result_code: code,
-        result_desc: stk_result_desc(code),
+        result_code: &code,
+        result_desc: &desc,
         paid: receipt.as_deref().map(|receipt| wire::StkPaid {
             amount: tx.amount,
             receipt,
             transaction_date: &transaction_date,
-            phone_number: &tx.phone_number,
+            phone_number: &phone_number,
+            balance_item: tx.variants.balance_item.unwrap_or(true),
         }),
     });
     let job = CallbackJob {
@@ -292,17 +413,37 @@ pub fn on_due(state: &mut TenantState, due: Due, at: DateTime<Utc>) -> Vec<Callb
         correlation_id: tx.checkout_request_id.clone(),
         url: tx.callback_url.clone(),
         body: Arc::new(body),
+        copy: 0,
         attempt: 1,
         retry_delays_ms: Arc::from(Vec::new()),
     };
-
-    daraja.settled.push_back(checkout_request_id);
+    let script = tx.script.clone();
+    daraja.settled.push_back(checkout_request_id.to_owned());
     while daraja.settled.len() > limits.transactions {
         if let Some(old) = daraja.settled.pop_front() {
             daraja.stk.remove(&old);
         }
     }
-    vec![job]
+    callbacks::plan(state, job, &script, at);
+}
+
+fn describe(code: &ResultCode) -> &'static str {
+    match code {
+        ResultCode::Number(n) => stk_result_desc(*n),
+        ResultCode::Text(_) => stk_result_desc(u32::MAX),
+    }
+}
+
+fn code_text(code: &ResultCode) -> String {
+    match code {
+        ResultCode::Number(n) => n.to_string(),
+        ResultCode::Text(t) => t.clone(),
+    }
+}
+
+fn hex_sha256(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The paybill or store number an M-Pesa Express request names, with its passkey.

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 use super::error::DarajaError;
 use crate::fields::{self, FieldProblem};
 use crate::ledger::Money;
+use crate::scenarios::ResultCode;
 
 // ---------------------------------------------------------------------------
 // OAuth
@@ -160,7 +161,7 @@ pub struct StkQueryResponse {
 pub struct StkResult<'a> {
     pub merchant_request_id: &'a str,
     pub checkout_request_id: &'a str,
-    pub result_code: u32,
+    pub result_code: &'a ResultCode,
     pub result_desc: &'a str,
     /// Present only on success.
     pub paid: Option<StkPaid<'a>>,
@@ -171,7 +172,10 @@ pub struct StkPaid<'a> {
     pub receipt: &'a str,
     /// `YYYYMMDDHHmmss` in EAT.
     pub transaction_date: &'a str,
+    /// Digits (sent as a number) or a hash (sent as a string).
     pub phone_number: &'a str,
+    /// Whether to include the value-less `Balance` item real traffic shows.
+    pub balance_item: bool,
 }
 
 /// The body POSTed to `CallBackURL`: success with `CallbackMetadata`
@@ -184,13 +188,15 @@ pub fn stk_callback(result: &StkResult<'_>) -> Value {
         "ResultDesc": result.result_desc,
     });
     if let Some(paid) = &result.paid {
-        let items = json!([
-            { "Name": "Amount", "Value": amount_value(paid.amount) },
-            { "Name": "MpesaReceiptNumber", "Value": paid.receipt },
-            { "Name": "Balance" },
-            { "Name": "TransactionDate", "Value": number_value(paid.transaction_date) },
-            { "Name": "PhoneNumber", "Value": number_value(paid.phone_number) },
-        ]);
+        let mut items = vec![
+            json!({ "Name": "Amount", "Value": amount_value(paid.amount) }),
+            json!({ "Name": "MpesaReceiptNumber", "Value": paid.receipt }),
+        ];
+        if paid.balance_item {
+            items.push(json!({ "Name": "Balance" }));
+        }
+        items.push(json!({ "Name": "TransactionDate", "Value": number_value(paid.transaction_date) }));
+        items.push(json!({ "Name": "PhoneNumber", "Value": number_value(paid.phone_number) }));
         callback["CallbackMetadata"] = json!({ "Item": items });
     }
     json!({ "Body": { "stkCallback": callback } })
@@ -243,6 +249,7 @@ fn msisdn(body: &Map<String, Value>, field: &'static str) -> Result<String, Dara
 fn whole_amount(body: &Map<String, Value>, field: &'static str) -> Result<Money, DarajaError> {
     let value = required(body, field)?;
     let amount = Money::parse(&value)
+        .filter(|a| a.cents() > 0)
         .ok_or_else(|| DarajaError::field(field, format!("{field} {value:?} is not a positive number")))?;
     if !amount.is_whole_shillings() {
         return Err(DarajaError::field(

@@ -13,6 +13,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::ledger::Money;
+use crate::scenarios::doc::RateLimitDoc;
+use crate::scenarios::{RateLimit, ScenarioError};
 
 /// The embedded default world, as text (also served for reference).
 pub const DEFAULT_WORLD_TOML: &str = include_str!("default.toml");
@@ -37,6 +39,19 @@ pub struct WorldDoc {
     pub customers: Vec<CustomerDoc>,
     pub customer_defaults: Option<CustomerDefaultsDoc>,
     pub daraja: Option<DarajaSettingsDoc>,
+    pub callbacks: Option<CallbackSettingsDoc>,
+    /// Token buckets for this world's apps (none by default).
+    #[serde(default)]
+    pub rate_limits: Vec<RateLimitDoc>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackSettingsDoc {
+    /// Sign every callback (Standard Webhooks headers).
+    pub signing: Option<bool>,
+    /// `whsec_` + base64 key; derived from the seed when omitted.
+    pub signing_secret: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -216,8 +231,16 @@ pub struct DarajaSettings {
     pub stk_max_amount: i64,
 }
 
+#[derive(Debug, Clone, Default)]
+pub struct CallbackSettings {
+    pub signing: bool,
+    pub signing_secret: Option<SecretString>,
+}
+
 #[derive(Debug, Clone)]
 pub struct World {
+    pub callbacks: CallbackSettings,
+    pub rate_limits: Vec<RateLimit>,
     pub apps: Vec<App>,
     pub shortcodes: BTreeMap<String, Shortcode>,
     pub initiators: BTreeMap<String, Initiator>,
@@ -278,6 +301,14 @@ fn merge(base: &mut WorldDoc, overlay: WorldDoc) {
         base_defaults.balance = defaults.balance.or(base_defaults.balance);
         base_defaults.first_name = defaults.first_name.or(base_defaults.first_name.take());
         base_defaults.last_name = defaults.last_name.or(base_defaults.last_name.take());
+    }
+    if let Some(c) = overlay.callbacks {
+        let b = base.callbacks.get_or_insert_with(CallbackSettingsDoc::default);
+        b.signing = c.signing.or(b.signing);
+        b.signing_secret = c.signing_secret.or(b.signing_secret.take());
+    }
+    if !overlay.rate_limits.is_empty() {
+        base.rate_limits = overlay.rate_limits;
     }
     if let Some(d) = overlay.daraja {
         let b = base.daraja.get_or_insert_with(DarajaSettingsDoc::default);
@@ -412,7 +443,20 @@ fn resolve(doc: WorldDoc, origin: &str) -> Result<World, WorldError> {
         return Err(invalid("daraja: stk_min_amount is greater than stk_max_amount".into()));
     }
 
-    Ok(World { apps, shortcodes, initiators, customers, customer_defaults, daraja })
+    let callbacks_doc = doc.callbacks.unwrap_or_default();
+    let callbacks = CallbackSettings {
+        signing: callbacks_doc.signing.unwrap_or(false),
+        signing_secret: callbacks_doc.signing_secret,
+    };
+    let plain = |_: std::ops::Range<usize>, message: String| ScenarioError { origin: origin.to_owned(), message };
+    let rate_limits = doc
+        .rate_limits
+        .into_iter()
+        .map(|l| crate::scenarios::resolve_rate_limit(l, &plain))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(e.message))?;
+
+    Ok(World { callbacks, rate_limits, apps, shortcodes, initiators, customers, customer_defaults, daraja })
 }
 
 /// A Kenyan MSISDN in international form without `+`: `254` and 9 digits.

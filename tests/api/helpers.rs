@@ -43,6 +43,19 @@ pub async fn spawn_virtual(world_toml: &str) -> TestApp {
     spawn_config(config).await
 }
 
+/// A virtual-clock sandbox with shipped scenarios loaded, in order.
+pub async fn spawn_scenarios(names: &[&str]) -> TestApp {
+    let mut config = Config::local()
+        .with_seed(7)
+        .with_world_toml(FAST_WORLD)
+        .expect("test world is valid")
+        .with_clock(ClockMode::Virtual { start: chrono::Utc::now() });
+    for name in names {
+        config = config.with_shipped_scenario(name).expect("shipped scenario exists");
+    }
+    spawn_config(config).await
+}
+
 pub async fn spawn_config(config: Config) -> TestApp {
     let sandbox = Sandbox::start(config).await.expect("sandbox starts");
     let base = sandbox.base_url().to_owned();
@@ -125,6 +138,26 @@ impl TestApp {
             "CheckoutRequestID": checkout_request_id,
         });
         self.post_json("/mpesa/stkpushquery/v1/query", &token, &body).await
+    }
+
+    pub async fn admin_post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        let res = self.http.post(self.url(&format!("/__sandbox{path}"))).json(body).send().await.unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Moves the virtual clock through the admin API; the released callbacks
+    /// have been attempted when this returns.
+    pub async fn advance_ms(&self, ms: u64) -> Value {
+        let (status, body) = self.admin_post("/clock", &json!({ "advance_ms": ms })).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// Every callback attempt for a checkout request, in journal order.
+    pub async fn attempts(&self, checkout_request_id: &str) -> Vec<Value> {
+        let (_, body) = self.admin_get(&format!("/callbacks?checkout_request_id={checkout_request_id}")).await;
+        body["callbacks"].as_array().unwrap().clone()
     }
 
     pub async fn admin_get(&self, path_and_query: &str) -> (StatusCode, Value) {

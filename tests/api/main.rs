@@ -7,4 +7,6 @@ mod daraja_stk_push;
 mod daraja_stk_query;
 mod helpers;
 mod mpesa_client;
+mod scenarios;
 mod shutdown;
+mod tenants;

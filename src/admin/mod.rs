@@ -1,0 +1,176 @@
+//! The admin API under `/__sandbox/`: inspect and drive the sandbox.
+//!
+//! Sandbox-wide:
+//! * `GET  /__sandbox/health`: liveness, version, seed, callback engine counters.
+//! * `GET  /__sandbox/keys/daraja.pem`: the certificate Daraja clients encrypt with.
+//! * `GET  /__sandbox/scenarios/catalogue`: the shipped scenarios.
+//! * `POST /__sandbox/tenants`, `GET /__sandbox/tenants`: create and list tenants.
+//! * `GET|DELETE /__sandbox/tenants/{id}`: one tenant's credentials; delete it.
+//!
+//! Per tenant, under `/__sandbox/` for the default tenant and under
+//! `/__sandbox/tenants/{id}/` for any other ([`tenant_routes`]):
+//! credentials, transactions, accounts, callbacks (and the long-poll wait),
+//! requests, reset, clock, scenarios, and answering M-Pesa Express prompts.
+//!
+//! Admin types are a stable surface (serialized for clients in any language).
+
+mod credentials;
+mod journal;
+mod state;
+mod tenants;
+
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequestParts, Query, RawPathParams, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+pub use credentials::{credentials, Credentials};
+
+use crate::app::AppState;
+use crate::http::{fault_response, RequestContext, WireError};
+use crate::store::Tenant;
+
+pub const PREFIX: &str = "/__sandbox";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/keys/daraja.pem", get(daraja_certificate))
+        .route("/scenarios/catalogue", get(state::catalogue))
+        .route("/tenants", post(tenants::create).get(tenants::list))
+        .route("/tenants/{tenant}", get(credentials::get_credentials).delete(tenants::delete))
+        .merge(tenant_routes())
+        .nest("/tenants/{tenant}", tenant_routes())
+}
+
+/// Everything that exists once per tenant.
+fn tenant_routes() -> Router<AppState> {
+    Router::new()
+        .route("/credentials", get(credentials::get_credentials))
+        .route("/transactions", get(state::transactions))
+        .route("/accounts", get(state::accounts))
+        .route("/reset", post(state::reset))
+        .route("/clock", get(state::get_clock).post(state::move_clock))
+        .route(
+            "/scenarios",
+            get(state::list_scenarios)
+                .put(state::replace_scenarios)
+                .post(state::append_scenarios)
+                .delete(state::clear_scenarios),
+        )
+        .route("/stk/{checkout_request_id}/answer", post(state::answer_stk))
+        .route("/callbacks", get(journal::callbacks))
+        .route("/callbacks/wait", get(journal::wait_for_callbacks))
+        .route("/requests", get(journal::requests))
+}
+
+/// The tenant an admin call is about: `{tenant}` in the path, or the default.
+pub struct TenantRef(pub Arc<Tenant>);
+
+impl FromRequestParts<AppState> for TenantRef {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<TenantRef, AdminError> {
+        let params =
+            RawPathParams::from_request_parts(parts, app).await.map_err(|e| AdminError::bad_request(e.body_text()))?;
+        match params.iter().find(|(name, _)| *name == "tenant") {
+            None => Ok(TenantRef(app.tenants.default_tenant())),
+            Some((_, id)) => app.tenants.get(id).map(TenantRef).ok_or_else(|| AdminError::unknown_tenant(id)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+
+/// The admin API's error: `{"error": {"code", "message"}}`.
+#[derive(Debug, Clone)]
+pub struct AdminError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl AdminError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> AdminError {
+        AdminError { status, code, message: message.into() }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> AdminError {
+        AdminError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn unknown_tenant(id: &str) -> AdminError {
+        AdminError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_tenant",
+            format!("no tenant has the id {id:?}; GET /__sandbox/tenants lists them"),
+        )
+    }
+
+    pub fn from_status(status: StatusCode) -> AdminError {
+        let (code, message) = match status {
+            StatusCode::NOT_FOUND => ("not_found", "no admin endpoint at this path; see the README's admin API table"),
+            StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "this admin endpoint does not take this method"),
+            StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
+            StatusCode::REQUEST_TIMEOUT => ("timeout", "the request took longer than the sandbox's request timeout"),
+            _ => ("error", "the request could not be served"),
+        };
+        AdminError::new(status, code, message)
+    }
+}
+
+impl WireError for AdminError {
+    fn provider(&self) -> &'static str {
+        "admin"
+    }
+
+    fn code(&self) -> String {
+        self.code.to_owned()
+    }
+
+    fn diagnosis(&self) -> Option<String> {
+        Some(self.message.clone())
+    }
+
+    fn request_id(&self, ctx: &RequestContext) -> String {
+        ctx.seq.to_string()
+    }
+
+    fn render(&self, _ctx: &RequestContext) -> Response {
+        (self.status, Json(json!({ "error": { "code": self.code, "message": self.message } }))).into_response()
+    }
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        fault_response(self.status, self)
+    }
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, AdminError> {
+    q.map(|Query(t)| t).map_err(|e| AdminError::bad_request(e.body_text()))
+}
+
+// ---------------------------------------------------------------------------
+// Sandbox-wide
+
+async fn health(State(app): State<AppState>) -> Json<Value> {
+    Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "seed": app.seed,
+        "tenants": app.tenants.count(),
+        "callbacks": app.callbacks.stats(),
+    }))
+}
+
+async fn daraja_certificate(State(app): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "application/x-pem-file")], app.daraja_keys.cert_pem).into_response()
+}

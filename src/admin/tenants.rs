@@ -1,0 +1,128 @@
+//! Creating, listing and deleting tenants: isolated worlds in one sandbox.
+//!
+//! A new tenant starts from the default world (or a world document merged
+//! over it) with credentials of its own: apps inherited from the default
+//! world get fresh consumer keys and secrets, derived from the run's seed and
+//! the tenant id, so requests find their tenant through their credentials.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::state::{scenarios_from, ScenarioRequest};
+use super::{credentials, AdminError, TenantRef};
+use crate::app::AppState;
+use crate::clock::Clock;
+use crate::ids::IdGen;
+use crate::scenarios::ScenarioSet;
+use crate::store::TenantError;
+use crate::world::World;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    /// `a-z`, `0-9`, `-`, `_`; generated when omitted.
+    id: Option<String>,
+    /// A world document (TOML) merged over the default world.
+    world: Option<String>,
+    clock: Option<ClockSpec>,
+    scenarios: Option<ScenarioRequest>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSpec {
+    /// `system` (default) or `virtual`.
+    mode: String,
+    /// Start of a virtual clock (RFC 3339); now when omitted.
+    start: Option<String>,
+}
+
+/// `POST /__sandbox/tenants`: answers 201 with the tenant's credentials.
+pub async fn create(
+    State(app): State<AppState>,
+    body: Result<Json<CreateTenant>, JsonRejection>,
+) -> Result<Response, AdminError> {
+    let Json(request) = body.map_err(|e| AdminError::bad_request(e.body_text()))?;
+    let id = request.id.clone().unwrap_or_else(|| app.tenants.next_id());
+    let invalid = |code: &'static str, message: String| AdminError::new(StatusCode::BAD_REQUEST, code, message);
+
+    let overlays = match &request.world {
+        Some(text) => vec![(
+            World::parse_doc(text, "world").map_err(|e| invalid("invalid_world", e.to_string()))?,
+            "world".to_owned(),
+        )],
+        None => Vec::new(),
+    };
+    let mut world = World::from_overlays(&overlays).map_err(|e| invalid("invalid_world", e.to_string()))?;
+    let defaults = World::default_world();
+    let mut ids = IdGen::new(app.seed, &format!("tenant-credentials/{id}"));
+    for tenant_app in &mut world.apps {
+        if defaults.app_by_key(&tenant_app.consumer_key).is_some() {
+            tenant_app.consumer_key = ids.alnum(48);
+            tenant_app.consumer_secret = SecretString::from(ids.alnum(64));
+        }
+    }
+
+    let clock = match &request.clock {
+        None => Clock::System,
+        Some(spec) => match spec.mode.as_str() {
+            "system" => Clock::System,
+            "virtual" => {
+                let start = match &spec.start {
+                    Some(text) => chrono::DateTime::parse_from_rfc3339(text)
+                        .map_err(|e| {
+                            invalid("invalid_clock", format!("clock.start {text:?} is not an RFC 3339 time: {e}"))
+                        })?
+                        .with_timezone(&chrono::Utc),
+                    None => chrono::Utc::now(),
+                };
+                Clock::virtual_at(start)
+            }
+            other => {
+                return Err(invalid(
+                    "invalid_clock",
+                    format!("clock.mode {other:?} is neither \"system\" nor \"virtual\""),
+                ))
+            }
+        },
+    };
+    let scenarios = match &request.scenarios {
+        Some(s) => scenarios_from(s)?,
+        None => Vec::new(),
+    };
+
+    let tenant = app.tenants.create(&id, Arc::new(world), clock, ScenarioSet { scenarios }).map_err(|e| match e {
+        TenantError::Exists(_) | TenantError::KeyTaken { .. } => {
+            AdminError::new(StatusCode::CONFLICT, "conflict", e.to_string())
+        }
+        TenantError::BadId(_) | TenantError::Default => AdminError::bad_request(e.to_string()),
+    })?;
+    tracing::info!(tenant = %tenant.id, "tenant created");
+    Ok((StatusCode::CREATED, Json(credentials(&app, &tenant))).into_response())
+}
+
+/// `GET /__sandbox/tenants`.
+pub async fn list(State(app): State<AppState>) -> Json<Value> {
+    let tenants: Vec<Value> = app
+        .tenants
+        .all()
+        .iter()
+        .map(|t| json!({ "id": t.id, "clock": if t.clock.is_virtual() { "virtual" } else { "system" } }))
+        .collect();
+    Json(json!({ "tenants": tenants }))
+}
+
+/// `DELETE /__sandbox/tenants/{id}`: the tenant, its tokens and its pending events go.
+pub async fn delete(State(app): State<AppState>, TenantRef(tenant): TenantRef) -> Result<Json<Value>, AdminError> {
+    let deleted = app.tenants.delete(&tenant.id).map_err(|e| AdminError::bad_request(e.to_string()))?;
+    let pending_events_dropped = deleted.map_or(0, |t| t.with_state(|s| s.timeline.clear()));
+    Ok(Json(json!({ "tenant": tenant.id, "deleted": true, "pending_events_dropped": pending_events_dropped })))
+}

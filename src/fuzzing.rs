@@ -1,0 +1,222 @@
+//! Fuzz target bodies: one function per target in `fuzz/fuzz_targets/`.
+//!
+//! This module exists so the libFuzzer targets and the ordinary regression
+//! test (`tests/fuzz_regressions.rs`) share one body: a fuzz target is a
+//! one-line call into this module, and the regression test replays every
+//! committed corpus and crash file through the same call on the stable
+//! toolchain, without libFuzzer.
+//! Each function feeds arbitrary bytes to the library functions the HTTP
+//! handlers call, and must return without panicking whatever the input.
+//! The only panics here are `assert!`s of properties that must hold for
+//! every input (a round trip, a derived password checking out); a failing
+//! assertion is a bug the fuzzer found.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use serde_json::{Map, Value};
+
+use crate::crypto::keys::KeyPair;
+use crate::crypto::{credential, lnm};
+use crate::daraja::wire::{StkPushRequest, StkQueryRequest};
+use crate::ledger::Money;
+use crate::scenarios;
+use crate::world::World;
+use crate::{fields, httpauth};
+
+/// Inputs longer than this are rejected by every target: the HTTP layer caps
+/// request bodies well below it, and long inputs only slow the fuzzer down.
+pub const MAX_INPUT_LEN: usize = 64 * 1024;
+
+/// Inputs to [`security_credential`] longer than this are rejected: a real
+/// credential is 344 characters, and each input costs an RSA decryption.
+pub const MAX_CREDENTIAL_LEN: usize = 2048;
+
+/// The byte that separates the four parts of an [`lnm_password`] input.
+pub const LNM_SEPARATOR: char = '\n';
+
+/// The input as text, the way a handler sees a body that is not valid UTF-8.
+fn text(data: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(data)
+}
+
+/// The input as a JSON object, if it is one.
+fn json_object(data: &[u8]) -> Option<Map<String, Value>> {
+    match serde_json::from_slice::<Value>(data) {
+        Ok(Value::Object(map)) => Some(map),
+        _ => None,
+    }
+}
+
+/// An M-Pesa Express request body, parsed as both the push and the query
+/// handler parse it.
+pub fn daraja_stk_push(data: &[u8]) {
+    if data.len() > MAX_INPUT_LEN {
+        return;
+    }
+    let Some(body) = json_object(data) else {
+        return;
+    };
+    if let Ok(push) = StkPushRequest::parse(&body) {
+        // A parsed push has passed every field check, so its parts must be well-formed.
+        assert!(lnm::parse_timestamp(&push.timestamp).is_ok(), "an accepted push has a valid Timestamp");
+        assert!(push.amount.cents() > 0 && push.amount.is_whole_shillings(), "an accepted Amount is whole shillings");
+    }
+    let _ = StkQueryRequest::parse(&body);
+}
+
+/// An `Authorization` header, read as the OAuth handler (Basic) and every
+/// authenticated endpoint (Bearer) read it.
+pub fn auth_header(data: &[u8]) {
+    if data.len() > MAX_INPUT_LEN {
+        return;
+    }
+    let _ = httpauth::basic(Some(data));
+    if let Ok(token) = httpauth::bearer(Some(data)) {
+        assert!(!token.is_empty(), "a Bearer token is never empty");
+    }
+}
+
+/// A Lipa na M-Pesa password check: the input is
+/// `Password \n BusinessShortCode \n Passkey \n Timestamp` (missing parts are
+/// empty).
+pub fn lnm_password(data: &[u8]) {
+    if data.len() > MAX_INPUT_LEN {
+        return;
+    }
+    let input = text(data);
+    let mut parts = input.splitn(4, LNM_SEPARATOR);
+    let given = parts.next().unwrap_or_default();
+    let shortcode = parts.next().unwrap_or_default();
+    let passkey = parts.next().unwrap_or_default();
+    let timestamp = parts.next().unwrap_or_default();
+
+    if let Ok(at) = lnm::parse_timestamp(timestamp) {
+        assert_eq!(lnm::format_timestamp(at), timestamp, "a parsed Timestamp formats back to itself");
+    }
+    let _ = lnm::check_password(given, shortcode, passkey, timestamp);
+    let derived = lnm::password(shortcode, passkey, timestamp);
+    assert_eq!(
+        lnm::check_password(&derived, shortcode, passkey, timestamp),
+        Ok(()),
+        "a password derived from the shortcode, passkey and timestamp checks out"
+    );
+}
+
+/// An amount, as the STK push parser reads `Amount`.
+pub fn money(data: &[u8]) {
+    if data.len() > MAX_INPUT_LEN {
+        return;
+    }
+    if let Some(amount) = Money::parse(&text(data)) {
+        assert!(amount.cents() >= 0, "a parsed amount is never negative");
+        assert_eq!(Money::parse(&amount.to_string()), Some(amount), "an amount parses back from its display");
+    }
+}
+
+/// A JSON body read field by field, leniently, as every provider reads it.
+pub fn fields(data: &[u8]) {
+    if data.len() > MAX_INPUT_LEN {
+        return;
+    }
+    let Some(body) = json_object(data) else {
+        return;
+    };
+    for name in body.keys() {
+        let required = fields::text(&body, name);
+        let optional = fields::optional_text(&body, name);
+        match required {
+            Ok(value) => {
+                assert!(!value.is_empty(), "a present field never reads as empty text");
+                assert_eq!(optional, Ok(Some(value)), "text and optional_text agree on a present field");
+            }
+            Err(fields::FieldProblem::Missing | fields::FieldProblem::Empty) => {
+                assert_eq!(optional, Ok(None), "optional_text treats a missing or empty field as absent")
+            }
+            Err(problem) => assert_eq!(optional, Err(problem), "both readers report the same wrong type"),
+        }
+    }
+    // Some key the body does not have; the first candidate almost always works.
+    let missing = (0..).map(|n| format!("MissingField{n}")).find(|k| !body.contains_key(k)).unwrap_or_default();
+    assert_eq!(fields::text(&body, &missing), Err(fields::FieldProblem::Missing));
+    assert_eq!(fields::optional_text(&body, &missing), Ok(None));
+}
+
+/// The committed Daraja test key pair, loaded once per process (loading
+/// parses PEM and checks the pair, which would dominate every execution).
+fn daraja_keys() -> &'static KeyPair {
+    static KEYS: OnceLock<KeyPair> = OnceLock::new();
+    KEYS.get_or_init(|| KeyPair::daraja().expect("the committed Daraja test keys load"))
+}
+
+/// A `SecurityCredential`, decrypted with the sandbox's private key as the
+/// credential-checking endpoints do.
+pub fn security_credential(data: &[u8]) {
+    if data.len() > MAX_CREDENTIAL_LEN {
+        return;
+    }
+    let _ = credential::decrypt(&daraja_keys().private, &text(data));
+}
+
+/// A world document, parsed and then resolved over the default world as
+/// `--world FILE` is.
+pub fn world_document(data: &[u8]) {
+    if data.len() > MAX_INPUT_LEN {
+        return;
+    }
+    if let Ok(doc) = World::parse_doc(&text(data), "fuzz") {
+        let _ = World::from_overlays(&[(doc, "fuzz".into())]);
+    }
+}
+
+/// Scenario files and decisions: the input is parsed as a scenario document;
+/// whatever parses must decide totally, for request facts made from the
+/// same input, without panicking.
+pub fn scenario_decision(data: &[u8]) {
+    if data.len() > MAX_INPUT_LEN {
+        return;
+    }
+    let input = text(data);
+    let facts = |operation| scenarios::Facts {
+        provider: "daraja",
+        operation,
+        body: None,
+        msisdn: Some(input.chars().take(20).collect()),
+        amount: Money::parse(&input),
+        shortcode: Some("174379".into()),
+        account_reference: Some(input.to_string()),
+        initiator: None,
+    };
+    let mut set = scenarios::ScenarioSet { scenarios: vec![scenarios::default()] };
+    if let Ok(scenario) = scenarios::Scenario::parse(&input, "fuzz.toml") {
+        set.scenarios.insert(0, std::sync::Arc::new(scenario));
+    }
+    for operation in ["oauth", "stk_push", "stk_query"] {
+        let _ = set.decide(&facts(operation));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_target_accepts_empty_and_oversized_inputs() {
+        let oversized = vec![b'{'; MAX_INPUT_LEN + 1];
+        let targets: [fn(&[u8]); 8] = [
+            daraja_stk_push,
+            auth_header,
+            lnm_password,
+            money,
+            fields,
+            security_credential,
+            world_document,
+            scenario_decision,
+        ];
+        for target in targets {
+            target(b"");
+            target(&oversized);
+            target(&[0xff, 0xfe, b'\n', 0x00]);
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The scenario file format (TOML, version 1): a stable surface.
+//!
+//! Every table rejects unknown keys, so a typo is an error with its line,
+//! not a silently ignored rule.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioDoc {
+    pub version: Option<u32>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub rules: Vec<RuleDoc>,
+    #[serde(default)]
+    pub rate_limits: Vec<RateLimitDoc>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDoc {
+    pub name: Option<String>,
+    #[serde(default)]
+    pub when: WhenDoc,
+    pub outcome: Option<OutcomeDoc>,
+    pub fault: Option<FaultDoc>,
+    pub callback: Option<CallbackDoc>,
+    pub variants: Option<VariantsDoc>,
+}
+
+/// One value or a list of values; a list matches any of them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+/// An exact amount, or a range (inclusive), in the provider's currency unit.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum AmountDoc {
+    Exact(f64),
+    Range {
+        #[serde(default)]
+        min: Option<f64>,
+        #[serde(default)]
+        max: Option<f64>,
+    },
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhenDoc {
+    pub provider: Option<Spanned<String>>,
+    pub operation: Option<Spanned<OneOrMany>>,
+    pub msisdn: Option<OneOrMany>,
+    pub amount: Option<AmountDoc>,
+    pub shortcode: Option<OneOrMany>,
+    pub account_reference: Option<OneOrMany>,
+    pub initiator: Option<OneOrMany>,
+    /// Any request field by its wire name, compared as text.
+    #[serde(default)]
+    pub fields: BTreeMap<String, OneOrMany>,
+}
+
+/// A number or a string result code (`1032`, `"R000002"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ResultCodeDoc {
+    Number(u32),
+    Text(String),
+}
+
+/// A fixed delay or a uniform range, in milliseconds.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(untagged)]
+pub enum DelayDoc {
+    Fixed(u64),
+    Range { min: u64, max: u64 },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeDoc {
+    pub result_code: ResultCodeDoc,
+    pub result_desc: Option<String>,
+    /// When the answer arrives; the world's answer delay by default.
+    pub after_ms: Option<DelayDoc>,
+    /// The answer arrives after the world's prompt timeout (nobody answered).
+    #[serde(default)]
+    pub timeout: bool,
+    /// Stay pending until answered through the admin API or the prompt times out.
+    #[serde(default)]
+    pub await_customer: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultDoc {
+    /// A named error of the provider (`spike_arrest`, `system_busy`,
+    /// `quota_violation`, `internal_error`) or a raw error code.
+    pub error: Option<Spanned<String>>,
+    /// Overrides the error message (with a raw `error` code).
+    pub error_message: Option<String>,
+    /// Overrides the HTTP status.
+    pub status: Option<Spanned<u16>>,
+    /// Waits this long (real time) before answering.
+    pub delay_ms: Option<u64>,
+    /// Drops the connection instead of answering: `reset` or `empty`.
+    pub connection: Option<Spanned<String>>,
+    /// Answers with this raw body instead of an envelope.
+    pub body: Option<String>,
+    pub content_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackDoc {
+    /// Extra delay after the transaction settles.
+    pub delay_ms: Option<DelayDoc>,
+    /// Extra copies of the same callback.
+    #[serde(default)]
+    pub duplicates: u32,
+    #[serde(default)]
+    pub duplicate_spacing_ms: u64,
+    /// Never send it.
+    #[serde(default)]
+    pub drop: bool,
+    /// Hold it until a later transaction's callback has been sent.
+    #[serde(default)]
+    pub out_of_order: bool,
+    /// The longest an out-of-order callback is held (default 60000).
+    pub hold_max_ms: Option<u64>,
+    /// Retry a failed delivery after each of these delays.
+    #[serde(default)]
+    pub retry_ms: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantsDoc {
+    /// `"string"` (`"3599"`) or `"number"` (`3599`).
+    pub expires_in: Option<Spanned<String>>,
+    /// `ResponseCode` of acknowledgements: `"0"` or `"00000000"`.
+    pub response_code: Option<Spanned<String>>,
+    /// Whether the STK callback carries the value-less `Balance` item.
+    pub balance_item: Option<bool>,
+    /// STK callback `PhoneNumber`: `full` or `hashed` (SHA-256 hex).
+    pub phone_number: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitDoc {
+    pub provider: Option<Spanned<String>>,
+    /// An operation, or `"*"` for every operation (each with its own bucket).
+    pub operation: Option<Spanned<String>>,
+    pub capacity: u64,
+    /// Tokens added per period.
+    #[serde(default = "one")]
+    pub refill: u64,
+    pub period_ms: u64,
+    /// Tokens at start; the capacity by default.
+    pub initial: Option<u64>,
+    /// `spike_arrest` (default) or `quota_violation`.
+    pub error: Option<Spanned<String>>,
+}
+
+fn one() -> u64 {
+    1
+}

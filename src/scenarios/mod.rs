@@ -1,0 +1,222 @@
+//! Scenarios: what happens to a request once the sandbox has accepted it.
+//!
+//! A scenario is an ordered list of rules; the first rule whose matcher fits
+//! a request decides: a business outcome (result code, when), a synchronous
+//! fault (the provider's error envelope, an HTTP status, a delay, a dropped
+//! connection), a callback script (delay, duplicates, drop, out of order,
+//! retries) and payload variants.
+//! Decisions are data, never errors: a cancelled payment is an accepted
+//! request followed by a failure callback.
+//!
+//! Each tenant evaluates its loaded scenarios first, then the built-in
+//! [`default`] scenario (the table of test MSISDNs); when nothing matches,
+//! the provider applies its own default (the customer pays).
+//! The format is documented in `scenarios/README.md`; [`catalogue`] holds
+//! the scenarios shipped in `scenarios/`.
+
+pub mod doc;
+mod rules;
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+pub use rules::*;
+
+/// The scenarios shipped in `scenarios/`, by name, embedded in the binary.
+const SHIPPED: &[(&str, &str)] = &[
+    ("happy-path", include_str!("../../scenarios/happy-path.toml")),
+    ("user-cancels", include_str!("../../scenarios/user-cancels.toml")),
+    ("user-never-answers", include_str!("../../scenarios/user-never-answers.toml")),
+    ("wrong-pin", include_str!("../../scenarios/wrong-pin.toml")),
+    ("insufficient-funds", include_str!("../../scenarios/insufficient-funds.toml")),
+    ("duplicate-callbacks", include_str!("../../scenarios/duplicate-callbacks.toml")),
+    ("missing-callbacks", include_str!("../../scenarios/missing-callbacks.toml")),
+    ("late-callback", include_str!("../../scenarios/late-callback.toml")),
+    ("flaky-receiver", include_str!("../../scenarios/flaky-receiver.toml")),
+    ("spike-arrest", include_str!("../../scenarios/spike-arrest.toml")),
+    ("out-of-order", include_str!("../../scenarios/out-of-order.toml")),
+    ("interactive", include_str!("../../scenarios/interactive.toml")),
+    ("gateway-outage", include_str!("../../scenarios/gateway-outage.toml")),
+    ("connection-reset", include_str!("../../scenarios/connection-reset.toml")),
+];
+
+const DEFAULT: &str = include_str!("../../scenarios/default.toml");
+
+/// The built-in default scenario (test MSISDNs).
+pub fn default() -> Arc<Scenario> {
+    static DEFAULT_SCENARIO: OnceLock<Arc<Scenario>> = OnceLock::new();
+    DEFAULT_SCENARIO
+        .get_or_init(|| {
+            // A unit test proves the embedded file parses; it cannot fail here.
+            Arc::new(Scenario::parse(DEFAULT, "scenarios/default.toml").expect("the default scenario is valid"))
+        })
+        .clone()
+}
+
+/// The shipped scenarios, by name.
+pub fn catalogue() -> Vec<Arc<Scenario>> {
+    static CATALOGUE: OnceLock<Vec<Arc<Scenario>>> = OnceLock::new();
+    CATALOGUE
+        .get_or_init(|| {
+            SHIPPED
+                .iter()
+                .map(|(name, text)| {
+                    let origin = format!("scenarios/{name}.toml");
+                    // A unit test proves every shipped file parses.
+                    Arc::new(Scenario::parse(text, &origin).expect("shipped scenarios are valid"))
+                })
+                .collect()
+        })
+        .clone()
+}
+
+/// Finds a shipped scenario by name.
+pub fn shipped(name: &str) -> Option<Arc<Scenario>> {
+    catalogue().into_iter().find(|s| s.name == name)
+}
+
+/// Loads a scenario file, or every `*.toml` file of a directory (sorted by name).
+pub fn load_path(path: &Path) -> Result<Vec<Scenario>, ScenarioError> {
+    let origin = path.display().to_string();
+    let io_err = |e: std::io::Error| ScenarioError { origin: origin.clone(), message: e.to_string() };
+    if path.is_dir() {
+        let mut files: Vec<_> = std::fs::read_dir(path)
+            .map_err(io_err)?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        files.sort();
+        files.iter().map(|f| load_file(f)).collect()
+    } else {
+        load_file(path).map(|s| vec![s])
+    }
+}
+
+fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
+    let origin = path.display().to_string();
+    let text =
+        std::fs::read_to_string(path).map_err(|e| ScenarioError { origin: origin.clone(), message: e.to_string() })?;
+    Scenario::parse(&text, &origin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::Money;
+    use proptest::prelude::*;
+
+    fn push(msisdn: &str, amount: i64) -> Facts<'static> {
+        Facts {
+            provider: "daraja",
+            operation: "stk_push",
+            msisdn: Some(msisdn.to_owned()),
+            amount: Some(Money::from_shillings(amount)),
+            shortcode: Some("174379".into()),
+            ..Facts::default()
+        }
+    }
+
+    #[test]
+    fn every_shipped_scenario_and_the_default_parse() {
+        assert_eq!(catalogue().len(), SHIPPED.len());
+        for (name, _) in SHIPPED {
+            assert!(shipped(name).is_some(), "{name} is found by its name");
+        }
+        assert!(default().rules.len() >= 10);
+    }
+
+    #[test]
+    fn the_default_scenario_maps_test_msisdns_to_result_codes() {
+        let set = ScenarioSet { scenarios: vec![default()] };
+        let code = |m: &str| set.decide(&push(m, 10)).and_then(|d| d.outcome.clone()).map(|o| o.result_code);
+        assert_eq!(code("254711001032"), Some(ResultCode::Number(1032)));
+        assert_eq!(code("254711000001"), Some(ResultCode::Number(1)));
+        assert_eq!(code("254708374149"), None, "everyone else gets the provider's default");
+        let timeout = set.decide(&push("254711001037", 1)).unwrap().outcome.clone().unwrap();
+        assert!(timeout.timeout);
+    }
+
+    #[test]
+    fn the_first_matching_rule_decides() {
+        let scenario = Scenario::parse(
+            r#"
+            [[rules]]
+            name = "big"
+            when = { operation = "stk_push", amount = { min = 1000 } }
+            outcome = { result_code = 1 }
+            [[rules]]
+            name = "everyone"
+            when = { operation = ["stk_push", "stk_query"] }
+            outcome = { result_code = 1032 }
+            "#,
+            "t.toml",
+        )
+        .unwrap();
+        let set = ScenarioSet { scenarios: vec![Arc::new(scenario), default()] };
+        assert_eq!(set.decide(&push("254700000000", 5000)).unwrap().rule, "t#big");
+        assert_eq!(set.decide(&push("254711000001", 5)).unwrap().rule, "t#everyone");
+    }
+
+    #[test]
+    fn matchers_read_any_field_by_name() {
+        let scenario =
+            Scenario::parse("[[rules]]\nwhen = { fields = { AccountReference = [\"A\", \"B\"] } }\nfault = { error = \"system_busy\" }\n", "f.toml")
+                .unwrap();
+        let body = serde_json::json!({ "AccountReference": "B" });
+        let facts = Facts { provider: "daraja", operation: "stk_push", body: body.as_object(), ..Facts::default() };
+        assert!(scenario.rules[0].when.matches(&facts));
+        let other = serde_json::json!({ "AccountReference": "C" });
+        let facts = Facts { body: other.as_object(), ..facts };
+        assert!(!scenario.rules[0].when.matches(&facts));
+    }
+
+    #[test]
+    fn errors_name_the_file_the_line_and_the_field() {
+        let err = Scenario::parse("version = 1\n\n[[rules]]\nwhen = { operation = \"stk_pushh\" }\n", "bad.toml")
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("bad.toml: line 4"), "{text}");
+        assert!(text.contains("when.operation") && text.contains("stk_pushh"), "{text}");
+
+        let err = Scenario::parse("[[rules]]\nwhen = {}\ncolour = \"red\"\n", "bad.toml").unwrap_err().to_string();
+        assert!(err.contains("line 3") && err.contains("colour"), "{err}");
+
+        let err = Scenario::parse("[[rules]]\nfault = { connection = \"cut\" }\n", "bad.toml").unwrap_err().to_string();
+        assert!(err.contains("line 2") && err.contains("fault.connection"), "{err}");
+
+        let err = Scenario::parse("version = 2\n", "bad.toml").unwrap_err().to_string();
+        assert!(err.contains("version 2 is not supported"), "{err}");
+    }
+
+    proptest! {
+        #[test]
+        fn the_rule_engine_is_total(
+            msisdn in proptest::option::of(".{0,20}"),
+            amount in proptest::option::of(-1_000_000i64..10_000_000),
+            shortcode in proptest::option::of("[0-9]{0,8}"),
+            operation in prop::sample::select(vec!["oauth", "stk_push", "stk_query", "unknown"]),
+            body_value in ".{0,10}",
+        ) {
+            let body = serde_json::json!({ "AccountReference": body_value });
+            let facts = Facts {
+                provider: "daraja",
+                operation,
+                body: body.as_object(),
+                msisdn,
+                amount: amount.map(Money),
+                shortcode,
+                account_reference: None,
+                initiator: None,
+            };
+            let mut scenarios = catalogue();
+            scenarios.push(default());
+            let set = ScenarioSet { scenarios };
+            let _ = set.decide(&facts);
+        }
+
+        #[test]
+        fn parsing_any_text_never_panics(text in ".{0,300}") {
+            let _ = Scenario::parse(&text, "fuzz.toml");
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Replays every committed fuzz input on the stable toolchain, without libFuzzer.
+//!
+//! For each target in `fuzz/fuzz_targets/`, every seed in
+//! `fuzz/corpus/fuzz_<name>/` and every past crash in
+//! `fuzz/regressions/fuzz_<name>/` is passed to the same
+//! `pesa_sandbox::fuzzing::<name>` function the fuzz target calls, so a
+//! crash the fuzzer once found stays fixed.
+//! Hidden files (`.name`) are skipped: git ignores them in the corpus, so they
+//! are never part of what is committed.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use pesa_sandbox::fuzzing;
+
+/// The committed input files of one fuzz target in `dir`, sorted by name;
+/// an absent directory has none.
+fn inputs(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .map(|entry| entry.unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display())).path())
+        .filter(|path| path.is_file())
+        .filter(|path| !path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Passes every corpus and regression file of `fuzz_<name>` to `target`, and
+/// checks that the corpus was not empty.
+fn replay(name: &str, target: fn(&[u8])) {
+    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let corpus = inputs(&fuzz.join("corpus").join(format!("fuzz_{name}")));
+    let regressions = inputs(&fuzz.join("regressions").join(format!("fuzz_{name}")));
+    assert!(!corpus.is_empty(), "fuzz/corpus/fuzz_{name}/ has no seed inputs");
+    for path in corpus.iter().chain(&regressions) {
+        let data = fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        // A panic inside the target fails the test; name the input first so it can be found.
+        eprintln!("replaying {}", path.display());
+        target(&data);
+    }
+}
+
+#[test]
+fn every_committed_stk_push_input_is_handled_without_panicking() {
+    replay("daraja_stk_push", fuzzing::daraja_stk_push);
+}
+
+#[test]
+fn every_committed_authorization_header_is_handled_without_panicking() {
+    replay("auth_header", fuzzing::auth_header);
+}
+
+#[test]
+fn every_committed_lnm_password_input_is_handled_without_panicking() {
+    replay("lnm_password", fuzzing::lnm_password);
+}
+
+#[test]
+fn every_committed_amount_is_handled_without_panicking() {
+    replay("money", fuzzing::money);
+}
+
+#[test]
+fn every_committed_fields_body_is_handled_without_panicking() {
+    replay("fields", fuzzing::fields);
+}
+
+#[test]
+fn every_committed_security_credential_is_handled_without_panicking() {
+    replay("security_credential", fuzzing::security_credential);
+}
+
+#[test]
+fn every_committed_world_document_is_handled_without_panicking() {
+    replay("world_document", fuzzing::world_document);
+}
+
+#[test]
+fn every_committed_scenario_msisdn_is_handled_without_panicking() {
+    replay("scenario_decision", fuzzing::scenario_decision);
+}
+
+/// Seeds only help the fuzzer if they reach past the first check; these are
+/// the ones that must be accepted in full.
+#[test]
+fn the_valid_seeds_are_accepted_by_the_library() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz").join("corpus");
+    let read = |path: &str| fs::read(corpus.join(path)).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+
+    let push: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&read("fuzz_daraja_stk_push/push-paybill-documented-password.json"))
+            .expect("the STK push seed is a JSON object");
+    let push = pesa_sandbox::daraja::wire::StkPushRequest::parse(&push).expect("the STK push seed parses");
+    assert_eq!(push.business_short_code, "174379");
+
+    let header = read("fuzz_auth_header/basic-default-app");
+    let (key, secret) = pesa_sandbox::httpauth::basic(Some(&header)).expect("the Basic seed decodes");
+    assert_eq!((key.as_str(), secret.as_str()), ("PesaSandboxConsumerKey", "PesaSandboxConsumerSecret"));
+
+    let lnm = String::from_utf8(read("fuzz_lnm_password/documented-password")).expect("the LNM seed is text");
+    let parts: Vec<&str> = lnm.split(fuzzing::LNM_SEPARATOR).collect();
+    assert_eq!(parts.len(), 4, "the LNM seed has four parts");
+    assert_eq!(pesa_sandbox::crypto::lnm::check_password(parts[0], parts[1], parts[2], parts[3]), Ok(()));
+
+    let credential = String::from_utf8(read("fuzz_security_credential/testapi-password")).expect("text");
+    let keys = pesa_sandbox::crypto::keys::KeyPair::daraja().expect("the committed keys load");
+    let password = pesa_sandbox::crypto::credential::decrypt(&keys.private, &credential).expect("the seed decrypts");
+    assert_eq!(password, b"Safaricom999!*!");
+
+    let world = String::from_utf8(read("fuzz_world_document/default-world.toml")).expect("text");
+    let doc = pesa_sandbox::world::World::parse_doc(&world, "seed").expect("the world seed parses");
+    pesa_sandbox::world::World::from_overlays(&[(doc, "seed".into())]).expect("the world seed resolves");
+}
