@@ -26,6 +26,7 @@ use tower_http::timeout::TimeoutLayer;
 use crate::admin::{self, Credentials};
 use crate::callbacks::{CallbackEngine, EngineStats};
 use crate::config::{ClockMode, Config};
+use crate::crypto::credential::CredentialCache;
 use crate::crypto::keys::KeyPair;
 use crate::daraja;
 use crate::http::{self, WireError};
@@ -38,6 +39,8 @@ pub struct AppState {
     pub tenants: Arc<Tenants>,
     pub callbacks: CallbackEngine,
     pub daraja_keys: Arc<KeyPair>,
+    /// Decrypted SecurityCredentials by ciphertext digest, shared by tenants.
+    pub credential_cache: Arc<CredentialCache>,
     pub seed: u64,
     pub base_url: Arc<str>,
     request_seq: Arc<AtomicU64>,
@@ -175,8 +178,15 @@ impl Sandbox {
         };
         let scenarios = ScenarioSet { scenarios: config.scenarios.into_iter().map(Arc::new).collect() };
         let tenants = Arc::new(Tenants::new(seed, Arc::new(config.world), clock, config.limits, scenarios));
-        let state =
-            AppState { tenants, callbacks, daraja_keys, seed, base_url, request_seq: Arc::new(AtomicU64::new(0)) };
+        let state = AppState {
+            tenants,
+            callbacks,
+            daraja_keys,
+            credential_cache: Arc::new(CredentialCache::new(10_000)),
+            seed,
+            base_url,
+            request_seq: Arc::new(AtomicU64::new(0)),
+        };
 
         let background_stop = CancellationToken::new();
         tracker.spawn(crate::scheduler::run(state.clone(), background_stop.clone()));

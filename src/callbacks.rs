@@ -48,6 +48,25 @@ pub struct CallbackJob {
     pub attempt: u32,
     /// Delays before each retry after a failed attempt; empty means no retry.
     pub retry_delays_ms: Arc<[u64]>,
+    /// Overrides the engine's per-attempt timeout (a C2B validator gets less).
+    pub timeout_ms: Option<u64>,
+    /// Whose business the receiver's answer is (a C2B validation answer).
+    pub reply_to: Option<ReplyTo>,
+}
+
+/// Who acts on a receiver's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyTo {
+    pub provider: &'static str,
+    pub key: String,
+}
+
+/// A receiver's answer to a callback that expects one.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: Option<u16>,
+    pub body: String,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -237,6 +256,9 @@ async fn deliver(client: &reqwest::Client, stats: &Stats, capture: usize, delive
     let started = Instant::now();
     let body = serde_json::to_vec(&*job.body).unwrap_or_default();
     let mut request = client.post(&job.url).header(reqwest::header::CONTENT_TYPE, "application/json");
+    if let Some(ms) = job.timeout_ms {
+        request = request.timeout(Duration::from_millis(ms));
+    }
     if let Some(secret) = tenant.with_state(|state| state.signing_secret.clone()) {
         let timestamp = at.timestamp();
         let signature = crate::crypto::webhook::sign(secret.expose_secret(), &job.id, timestamp, &body);
@@ -288,6 +310,10 @@ async fn deliver(client: &reqwest::Client, stats: &Stats, capture: usize, delive
         outcome = ?outcome,
         "callback attempt"
     );
+    let reply = job.reply_to.clone().map(|reply_to| {
+        let reply = Reply { status, body: response_body.clone().unwrap_or_default(), error: error.clone() };
+        (reply_to, reply)
+    });
     tenant.journal.record_callback(|seq| CallbackAttempt {
         seq,
         callback_id: job.id.clone(),
@@ -305,6 +331,10 @@ async fn deliver(client: &reqwest::Client, stats: &Stats, capture: usize, delive
         error,
         response_body,
     });
+    if let Some((reply_to, reply)) = reply {
+        // The answer is acted on at the time of the attempt, by the owning provider.
+        tenant.with_state(|state| state.timeline.schedule(at, Due::Reply { reply_to, reply }));
+    }
     // Callbacks held back to arrive out of order go out once another
     // transaction's callback has been delivered (or has failed).
     let released = tenant.with_state(|state| release_held(state, &job.correlation_id));

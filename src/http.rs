@@ -60,6 +60,12 @@ pub trait WireError: Send + Sync + 'static {
 #[derive(Debug, Clone, Copy)]
 pub struct ResponseDelay(pub std::time::Duration);
 
+/// A diagnosis for a request that succeeded synchronously but will fail
+/// later (a wrong credential shows in the result callback): journaled and
+/// sent as `x-sandbox-diagnosis`.
+#[derive(Debug, Clone)]
+pub struct Diagnosis(pub String);
+
 /// A provider error waiting to be rendered by [`middleware`].
 #[derive(Clone)]
 pub struct Fault(pub Arc<dyn WireError>);
@@ -87,6 +93,7 @@ pub async fn middleware(State(app): State<AppState>, mut request: Request, next:
     let span = tracing::info_span!("request", provider = surface.name(), %method, %path, seq);
     let mut response = next.run(request).instrument(span.clone()).await;
     let delay = response.extensions_mut().remove::<ResponseDelay>();
+    let success_diagnosis = response.extensions_mut().remove::<Diagnosis>().map(|d| d.0);
     let connection_fault = response.extensions_mut().remove::<ConnectionFault>();
 
     let fault = response.extensions_mut().remove::<Fault>().map(|f| f.0).or_else(|| {
@@ -106,7 +113,12 @@ pub async fn middleware(State(app): State<AppState>, mut request: Request, next:
             }
             (Some(fault.request_id(&ctx)), Some(fault.code()), diagnosis)
         }
-        None => (None, None, None),
+        None => {
+            if let Some(d) = &success_diagnosis {
+                response.headers_mut().insert("x-sandbox-diagnosis", header_text(d));
+            }
+            (None, None, success_diagnosis)
+        }
     };
     let status = response.status().as_u16();
     span.in_scope(|| match &error_code {

@@ -96,12 +96,21 @@ impl OrgAccount {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Account {
     Customer(String),
-    Org { shortcode: String, account: OrgAccount },
+    Org {
+        shortcode: String,
+        account: OrgAccount,
+    },
+    /// Where transaction charges go (the operator's revenue).
+    Revenue,
 }
 
 impl Account {
     pub fn utility(shortcode: &str) -> Account {
-        Account::Org { shortcode: shortcode.to_owned(), account: OrgAccount::Utility }
+        Account::org(shortcode, OrgAccount::Utility)
+    }
+
+    pub fn org(shortcode: &str, account: OrgAccount) -> Account {
+        Account::Org { shortcode: shortcode.to_owned(), account }
     }
 }
 
@@ -109,6 +118,8 @@ impl Account {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Posting {
     pub reference: String,
+    /// What the org portal's statement calls the transaction's details.
+    pub details: String,
     pub at: DateTime<Utc>,
     pub legs: Vec<(Account, Money)>,
 }
@@ -155,6 +166,7 @@ impl Ledger {
     pub fn transfer(
         &mut self,
         reference: &str,
+        details: &str,
         at: DateTime<Utc>,
         from: &Account,
         to: &Account,
@@ -167,12 +179,13 @@ impl Ledger {
         if !self.balances.contains_key(to) {
             return Err(LedgerError::NoSuchAccount);
         }
-        let may_overdraw = matches!(from, Account::Org { account: OrgAccount::ChargesPaid, .. });
+        let may_overdraw = matches!(from, Account::Org { account: OrgAccount::ChargesPaid, .. } | Account::Revenue);
         if !may_overdraw && available.0 < amount.0 {
             return Err(LedgerError::Insufficient { available, needed: amount });
         }
         self.apply(Posting {
             reference: reference.to_owned(),
+            details: details.to_owned(),
             at,
             legs: vec![(from.clone(), Money(-amount.0)), (to.clone(), amount)],
         });
@@ -237,9 +250,9 @@ mod tests {
         let shop = Account::utility("174379");
         ledger.open(alice.clone(), Money(500));
         ledger.open(shop.clone(), Money(0));
-        let err = ledger.transfer("r1", Utc::now(), &alice, &shop, Money(600)).unwrap_err();
+        let err = ledger.transfer("r1", "test", Utc::now(), &alice, &shop, Money(600)).unwrap_err();
         assert_eq!(err, LedgerError::Insufficient { available: Money(500), needed: Money(600) });
-        ledger.transfer("r2", Utc::now(), &alice, &shop, Money(500)).unwrap();
+        ledger.transfer("r2", "test", Utc::now(), &alice, &shop, Money(500)).unwrap();
         assert_eq!(ledger.balance(&alice), Some(Money(0)));
         assert_eq!(ledger.balance(&shop), Some(Money(500)));
     }
@@ -261,7 +274,7 @@ mod tests {
             }
             let total = ledger.total();
             for (from, to, amount) in ops {
-                let _ = ledger.transfer("r", Utc::now(), &accounts[from], &accounts[to], Money(amount));
+                let _ = ledger.transfer("r", "test", Utc::now(), &accounts[from], &accounts[to], Money(amount));
                 prop_assert_eq!(ledger.total(), total);
                 for a in &accounts {
                     prop_assert!(ledger.balance(a).unwrap().0 >= 0);

@@ -55,6 +55,10 @@ pub async fn settle_due_with(app: &AppState, tenant: &Arc<Tenant>, release: Rele
                         }
                     }
                     Due::Daraja(event) => crate::daraja::on_due(state, event, at),
+                    Due::Reply { reply_to, reply } => match reply_to.provider {
+                        crate::daraja::PROVIDER => crate::daraja::on_reply(state, &reply_to.key, &reply, at),
+                        other => tracing::warn!(provider = other, "a reply for an unknown provider was dropped"),
+                    },
                 }
             }
         }
@@ -64,7 +68,20 @@ pub async fn settle_due_with(app: &AppState, tenant: &Arc<Tenant>, release: Rele
         callbacks::journal_unsent(tenant, job, DeliveryOutcome::Dropped, "dropped by the scenario");
     }
     match release {
-        Release::InOrder => app.callbacks.deliver_in_order(tenant, jobs).await,
+        Release::InOrder => {
+            let mut attempts = app.callbacks.deliver_in_order(tenant, jobs).await;
+            // Answers to what was just delivered (a C2B validation) are due now
+            // too; settle them, a bounded number of rounds.
+            for _ in 0..16 {
+                let now = tenant.now();
+                let due = tenant.with_state(|s| s.timeline.earliest().is_some_and(|at| at <= now));
+                if !due {
+                    break;
+                }
+                attempts += Box::pin(settle_due_with(app, tenant, Release::InOrder)).await;
+            }
+            attempts
+        }
         Release::Queue => {
             let n = jobs.len();
             for job in jobs {

@@ -27,7 +27,7 @@ use crate::callbacks::CallbackJob;
 use crate::clock::Clock;
 use crate::ids::IdGen;
 use crate::journal::Journal;
-use crate::ledger::{Account, Ledger, Money};
+use crate::ledger::{Account, Ledger, Money, OrgAccount};
 use crate::scenarios::{Decision, Facts, LimitError, RateLimit, ScenarioSet};
 use crate::world::World;
 
@@ -59,6 +59,11 @@ pub enum Due {
     ReleaseHeld {
         callback_id: String,
         copy: u32,
+    },
+    /// A receiver answered a callback whose answer matters.
+    Reply {
+        reply_to: crate::callbacks::ReplyTo,
+        reply: crate::callbacks::Reply,
     },
 }
 
@@ -136,11 +141,21 @@ struct Bucket {
 }
 
 impl TenantState {
-    fn new(world: Arc<World>, seed: u64, tenant_id: &str, limits: Limits, scenarios: ScenarioSet) -> TenantState {
+    fn new(
+        world: Arc<World>,
+        seed: u64,
+        tenant_id: &str,
+        limits: Limits,
+        scenarios: ScenarioSet,
+        now: DateTime<Utc>,
+    ) -> TenantState {
         let mut ledger = Ledger::new(limits.ledger_history);
         for sc in world.shortcodes.values() {
             ledger.open(Account::utility(&sc.number), sc.opening_balance);
+            ledger.open(Account::org(&sc.number, OrgAccount::Working), sc.opening_working_balance);
+            ledger.open(Account::org(&sc.number, OrgAccount::ChargesPaid), Money(0));
         }
+        ledger.open(Account::Revenue, Money(0));
         for c in world.customers.values() {
             ledger.open(Account::Customer(c.msisdn.clone()), c.opening_balance);
         }
@@ -157,7 +172,7 @@ impl TenantState {
             buckets: HashMap::new(),
             held: Vec::new(),
             signing_secret,
-            daraja: crate::daraja::State::default(),
+            daraja: crate::daraja::State::new(&world, now),
             limits,
             world,
         }
@@ -277,7 +292,7 @@ impl Tenant {
             let world = state.world.clone();
             let scenarios = state.scenarios.clone();
             let dropped = state.timeline.len();
-            *state = TenantState::new(world, self.seed, &self.id, self.limits, scenarios);
+            *state = TenantState::new(world, self.seed, &self.id, self.limits, scenarios, self.clock.now());
             dropped
         });
         self.journal.clear();
@@ -372,13 +387,14 @@ impl Tenants {
         for app in &world.apps {
             index.insert(app.consumer_key.clone(), id.to_owned());
         }
+        let now = clock.now();
         let tenant = Arc::new(Tenant {
             id: id.to_owned(),
             clock,
             journal: Journal::new(self.limits.journal_entries),
             seed: self.seed,
             limits: self.limits,
-            state: Mutex::new(TenantState::new(world, self.seed, id, self.limits, scenarios)),
+            state: Mutex::new(TenantState::new(world, self.seed, id, self.limits, scenarios, now)),
             wakeups: self.wakeups.clone(),
         });
         tenants.insert(id.to_owned(), tenant.clone());

@@ -79,7 +79,7 @@ fn every_committed_world_document_is_handled_without_panicking() {
 }
 
 #[test]
-fn every_committed_scenario_msisdn_is_handled_without_panicking() {
+fn every_committed_scenario_input_is_handled_without_panicking() {
     replay("scenario_decision", fuzzing::scenario_decision);
 }
 

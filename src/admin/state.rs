@@ -33,7 +33,7 @@ pub async fn transactions(
 ) -> Result<Json<Value>, AdminError> {
     let filter = query(q)?;
     let mut rows: Vec<Value> = tenant.with_state(|state| {
-        let mut txs: Vec<_> = state.daraja.stk.values().collect();
+        let mut txs: Vec<_> = state.daraja.stk.txs.values().collect();
         txs.sort_by(|a, b| (a.created_at, &a.checkout_request_id).cmp(&(b.created_at, &b.checkout_request_id)));
         txs.into_iter()
             .filter(|tx| filter.status.as_deref().is_none_or(|s| s == tx.status.as_str()))
@@ -97,6 +97,8 @@ pub async fn accounts(
                     let wanted = filter.msisdn.is_none() && filter.shortcode.as_deref().is_none_or(|s| s == shortcode);
                     wanted.then(|| json!({ "shortcode": shortcode, "account": account.label(), "balance": balance.to_string() }))
                 }
+                Account::Revenue => (filter.msisdn.is_none() && filter.shortcode.is_none())
+                    .then(|| json!({ "account": "Charges collected", "balance": balance.to_string() })),
             })
             .collect()
     });
@@ -300,6 +302,7 @@ pub async fn answer_stk(
     let (status, result_code) = tenant.with_state(|s| {
         s.daraja
             .stk
+            .txs
             .get(&checkout_request_id)
             .map(|tx| (tx.status.as_str(), tx.result_code.clone()))
             .unwrap_or(("forgotten", None))

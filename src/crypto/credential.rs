@@ -52,6 +52,60 @@ pub fn decrypt(private: &RsaPrivateKey, credential: &str) -> Result<Vec<u8>, Cre
     private.decrypt(Pkcs1v15Encrypt, &ciphertext).map_err(|_| CredentialError::Undecryptable)
 }
 
+/// Decryption results by SHA-256 of the credential text.
+///
+/// PKCS#1 v1.5 encryption is randomised, so only a client that reuses its
+/// ciphertext hits the cache; most SDKs compute the credential once per
+/// configuration, so most do. Failures are cached too: a bad credential
+/// sent in a loop costs a hash, not a decryption. When full, the cache
+/// starts over (a new entry is rare next to the hits it serves).
+type Entries = std::collections::HashMap<[u8; 32], Result<Vec<u8>, CredentialError>>;
+
+pub struct CredentialCache {
+    entries: std::sync::Mutex<Entries>,
+    capacity: usize,
+}
+
+impl CredentialCache {
+    pub fn new(capacity: usize) -> CredentialCache {
+        CredentialCache { entries: std::sync::Mutex::new(std::collections::HashMap::new()), capacity: capacity.max(1) }
+    }
+
+    pub fn decrypt(&self, private: &RsaPrivateKey, credential: &str) -> Result<Vec<u8>, CredentialError> {
+        use sha2::{Digest, Sha256};
+        let digest: [u8; 32] = Sha256::digest(credential.trim().as_bytes()).into();
+        if let Some(hit) = self.lock().get(&digest) {
+            return hit.clone();
+        }
+        // Decrypt outside the lock: it takes about a millisecond.
+        let result = decrypt(private, credential);
+        let mut entries = self.lock();
+        if entries.len() >= self.capacity {
+            entries.clear();
+        }
+        entries.insert(digest, result.clone());
+        result
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl std::fmt::Debug for CredentialCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialCache").field("entries", &self.len()).finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +117,20 @@ mod tests {
         let credential = encrypt(&pair.public, b"Safaricom999!*!", &mut rand::rngs::OsRng).unwrap();
         assert_eq!(credential.len(), 344);
         assert_eq!(decrypt(&pair.private, &credential).unwrap(), b"Safaricom999!*!");
+    }
+
+    #[test]
+    fn the_cache_answers_a_repeated_credential_without_decrypting() {
+        let pair = KeyPair::daraja().unwrap();
+        let cache = CredentialCache::new(2);
+        let credential = encrypt(&pair.public, b"pw", &mut rand::rngs::OsRng).unwrap();
+        assert_eq!(cache.decrypt(&pair.private, &credential).unwrap(), b"pw");
+        assert_eq!(cache.len(), 1);
+        assert_eq!(cache.decrypt(&pair.private, &credential).unwrap(), b"pw");
+        assert_eq!(cache.len(), 1);
+        assert!(cache.decrypt(&pair.private, "AAAA").is_err());
+        assert!(cache.decrypt(&pair.private, "AAAB").is_err());
+        assert_eq!(cache.len(), 1, "a full cache starts over");
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub enum ErrorKind {
     SystemBusy,
     /// `500.003.03 Error Occurred: Quota Violation`.
     QuotaViolation,
+    /// `500.002.1001 Duplicate OriginatorConversationID.` (B2C v3).
+    DuplicateOriginator,
     /// Any code and message a scenario asks for.
     Custom { code: String, message: String },
 }
@@ -52,6 +54,7 @@ impl ErrorKind {
         match self {
             ErrorKind::SpikeArrest | ErrorKind::SystemBusy => "500.003.02",
             ErrorKind::QuotaViolation => "500.003.03",
+            ErrorKind::DuplicateOriginator => "500.002.1001",
             ErrorKind::Custom { code, .. } => code,
             ErrorKind::InvalidAccessToken => "404.001.03",
             ErrorKind::InvalidField(_) => "400.002.02",
@@ -73,6 +76,7 @@ impl ErrorKind {
             ErrorKind::SpikeArrest => "Error Occurred: Spike Arrest Violation".into(),
             ErrorKind::SystemBusy => "System is busy. Please try again in few minutes.".into(),
             ErrorKind::QuotaViolation => "Error Occurred: Quota Violation".into(),
+            ErrorKind::DuplicateOriginator => "Duplicate OriginatorConversationID.".into(),
             ErrorKind::Custom { message, .. } => message.clone(),
             ErrorKind::InvalidAccessToken => "Invalid Access Token".into(),
             ErrorKind::InvalidField(field) => format!("Bad Request - Invalid {field}"),

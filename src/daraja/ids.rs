@@ -32,6 +32,11 @@ pub fn originator_conversation_id(ids: &mut IdGen) -> String {
     merchant_request_id(ids)
 }
 
+/// `AG_<yyyyMMdd>_<20 hex>`, the ConversationID of result APIs.
+pub fn conversation_id(ids: &mut IdGen, at: DateTime<Utc>) -> String {
+    format!("AG_{}_{}", eat(at).format("%Y%m%d"), ids.hex(20))
+}
+
 /// `ws_CO_<ddMMyyyyHHmmss><ms><msisdn without 254>`; `bump` shifts the
 /// milliseconds to avoid a collision.
 pub fn checkout_request_id(at: DateTime<Utc>, msisdn: &str, bump: u32) -> String {

@@ -24,3 +24,38 @@ pub fn stk_result_desc(code: u32) -> &'static str {
         _ => "The service request failed.",
     }
 }
+
+/// The `ResultDesc` of a result API's code (B2C, B2B, reversal, status, balance).
+pub fn api_result_desc(code: &crate::scenarios::ResultCode) -> &'static str {
+    use crate::scenarios::ResultCode;
+    match code {
+        ResultCode::Number(n) => match n {
+            0 => "The service request is processed successfully.",
+            1 => "The balance is insufficient for the transaction.",
+            2 => "Declined due to limit rule: less than the minimum transaction amount.",
+            3 => "Declined due to limit rule: greater than the maximum transaction amount.",
+            4 => "Declined due to limit rule: would exceed daily transfer limit.",
+            6 => "Unresolved Primary Party.",
+            7 => "Unresolved Receiver Party.",
+            8 => "Declined due to limit rule: would exceed the maximum balance.",
+            11 => "The DebitParty is in an invalid state.",
+            17 => "Internal Failure.",
+            21 => "The initiator is not allowed to initiate this request.",
+            2001 => "The initiator information is invalid.",
+            2006 => "Declined due to account rule: The account status does not allow this transaction.",
+            2028 => "The request is not permitted according to product assignment.",
+            2032 => "The transaction receipt number does not exist.",
+            2040 => {
+                "Credit Party customer type (Unregistered or Registered Customer) can't be supported by the service."
+            }
+            8006 => "The security credential is locked.",
+            _ => "The service request failed.",
+        },
+        ResultCode::Text(t) => match t.as_str() {
+            "R000001" => "The transaction has already been reversed.",
+            "R000002" => "The OriginalTransactionID is invalid.",
+            "SFC_IC0003" => "The operator does not exist.",
+            _ => "The service request failed.",
+        },
+    }
+}

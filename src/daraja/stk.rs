@@ -30,10 +30,10 @@ use crate::scenarios::{CallbackScript, Decision, PhoneNumberForm, ResultCode, Va
 use crate::store::{self, TenantState};
 use crate::world::{Shortcode, ShortcodeKind, StkQueryPending, World};
 
-/// Daraja's per-tenant state.
+/// M-Pesa Express transactions of a tenant.
 #[derive(Debug, Default)]
-pub struct State {
-    pub stk: HashMap<String, StkTx>,
+pub struct StkState {
+    pub txs: HashMap<String, StkTx>,
     /// The pending push of each locked customer.
     pending_by_msisdn: HashMap<String, String>,
     /// Settled pushes, oldest first; the oldest are forgotten past the retention limit.
@@ -86,12 +86,6 @@ pub struct StkTx {
     pub result_code: Option<ResultCode>,
     pub result_desc: Option<String>,
     pub receipt: Option<String>,
-}
-
-/// Daraja events on a tenant's timeline.
-#[derive(Debug)]
-pub enum Due {
-    SettleStk { checkout_request_id: String },
 }
 
 pub const OPERATION_PUSH: &str = "stk_push";
@@ -185,6 +179,7 @@ pub fn answer(
     let tx = state
         .daraja
         .stk
+        .txs
         .get_mut(checkout_request_id)
         .ok_or_else(|| AnswerError::Unknown(checkout_request_id.to_owned()))?;
     if tx.status != StkStatus::Pending {
@@ -210,7 +205,7 @@ fn accept_push(
     let merchant = lnm_merchant(&world, &request.business_short_code)?;
     check_password(merchant, &request.password, &request.timestamp)?;
 
-    if let Some(open) = state.daraja.pending_by_msisdn.get(&request.phone_number) {
+    if let Some(open) = state.daraja.stk.pending_by_msisdn.get(&request.phone_number) {
         return Err(DarajaError::new(
             ErrorKind::UnableToLockSubscriber,
             format!("{} already has a prompt open ({open}); wait for it to settle", request.phone_number),
@@ -246,12 +241,12 @@ fn accept_push(
     let merchant_request_id = ids::merchant_request_id(&mut state.ids);
     let checkout_request_id = (0..1000)
         .map(|bump| ids::checkout_request_id(now, &request.phone_number, bump))
-        .find(|id| !state.daraja.stk.contains_key(id))
+        .find(|id| !state.daraja.stk.txs.contains_key(id))
         .unwrap_or_else(|| format!("ws_CO_{}", state.ids.digits(20)));
 
     let settles_at = now + delay;
-    state.daraja.pending_by_msisdn.insert(request.phone_number.clone(), checkout_request_id.clone());
-    state.daraja.stk.insert(
+    state.daraja.stk.pending_by_msisdn.insert(request.phone_number.clone(), checkout_request_id.clone());
+    state.daraja.stk.txs.insert(
         checkout_request_id.clone(),
         StkTx {
             merchant_request_id: merchant_request_id.clone(),
@@ -278,9 +273,10 @@ fn accept_push(
             receipt: None,
         },
     );
-    state
-        .timeline
-        .schedule(settles_at, store::Due::Daraja(Due::SettleStk { checkout_request_id: checkout_request_id.clone() }));
+    state.timeline.schedule(
+        settles_at,
+        store::Due::Daraja(super::Due::SettleStk { checkout_request_id: checkout_request_id.clone() }),
+    );
     let accepted = "Success. Request accepted for processing".to_owned();
     Ok(StkPushResponse {
         merchant_request_id,
@@ -303,6 +299,7 @@ fn answer_query(
     let tx = state
         .daraja
         .stk
+        .txs
         .get(&request.checkout_request_id)
         .filter(|tx| tx.business_short_code == request.business_short_code)
         .ok_or_else(|| {
@@ -340,17 +337,11 @@ fn answer_query(
     .into_response())
 }
 
-/// Settles a due push.
-pub fn on_due(state: &mut TenantState, due: Due, at: DateTime<Utc>) {
-    let Due::SettleStk { checkout_request_id } = due;
-    settle(state, &checkout_request_id, at);
-}
-
 /// Settles a pending push: moves the money (or not), issues the receipt and
 /// plans the callback as the scenario's script says.
-fn settle(state: &mut TenantState, checkout_request_id: &str, at: DateTime<Utc>) {
+pub fn settle(state: &mut TenantState, checkout_request_id: &str, at: DateTime<Utc>) {
     let TenantState { ledger, ids: id_gen, daraja, limits, .. } = state;
-    let Some(tx) = daraja.stk.get_mut(checkout_request_id) else { return };
+    let Some(tx) = daraja.stk.txs.get_mut(checkout_request_id) else { return };
     if tx.status != StkStatus::Pending {
         return;
     }
@@ -365,7 +356,9 @@ fn settle(state: &mut TenantState, checkout_request_id: &str, at: DateTime<Utc>)
         let payer = Account::Customer(tx.phone_number.clone());
         let payee = Account::utility(&tx.party_b);
         let candidate = ids::receipt(id_gen, at);
-        match ledger.transfer(&candidate, at, &payer, &payee, tx.amount) {
+        let details =
+            format!("Pay Bill Online from {} via M-Pesa Express, account {}", tx.phone_number, tx.account_reference);
+        match ledger.transfer(&candidate, &details, at, &payer, &payee, tx.amount) {
             Ok(()) => receipt = Some(candidate),
             Err(LedgerError::Insufficient { available, .. }) => {
                 code = ResultCode::Number(1);
@@ -386,7 +379,7 @@ fn settle(state: &mut TenantState, checkout_request_id: &str, at: DateTime<Utc>)
     tx.result_desc = Some(desc.clone());
     tx.receipt = receipt.clone();
     tx.settled_at = Some(at);
-    daraja.pending_by_msisdn.remove(&tx.phone_number);
+    daraja.stk.pending_by_msisdn.remove(&tx.phone_number);
 
     let transaction_date = lnm::format_timestamp(eat(at));
     let phone_number = match tx.variants.phone_number {
@@ -416,15 +409,39 @@ fn settle(state: &mut TenantState, checkout_request_id: &str, at: DateTime<Utc>)
         copy: 0,
         attempt: 1,
         retry_delays_ms: Arc::from(Vec::new()),
+        timeout_ms: None,
+        reply_to: None,
     };
     let script = tx.script.clone();
-    daraja.settled.push_back(checkout_request_id.to_owned());
-    while daraja.settled.len() > limits.transactions {
-        if let Some(old) = daraja.settled.pop_front() {
-            daraja.stk.remove(&old);
+    let paid = receipt
+        .clone()
+        .map(|r| (r, tx.party_b.clone(), tx.phone_number.clone(), tx.amount, tx.account_reference.clone()));
+    daraja.stk.settled.push_back(checkout_request_id.to_owned());
+    while daraja.stk.settled.len() > limits.transactions {
+        if let Some(old) = daraja.stk.settled.pop_front() {
+            daraja.stk.txs.remove(&old);
         }
     }
     callbacks::plan(state, job, &script, at);
+    if let Some((receipt, shortcode, msisdn, amount, account)) = paid {
+        let world = state.world.clone();
+        let kind = match world.shortcodes.get(&shortcode).map(|s| s.kind) {
+            Some(ShortcodeKind::Till) => super::records::RecordKind::BuyGoods,
+            _ => super::records::RecordKind::PayBill,
+        };
+        super::c2b::record_payment(
+            state,
+            &world,
+            &receipt,
+            kind,
+            &msisdn,
+            &shortcode,
+            amount,
+            Some(account.clone()),
+            at,
+        );
+        super::c2b::confirm_stk_payment(state, &receipt, &shortcode, &msisdn, amount, &account, at);
+    }
 }
 
 fn describe(code: &ResultCode) -> &'static str {
@@ -441,7 +458,7 @@ fn code_text(code: &ResultCode) -> String {
     }
 }
 
-fn hex_sha256(text: &str) -> String {
+pub(super) fn hex_sha256(text: &str) -> String {
     use sha2::{Digest, Sha256};
     Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }

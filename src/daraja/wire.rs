@@ -203,7 +203,7 @@ pub fn stk_callback(result: &StkResult<'_>) -> Value {
 }
 
 /// Whole amounts as integers (`1`), others as decimals (`1.5`).
-fn amount_value(amount: Money) -> Value {
+pub(super) fn amount_value(amount: Money) -> Value {
     if amount.is_whole_shillings() {
         json!(amount.cents() / 100)
     } else {
@@ -212,22 +212,22 @@ fn amount_value(amount: Money) -> Value {
 }
 
 /// Digits as a JSON number, as Daraja sends dates and phone numbers.
-fn number_value(digits: &str) -> Value {
+pub(super) fn number_value(digits: &str) -> Value {
     digits.parse::<u64>().map(Value::from).unwrap_or_else(|_| Value::from(digits))
 }
 
 // ---------------------------------------------------------------------------
 // Field readers shared by the parsers above.
 
-fn problem(field: &'static str, p: FieldProblem) -> DarajaError {
+pub(super) fn problem(field: &'static str, p: FieldProblem) -> DarajaError {
     DarajaError::field(field, format!("{field} {p}"))
 }
 
-fn required(body: &Map<String, Value>, field: &'static str) -> Result<String, DarajaError> {
+pub(super) fn required(body: &Map<String, Value>, field: &'static str) -> Result<String, DarajaError> {
     fields::text(body, field).map_err(|p| problem(field, p))
 }
 
-fn shortcode(body: &Map<String, Value>, field: &'static str) -> Result<String, DarajaError> {
+pub(super) fn shortcode(body: &Map<String, Value>, field: &'static str) -> Result<String, DarajaError> {
     let value = required(body, field)?;
     if !(5..=7).contains(&value.len()) || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(DarajaError::field(field, format!("{field} {value:?} is not a shortcode (5 to 7 digits)")));
@@ -235,7 +235,7 @@ fn shortcode(body: &Map<String, Value>, field: &'static str) -> Result<String, D
     Ok(value)
 }
 
-fn msisdn(body: &Map<String, Value>, field: &'static str) -> Result<String, DarajaError> {
+pub(super) fn msisdn(body: &Map<String, Value>, field: &'static str) -> Result<String, DarajaError> {
     let value = required(body, field)?;
     if !crate::world::is_msisdn(&value) {
         return Err(DarajaError::field(
@@ -246,7 +246,7 @@ fn msisdn(body: &Map<String, Value>, field: &'static str) -> Result<String, Dara
     Ok(value)
 }
 
-fn whole_amount(body: &Map<String, Value>, field: &'static str) -> Result<Money, DarajaError> {
+pub(super) fn whole_amount(body: &Map<String, Value>, field: &'static str) -> Result<Money, DarajaError> {
     let value = required(body, field)?;
     let amount = Money::parse(&value)
         .filter(|a| a.cents() > 0)
@@ -260,7 +260,7 @@ fn whole_amount(body: &Map<String, Value>, field: &'static str) -> Result<Money,
     Ok(amount)
 }
 
-fn url(body: &Map<String, Value>, field: &'static str) -> Result<String, DarajaError> {
+pub(super) fn url(body: &Map<String, Value>, field: &'static str) -> Result<String, DarajaError> {
     let value = required(body, field)?;
     match url::Url::parse(&value) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(value),
@@ -269,5 +269,106 @@ fn url(body: &Map<String, Value>, field: &'static str) -> Result<String, DarajaE
             format!("{field} must be an http(s) URL with a host, got scheme {:?}", u.scheme()),
         )),
         Err(e) => Err(DarajaError::field(field, format!("{field} {value:?} is not a URL: {e}"))),
+    }
+}
+
+/// An optional text field of at most `max` characters (at least `min` when present).
+pub(super) fn bounded(
+    body: &Map<String, Value>,
+    field: &'static str,
+    min: usize,
+    max: usize,
+) -> Result<Option<String>, DarajaError> {
+    let value = fields::optional_text(body, field).map_err(|p| problem(field, p))?;
+    if let Some(v) = &value {
+        let n = v.chars().count();
+        if n < min || n > max {
+            return Err(DarajaError::field(field, format!("{field} is {n} characters; {min} to {max} are allowed")));
+        }
+    }
+    Ok(value)
+}
+
+/// The first of several spellings a field arrives under (documented typos,
+/// SDK variants), with the spelling found.
+pub(super) fn any_of(body: &Map<String, Value>, names: &[&'static str]) -> Option<(&'static str, String)> {
+    names.iter().find_map(|n| fields::text(body, n).ok().map(|v| (*n, v)))
+}
+
+// ---------------------------------------------------------------------------
+// Results (B2C, B2B, reversal, transaction status, account balance)
+
+/// The synchronous acknowledgement of a request answered through ResultURL.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RequestAck {
+    #[serde(rename = "ConversationID")]
+    pub conversation_id: String,
+    #[serde(rename = "OriginatorConversationID")]
+    pub originator_conversation_id: String,
+    pub response_code: String,
+    pub response_description: String,
+}
+
+/// A parameter of `ResultParameters`: a key, and a value that may be absent.
+pub type Param = (&'static str, Option<Value>);
+
+/// What the common `{"Result": {...}}` envelope carries.
+pub struct ResultBody<'a> {
+    pub result_code: &'a ResultCode,
+    pub result_desc: &'a str,
+    pub originator_conversation_id: &'a str,
+    pub conversation_id: &'a str,
+    pub transaction_id: &'a str,
+    /// Codes as strings (`"0"`) rather than numbers (B2B, balance in the documentation).
+    pub codes_as_text: bool,
+    /// `ResultType`: 0 completed, 1 waiting for further messages (a queue timeout).
+    pub result_type: u32,
+    pub parameters: Vec<Param>,
+    /// A single parameter as an object rather than an array.
+    pub single_parameter_as_object: bool,
+    pub reference: Vec<Param>,
+}
+
+pub fn result_callback(r: &ResultBody<'_>) -> Value {
+    let item = |key: &str, value: &Option<Value>, key_name: &str| match value {
+        Some(v) => json!({ key_name: key, "Value": v }),
+        None => json!({ key_name: key }),
+    };
+    let (result_type, result_code) = match r.codes_as_text {
+        true => (json!(r.result_type.to_string()), json!(code_text(r.result_code))),
+        false => (json!(r.result_type), serde_json::to_value(r.result_code).unwrap_or(Value::Null)),
+    };
+    let mut result = json!({
+        "ResultType": result_type,
+        "ResultCode": result_code,
+        "ResultDesc": r.result_desc,
+        "OriginatorConversationID": r.originator_conversation_id,
+        "ConversationID": r.conversation_id,
+        "TransactionID": r.transaction_id,
+    });
+    if !r.parameters.is_empty() {
+        let items: Vec<Value> = r.parameters.iter().map(|(k, v)| item(k, v, "Key")).collect();
+        let parameter = match (r.single_parameter_as_object, items.as_slice()) {
+            (true, [one]) => one.clone(),
+            _ => Value::Array(items),
+        };
+        result["ResultParameters"] = json!({ "ResultParameter": parameter });
+    }
+    if !r.reference.is_empty() {
+        let items: Vec<Value> = r.reference.iter().map(|(k, v)| item(k, v, "Key")).collect();
+        let reference = match items.as_slice() {
+            [one] => one.clone(),
+            _ => Value::Array(items),
+        };
+        result["ReferenceData"] = json!({ "ReferenceItem": reference });
+    }
+    json!({ "Result": result })
+}
+
+pub fn code_text(code: &ResultCode) -> String {
+    match code {
+        ResultCode::Number(n) => n.to_string(),
+        ResultCode::Text(t) => t.clone(),
     }
 }

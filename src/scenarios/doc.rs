@@ -148,6 +148,9 @@ pub struct CallbackDoc {
     /// Retry a failed delivery after each of these delays.
     #[serde(default)]
     pub retry_ms: Vec<u64>,
+    /// Notify `QueueTimeOutURL` first; the result follows after `delay_ms` (5 s by default).
+    #[serde(default)]
+    pub queue_timeout_first: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -161,6 +164,14 @@ pub struct VariantsDoc {
     pub balance_item: Option<bool>,
     /// STK callback `PhoneNumber`: `full` or `hashed` (SHA-256 hex).
     pub phone_number: Option<Spanned<String>>,
+    /// A single `ResultParameter` as an `object` or in an `array` (default).
+    pub result_parameter: Option<Spanned<String>>,
+    /// C2B `MSISDN`: `masked` (default), `full` or `hashed`.
+    pub msisdn: Option<Spanned<String>>,
+    /// The key C2B acknowledgements spell the originator id with:
+    /// `OriginatorCoversationID` (the real, misspelt key, default),
+    /// `OriginatorConversationID` or `OriginatorConverstionID` (what some SDKs expect).
+    pub originator_key: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -19,7 +19,27 @@ use crate::ledger::Money;
 pub const SCENARIO_VERSION: u32 = 1;
 
 /// Operations each provider reports to the scenario engine.
-pub const OPERATIONS: &[(&str, &[&str])] = &[("daraja", &["oauth", "stk_push", "stk_query"])];
+pub const OPERATIONS: &[(&str, &[&str])] = &[(
+    "daraja",
+    &[
+        "oauth",
+        "stk_push",
+        "stk_query",
+        "c2b_register",
+        "c2b_simulate",
+        "c2b_payment",
+        "b2c",
+        "b2pochi",
+        "b2b",
+        "tax_remittance",
+        "reversal",
+        "transaction_status",
+        "account_balance",
+        "pull_register",
+        "pull_query",
+        "qr_generate",
+    ],
+)];
 
 /// Why a scenario document was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -113,6 +133,7 @@ pub struct CallbackScript {
     pub out_of_order: bool,
     pub hold_max_ms: u64,
     pub retry_ms: Vec<u64>,
+    pub queue_timeout_first: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -135,6 +156,17 @@ pub struct Variants {
     pub response_code: Option<String>,
     pub balance_item: Option<bool>,
     pub phone_number: Option<PhoneNumberForm>,
+    pub result_parameter_object: Option<bool>,
+    pub msisdn: Option<MsisdnForm>,
+    pub originator_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MsisdnForm {
+    Masked,
+    Full,
+    Hashed,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -436,6 +468,7 @@ fn resolve_callback(callback: CallbackDoc) -> CallbackScript {
         out_of_order: callback.out_of_order,
         hold_max_ms: callback.hold_max_ms.unwrap_or(60_000),
         retry_ms: callback.retry_ms.into_iter().take(100).collect(),
+        queue_timeout_first: callback.queue_timeout_first,
     }
 }
 
@@ -468,6 +501,18 @@ fn resolve_variants(variants: VariantsDoc, at: &At<'_>) -> Result<Variants, Scen
             "hashed" => PhoneNumberForm::Hashed,
             _ => PhoneNumberForm::Full,
         }),
+        result_parameter_object: pick(variants.result_parameter, "result_parameter", &["object", "array"])?
+            .map(|v| v == "object"),
+        msisdn: pick(variants.msisdn, "msisdn", &["masked", "full", "hashed"])?.map(|v| match v.as_str() {
+            "full" => MsisdnForm::Full,
+            "hashed" => MsisdnForm::Hashed,
+            _ => MsisdnForm::Masked,
+        }),
+        originator_key: pick(
+            variants.originator_key,
+            "originator_key",
+            &["OriginatorCoversationID", "OriginatorConversationID", "OriginatorConverstionID"],
+        )?,
     })
 }
 

@@ -73,6 +73,8 @@ pub enum ShortcodeKind {
     Till,
     /// A bulk disbursement (B2C) shortcode.
     B2c,
+    /// A head office: the parent of store numbers; never used in API calls.
+    HeadOffice,
 }
 
 impl ShortcodeKind {
@@ -82,6 +84,7 @@ impl ShortcodeKind {
             ShortcodeKind::Store => "store",
             ShortcodeKind::Till => "till",
             ShortcodeKind::B2c => "b2c",
+            ShortcodeKind::HeadOffice => "head_office",
         }
     }
 }
@@ -95,8 +98,53 @@ pub struct ShortcodeDoc {
     pub passkey: Option<SecretString>,
     /// For a till: the store number it belongs to.
     pub store: Option<String>,
+    /// For a store number: its head office.
+    pub head_office: Option<String>,
     /// Opening balance of the utility account, in shillings.
     pub balance: Option<f64>,
+    /// Opening balance of the working account (B2B pays from it), in shillings.
+    pub working_balance: Option<f64>,
+    /// Whether C2B payments go through the merchant's ValidationURL first.
+    pub external_validation: Option<bool>,
+    /// Whether C2B URLs can be registered (false for an M-Pesa Express-only shortcode).
+    pub c2b: Option<bool>,
+    /// Whether a paid M-Pesa Express push also sends the C2B confirmation.
+    pub stk_confirmation: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperatorKind {
+    /// An API operator (initiator): calls APIs, never logs into the portal.
+    Api,
+    /// A web operator: logs into the portal; its password expires.
+    Web,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperatorStatus {
+    Active,
+    /// The security credential is locked (8006).
+    Locked,
+    Disabled,
+}
+
+/// What an operator may do, as the org portal assigns roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    B2c,
+    B2b,
+    TaxRemittance,
+    Reversal,
+    TransactionStatus,
+    AccountBalance,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] =
+        [Role::B2c, Role::B2b, Role::TaxRemittance, Role::Reversal, Role::TransactionStatus, Role::AccountBalance];
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -104,8 +152,17 @@ pub struct ShortcodeDoc {
 pub struct InitiatorDoc {
     pub name: String,
     pub password: SecretString,
+    /// The shortcodes this operator acts for.
     #[serde(default)]
     pub shortcodes: Vec<String>,
+    /// `api` (default) or `web`.
+    pub kind: Option<OperatorKind>,
+    /// Every role when omitted.
+    pub roles: Option<Vec<Role>>,
+    /// `active` (default), `locked` or `disabled`.
+    pub status: Option<OperatorStatus>,
+    /// How many days ago the password was set (web passwords expire).
+    pub password_age_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -162,6 +219,38 @@ pub struct DarajaSettingsDoc {
     pub stk_query_pending: Option<StkQueryPending>,
     pub stk_min_amount: Option<i64>,
     pub stk_max_amount: Option<i64>,
+    /// How long results of B2C, B2B, reversal, status and balance requests take.
+    pub result_delay_ms: Option<u64>,
+    /// `strict` (default): a SecurityCredential must decrypt, with the sandbox
+    /// key, to the initiator's password. `lenient`: ciphertexts the sandbox
+    /// cannot decrypt (made with Safaricom's certificate) are accepted.
+    pub security_credential: Option<CredentialMode>,
+    /// Production rules: https-only URLs, C2B URLs registered once, no simulate.
+    pub production_rules: Option<bool>,
+    /// How long the sandbox waits for a C2B ValidationURL before applying ResponseType.
+    pub c2b_validation_timeout_ms: Option<u64>,
+    /// Wrong credentials in a row that lock an initiator (0: never).
+    pub lockout_after_failures: Option<u32>,
+    /// Days after which a web operator's password expires.
+    pub web_password_days: Option<u32>,
+    pub b2c_min_amount: Option<i64>,
+    pub b2c_max_amount: Option<i64>,
+    /// Flat charges per transaction, in shillings, paid from the charges account.
+    pub charges: Option<ChargesDoc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialMode {
+    Strict,
+    Lenient,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChargesDoc {
+    pub b2c: Option<f64>,
+    pub b2b: Option<f64>,
 }
 
 /// Why a world document was refused.
@@ -192,7 +281,20 @@ pub struct Shortcode {
     pub name: String,
     pub passkey: Option<SecretString>,
     pub store: Option<String>,
+    pub head_office: Option<String>,
     pub opening_balance: Money,
+    pub opening_working_balance: Money,
+    pub external_validation: bool,
+    pub c2b: bool,
+    pub stk_confirmation: bool,
+}
+
+impl Shortcode {
+    /// Paybills, B2C shortcodes and store numbers may be named in API calls;
+    /// tills and head offices may not.
+    pub fn usable_in_api(&self) -> bool {
+        matches!(self.kind, ShortcodeKind::Paybill | ShortcodeKind::B2c | ShortcodeKind::Store)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -200,6 +302,10 @@ pub struct Initiator {
     pub name: String,
     pub password: SecretString,
     pub shortcodes: Vec<String>,
+    pub kind: OperatorKind,
+    pub roles: Vec<Role>,
+    pub status: OperatorStatus,
+    pub password_age_days: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -229,6 +335,16 @@ pub struct DarajaSettings {
     pub stk_query_pending: StkQueryPending,
     pub stk_min_amount: i64,
     pub stk_max_amount: i64,
+    pub result_delay_ms: u64,
+    pub security_credential: CredentialMode,
+    pub production_rules: bool,
+    pub c2b_validation_timeout_ms: u64,
+    pub lockout_after_failures: u32,
+    pub web_password_days: u32,
+    pub b2c_min_amount: i64,
+    pub b2c_max_amount: i64,
+    pub b2c_charge: Money,
+    pub b2b_charge: Money,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -321,6 +437,15 @@ fn merge(base: &mut WorldDoc, overlay: WorldDoc) {
         b.stk_query_pending = d.stk_query_pending.or(b.stk_query_pending);
         b.stk_min_amount = d.stk_min_amount.or(b.stk_min_amount);
         b.stk_max_amount = d.stk_max_amount.or(b.stk_max_amount);
+        b.result_delay_ms = d.result_delay_ms.or(b.result_delay_ms);
+        b.security_credential = d.security_credential.or(b.security_credential);
+        b.production_rules = d.production_rules.or(b.production_rules);
+        b.c2b_validation_timeout_ms = d.c2b_validation_timeout_ms.or(b.c2b_validation_timeout_ms);
+        b.lockout_after_failures = d.lockout_after_failures.or(b.lockout_after_failures);
+        b.web_password_days = d.web_password_days.or(b.web_password_days);
+        b.b2c_min_amount = d.b2c_min_amount.or(b.b2c_min_amount);
+        b.b2c_max_amount = d.b2c_max_amount.or(b.b2c_max_amount);
+        b.charges = d.charges.or(b.charges.take());
     }
 }
 
@@ -373,7 +498,12 @@ fn resolve(doc: WorldDoc, origin: &str) -> Result<World, WorldError> {
                 name: sc.name.clone().unwrap_or_else(|| format!("Shortcode {}", sc.number)),
                 passkey: sc.passkey.clone(),
                 store: sc.store.clone(),
+                head_office: sc.head_office.clone(),
                 opening_balance: money(sc.balance, &what)?,
+                opening_working_balance: money(sc.working_balance, &what)?,
+                external_validation: sc.external_validation.unwrap_or(false),
+                c2b: sc.c2b.unwrap_or(true),
+                stk_confirmation: sc.stk_confirmation.unwrap_or(false),
             },
         );
     }
@@ -398,7 +528,18 @@ fn resolve(doc: WorldDoc, origin: &str) -> Result<World, WorldError> {
 
     let mut initiators = BTreeMap::new();
     for i in doc.initiators {
-        initiators.insert(i.name.clone(), Initiator { name: i.name, password: i.password, shortcodes: i.shortcodes });
+        initiators.insert(
+            i.name.clone(),
+            Initiator {
+                name: i.name,
+                password: i.password,
+                shortcodes: i.shortcodes,
+                kind: i.kind.unwrap_or(OperatorKind::Api),
+                roles: i.roles.unwrap_or_else(|| Role::ALL.to_vec()),
+                status: i.status.unwrap_or(OperatorStatus::Active),
+                password_age_days: i.password_age_days.unwrap_or(0),
+            },
+        );
     }
 
     let mut customers = BTreeMap::new();
@@ -438,6 +579,16 @@ fn resolve(doc: WorldDoc, origin: &str) -> Result<World, WorldError> {
         stk_query_pending: d.stk_query_pending.unwrap_or(StkQueryPending::Error),
         stk_min_amount: d.stk_min_amount.unwrap_or(1),
         stk_max_amount: d.stk_max_amount.unwrap_or(250_000),
+        result_delay_ms: d.result_delay_ms.unwrap_or(1000),
+        security_credential: d.security_credential.unwrap_or(CredentialMode::Strict),
+        production_rules: d.production_rules.unwrap_or(false),
+        c2b_validation_timeout_ms: d.c2b_validation_timeout_ms.unwrap_or(8000),
+        lockout_after_failures: d.lockout_after_failures.unwrap_or(0),
+        web_password_days: d.web_password_days.unwrap_or(90),
+        b2c_min_amount: d.b2c_min_amount.unwrap_or(10),
+        b2c_max_amount: d.b2c_max_amount.unwrap_or(250_000),
+        b2c_charge: money(d.charges.as_ref().and_then(|c| c.b2c), "daraja.charges.b2c")?,
+        b2b_charge: money(d.charges.as_ref().and_then(|c| c.b2b), "daraja.charges.b2b")?,
     };
     if daraja.stk_min_amount > daraja.stk_max_amount {
         return Err(invalid("daraja: stk_min_amount is greater than stk_max_amount".into()));

@@ -1,0 +1,622 @@
+//! C2B: customers paying a paybill or a till, and the merchant hearing of it.
+//!
+//! * `POST /mpesa/c2b/v1/registerurl`, `/v2/registerurl`: the merchant's
+//!   ValidationURL, ConfirmationURL and default `ResponseType`.
+//! * `POST /mpesa/c2b/v1/simulate`, `/v2/simulate`: a customer pays (sandbox only).
+//! * `POST /__sandbox/c2b/pay` (admin): a customer pays from the phone, the
+//!   production path.
+//!
+//! A payment arrives after the world's result delay. With external
+//! validation on for the shortcode, the sandbox first POSTs to the
+//! ValidationURL and acts on the answer: `ResultCode` `0` accepts (its
+//! `ThirdPartyTransID` is echoed), `C2B0001x` rejects; an unreachable, slow
+//! or unreadable validator makes the registered `ResponseType` decide.
+//! A completed payment moves the money and POSTs the confirmation, with
+//! the shortcode's new utility balance. Without registered URLs the payment
+//! completes silently, as on the real system.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::State as AxumState;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{json, Map, Value};
+
+use super::error::{DarajaError, ErrorKind};
+use super::extract::{Authed, BodyProblem, JsonObject};
+use super::ids;
+use super::records::{Party, Record, RecordKind, RecordStatus};
+use super::requests::{customer_public_name, org_public_name};
+use super::scenario::{delayed, gate, Gate};
+use super::wire::{self, required, shortcode, url, whole_amount};
+use crate::app::AppState;
+use crate::callbacks::{self, CallbackJob, Reply, ReplyTo};
+use crate::clock::eat;
+use crate::http::Diagnosis;
+use crate::ledger::{Account, Money};
+use crate::scenarios::{CallbackScript, Decision, MsisdnForm, Variants};
+use crate::store::{self, TenantState};
+use crate::world::{ShortcodeKind, World};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    V1,
+    V2,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseType {
+    Completed,
+    Cancelled,
+}
+
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub validation_url: String,
+    pub confirmation_url: String,
+    pub response_type: ResponseType,
+    pub version: Version,
+    pub registered_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentStatus {
+    /// Sent, not yet arrived at M-Pesa.
+    Initiated,
+    /// Waiting for the merchant's ValidationURL.
+    Validating,
+    Completed,
+    /// Rejected by the validator, or cancelled by `ResponseType`.
+    Cancelled,
+    /// The customer's wallet could not cover it.
+    Failed,
+}
+
+impl PaymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::Initiated => "initiated",
+            PaymentStatus::Validating => "validating",
+            PaymentStatus::Completed => "completed",
+            PaymentStatus::Cancelled => "cancelled",
+            PaymentStatus::Failed => "failed",
+        }
+    }
+}
+
+/// One customer payment to a shortcode.
+#[derive(Debug, Clone)]
+pub struct Payment {
+    pub trans_id: String,
+    pub shortcode: String,
+    pub msisdn: String,
+    pub amount: Money,
+    pub bill_ref_number: String,
+    pub buy_goods: bool,
+    pub initiated_at: DateTime<Utc>,
+    pub status: PaymentStatus,
+    pub third_party_trans_id: String,
+    /// How the outcome came about, for the admin API.
+    pub outcome_reason: String,
+    pub script: CallbackScript,
+    pub variants: Variants,
+}
+
+#[derive(Debug, Default)]
+pub struct C2bState {
+    pub registrations: HashMap<String, Registration>,
+    pub payments: HashMap<String, Payment>,
+}
+
+pub const OPERATION_REGISTER: &str = "c2b_register";
+pub const OPERATION_SIMULATE: &str = "c2b_simulate";
+/// The operation scenarios match for the payment itself (validation and confirmation).
+pub const OPERATION_PAYMENT: &str = "c2b_payment";
+
+// ---------------------------------------------------------------------------
+// Register URL
+
+pub async fn register_v1(
+    state: AxumState<AppState>,
+    auth: Authed,
+    body: Result<JsonObject, BodyProblem>,
+) -> Result<Response, DarajaError> {
+    register(state, auth, body, Version::V1).await
+}
+
+pub async fn register_v2(
+    state: AxumState<AppState>,
+    auth: Authed,
+    body: Result<JsonObject, BodyProblem>,
+) -> Result<Response, DarajaError> {
+    register(state, auth, body, Version::V2).await
+}
+
+/// Words a C2B URL must not contain, in any case.
+const FORBIDDEN_WORDS: &[&str] = &["m-pesa", "mpesa", "safaricom", "exe", "exec", "cmd", "sql", "query"];
+/// Public URL testers the real system blocks in production.
+const URL_TESTERS: &[&str] = &["ngrok", "mockbin", "requestbin"];
+
+async fn register(
+    AxumState(_app): AxumState<AppState>,
+    auth: Authed,
+    body: Result<JsonObject, BodyProblem>,
+    version: Version,
+) -> Result<Response, DarajaError> {
+    let body = body.map_err(|p| p.into_error("ShortCode"))?.0;
+    let decision = match gate(&auth.tenant, &auth.consumer_key, OPERATION_REGISTER, Some(&body)) {
+        Gate::Pass(decision) => decision,
+        Gate::Refuse(response) => return Ok(response),
+    };
+    let short_code = shortcode(&body, "ShortCode")?;
+    let response_type = match required(&body, "ResponseType")?.as_str() {
+        "Completed" => ResponseType::Completed,
+        "Cancelled" => ResponseType::Cancelled,
+        other => {
+            return Err(DarajaError::field(
+                "ResponseType",
+                format!("ResponseType {other:?} must be exactly \"Completed\" or \"Cancelled\" (sentence case)"),
+            ))
+        }
+    };
+    let world = auth.tenant.world();
+    let production = world.daraja.production_rules;
+    let confirmation_url = c2b_url(&body, "ConfirmationURL", production)?;
+    let validation_url = c2b_url(&body, "ValidationURL", production)?;
+    let Some(sc) = world.shortcodes.get(&short_code) else {
+        return Err(DarajaError::field("ShortCode", format!("shortcode {short_code} is not in this tenant's world")));
+    };
+    if !sc.usable_in_api() {
+        return Err(DarajaError::field(
+            "ShortCode",
+            format!("{short_code} is a {}; register URLs on the paybill or store number", sc.kind.as_str()),
+        ));
+    }
+    if !sc.c2b {
+        // The Apigee fault the real sandbox answers for an M-Pesa Express-only shortcode.
+        let fault = json!({"Envelope": {"encodingStyle": "http://schemas.xmlsoap.org/soap/encoding/", "Body": {"Fault": {
+            "faultcode": "soap:Server",
+            "faultstring": "Execution of ServiceCallout SCO-AddURLVault failed. Reason: ResponseCode 409 is treated as error",
+            "faultactor": {},
+            "detail": {"source": {"errorcode": "steps.servicecallout.ExecutionFailed"}}}}}});
+        let mut response = (StatusCode::INTERNAL_SERVER_ERROR, Json(fault)).into_response();
+        response.extensions_mut().insert(Diagnosis(format!(
+            "shortcode {short_code} is enabled for M-Pesa Express only (c2b = false in the world); C2B URLs cannot be registered on it"
+        )));
+        return Ok(response);
+    }
+    let now = auth.tenant.now();
+    auth.tenant.with_state(|state| {
+        if production && state.daraja.c2b.registrations.contains_key(&short_code) {
+            return Err(DarajaError::new(
+                ErrorKind::Custom { code: "500.003.1001".into(), message: "Urls are already registered.".into() },
+                "production rules: URLs are registered once; delete them (POST /__sandbox/c2b/{shortcode}/unregister) to register again",
+            ));
+        }
+        let registration = Registration { validation_url, confirmation_url, response_type, version, registered_at: now };
+        state.daraja.c2b.registrations.insert(short_code.clone(), registration);
+        Ok(())
+    })?;
+    let variants = decision.as_ref().map(|d| d.variants.clone()).unwrap_or_default();
+    let description = match version {
+        Version::V1 => "success",
+        Version::V2 => "Success",
+    };
+    let originator = auth.tenant.with_state(|state| ids::originator_conversation_id(&mut state.ids));
+    Ok(delayed(Json(ack(&variants, originator, description)).into_response(), decision.as_ref()))
+}
+
+/// The acknowledgement of register and simulate, with the contract's
+/// misspelt `OriginatorCoversationID` unless a variant asks otherwise.
+fn ack(variants: &Variants, originator: String, description: &str) -> Value {
+    let key = variants.originator_key.clone().unwrap_or_else(|| "OriginatorCoversationID".into());
+    let mut body = Map::new();
+    body.insert(key, json!(originator));
+    body.insert("ResponseCode".into(), json!(variants.response_code.clone().unwrap_or_else(|| "0".into())));
+    body.insert("ResponseDescription".into(), json!(description));
+    Value::Object(body)
+}
+
+fn c2b_url(body: &Map<String, Value>, field: &'static str, production: bool) -> Result<String, DarajaError> {
+    let value = url(body, field)?;
+    let lower = value.to_lowercase();
+    if let Some(word) = FORBIDDEN_WORDS.iter().find(|w| lower.contains(*w)) {
+        return Err(DarajaError::field(
+            field,
+            format!("{field} contains {word:?}; C2B URLs must not contain M-PESA, Safaricom, exe, exec, cmd, SQL or query in any case"),
+        ));
+    }
+    if production {
+        if !lower.starts_with("https://") {
+            return Err(DarajaError::field(field, format!("production rules: {field} must use https")));
+        }
+        if let Some(tester) = URL_TESTERS.iter().find(|t| lower.contains(*t)) {
+            return Err(DarajaError::field(
+                field,
+                format!("production rules: {field} uses a public URL tester ({tester})"),
+            ));
+        }
+    }
+    Ok(value)
+}
+
+// ---------------------------------------------------------------------------
+// Simulate
+
+pub async fn simulate(
+    state: AxumState<AppState>,
+    auth: Authed,
+    body: Result<JsonObject, BodyProblem>,
+) -> Result<Response, DarajaError> {
+    simulate_any(state, auth, body).await
+}
+
+async fn simulate_any(
+    AxumState(_app): AxumState<AppState>,
+    auth: Authed,
+    body: Result<JsonObject, BodyProblem>,
+) -> Result<Response, DarajaError> {
+    let body = body.map_err(|p| p.into_error("ShortCode"))?.0;
+    let decision = match gate(&auth.tenant, &auth.consumer_key, OPERATION_SIMULATE, Some(&body)) {
+        Gate::Pass(decision) => decision,
+        Gate::Refuse(response) => return Ok(response),
+    };
+    let world = auth.tenant.world();
+    if world.daraja.production_rules {
+        return Err(DarajaError::new(
+            ErrorKind::ResourceNotFound,
+            "production rules: simulation is not supported on production",
+        ));
+    }
+    let short_code = shortcode(&body, "ShortCode")?;
+    let command_id = required(&body, "CommandID")?;
+    let buy_goods = match command_id.as_str() {
+        "CustomerPayBillOnline" => false,
+        "CustomerBuyGoodsOnline" => true,
+        other => {
+            return Err(DarajaError::field(
+                "CommandID",
+                format!("CommandID {other:?} is neither CustomerPayBillOnline nor CustomerBuyGoodsOnline"),
+            ))
+        }
+    };
+    let amount = whole_amount(&body, "Amount")?;
+    let msisdn = wire::msisdn(&body, "Msisdn")?;
+    let bill_ref_number = crate::fields::optional_text(&body, "BillRefNumber").ok().flatten().unwrap_or_default();
+    let request = PayRequest { shortcode: short_code, msisdn, amount, bill_ref_number, buy_goods: Some(buy_goods) };
+    let now = auth.tenant.now();
+    auth.tenant
+        .with_state(|state| start_payment(state, request, now, decision.as_ref()))
+        .map_err(|why| DarajaError::field("ShortCode", why))?;
+    let variants = decision.as_ref().map(|d| d.variants.clone()).unwrap_or_default();
+    let originator = auth.tenant.with_state(|state| ids::originator_conversation_id(&mut state.ids));
+    let body = ack(&variants, originator, "Accept the service request successfully.");
+    Ok(delayed(Json(body).into_response(), decision.as_ref()))
+}
+
+// ---------------------------------------------------------------------------
+// The payment itself
+
+/// A customer paying a shortcode (from simulate, or the admin API).
+#[derive(Debug, Clone)]
+pub struct PayRequest {
+    pub shortcode: String,
+    pub msisdn: String,
+    pub amount: Money,
+    pub bill_ref_number: String,
+    /// Forced by simulate's CommandID; inferred from the shortcode's kind otherwise.
+    pub buy_goods: Option<bool>,
+}
+
+/// Starts a payment; returns its TransID. `Err` says why the shortcode cannot be paid.
+pub fn start_payment(
+    state: &mut TenantState,
+    request: PayRequest,
+    now: DateTime<Utc>,
+    decision: Option<&Decision>,
+) -> Result<String, String> {
+    let world = state.world.clone();
+    let Some(sc) = world.shortcodes.get(&request.shortcode) else {
+        return Err(format!("shortcode {} is not in this tenant's world", request.shortcode));
+    };
+    let buy_goods = match (request.buy_goods, sc.kind) {
+        (Some(false), ShortcodeKind::Paybill) | (None, ShortcodeKind::Paybill) => false,
+        (Some(true), ShortcodeKind::Till | ShortcodeKind::Store)
+        | (None, ShortcodeKind::Till | ShortcodeKind::Store) => true,
+        (_, kind) => {
+            return Err(format!("shortcode {} is a {} and cannot be paid this way", request.shortcode, kind.as_str()))
+        }
+    };
+    state.ensure_customer(&request.msisdn);
+    let trans_id = ids::receipt(&mut state.ids, now);
+    let delay = decision
+        .and_then(|d| d.outcome.as_ref())
+        .and_then(|o| o.after_ms)
+        .map(|after| after.sample(|low, high| state.ids.between(low, high)))
+        .unwrap_or(world.daraja.result_delay_ms);
+    let payment = Payment {
+        trans_id: trans_id.clone(),
+        shortcode: request.shortcode,
+        msisdn: request.msisdn,
+        amount: request.amount,
+        bill_ref_number: request.bill_ref_number,
+        buy_goods,
+        initiated_at: now,
+        status: PaymentStatus::Initiated,
+        third_party_trans_id: String::new(),
+        outcome_reason: String::new(),
+        script: decision.map(|d| d.callback.clone()).unwrap_or_default(),
+        variants: decision.map(|d| d.variants.clone()).unwrap_or_default(),
+    };
+    state.daraja.c2b.payments.insert(trans_id.clone(), payment);
+    let at = now + Duration::milliseconds(delay as i64);
+    state.timeline.schedule(at, store::Due::Daraja(super::Due::C2bArrive { trans_id: trans_id.clone() }));
+    Ok(trans_id)
+}
+
+/// The payment reaches M-Pesa: validate first if the shortcode asks for it.
+pub fn arrive(state: &mut TenantState, trans_id: &str, at: DateTime<Utc>) {
+    let world = state.world.clone();
+    let Some(payment) = state.daraja.c2b.payments.get(trans_id).cloned() else { return };
+    if payment.status != PaymentStatus::Initiated {
+        return;
+    }
+    let available = state.ledger.balance(&Account::Customer(payment.msisdn.clone())).unwrap_or_default();
+    if available.cents() < payment.amount.cents() {
+        update(
+            state,
+            trans_id,
+            PaymentStatus::Failed,
+            format!("the customer holds KES {available}, less than KES {}", payment.amount),
+        );
+        return;
+    }
+    let registration = state.daraja.c2b.registrations.get(&payment.shortcode).cloned();
+    let validate = world.shortcodes.get(&payment.shortcode).is_some_and(|s| s.external_validation);
+    match registration {
+        Some(reg) if validate => {
+            update(state, trans_id, PaymentStatus::Validating, "waiting for the ValidationURL".into());
+            let body = notification(state, &payment, &reg, None);
+            let job = CallbackJob {
+                id: format!("cb-{}", state.ids.next_seq()),
+                provider: super::PROVIDER,
+                kind: "c2b_validation",
+                correlation_id: trans_id.to_owned(),
+                url: reg.validation_url.clone(),
+                body: Arc::new(body),
+                copy: 0,
+                attempt: 1,
+                retry_delays_ms: Arc::from(Vec::new()),
+                timeout_ms: Some(world.daraja.c2b_validation_timeout_ms),
+                reply_to: Some(ReplyTo { provider: super::PROVIDER, key: trans_id.to_owned() }),
+            };
+            state.timeline.schedule(at, store::Due::Deliver(job));
+        }
+        _ => complete(state, trans_id, at, "no external validation".into()),
+    }
+}
+
+/// Acts on the validator's answer (or its silence).
+pub fn on_validation_reply(state: &mut TenantState, trans_id: &str, reply: &Reply, at: DateTime<Utc>) {
+    let Some(payment) = state.daraja.c2b.payments.get(trans_id).cloned() else { return };
+    if payment.status != PaymentStatus::Validating {
+        return;
+    }
+    let fallback = state.daraja.c2b.registrations.get(&payment.shortcode).map(|r| r.response_type);
+    let answer = reply
+        .status
+        .filter(|s| (200..300).contains(s))
+        .and_then(|_| serde_json::from_str::<Value>(&reply.body).ok())
+        .and_then(|v| {
+            let code = v.get("ResultCode").map(|c| match c {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })?;
+            let third_party = v.get("ThirdPartyTransID").and_then(Value::as_str).unwrap_or_default().to_owned();
+            Some((code, third_party))
+        });
+    match answer {
+        Some((code, third_party)) if code == "0" => {
+            if let Some(p) = state.daraja.c2b.payments.get_mut(trans_id) {
+                p.third_party_trans_id = third_party;
+            }
+            complete(state, trans_id, at, "the ValidationURL accepted it".into());
+        }
+        Some((code, _)) => {
+            update(state, trans_id, PaymentStatus::Cancelled, format!("the ValidationURL rejected it with {code}"));
+        }
+        None => {
+            let why = match (&reply.error, reply.status) {
+                (Some(e), _) => format!("the ValidationURL failed ({e})"),
+                (None, Some(s)) if !(200..300).contains(&s) => format!("the ValidationURL answered HTTP {s}"),
+                _ => "the ValidationURL's answer had no ResultCode".to_owned(),
+            };
+            match fallback {
+                Some(ResponseType::Completed) | None => {
+                    complete(state, trans_id, at, format!("{why}; ResponseType Completed applies"))
+                }
+                Some(ResponseType::Cancelled) => {
+                    update(state, trans_id, PaymentStatus::Cancelled, format!("{why}; ResponseType Cancelled applies"))
+                }
+            }
+        }
+    }
+}
+
+fn update(state: &mut TenantState, trans_id: &str, status: PaymentStatus, reason: String) {
+    if let Some(p) = state.daraja.c2b.payments.get_mut(trans_id) {
+        p.status = status;
+        p.outcome_reason = reason;
+    }
+}
+
+/// Moves the money, records it and sends the confirmation.
+fn complete(state: &mut TenantState, trans_id: &str, at: DateTime<Utc>, reason: String) {
+    let world = state.world.clone();
+    let Some(payment) = state.daraja.c2b.payments.get(trans_id).cloned() else { return };
+    let payer = Account::Customer(payment.msisdn.clone());
+    let payee = Account::utility(&payment.shortcode);
+    let details = match payment.buy_goods {
+        true => format!("Merchant Payment from {}", payment.msisdn),
+        false => format!("Pay Bill from {} - Acc. {}", payment.msisdn, payment.bill_ref_number),
+    };
+    if let Err(e) = state.ledger.transfer(trans_id, &details, at, &payer, &payee, payment.amount) {
+        update(state, trans_id, PaymentStatus::Failed, format!("the ledger refused it: {e}"));
+        return;
+    }
+    update(state, trans_id, PaymentStatus::Completed, reason);
+    let kind = if payment.buy_goods { RecordKind::BuyGoods } else { RecordKind::PayBill };
+    record_payment(
+        state,
+        &world,
+        trans_id,
+        kind,
+        &payment.msisdn,
+        &payment.shortcode,
+        payment.amount,
+        Some(payment.bill_ref_number.clone()),
+        at,
+    );
+    send_confirmation(state, &payment, at);
+}
+
+/// Sends the C2B confirmation of a completed payment to the shortcode's
+/// registered ConfirmationURL, if any.
+fn send_confirmation(state: &mut TenantState, payment: &Payment, at: DateTime<Utc>) {
+    let Some(reg) = state.daraja.c2b.registrations.get(&payment.shortcode).cloned() else { return };
+    let balance = state.ledger.balance(&Account::utility(&payment.shortcode)).unwrap_or_default();
+    let body = notification(state, payment, &reg, Some(balance));
+    let job = CallbackJob {
+        id: format!("cb-{}", state.ids.next_seq()),
+        provider: super::PROVIDER,
+        kind: "c2b_confirmation",
+        correlation_id: payment.trans_id.clone(),
+        url: reg.confirmation_url.clone(),
+        body: Arc::new(body),
+        copy: 0,
+        attempt: 1,
+        retry_delays_ms: Arc::from(Vec::new()),
+        timeout_ms: None,
+        reply_to: None,
+    };
+    let script = payment.script.clone();
+    callbacks::plan(state, job, &script, at);
+}
+
+/// A paid M-Pesa Express push to a paybill whose world asks for it also
+/// sends the C2B confirmation.
+pub fn confirm_stk_payment(
+    state: &mut TenantState,
+    receipt: &str,
+    shortcode: &str,
+    msisdn: &str,
+    amount: Money,
+    account: &str,
+    at: DateTime<Utc>,
+) {
+    let confirms = state.world.shortcodes.get(shortcode).is_some_and(|s| s.stk_confirmation);
+    if !confirms {
+        return;
+    }
+    let payment = Payment {
+        trans_id: receipt.to_owned(),
+        shortcode: shortcode.to_owned(),
+        msisdn: msisdn.to_owned(),
+        amount,
+        bill_ref_number: account.to_owned(),
+        buy_goods: false,
+        initiated_at: at,
+        status: PaymentStatus::Completed,
+        third_party_trans_id: String::new(),
+        outcome_reason: "paid through M-Pesa Express".into(),
+        script: CallbackScript::default(),
+        variants: Variants::default(),
+    };
+    send_confirmation(state, &payment, at);
+}
+
+/// Records a customer's payment to a shortcode (C2B or M-Pesa Express).
+#[allow(clippy::too_many_arguments)]
+pub fn record_payment(
+    state: &mut TenantState,
+    world: &World,
+    receipt: &str,
+    kind: RecordKind,
+    msisdn: &str,
+    shortcode: &str,
+    amount: Money,
+    bill_reference: Option<String>,
+    at: DateTime<Utc>,
+) {
+    let record = Record {
+        receipt: receipt.to_owned(),
+        kind,
+        completed_at: at,
+        debit: Party { id: msisdn.to_owned(), public_name: customer_public_name(state, msisdn) },
+        credit: Party { id: shortcode.to_owned(), public_name: org_public_name(world, shortcode) },
+        amount,
+        charge: Money(0),
+        status: RecordStatus::Completed,
+        originator_conversation_id: None,
+        conversation_id: None,
+        bill_reference,
+        initiator: None,
+        linked_receipt: None,
+    };
+    let retention = state.limits.transactions;
+    state.daraja.records.insert(record, retention);
+}
+
+/// The validation and confirmation body (the same shape; `OrgAccountBalance`
+/// is blank on validation). All values are strings.
+fn notification(state: &TenantState, payment: &Payment, reg: &Registration, balance: Option<Money>) -> Value {
+    let (first, middle, last) = state.customer_names(&payment.msisdn);
+    let msisdn = match payment.variants.msisdn.unwrap_or(MsisdnForm::Masked) {
+        MsisdnForm::Full => payment.msisdn.clone(),
+        MsisdnForm::Hashed => super::stk::hex_sha256(&payment.msisdn),
+        MsisdnForm::Masked => mask(&payment.msisdn, reg.version),
+    };
+    json!({
+        "TransactionType": if payment.buy_goods { "Buy Goods" } else { "Pay Bill" },
+        "TransID": payment.trans_id,
+        "TransTime": crate::crypto::lnm::format_timestamp(eat(payment.initiated_at)),
+        "TransAmount": payment.amount.to_string(),
+        "BusinessShortCode": payment.shortcode,
+        "BillRefNumber": payment.bill_ref_number,
+        "InvoiceNumber": "",
+        "OrgAccountBalance": balance.map(|b| b.to_string()).unwrap_or_default(),
+        "ThirdPartyTransID": payment.third_party_trans_id,
+        "MSISDN": msisdn,
+        "FirstName": first,
+        "MiddleName": middle,
+        "LastName": last,
+    })
+}
+
+/// `2547 ***** 126` (v2) or `25470****149` (v1), as the real notifications mask.
+pub fn mask(msisdn: &str, version: Version) -> String {
+    let chars: Vec<char> = msisdn.chars().collect();
+    if chars.len() < 8 {
+        return msisdn.to_owned();
+    }
+    let tail: String = chars[chars.len() - 3..].iter().collect();
+    match version {
+        Version::V2 => format!("{} ***** {tail}", chars[..4].iter().collect::<String>()),
+        Version::V1 => format!("{}****{tail}", chars[..5].iter().collect::<String>()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn msisdns_are_masked_as_each_version_does() {
+        assert_eq!(mask("254708374126", Version::V2), "2547 ***** 126");
+        assert_eq!(mask("254708374149", Version::V1), "25470****149");
+        assert_eq!(mask("123", Version::V1), "123");
+    }
+}
