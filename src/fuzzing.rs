@@ -60,7 +60,8 @@ pub fn daraja_stk_push(data: &[u8]) {
     if let Ok(push) = StkPushRequest::parse(&body) {
         // A parsed push has passed every field check, so its parts must be well-formed.
         assert!(lnm::parse_timestamp(&push.timestamp).is_ok(), "an accepted push has a valid Timestamp");
-        assert!(push.amount.cents() > 0 && push.amount.is_whole_shillings(), "an accepted Amount is whole shillings");
+        assert!(push.amount.cents() > 0, "an accepted Amount is positive");
+        assert!(push.amount.is_whole_shillings(), "an accepted Amount is whole shillings");
     }
     let _ = StkQueryRequest::parse(&body);
 }

@@ -172,14 +172,9 @@ pub fn credentials(app: &AppState, tenant: &Tenant) -> Credentials {
                     store: sc.store.clone(),
                 })
                 .collect(),
-            initiators: world
-                .initiators
-                .values()
-                .map(|i| InitiatorCredentials {
-                    name: i.name.clone(),
-                    password: i.password.expose_secret().to_owned(),
-                    shortcodes: i.shortcodes.clone(),
-                })
+            initiators: super::operators::current_passwords(tenant)
+                .into_iter()
+                .map(|(name, password, shortcodes)| InitiatorCredentials { name, password, shortcodes })
                 .collect(),
             test_msisdns,
             certificate_pem: app.daraja_keys.cert_pem.to_owned(),

@@ -16,6 +16,7 @@
 
 mod credentials;
 mod journal;
+mod operators;
 mod state;
 mod tenants;
 
@@ -65,6 +66,13 @@ fn tenant_routes() -> Router<AppState> {
                 .delete(state::clear_scenarios),
         )
         .route("/stk/{checkout_request_id}/answer", post(state::answer_stk))
+        .route("/operators", get(operators::list).post(operators::create))
+        .route("/operators/{name}/password", post(operators::set_password))
+        .route("/operators/{name}/status", post(operators::set_status))
+        .route("/apps/{consumer_key}/secret", post(operators::rotate_secret))
+        .route("/shortcodes/{number}/passkey", post(operators::rotate_passkey))
+        .route("/c2b/pay", post(operators::customer_pays))
+        .route("/c2b/{shortcode}/unregister", post(operators::unregister))
         .route("/callbacks", get(journal::callbacks))
         .route("/callbacks/wait", get(journal::wait_for_callbacks))
         .route("/requests", get(journal::requests))

@@ -22,6 +22,8 @@ use crate::store::Tenant;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TransactionFilter {
+    /// `stk_push`, `b2c`, `b2b`, `reversal`, `c2b_payment`, ...
+    kind: Option<String>,
     status: Option<String>,
     msisdn: Option<String>,
     id: Option<String>,
@@ -32,42 +34,93 @@ pub async fn transactions(
     q: Result<Query<TransactionFilter>, QueryRejection>,
 ) -> Result<Json<Value>, AdminError> {
     let filter = query(q)?;
-    let mut rows: Vec<Value> = tenant.with_state(|state| {
-        let mut txs: Vec<_> = state.daraja.stk.txs.values().collect();
-        txs.sort_by(|a, b| (a.created_at, &a.checkout_request_id).cmp(&(b.created_at, &b.checkout_request_id)));
-        txs.into_iter()
-            .filter(|tx| filter.status.as_deref().is_none_or(|s| s == tx.status.as_str()))
-            .filter(|tx| filter.msisdn.as_deref().is_none_or(|m| m == tx.phone_number))
-            .filter(|tx| {
-                filter.id.as_deref().is_none_or(|id| id == tx.checkout_request_id || id == tx.merchant_request_id)
-            })
-            .map(|tx| {
-                json!({
-                    "provider": "daraja",
-                    "kind": "stk_push",
-                    "checkout_request_id": tx.checkout_request_id,
-                    "merchant_request_id": tx.merchant_request_id,
-                    "status": tx.status.as_str(),
-                    "result_code": tx.result_code,
-                    "result_desc": tx.result_desc,
-                    "outcome_reason": tx.outcome_reason,
-                    "awaiting_customer": tx.awaiting_customer,
-                    "amount": tx.amount.to_string(),
-                    "phone_number": tx.phone_number,
-                    "business_short_code": tx.business_short_code,
-                    "party_b": tx.party_b,
-                    "account_reference": tx.account_reference,
-                    "transaction_desc": tx.transaction_desc,
-                    "receipt": tx.receipt,
-                    "callback_url": tx.callback_url,
-                    "created_at": tx.created_at,
-                    "settles_at": tx.settles_at,
-                    "settled_at": tx.settled_at,
-                })
-            })
-            .collect()
+    let mut rows: Vec<(chrono::DateTime<chrono::Utc>, Value)> = tenant.with_state(|state| {
+        let daraja = &state.daraja;
+        let stk = daraja.stk.txs.values().map(|tx| {
+            let row = json!({
+                "provider": "daraja",
+                "kind": "stk_push",
+                "id": tx.checkout_request_id,
+                "checkout_request_id": tx.checkout_request_id,
+                "merchant_request_id": tx.merchant_request_id,
+                "status": tx.status.as_str(),
+                "result_code": tx.result_code,
+                "result_desc": tx.result_desc,
+                "outcome_reason": tx.outcome_reason,
+                "awaiting_customer": tx.awaiting_customer,
+                "amount": tx.amount.to_string(),
+                "msisdn": tx.phone_number,
+                "phone_number": tx.phone_number,
+                "business_short_code": tx.business_short_code,
+                "party_b": tx.party_b,
+                "account_reference": tx.account_reference,
+                "transaction_desc": tx.transaction_desc,
+                "receipt": tx.receipt,
+                "callback_url": tx.callback_url,
+                "created_at": tx.created_at,
+                "settles_at": tx.settles_at,
+                "settled_at": tx.settled_at,
+            });
+            (tx.created_at, row)
+        });
+        let requests = daraja.requests.by_conversation.values().map(|r| {
+            let row = json!({
+                "provider": "daraja",
+                "kind": r.kind.operation(),
+                "id": r.conversation_id,
+                "conversation_id": r.conversation_id,
+                "originator_conversation_id": r.originator_conversation_id,
+                "command_id": r.command_id,
+                "initiator": r.initiator,
+                "status": r.status.as_str(),
+                "result_code": r.result.as_ref().map(|(c, _)| c),
+                "result_desc": r.result.as_ref().map(|(_, d)| d),
+                "outcome_reason": r.outcome_reason,
+                "amount": r.amount.map(|a| a.to_string()),
+                "party_a": r.party_a,
+                "party_b": r.party_b,
+                "msisdn": r.party_b,
+                "transaction_id": r.transaction_id,
+                "receipt": r.receipt,
+                "result_url": r.result_url,
+                "created_at": r.accepted_at,
+                "settles_at": r.settles_at,
+            });
+            (r.accepted_at, row)
+        });
+        let payments = daraja.c2b.payments.values().map(|p| {
+            let row = json!({
+                "provider": "daraja",
+                "kind": "c2b_payment",
+                "id": p.trans_id,
+                "trans_id": p.trans_id,
+                "status": p.status.as_str(),
+                "outcome_reason": p.outcome_reason,
+                "amount": p.amount.to_string(),
+                "msisdn": p.msisdn,
+                "shortcode": p.shortcode,
+                "bill_ref_number": p.bill_ref_number,
+                "third_party_trans_id": p.third_party_trans_id,
+                "created_at": p.initiated_at,
+            });
+            (p.initiated_at, row)
+        });
+        stk.chain(requests).chain(payments).collect()
     });
-    rows.shrink_to_fit();
+    let text = |row: &Value, key: &str| row.get(key).and_then(Value::as_str).map(str::to_owned);
+    rows.retain(|(_, row)| {
+        let matches_id = |id: &str| {
+            ["id", "checkout_request_id", "merchant_request_id", "originator_conversation_id", "receipt"]
+                .iter()
+                .any(|k| text(row, k).as_deref() == Some(id))
+        };
+        filter.status.as_deref().is_none_or(|s| text(row, "status").as_deref() == Some(s))
+            && filter.msisdn.as_deref().is_none_or(|m| text(row, "msisdn").as_deref() == Some(m))
+            && filter.kind.as_deref().is_none_or(|k| text(row, "kind").as_deref() == Some(k))
+            && filter.id.as_deref().is_none_or(matches_id)
+    });
+    rows.sort_by(|(a, ra), (b, rb)| (a, text(ra, "id")).cmp(&(b, text(rb, "id"))));
+    let rows: Vec<Value> = rows.into_iter().map(|(_, row)| row).collect();
     Ok(Json(json!({ "transactions": rows })))
 }
 

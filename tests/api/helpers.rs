@@ -154,6 +154,12 @@ impl TestApp {
         body
     }
 
+    /// Every callback attempt correlated with an id (ConversationID, TransID), in journal order.
+    pub async fn attempts_by(&self, correlation_id: &str) -> Vec<Value> {
+        let (_, body) = self.admin_get(&format!("/callbacks?correlation_id={correlation_id}")).await;
+        body["callbacks"].as_array().unwrap().clone()
+    }
+
     /// Every callback attempt for a checkout request, in journal order.
     pub async fn attempts(&self, checkout_request_id: &str) -> Vec<Value> {
         let (_, body) = self.admin_get(&format!("/callbacks?checkout_request_id={checkout_request_id}")).await;

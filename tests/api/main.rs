@@ -2,6 +2,8 @@
 //! with wiremock receiving its callbacks. One binary, one module per surface.
 
 mod admin;
+mod daraja_c2b;
+mod daraja_money;
 mod daraja_oauth;
 mod daraja_stk_push;
 mod daraja_stk_query;

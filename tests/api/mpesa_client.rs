@@ -97,3 +97,159 @@ async fn the_mpesa_crate_decodes_sandbox_errors_into_its_api_error_type() {
         other => panic!("expected an API error the crate could decode, got {other:?}"),
     }
 }
+
+/// An app of its own and a virtual clock, so results arrive when the test says.
+async fn money_client(key: &str, extra_world: &str) -> (crate::helpers::TestApp, Mpesa<Sandbox>) {
+    let world = format!(
+        "[[apps]]\nname = \"mpesa crate\"\nconsumer_key = \"{key}\"\nconsumer_secret = \"{key}-secret\"\n{extra_world}\n{}",
+        crate::daraja_money::MONEY_WORLD
+    );
+    let app = crate::helpers::spawn_virtual(&world).await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&app.receiver).await;
+    let env = Sandbox { base_url: app.base.clone(), certificate: app.creds.daraja.certificate_pem.clone() };
+    let client = Mpesa::new(key, &format!("{key}-secret"), env);
+    // The crate encrypts this password with the sandbox certificate, as it would with Safaricom's.
+    client.set_initiator_password("Safaricom999!*!");
+    (app, client)
+}
+
+async fn result_of(app: &crate::helpers::TestApp, conversation_id: &str) -> serde_json::Value {
+    app.advance_ms(20).await;
+    let attempts = app.attempts_by(conversation_id).await;
+    attempts.last().expect("a result was delivered")["body"]["Result"].clone()
+}
+
+#[tokio::test]
+async fn the_mpesa_crate_moves_money_and_its_credentials_decrypt_with_the_sandbox_key() {
+    let key = "mpesa-crate-money";
+    let (app, client) = money_client(key, "").await;
+    let result_url = format!("{}/result", app.receiver.uri());
+    let timeout_url = format!("{}/timeout", app.receiver.uri());
+
+    let b2c = client
+        .b2c("testapi")
+        .party_a("600999")
+        .party_b("254708374149")
+        .result_url(&result_url)
+        .timeout_url(&timeout_url)
+        .amount(1500)
+        .command_id(mpesa::CommandId::BusinessPayment)
+        .send()
+        .await
+        .expect("B2C (v1, as the crate sends it) is accepted");
+    let result = result_of(&app, &b2c.conversation_id).await;
+    assert_eq!(result["ResultCode"], json!(0), "the crate's credential decrypted to the password: {result}");
+    let b2c_receipt = result["TransactionID"].as_str().unwrap().to_owned();
+    assert_eq!(app.balance_of_msisdn("254708374149").await, "501500.00");
+
+    let b2b = client
+        .b2b("testapi")
+        .party_a("600000")
+        .party_b("600984")
+        .result_url(&result_url)
+        .timeout_url(&timeout_url)
+        .account_ref("INV-77")
+        .command_id(mpesa::CommandId::BusinessPayBill)
+        .amount(300)
+        .send()
+        .await
+        .expect("B2B is accepted");
+    let result = result_of(&app, &b2b.conversation_id).await;
+    assert_eq!(result["ResultCode"], "0", "{result}");
+
+    // A customer pays; the business reverses it.
+    let express = client
+        .express_request("174379")
+        .phone_number("254722000000")
+        .amount(80)
+        .callback_url(&format!("{}/stk", app.receiver.uri()))
+        .account_ref("ORDER-1")
+        .send()
+        .await
+        .expect("M-Pesa Express is accepted");
+    app.advance_ms(20).await;
+    let (_, txs) = app.admin_get(&format!("/transactions?id={}", express.checkout_request_id)).await;
+    let receipt = txs["transactions"][0]["receipt"].as_str().unwrap().to_owned();
+    assert_eq!(app.balance_of_msisdn("254722000000").await, "99920.00");
+    let reversal = client
+        .transaction_reversal("testapi")
+        .transaction_id(&receipt)
+        .amount(80.0)
+        .receiver_party("174379")
+        .result_url(&result_url)
+        .timeout_url(&timeout_url)
+        .send()
+        .await
+        .expect("reversal is accepted (the crate spells RecieverIdentifierType as the contract does)");
+    let result = result_of(&app, &reversal.conversation_id).await;
+    assert_eq!(result["ResultCode"], json!(0), "{result}");
+    assert_eq!(app.balance_of_msisdn("254722000000").await, "100000.00");
+
+    let status = client
+        .transaction_status("testapi")
+        .transaction_id(&b2c_receipt)
+        .party_a("600999")
+        .result_url(&result_url)
+        .timeout_url(&timeout_url)
+        .send()
+        .await
+        .expect("transaction status is accepted");
+    let result = result_of(&app, &status.conversation_id).await;
+    assert_eq!(result["ResultCode"], json!(0), "{result}");
+
+    let balance = client
+        .account_balance("testapi")
+        .party_a("600999")
+        .result_url(&result_url)
+        .timeout_url(&timeout_url)
+        .send()
+        .await
+        .expect("account balance is accepted");
+    let result = result_of(&app, &balance.conversation_id).await;
+    let params = result["ResultParameters"]["ResultParameter"].as_array().unwrap().clone();
+    let accounts = params.iter().find(|p| p["Key"] == "AccountBalance").unwrap()["Value"].as_str().unwrap().to_owned();
+    assert!(accounts.contains("Utility Account|KES|4998500.00|"), "{accounts}");
+}
+
+#[tokio::test]
+async fn the_mpesa_crate_registers_and_simulates_c2b_once_its_key_spelling_is_served() {
+    let key = "mpesa-crate-c2b";
+    let (app, client) = money_client(key, "").await;
+    // The crate expects OriginatorConverstionID (register) and OriginatorConversationID
+    // (simulate); the real API sends OriginatorCoversationID, which the crate cannot read.
+    let (status, _) = app
+        .admin_post(
+            "/scenarios",
+            &json!({ "documents": [
+                "[[rules]]\nwhen = { operation = \"c2b_register\" }\nvariants = { originator_key = \"OriginatorConverstionID\" }\n[[rules]]\nwhen = { operation = \"c2b_simulate\" }\nvariants = { originator_key = \"OriginatorConversationID\" }\n"
+            ] }),
+        )
+        .await;
+    assert_eq!(status.as_u16(), 200);
+    let confirmation = format!("{}/c2b/confirm", app.receiver.uri());
+    let validation = format!("{}/c2b/validate", app.receiver.uri());
+    let registered = client
+        .c2b_register()
+        .short_code("600984")
+        .confirmation_url(&confirmation)
+        .validation_url(&validation)
+        .send()
+        .await
+        .expect("C2B register is accepted");
+    assert_eq!(registered.response_code, "0");
+    let simulated = client
+        .c2b_simulate()
+        .short_code("600984")
+        .msisdn("254708374149")
+        .amount(55)
+        .bill_ref_number("ACC-1")
+        .send()
+        .await
+        .expect("C2B simulate is accepted");
+    assert_eq!(simulated.response_code, "0");
+    app.advance_ms(20).await;
+    let (_, journal) = app.admin_get("/callbacks?kind=c2b_confirmation").await;
+    let confirmation = &journal["callbacks"][0]["body"];
+    assert_eq!(confirmation["TransAmount"], "55.00");
+    assert_eq!(confirmation["BillRefNumber"], "ACC-1");
+}
