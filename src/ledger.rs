@@ -102,6 +102,9 @@ pub enum Account {
     },
     /// Where transaction charges go (the operator's revenue).
     Revenue,
+    /// Money outside M-Pesa: customers created on first use are funded from
+    /// it, so even their opening balances are balanced postings.
+    Outside,
 }
 
 impl Account {
@@ -179,7 +182,8 @@ impl Ledger {
         if !self.balances.contains_key(to) {
             return Err(LedgerError::NoSuchAccount);
         }
-        let may_overdraw = matches!(from, Account::Org { account: OrgAccount::ChargesPaid, .. } | Account::Revenue);
+        let may_overdraw =
+            matches!(from, Account::Org { account: OrgAccount::ChargesPaid, .. } | Account::Revenue | Account::Outside);
         if !may_overdraw && available.0 < amount.0 {
             return Err(LedgerError::Insufficient { available, needed: amount });
         }

@@ -122,6 +122,8 @@ pub struct TenantState {
     pub ids: IdGen,
     pub timeline: Timeline,
     pub limits: Limits,
+    /// When the tenant's state was (re)created, stamped on opening postings.
+    opened_at: DateTime<Utc>,
     /// Scenarios loaded into this tenant, evaluated before the default one.
     pub scenarios: ScenarioSet,
     /// Token buckets by (app, provider, operation, limit index).
@@ -156,6 +158,7 @@ impl TenantState {
             ledger.open(Account::org(&sc.number, OrgAccount::ChargesPaid), Money(0));
         }
         ledger.open(Account::Revenue, Money(0));
+        ledger.open(Account::Outside, Money(0));
         for c in world.customers.values() {
             ledger.open(Account::Customer(c.msisdn.clone()), c.opening_balance);
         }
@@ -172,6 +175,7 @@ impl TenantState {
             buckets: HashMap::new(),
             held: Vec::new(),
             signing_secret,
+            opened_at: now,
             daraja: crate::daraja::State::new(&world, now),
             limits,
             world,
@@ -230,8 +234,18 @@ impl TenantState {
     /// prompted, so an unknown MSISDN becomes a customer with the world's
     /// default balance.
     pub fn ensure_customer(&mut self, msisdn: &str) -> Money {
+        let account = Account::Customer(msisdn.to_owned());
+        if let Some(balance) = self.ledger.balance(&account) {
+            return balance;
+        }
+        self.ledger.open(account.clone(), Money(0));
         let opening = self.world.customer_defaults.balance;
-        self.ledger.open(Account::Customer(msisdn.to_owned()), opening)
+        if opening.0 > 0 {
+            // Funded from outside M-Pesa, so the opening is a balanced posting.
+            let at = self.opened_at;
+            let _ = self.ledger.transfer("OPENING", "Opening balance", at, &Account::Outside, &account, opening);
+        }
+        opening
     }
 
     /// The customer's display names (first, middle, last).

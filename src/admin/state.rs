@@ -152,6 +152,8 @@ pub async fn accounts(
                 }
                 Account::Revenue => (filter.msisdn.is_none() && filter.shortcode.is_none())
                     .then(|| json!({ "account": "Charges collected", "balance": balance.to_string() })),
+                Account::Outside => (filter.msisdn.is_none() && filter.shortcode.is_none())
+                    .then(|| json!({ "account": "Outside M-Pesa", "balance": balance.to_string() })),
             })
             .collect()
     });
