@@ -43,6 +43,8 @@ pub struct AppState {
     pub credential_cache: Arc<CredentialCache>,
     pub seed: u64,
     pub base_url: Arc<str>,
+    /// Required by the admin API when set.
+    pub admin_token: Option<Arc<str>>,
     request_seq: Arc<AtomicU64>,
 }
 
@@ -112,7 +114,7 @@ impl Surface {
 pub fn router(state: AppState, body_limit: usize, request_timeout: Duration) -> Router {
     Router::new()
         .merge(daraja::router())
-        .nest(admin::PREFIX, admin::router())
+        .nest(admin::PREFIX, admin::router().layer(middleware::from_fn_with_state(state.clone(), admin::require_token)))
         .fallback(unknown_path)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
@@ -171,7 +173,7 @@ impl Sandbox {
 
         let tracker = TaskTracker::new();
         let engine_close = CancellationToken::new();
-        let callbacks = CallbackEngine::start(config.callbacks, &tracker, engine_close.clone())?;
+        let callbacks = CallbackEngine::start(config.callbacks, config.callback_allow, &tracker, engine_close.clone())?;
         let clock = match config.clock {
             ClockMode::System => crate::clock::Clock::System,
             ClockMode::Virtual { start } => crate::clock::Clock::virtual_at(start),
@@ -185,6 +187,7 @@ impl Sandbox {
             credential_cache: Arc::new(CredentialCache::new(10_000)),
             seed,
             base_url,
+            admin_token: config.admin_token.map(Arc::from),
             request_seq: Arc::new(AtomicU64::new(0)),
         };
 
@@ -214,6 +217,11 @@ impl Sandbox {
     /// `http://127.0.0.1:<port>`: point clients here.
     pub fn base_url(&self) -> &str {
         &self.state.base_url
+    }
+
+    /// The token the admin API requires, if any.
+    pub fn admin_token(&self) -> Option<&str> {
+        self.state.admin_token.as_deref()
     }
 
     /// The seed this run uses (given, or drawn at start); replay with it.

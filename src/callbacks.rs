@@ -69,6 +69,76 @@ pub struct Reply {
     pub error: Option<String>,
 }
 
+/// A callback destination a shared sandbox may call: an IP network, a host,
+/// or every host of a domain (`*.example.test`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    Network(ipnet::IpNet),
+    Host(String),
+    Domain(String),
+}
+
+impl std::str::FromStr for Destination {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Destination, String> {
+        let text = text.trim();
+        if let Ok(net) = text.parse::<ipnet::IpNet>() {
+            return Ok(Destination::Network(net));
+        }
+        if let Ok(ip) = text.parse::<std::net::IpAddr>() {
+            return Ok(Destination::Network(ipnet::IpNet::from(ip)));
+        }
+        let valid = |h: &str| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+        match text.strip_prefix("*.") {
+            Some(domain) if valid(domain) => Ok(Destination::Domain(domain.to_ascii_lowercase())),
+            None if valid(text) => Ok(Destination::Host(text.to_ascii_lowercase())),
+            _ => Err("not an IP network (10.0.0.0/8), an IP, a host or *.domain".into()),
+        }
+    }
+}
+
+/// Why a destination is refused, or `None` when it may be called. Host
+/// names are resolved and every address must be allowed, unless the name
+/// itself is allowed.
+async fn refused(allow: &[Destination], url: &str) -> Option<String> {
+    if allow.is_empty() {
+        return None;
+    }
+    let Ok(parsed) = url::Url::parse(url) else { return Some("the URL does not parse".into()) };
+    let ip_allowed =
+        |ip: std::net::IpAddr| allow.iter().any(|d| matches!(d, Destination::Network(net) if net.contains(&ip)));
+    match parsed.host() {
+        Some(url::Host::Ipv4(ip)) if ip_allowed(ip.into()) => None,
+        Some(url::Host::Ipv6(ip)) if ip_allowed(ip.into()) => None,
+        Some(url::Host::Domain(host)) => {
+            let host = host.to_ascii_lowercase();
+            let named = allow.iter().any(|d| match d {
+                Destination::Host(h) => *h == host,
+                Destination::Domain(domain) => host == *domain || host.ends_with(&format!(".{domain}")),
+                Destination::Network(_) => false,
+            });
+            if named {
+                return None;
+            }
+            let port = parsed.port_or_known_default().unwrap_or(80);
+            let looked_up = tokio::net::lookup_host(format!("{host}:{port}")).await;
+            match looked_up {
+                Ok(addrs) => {
+                    let addrs: Vec<_> = addrs.collect();
+                    match !addrs.is_empty() && addrs.iter().all(|a| ip_allowed(a.ip())) {
+                        true => None,
+                        false => Some(format!("{host} is not in the callback allowlist")),
+                    }
+                }
+                Err(e) => Some(format!("{host} does not resolve: {e}")),
+            }
+        }
+        Some(other) => Some(format!("{other} is not in the callback allowlist")),
+        None => Some("the URL has no host".into()),
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct EngineConfig {
     pub queue_capacity: usize,
@@ -113,6 +183,7 @@ pub struct CallbackEngine {
     capacity: usize,
     client: reqwest::Client,
     capture: usize,
+    allow: Arc<[Destination]>,
 }
 
 impl CallbackEngine {
@@ -120,9 +191,11 @@ impl CallbackEngine {
     /// then delivers what is already queued and stops.
     pub fn start(
         config: EngineConfig,
+        allow: Vec<Destination>,
         tracker: &TaskTracker,
         close: CancellationToken,
     ) -> Result<CallbackEngine, reqwest::Error> {
+        let allow: Arc<[Destination]> = Arc::from(allow);
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
@@ -135,6 +208,7 @@ impl CallbackEngine {
         let (tx, rx) = mpsc::channel(capacity);
         let stats = Arc::new(Stats::default());
         let dispatcher = Dispatcher {
+            allow: allow.clone(),
             client: client.clone(),
             rx,
             requeue: tx.clone(),
@@ -144,7 +218,7 @@ impl CallbackEngine {
             capture: config.response_capture_bytes,
         };
         tracker.spawn(dispatcher.run(close));
-        Ok(CallbackEngine { tx, stats, capacity, client, capture: config.response_capture_bytes })
+        Ok(CallbackEngine { tx, stats, capacity, client, capture: config.response_capture_bytes, allow })
     }
 
     /// Queues a job; waits while the queue is full (back-pressure).
@@ -173,7 +247,8 @@ impl CallbackEngine {
             self.stats.enqueued.fetch_add(1, Ordering::Relaxed);
             self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
             let released =
-                deliver(&self.client, &self.stats, self.capture, Delivery { tenant: tenant.clone(), job }).await;
+                deliver(&self.client, &self.stats, self.capture, &self.allow, Delivery { tenant: tenant.clone(), job })
+                    .await;
             self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
             attempts += 1;
             for (i, job) in released.into_iter().enumerate() {
@@ -198,6 +273,7 @@ impl CallbackEngine {
 }
 
 struct Dispatcher {
+    allow: Arc<[Destination]>,
     client: reqwest::Client,
     rx: mpsc::Receiver<Delivery>,
     /// Where released out-of-order callbacks go back in.
@@ -233,10 +309,11 @@ impl Dispatcher {
         let stats = self.stats.clone();
         let capture = self.capture;
         let requeue = self.requeue.clone();
+        let allow = self.allow.clone();
         stats.in_flight.fetch_add(1, Ordering::Relaxed);
         self.tracker.spawn(async move {
             let tenant = delivery.tenant.clone();
-            let released = deliver(&client, &stats, capture, delivery).await;
+            let released = deliver(&client, &stats, capture, &allow, delivery).await;
             stats.in_flight.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
             for job in released {
@@ -250,8 +327,19 @@ impl Dispatcher {
 }
 
 /// Makes one attempt; returns the held callbacks this attempt releases.
-async fn deliver(client: &reqwest::Client, stats: &Stats, capture: usize, delivery: Delivery) -> Vec<CallbackJob> {
+async fn deliver(
+    client: &reqwest::Client,
+    stats: &Stats,
+    capture: usize,
+    allow: &[Destination],
+    delivery: Delivery,
+) -> Vec<CallbackJob> {
     let Delivery { tenant, job } = delivery;
+    if let Some(why) = refused(allow, &job.url).await {
+        stats.failed.fetch_add(1, Ordering::Relaxed);
+        journal_unsent(&tenant, &job, DeliveryOutcome::Refused, &why);
+        return tenant.with_state(|state| release_held(state, &job.correlation_id));
+    }
     let at = tenant.now();
     let started = Instant::now();
     let body = serde_json::to_vec(&*job.body).unwrap_or_default();

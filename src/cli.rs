@@ -100,6 +100,16 @@ pub struct ServeArgs {
     /// How long one callback attempt may take.
     #[arg(long, env = "PESA_SANDBOX_CALLBACK_TIMEOUT_MS", default_value_t = 10_000)]
     pub callback_timeout_ms: u64,
+    /// Connections served at once.
+    #[arg(long, env = "PESA_SANDBOX_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Token the admin API requires (generated and printed when listening beyond loopback).
+    #[arg(long, env = "PESA_SANDBOX_ADMIN_TOKEN")]
+    pub admin_token: Option<String>,
+    /// Callback destinations allowed (repeatable): an IP network (`127.0.0.0/8`), a host
+    /// (`hooks.example.test`) or a domain (`*.example.test`). Anything, when none is given.
+    #[arg(long = "callback-allow", env = "PESA_SANDBOX_CALLBACK_ALLOW", value_delimiter = ',')]
+    pub callback_allow: Vec<String>,
     /// Largest request body accepted.
     #[arg(long, env = "PESA_SANDBOX_BODY_LIMIT_BYTES", default_value_t = 256 * 1024)]
     pub body_limit_bytes: usize,
@@ -142,12 +152,18 @@ pub fn run_helper(command: &Command, out: &mut impl std::io::Write) -> anyhow::R
 pub fn banner(sandbox: &crate::Sandbox) -> String {
     let base = sandbox.base_url();
     let creds = sandbox.credentials();
+    let admin = match sandbox.admin_token() {
+        Some(token) => {
+            format!("\n  admin token:      {token}  (send it as Authorization: Bearer <token> to /__sandbox/)")
+        }
+        None => String::new(),
+    };
     format!(
         "pesa-sandbox {version} listening on {base}\n\
          \x20 Daraja base URL:  {base}\n\
          \x20 consumer key:     {key}  (secret and passkeys: {base}/__sandbox/credentials)\n\
          \x20 certificate:      {base}/__sandbox/keys/daraja.pem\n\
-         \x20 seed:             {seed}  (replay this run with --seed {seed})",
+         \x20 seed:             {seed}  (replay this run with --seed {seed}){admin}",
         version = env!("CARGO_PKG_VERSION"),
         key = creds.daraja.consumer_key,
         seed = sandbox.seed(),

@@ -40,6 +40,11 @@ pub struct Config {
     pub body_limit_bytes: usize,
     pub request_timeout: Duration,
     pub server: ServerLimits,
+    /// When set, admin calls need `Authorization: Bearer <token>` (or
+    /// `x-sandbox-admin-token`). Generated when listening beyond loopback.
+    pub admin_token: Option<String>,
+    /// When not empty, callbacks go only to these destinations.
+    pub callback_allow: Vec<crate::callbacks::Destination>,
     /// How long shutdown waits for in-flight requests and callbacks.
     pub shutdown_grace: Duration,
 }
@@ -64,7 +69,13 @@ impl Config {
             },
             body_limit_bytes: 256 * 1024,
             request_timeout: Duration::from_secs(60),
-            server: ServerLimits { header_read_timeout: Duration::from_secs(10) },
+            server: ServerLimits {
+                header_read_timeout: Duration::from_secs(10),
+                max_connections: 4096,
+                max_header_bytes: 64 * 1024,
+            },
+            admin_token: None,
+            callback_allow: Vec::new(),
             shutdown_grace: Duration::from_secs(5),
         }
     }
@@ -134,6 +145,16 @@ impl Config {
         config.limits.journal_entries = args.journal_entries.max(1);
         config.callbacks.timeout = Duration::from_millis(args.callback_timeout_ms.max(1));
         config.body_limit_bytes = args.body_limit_bytes.max(1024);
+        config.server.max_connections = args.max_connections.max(1);
+        config.admin_token = args.admin_token.clone();
+        if config.admin_token.is_none() && !config.listen.ip().is_loopback() {
+            config.admin_token = Some(crate::ids::IdGen::new(rand::random(), "admin-token").alnum(32));
+        }
+        config.callback_allow = args
+            .callback_allow
+            .iter()
+            .map(|text| text.parse().map_err(|e| anyhow::anyhow!("--callback-allow {text:?}: {e}")))
+            .collect::<anyhow::Result<_>>()?;
         Ok(config)
     }
 }

@@ -50,6 +50,8 @@ pub enum DeliveryOutcome {
     Abandoned,
     /// Not sent because the scenario drops it.
     Dropped,
+    /// Not sent because the destination is outside the callback allowlist.
+    Refused,
 }
 
 /// One API request as the sandbox understood it.

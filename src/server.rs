@@ -58,15 +58,29 @@ impl ConnectionControl {
 
 #[derive(Debug, Clone, Copy)]
 pub struct ServerLimits {
-    /// How long a client may take to send its request head.
+    /// How long a client may take to send a request head, including the wait
+    /// for the next request on a kept-alive connection (so idle connections
+    /// close too).
     pub header_read_timeout: Duration,
+    /// Connections served at once; further clients wait in the listen backlog.
+    pub max_connections: usize,
+    /// The largest request head accepted (hyper answers 431 beyond it).
+    pub max_header_bytes: usize,
 }
 
 /// Serves `router` on `listener` until `stop` is cancelled, then shuts every
 /// connection down gracefully and returns once they are all closed.
 pub async fn serve(listener: TcpListener, router: Router, stop: CancellationToken, limits: ServerLimits) {
     let connections = TaskTracker::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     loop {
+        // Wait for a free slot before accepting: at the limit, new clients
+        // queue in the kernel's backlog instead of costing memory here.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot,
+            _ = stop.cancelled() => break,
+        };
+        let Ok(slot) = slot else { break };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = stop.cancelled() => break,
@@ -81,7 +95,11 @@ pub async fn serve(listener: TcpListener, router: Router, stop: CancellationToke
             }
         };
         let _ = stream.set_nodelay(true);
-        connections.spawn(serve_connection(stream, router.clone(), stop.clone(), limits));
+        let (router, stop) = (router.clone(), stop.clone());
+        connections.spawn(async move {
+            serve_connection(stream, router, stop, limits).await;
+            drop(slot);
+        });
     }
     drop(listener);
     connections.close();
@@ -98,7 +116,11 @@ async fn serve_connection(stream: TcpStream, router: Router, stop: CancellationT
         request
     });
     let mut builder = Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes.max(8192));
     let mut conn = pin!(builder
         .serve_connection_with_upgrades(TokioIo::new(SharedStream(stream.clone())), TowerToHyperService::new(service)));
     let mut stopping = false;

@@ -54,6 +54,7 @@ fn outcome_name(outcome: DeliveryOutcome) -> &'static str {
         DeliveryOutcome::Failed => "failed",
         DeliveryOutcome::Abandoned => "abandoned",
         DeliveryOutcome::Dropped => "dropped",
+        DeliveryOutcome::Refused => "refused",
     }
 }
 

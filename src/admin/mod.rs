@@ -162,6 +162,32 @@ impl IntoResponse for AdminError {
     }
 }
 
+/// Refuses admin calls without the admin token, when one is set (shared
+/// deployments: a sandbox listening beyond loopback always has one).
+pub async fn require_token(
+    State(app): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(expected) = app.admin_token.as_deref() else { return next.run(request).await };
+    let headers = request.headers();
+    let bearer = headers.get(header::AUTHORIZATION).and_then(|v| crate::httpauth::bearer(Some(v.as_bytes())).ok());
+    let direct = headers.get("x-sandbox-admin-token").and_then(|v| v.to_str().ok());
+    let given = bearer.or(direct).unwrap_or_default();
+    // Compare in constant time: the token guards a network-reachable API.
+    let matches = given.len() == expected.len()
+        && given.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    if matches {
+        return next.run(request).await;
+    }
+    AdminError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "this sandbox's admin API needs its token: Authorization: Bearer <token> or x-sandbox-admin-token",
+    )
+    .into_response()
+}
+
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, AdminError> {
     q.map(|Query(t)| t).map_err(|e| AdminError::bad_request(e.body_text()))
 }

@@ -9,6 +9,7 @@ mod daraja_stk_push;
 mod daraja_stk_query;
 mod helpers;
 mod mpesa_client;
+mod robustness;
 mod scenarios;
 mod shutdown;
 mod tenants;
