@@ -197,6 +197,56 @@ pub fn scenario_decision(data: &[u8]) {
     }
 }
 
+/// Every result-API body parser (B2C, B2B, tax, reversal, status, balance)
+/// and the C2B register and simulate parsers, on the same JSON object.
+pub fn daraja_result_request(data: &[u8]) {
+    use crate::daraja::requests::{validate, ApiKind};
+    if data.len() > MAX_INPUT_LEN {
+        return;
+    }
+    let Some(body) = json_object(data) else {
+        return;
+    };
+    let kinds = [
+        ApiKind::B2c { v3: false, pochi: false },
+        ApiKind::B2c { v3: true, pochi: false },
+        ApiKind::B2c { v3: true, pochi: true },
+        ApiKind::B2b,
+        ApiKind::TaxRemittance,
+        ApiKind::Reversal,
+        ApiKind::TransactionStatus,
+        ApiKind::AccountBalance,
+    ];
+    for kind in kinds {
+        let _ = validate(&body, kind);
+    }
+    for production in [false, true] {
+        if let Ok(registration) = crate::daraja::c2b::parse_register(&body, production) {
+            assert!(!production || registration.confirmation_url.to_lowercase().starts_with("https://"));
+        }
+    }
+    if let Ok(payment) = crate::daraja::c2b::parse_simulate(&body) {
+        assert!(payment.amount.cents() > 0, "a parsed payment has a positive amount");
+    }
+}
+
+/// Callback allowlist entries and Standard Webhooks signatures.
+pub fn callback_security(data: &[u8]) {
+    if data.len() > MAX_INPUT_LEN {
+        return;
+    }
+    let input = text(data);
+    let _ = input.parse::<crate::callbacks::Destination>();
+    let mut parts = input.splitn(3, '\n');
+    let (secret, id, body) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let signature = crate::crypto::webhook::sign(secret, id, 1_700_000_000, body.as_bytes());
+    assert!(
+        crate::crypto::webhook::verify(secret, id, 1_700_000_000, body.as_bytes(), &signature),
+        "a signature verifies"
+    );
+    let _ = crate::crypto::webhook::verify(secret, id, 1_700_000_000, body.as_bytes(), &input);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,7 +254,9 @@ mod tests {
     #[test]
     fn every_target_accepts_empty_and_oversized_inputs() {
         let oversized = vec![b'{'; MAX_INPUT_LEN + 1];
-        let targets: [fn(&[u8]); 8] = [
+        let targets: [fn(&[u8]); 10] = [
+            daraja_result_request,
+            callback_security,
             daraja_stk_push,
             auth_header,
             lnm_password,

@@ -114,3 +114,13 @@ fn the_valid_seeds_are_accepted_by_the_library() {
     let doc = pesa_sandbox::world::World::parse_doc(&world, "seed").expect("the world seed parses");
     pesa_sandbox::world::World::from_overlays(&[(doc, "seed".into())]).expect("the world seed resolves");
 }
+
+#[test]
+fn every_committed_result_api_body_is_handled_without_panicking() {
+    replay("daraja_result_request", fuzzing::daraja_result_request);
+}
+
+#[test]
+fn every_committed_callback_security_input_is_handled_without_panicking() {
+    replay("callback_security", fuzzing::callback_security);
+}

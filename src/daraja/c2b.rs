@@ -151,21 +151,10 @@ async fn register(
         Gate::Pass(decision) => decision,
         Gate::Refuse(response) => return Ok(response),
     };
-    let short_code = shortcode(&body, "ShortCode")?;
-    let response_type = match required(&body, "ResponseType")?.as_str() {
-        "Completed" => ResponseType::Completed,
-        "Cancelled" => ResponseType::Cancelled,
-        other => {
-            return Err(DarajaError::field(
-                "ResponseType",
-                format!("ResponseType {other:?} must be exactly \"Completed\" or \"Cancelled\" (sentence case)"),
-            ))
-        }
-    };
     let world = auth.tenant.world();
     let production = world.daraja.production_rules;
-    let confirmation_url = c2b_url(&body, "ConfirmationURL", production)?;
-    let validation_url = c2b_url(&body, "ValidationURL", production)?;
+    let RegisterRequest { short_code, response_type, confirmation_url, validation_url } =
+        parse_register(&body, production)?;
     let Some(sc) = world.shortcodes.get(&short_code) else {
         return Err(DarajaError::field("ShortCode", format!("shortcode {short_code} is not in this tenant's world")));
     };
@@ -207,6 +196,53 @@ async fn register(
     };
     let originator = auth.tenant.with_state(|state| ids::originator_conversation_id(&mut state.ids));
     Ok(delayed(Json(ack(&variants, originator, description)).into_response(), decision.as_ref()))
+}
+
+/// A syntactically valid URL registration.
+#[derive(Debug, Clone)]
+pub struct RegisterRequest {
+    pub short_code: String,
+    pub response_type: ResponseType,
+    pub confirmation_url: String,
+    pub validation_url: String,
+}
+
+/// Reads a registration; `production` adds the production URL rules.
+pub fn parse_register(body: &Map<String, Value>, production: bool) -> Result<RegisterRequest, DarajaError> {
+    let short_code = shortcode(body, "ShortCode")?;
+    let response_type = match required(body, "ResponseType")?.as_str() {
+        "Completed" => ResponseType::Completed,
+        "Cancelled" => ResponseType::Cancelled,
+        other => {
+            return Err(DarajaError::field(
+                "ResponseType",
+                format!("ResponseType {other:?} must be exactly \"Completed\" or \"Cancelled\" (sentence case)"),
+            ))
+        }
+    };
+    let confirmation_url = c2b_url(body, "ConfirmationURL", production)?;
+    let validation_url = c2b_url(body, "ValidationURL", production)?;
+    Ok(RegisterRequest { short_code, response_type, confirmation_url, validation_url })
+}
+
+/// Reads a simulated payment.
+pub fn parse_simulate(body: &Map<String, Value>) -> Result<PayRequest, DarajaError> {
+    let short_code = shortcode(body, "ShortCode")?;
+    let command_id = required(body, "CommandID")?;
+    let buy_goods = match command_id.as_str() {
+        "CustomerPayBillOnline" => false,
+        "CustomerBuyGoodsOnline" => true,
+        other => {
+            return Err(DarajaError::field(
+                "CommandID",
+                format!("CommandID {other:?} is neither CustomerPayBillOnline nor CustomerBuyGoodsOnline"),
+            ))
+        }
+    };
+    let amount = whole_amount(body, "Amount")?;
+    let msisdn = wire::msisdn(body, "Msisdn")?;
+    let bill_ref_number = crate::fields::optional_text(body, "BillRefNumber").ok().flatten().unwrap_or_default();
+    Ok(PayRequest { shortcode: short_code, msisdn, amount, bill_ref_number, buy_goods: Some(buy_goods) })
 }
 
 /// The acknowledgement of register and simulate, with the contract's
@@ -271,22 +307,7 @@ async fn simulate_any(
             "production rules: simulation is not supported on production",
         ));
     }
-    let short_code = shortcode(&body, "ShortCode")?;
-    let command_id = required(&body, "CommandID")?;
-    let buy_goods = match command_id.as_str() {
-        "CustomerPayBillOnline" => false,
-        "CustomerBuyGoodsOnline" => true,
-        other => {
-            return Err(DarajaError::field(
-                "CommandID",
-                format!("CommandID {other:?} is neither CustomerPayBillOnline nor CustomerBuyGoodsOnline"),
-            ))
-        }
-    };
-    let amount = whole_amount(&body, "Amount")?;
-    let msisdn = wire::msisdn(&body, "Msisdn")?;
-    let bill_ref_number = crate::fields::optional_text(&body, "BillRefNumber").ok().flatten().unwrap_or_default();
-    let request = PayRequest { shortcode: short_code, msisdn, amount, bill_ref_number, buy_goods: Some(buy_goods) };
+    let request = parse_simulate(&body)?;
     let now = auth.tenant.now();
     auth.tenant
         .with_state(|state| start_payment(state, request, now, decision.as_ref()))

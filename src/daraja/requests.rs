@@ -231,6 +231,12 @@ async fn accept(
     Ok(response)
 }
 
+/// Checks a request body as the gateway does, without acting on it (what
+/// the fuzz targets call).
+pub fn validate(body: &Map<String, Value>, kind: ApiKind) -> Result<(), DarajaError> {
+    parse(body, kind).map(|_| ())
+}
+
 fn parse(body: &Map<String, Value>, kind: ApiKind) -> Result<Parsed, DarajaError> {
     let initiator_field = kind.first_field();
     let initiator = required(body, initiator_field)?;
