@@ -109,6 +109,8 @@ pub struct Payment {
 pub struct C2bState {
     pub registrations: HashMap<String, Registration>,
     pub payments: HashMap<String, Payment>,
+    /// Finished payments, oldest first; forgotten past the retention limit.
+    finished: std::collections::VecDeque<String>,
 }
 
 pub const OPERATION_REGISTER: &str = "c2b_register";
@@ -468,9 +470,18 @@ pub fn on_validation_reply(state: &mut TenantState, trans_id: &str, reply: &Repl
 }
 
 fn update(state: &mut TenantState, trans_id: &str, status: PaymentStatus, reason: String) {
-    if let Some(p) = state.daraja.c2b.payments.get_mut(trans_id) {
+    let c2b = &mut state.daraja.c2b;
+    if let Some(p) = c2b.payments.get_mut(trans_id) {
         p.status = status;
         p.outcome_reason = reason;
+    }
+    if matches!(status, PaymentStatus::Completed | PaymentStatus::Cancelled | PaymentStatus::Failed) {
+        c2b.finished.push_back(trans_id.to_owned());
+        while c2b.finished.len() > state.limits.transactions {
+            if let Some(old) = c2b.finished.pop_front() {
+                c2b.payments.remove(&old);
+            }
+        }
     }
 }
 

@@ -550,7 +550,9 @@ pub fn settle(state: &mut TenantState, conversation_id: &str, at: DateTime<Utc>)
     requests.settled.push_back(conversation_id.to_owned());
     while requests.settled.len() > state.limits.transactions {
         if let Some(old) = requests.settled.pop_front() {
-            requests.by_conversation.remove(&old);
+            if let Some(forgotten) = requests.by_conversation.remove(&old) {
+                requests.originators.remove(&forgotten.originator_conversation_id);
+            }
         }
     }
 }
