@@ -27,9 +27,10 @@ fn serve(args: &pesa_sandbox::cli::ServeArgs) -> anyhow::Result<()> {
     let config = Config::from_args(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
+        let signal = pesa_sandbox::cli::ShutdownSignal::install()?;
         let sandbox = Sandbox::start(config).await?;
         println!("{}", pesa_sandbox::cli::banner(&sandbox));
-        pesa_sandbox::cli::shutdown_signal().await;
+        signal.recv().await;
         sandbox.shutdown().await;
         anyhow::Ok(())
     })

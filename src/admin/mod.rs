@@ -10,7 +10,8 @@
 //! Per tenant, under `/__sandbox/` for the default tenant and under
 //! `/__sandbox/tenants/{id}/` for any other ([`tenant_routes`]):
 //! credentials, transactions, accounts, callbacks (and the long-poll wait),
-//! requests, reset, clock, scenarios, and answering M-Pesa Express prompts.
+//! requests, reset, clock, scenarios, answering M-Pesa Express prompts, and
+//! an organisation account's reconciliation statement as CSV.
 //!
 //! Admin types are a stable surface (serialized for clients in any language).
 
@@ -18,6 +19,7 @@ mod credentials;
 mod journal;
 mod operators;
 mod state;
+mod statement;
 mod tenants;
 
 use std::sync::Arc;
@@ -76,6 +78,7 @@ fn tenant_routes() -> Router<AppState> {
         .route("/callbacks", get(journal::callbacks))
         .route("/callbacks/wait", get(journal::wait_for_callbacks))
         .route("/requests", get(journal::requests))
+        .route("/statements/{shortcode}", get(statement::statement))
 }
 
 /// The tenant an admin call is about: `{tenant}` in the path, or the default.

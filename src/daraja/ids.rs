@@ -7,6 +7,8 @@
 //! * M-Pesa receipt: 10 upper-case characters whose first three encode the
 //!   year (`S` = 2024), month (`A` = January) and day (`1`-`9`, then `A` = 10th).
 //! * Access tokens: 28 alphanumerics.
+//! * `ResponseRefID` of the Pull Transactions API: a UUID-shaped string,
+//!   e.g. `feb5e3f2-0fbc-4745-844c-ee37b546f627`.
 
 use chrono::{DateTime, Datelike, Utc};
 use sha2::{Digest, Sha256};
@@ -55,6 +57,11 @@ pub fn receipt(ids: &mut IdGen, at: DateTime<Utc>) -> String {
         d => (b'A' + (d - 10) as u8) as char,
     };
     format!("{year}{month}{day}{}", ids.upper_alnum(7))
+}
+
+/// `8-4-4-4-12` lower-case hex, the `ResponseRefID` of the Pull Transactions API.
+pub fn response_ref_id(ids: &mut IdGen) -> String {
+    format!("{}-{}-{}-{}-{}", ids.hex(8), ids.hex(4), ids.hex(4), ids.hex(4), ids.hex(12))
 }
 
 pub fn access_token(ids: &mut IdGen) -> String {

@@ -4,6 +4,8 @@
 //! * `GET  /oauth/v1/generate?grant_type=client_credentials`: access tokens ([`oauth`]).
 //! * `POST /mpesa/stkpush/v1/processrequest`: M-Pesa Express ([`stk`]).
 //! * `POST /mpesa/stkpushquery/v1/query`: M-Pesa Express query ([`stk`]).
+//! * `POST /pulltransactions/v1/register`, `/query`: Pull Transactions ([`pull`]).
+//! * `POST /mpesa/qrcode/v1/generate`: Dynamic QR ([`qr`]).
 //!
 //! This module owns Daraja's wire types ([`wire`]), its error envelope
 //! ([`error`]), its identifier formats ([`ids`]) and its per-tenant state
@@ -16,6 +18,8 @@ pub mod extract;
 pub mod ids;
 pub mod oauth;
 pub mod operators;
+pub mod pull;
+pub mod qr;
 pub mod records;
 pub mod requests;
 pub mod results;
@@ -56,6 +60,9 @@ pub fn router() -> Router<AppState> {
         .route("/mpesa/reversal/v1/request", post(requests::reversal))
         .route("/mpesa/transactionstatus/v1/query", post(requests::transaction_status))
         .route("/mpesa/accountbalance/v1/query", post(requests::account_balance))
+        .route("/pulltransactions/v1/register", post(pull::register))
+        .route("/pulltransactions/v1/query", post(pull::query))
+        .route("/mpesa/qrcode/v1/generate", post(qr::generate))
 }
 
 /// Daraja's per-tenant state.
@@ -66,6 +73,7 @@ pub struct State {
     pub requests: requests::Requests,
     pub records: records::Records,
     pub c2b: c2b::C2bState,
+    pub pull: pull::PullState,
 }
 
 impl State {
@@ -76,6 +84,7 @@ impl State {
             requests: requests::Requests::default(),
             records: records::Records::default(),
             c2b: c2b::C2bState::default(),
+            pull: pull::PullState::default(),
         }
     }
 }

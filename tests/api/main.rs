@@ -5,6 +5,7 @@ mod admin;
 mod daraja_c2b;
 mod daraja_money;
 mod daraja_oauth;
+mod daraja_pull_qr_statement;
 mod daraja_stk_push;
 mod daraja_stk_query;
 mod helpers;
