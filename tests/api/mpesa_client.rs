@@ -253,3 +253,133 @@ async fn the_mpesa_crate_registers_and_simulates_c2b_once_its_key_spelling_is_se
     assert_eq!(confirmation["TransAmount"], "55.00");
     assert_eq!(confirmation["BillRefNumber"], "ACC-1");
 }
+
+/// Issue 03's done-when: a full day of a paybill's life, driven by the
+/// unmodified `mpesa` crate, and every number adds up.
+#[tokio::test]
+async fn a_day_in_the_life_of_a_paybill_adds_up() {
+    let key = "mpesa-crate-day";
+    let paybill = "[[shortcodes]]\nnumber = \"600984\"\nkind = \"paybill\"\nname = \"Mama Mboga Ltd\"\npasskey = \"d4y0fap4yb1ll\"\nbalance = 250000\nworking_balance = 100000\n";
+    let (app, client) = money_client(key, paybill).await;
+    app.admin_post("/scenarios", &json!({ "documents": [
+        "[[rules]]\nwhen = { operation = \"c2b_register\" }\nvariants = { originator_key = \"OriginatorConverstionID\" }\n[[rules]]\nwhen = { operation = \"c2b_simulate\" }\nvariants = { originator_key = \"OriginatorConversationID\" }\n"
+    ] })).await;
+    let result_url = format!("{}/result", app.receiver.uri());
+    let timeout_url = format!("{}/timeout", app.receiver.uri());
+    client
+        .c2b_register()
+        .short_code("600984")
+        .confirmation_url(&format!("{}/c2b/confirm", app.receiver.uri()))
+        .validation_url(&format!("{}/c2b/validate", app.receiver.uri()))
+        .send()
+        .await
+        .expect("URLs registered");
+
+    // Morning: customers pay, by prompt, by paybill and from the phone.
+    let customers = ["254701000001", "254701000002", "254701000003", "254701000004"];
+    client
+        .express_request("600984")
+        .phone_number(customers[0])
+        .amount(1000)
+        .pass_key("d4y0fap4yb1ll")
+        .callback_url(&format!("{}/stk", app.receiver.uri()))
+        .account_ref("ORDER-1")
+        .send()
+        .await
+        .expect("prompt sent");
+    client
+        .c2b_simulate()
+        .short_code("600984")
+        .msisdn(customers[1])
+        .amount(2500)
+        .bill_ref_number("ORDER-2")
+        .send()
+        .await
+        .expect("paid");
+    app.admin_post(
+        "/c2b/pay",
+        &json!({ "shortcode": "600984", "msisdn": customers[2], "amount": 700, "bill_ref_number": "ORDER-3" }),
+    )
+    .await;
+    app.advance_ms(20).await;
+    let (_, confirmations) = app.admin_get("/callbacks?kind=c2b_confirmation").await;
+    assert_eq!(confirmations["callbacks"].as_array().unwrap().len(), 2, "both C2B payments confirmed");
+
+    // Noon: the business pays a supplier's rider and refunds one order.
+    let b2c = client
+        .b2c("testapi")
+        .party_a("600984")
+        .party_b(customers[3])
+        .result_url(&result_url)
+        .timeout_url(&timeout_url)
+        .amount(1200)
+        .command_id(mpesa::CommandId::BusinessPayment)
+        .send()
+        .await
+        .expect("payout accepted");
+    let payout = result_of(&app, &b2c.conversation_id).await;
+    assert_eq!(payout["ResultCode"], json!(0), "{payout}");
+    let refunded = confirmations["callbacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["body"]["BillRefNumber"] == "ORDER-2")
+        .unwrap()["body"]["TransID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reversal = client
+        .transaction_reversal("testapi")
+        .transaction_id(&refunded)
+        .amount(2500.0)
+        .receiver_party("600984")
+        .result_url(&result_url)
+        .timeout_url(&timeout_url)
+        .send()
+        .await
+        .expect("reversal accepted");
+    assert_eq!(result_of(&app, &reversal.conversation_id).await["ResultCode"], json!(0));
+
+    // Evening: status, balance and the statement agree with each other.
+    let status = client
+        .transaction_status("testapi")
+        .transaction_id(payout["TransactionID"].as_str().unwrap())
+        .party_a("600984")
+        .result_url(&result_url)
+        .timeout_url(&timeout_url)
+        .send()
+        .await
+        .expect("status accepted");
+    let status = result_of(&app, &status.conversation_id).await;
+    let params = status["ResultParameters"]["ResultParameter"].as_array().unwrap().clone();
+    assert!(params.iter().any(|p| p["Key"] == "TransactionStatus" && p["Value"] == "Completed"));
+    let balance = client
+        .account_balance("testapi")
+        .party_a("600984")
+        .result_url(&result_url)
+        .timeout_url(&timeout_url)
+        .send()
+        .await
+        .expect("balance accepted");
+    let balance = result_of(&app, &balance.conversation_id).await;
+    let accounts = balance["ResultParameters"]["ResultParameter"][0]["Value"].as_str().unwrap().to_owned();
+    // 250,000 + 1,000 + 2,500 + 700 - 1,200 - 2,500 refunded.
+    assert!(accounts.contains("Utility Account|KES|250500.00|250500.00|0.00|0.00"), "{accounts}");
+    assert_eq!(app.balance_of_msisdn(customers[0]).await, "99000.00");
+    assert_eq!(app.balance_of_msisdn(customers[1]).await, "100000.00", "refunded");
+    assert_eq!(app.balance_of_msisdn(customers[2]).await, "99300.00");
+    assert_eq!(app.balance_of_msisdn(customers[3]).await, "101200.00");
+
+    let csv = app.http.get(app.url("/__sandbox/statements/600984")).send().await.unwrap().text().await.unwrap();
+    assert!(csv
+        .starts_with("Receipt No.,Completion Time,Details,Transaction Status,Paid In,Withdrawn,Balance,Other Party\n"));
+    let rows: Vec<Vec<String>> = csv::Reader::from_reader(csv.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    assert_eq!(rows.len(), 5, "three payments in, a payout and a refund out:\n{csv}");
+    assert_eq!(rows[0][6], "250500.00", "the newest balance is the ledger's");
+    let cents = |s: &str| if s.is_empty() { 0 } else { s.replace('.', "").parse::<i64>().unwrap() };
+    let net: i64 = rows.iter().map(|r| cents(&r[4]) + cents(&r[5])).sum();
+    assert_eq!(net, 50_000, "the statement's movements add up to the day's KES 500");
+}
