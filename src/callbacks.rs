@@ -54,6 +54,54 @@ pub struct CallbackJob {
     pub reply_to: Option<ReplyTo>,
 }
 
+impl CallbackJob {
+    /// A first attempt of an original (not a duplicate), with no retries,
+    /// the engine's timeout, and no interest in the receiver's answer.
+    pub fn new(
+        id: String,
+        provider: &'static str,
+        kind: &'static str,
+        correlation_id: String,
+        url: String,
+        body: serde_json::Value,
+    ) -> CallbackJob {
+        CallbackJob {
+            id,
+            provider,
+            kind,
+            correlation_id,
+            url,
+            body: Arc::new(body),
+            copy: 0,
+            attempt: 1,
+            retry_delays_ms: Arc::from(Vec::new()),
+            timeout_ms: None,
+            reply_to: None,
+        }
+    }
+
+    /// The journal entry of an attempt of this job.
+    fn attempt_record(&self, seq: u64, at: DateTime<Utc>, outcome: DeliveryOutcome) -> CallbackAttempt {
+        CallbackAttempt {
+            seq,
+            callback_id: self.id.clone(),
+            provider: self.provider,
+            kind: self.kind,
+            correlation_id: self.correlation_id.clone(),
+            url: self.url.clone(),
+            copy: self.copy,
+            attempt: self.attempt,
+            at,
+            body: (*self.body).clone(),
+            outcome,
+            status: None,
+            latency_ms: None,
+            error: None,
+            response_body: None,
+        }
+    }
+}
+
 /// Who acts on a receiver's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplyTo {
@@ -403,21 +451,11 @@ async fn deliver(
         (reply_to, reply)
     });
     tenant.journal.record_callback(|seq| CallbackAttempt {
-        seq,
-        callback_id: job.id.clone(),
-        provider: job.provider,
-        kind: job.kind,
-        correlation_id: job.correlation_id.clone(),
-        url: job.url.clone(),
-        copy: job.copy,
-        attempt: job.attempt,
-        at,
-        body: (*job.body).clone(),
-        outcome,
         status,
         latency_ms: Some(latency_ms),
         error,
         response_body,
+        ..job.attempt_record(seq, at, outcome)
     });
     if let Some((reply_to, reply)) = reply {
         // The answer is acted on at the time of the attempt, by the owning provider.
@@ -472,23 +510,10 @@ pub fn release_held(state: &mut TenantState, correlation_id: &str) -> Vec<Callba
 
 /// Journals a job that will never be sent.
 pub fn journal_unsent(tenant: &Tenant, job: &CallbackJob, outcome: DeliveryOutcome, why: &str) {
-    tenant.journal.record_callback(|seq| CallbackAttempt {
-        seq,
-        callback_id: job.id.clone(),
-        provider: job.provider,
-        kind: job.kind,
-        correlation_id: job.correlation_id.clone(),
-        url: job.url.clone(),
-        copy: job.copy,
-        attempt: job.attempt,
-        at: tenant.now(),
-        body: (*job.body).clone(),
-        outcome,
-        status: None,
-        latency_ms: None,
-        error: Some(why.to_owned()),
-        response_body: None,
-    });
+    let at = tenant.now();
+    tenant
+        .journal
+        .record_callback(|seq| CallbackAttempt { error: Some(why.to_owned()), ..job.attempt_record(seq, at, outcome) });
 }
 
 /// "connection refused" rather than reqwest's outer "error sending request".

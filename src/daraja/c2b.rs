@@ -16,7 +16,6 @@
 //! completes silently, as on the real system.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use axum::extract::State as AxumState;
 use axum::http::StatusCode;
@@ -403,18 +402,12 @@ pub fn arrive(state: &mut TenantState, trans_id: &str, at: DateTime<Utc>) {
         Some(reg) if validate => {
             update(state, trans_id, PaymentStatus::Validating, "waiting for the ValidationURL".into());
             let body = notification(state, &payment, &reg, None);
+            let id = format!("cb-{}", state.ids.next_seq());
+            let url = reg.validation_url.clone();
             let job = CallbackJob {
-                id: format!("cb-{}", state.ids.next_seq()),
-                provider: super::PROVIDER,
-                kind: "c2b_validation",
-                correlation_id: trans_id.to_owned(),
-                url: reg.validation_url.clone(),
-                body: Arc::new(body),
-                copy: 0,
-                attempt: 1,
-                retry_delays_ms: Arc::from(Vec::new()),
                 timeout_ms: Some(world.daraja.c2b_validation_timeout_ms),
                 reply_to: Some(ReplyTo { provider: super::PROVIDER, key: trans_id.to_owned() }),
+                ..CallbackJob::new(id, super::PROVIDER, "c2b_validation", trans_id.to_owned(), url, body)
             };
             state.timeline.schedule(at, store::Due::Deliver(job));
         }
@@ -521,19 +514,9 @@ fn send_confirmation(state: &mut TenantState, payment: &Payment, at: DateTime<Ut
     let Some(reg) = state.daraja.c2b.registrations.get(&payment.shortcode).cloned() else { return };
     let balance = state.ledger.balance(&Account::utility(&payment.shortcode)).unwrap_or_default();
     let body = notification(state, payment, &reg, Some(balance));
-    let job = CallbackJob {
-        id: format!("cb-{}", state.ids.next_seq()),
-        provider: super::PROVIDER,
-        kind: "c2b_confirmation",
-        correlation_id: payment.trans_id.clone(),
-        url: reg.confirmation_url.clone(),
-        body: Arc::new(body),
-        copy: 0,
-        attempt: 1,
-        retry_delays_ms: Arc::from(Vec::new()),
-        timeout_ms: None,
-        reply_to: None,
-    };
+    let id = format!("cb-{}", state.ids.next_seq());
+    let job =
+        CallbackJob::new(id, super::PROVIDER, "c2b_confirmation", payment.trans_id.clone(), reg.confirmation_url, body);
     let script = payment.script.clone();
     callbacks::plan(state, job, &script, at);
 }

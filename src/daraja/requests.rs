@@ -519,19 +519,14 @@ pub fn settle(state: &mut TenantState, conversation_id: &str, at: DateTime<Utc>)
             stored.outcome_reason = reason.clone();
         }
     }
-    let job = CallbackJob {
-        id: format!("cb-{}", state.ids.next_seq()),
-        provider: super::PROVIDER,
-        kind: "result",
-        correlation_id: request.conversation_id.clone(),
-        url: request.result_url.clone(),
-        body: Arc::new(body),
-        copy: 0,
-        attempt: 1,
-        retry_delays_ms: Arc::from(Vec::new()),
-        timeout_ms: None,
-        reply_to: None,
-    };
+    let job = CallbackJob::new(
+        format!("cb-{}", state.ids.next_seq()),
+        super::PROVIDER,
+        "result",
+        request.conversation_id.clone(),
+        request.result_url.clone(),
+        body,
+    );
     let mut script = request.script.clone();
     if script.queue_timeout_first {
         let notice = queue_timeout_notice(&request, &transaction_id);

@@ -7,7 +7,6 @@
 //! phone is refused, as on the real system.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 
 use axum::extract::State as AxumState;
 use axum::response::{IntoResponse, Response};
@@ -399,19 +398,14 @@ pub fn settle(state: &mut TenantState, checkout_request_id: &str, at: DateTime<U
             balance_item: tx.variants.balance_item.unwrap_or(true),
         }),
     });
-    let job = CallbackJob {
-        id: format!("cb-{}", id_gen.next_seq()),
-        provider: super::PROVIDER,
-        kind: "stk_callback",
-        correlation_id: tx.checkout_request_id.clone(),
-        url: tx.callback_url.clone(),
-        body: Arc::new(body),
-        copy: 0,
-        attempt: 1,
-        retry_delays_ms: Arc::from(Vec::new()),
-        timeout_ms: None,
-        reply_to: None,
-    };
+    let job = CallbackJob::new(
+        format!("cb-{}", id_gen.next_seq()),
+        super::PROVIDER,
+        "stk_callback",
+        tx.checkout_request_id.clone(),
+        tx.callback_url.clone(),
+        body,
+    );
     let script = tx.script.clone();
     let paid = receipt
         .clone()
