@@ -108,3 +108,35 @@ fn the_helper_commands_print_what_tests_in_any_language_need() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8(out.stderr).unwrap().contains("cannot read world file /nonexistent/world.toml"));
 }
+
+#[test]
+fn scenarios_and_a_virtual_clock_load_from_the_command_line() {
+    let dir = std::env::temp_dir().join(format!("pesa-sandbox-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("slow.toml");
+    std::fs::write(&file, "name = \"slow\"\n[[rules]]\nwhen = { operation = \"stk_push\" }\noutcome = { result_code = 0, after_ms = 9000 }\n").unwrap();
+    let scenarios = format!("user-cancels,{}", file.display());
+    let (mut child, base) =
+        start(&["--scenarios", &scenarios, "--clock", "virtual", "--clock-start", "2030-01-31T09:00:00+03:00"]);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (loaded, clock) = runtime.block_on(async {
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let loaded: serde_json::Value =
+            http.get(format!("{base}/__sandbox/scenarios")).send().await.unwrap().json().await.unwrap();
+        let clock: serde_json::Value =
+            http.get(format!("{base}/__sandbox/clock")).send().await.unwrap().json().await.unwrap();
+        (loaded, clock)
+    });
+    signal(&child, "TERM");
+    assert!(wait_exit(&mut child, Duration::from_secs(10)).success());
+    let _ = std::fs::remove_dir_all(&dir);
+    let names: Vec<&str> =
+        loaded["scenarios"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["user-cancels", "slow"]);
+    assert_eq!(clock["mode"], "virtual");
+    assert_eq!(clock["now"], "2030-01-31T06:00:00Z");
+
+    let out = Command::new(BIN).args(["--scenarios", "no-such-scenario"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "an unknown scenario stops the start");
+    assert!(String::from_utf8(out.stderr).unwrap().contains("no-such-scenario"));
+}
