@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use serde_json::value::RawValue;
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -41,7 +42,9 @@ pub struct CallbackJob {
     pub kind: &'static str,
     pub correlation_id: String,
     pub url: String,
-    pub body: Arc<serde_json::Value>,
+    /// The JSON body, serialized once: every attempt, duplicate and journal
+    /// entry shares these bytes (a `Value` tree costs several kilobytes).
+    pub body: Arc<RawValue>,
     /// 0 for the original, 1.. for scripted duplicates (same id, same body).
     pub copy: u32,
     /// 1 for the first attempt.
@@ -71,7 +74,7 @@ impl CallbackJob {
             kind,
             correlation_id,
             url,
-            body: Arc::new(body),
+            body: raw_body(&body),
             copy: 0,
             attempt: 1,
             retry_delays_ms: Arc::from(Vec::new()),
@@ -92,7 +95,7 @@ impl CallbackJob {
             copy: self.copy,
             attempt: self.attempt,
             at,
-            body: (*self.body).clone(),
+            body: self.body.clone(),
             outcome,
             status: None,
             latency_ms: None,
@@ -100,6 +103,13 @@ impl CallbackJob {
             response_body: None,
         }
     }
+}
+
+/// A callback body as the bytes that will be sent.
+pub fn raw_body(body: &serde_json::Value) -> Arc<RawValue> {
+    // Serializing a `Value` cannot fail: its map keys are strings.
+    let raw = serde_json::value::to_raw_value(body).unwrap_or_else(|_| RawValue::NULL.to_owned());
+    Arc::from(raw)
 }
 
 /// Who acts on a receiver's answer.
@@ -205,6 +215,8 @@ struct Stats {
     retries_scheduled: AtomicU64,
     abandoned: AtomicU64,
     in_flight: AtomicU64,
+    /// Signalled whenever the dispatcher takes a job off the queue.
+    room: tokio::sync::Notify,
 }
 
 /// Counters of the engine since start.
@@ -267,6 +279,21 @@ impl CallbackEngine {
         };
         tracker.spawn(dispatcher.run(close));
         Ok(CallbackEngine { tx, stats, capacity, client, capture: config.response_capture_bytes, allow })
+    }
+
+    /// Waits while the queue is more than half full: a request that will
+    /// produce callbacks is admitted only when the engine keeps up, so under
+    /// sustained load acceptance slows to the delivery rate instead of the
+    /// queue stalling the scheduler (which would leave pushes unsettled and
+    /// their customers locked). Not a sleep: it wakes as the queue drains.
+    pub async fn admit(&self) {
+        loop {
+            let room = self.stats.room.notified();
+            if self.tx.capacity() * 2 >= self.capacity || self.tx.is_closed() {
+                return;
+            }
+            room.await;
+        }
     }
 
     /// Queues a job; waits while the queue is full (back-pressure).
@@ -341,10 +368,12 @@ impl Dispatcher {
                 _ = close.cancelled() => None,
             };
             let Some(delivery) = delivery else { break };
+            self.stats.room.notify_waiters();
             self.spawn(delivery).await;
         }
         // Shutting down: refuse new jobs, deliver what was already queued.
         self.rx.close();
+        self.stats.room.notify_waiters();
         while let Some(delivery) = self.rx.recv().await {
             self.spawn(delivery).await;
         }
@@ -390,7 +419,7 @@ async fn deliver(
     }
     let at = tenant.now();
     let started = Instant::now();
-    let body = serde_json::to_vec(&*job.body).unwrap_or_default();
+    let body = job.body.get().as_bytes().to_vec();
     let mut request = client.post(&job.url).header(reqwest::header::CONTENT_TYPE, "application/json");
     if let Some(ms) = job.timeout_ms {
         request = request.timeout(Duration::from_millis(ms));

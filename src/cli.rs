@@ -97,6 +97,10 @@ pub struct ServeArgs {
     /// Entries kept in each journal (callbacks, requests) per tenant.
     #[arg(long, env = "PESA_SANDBOX_JOURNAL_ENTRIES", default_value_t = 10_000)]
     pub journal_entries: usize,
+    /// Settled transactions (and M-Pesa records) kept per tenant and kind for
+    /// queries, status checks and reversals; older ones are forgotten.
+    #[arg(long, env = "PESA_SANDBOX_RETAIN_TRANSACTIONS", default_value_t = 10_000)]
+    pub retain_transactions: usize,
     /// How long one callback attempt may take.
     #[arg(long, env = "PESA_SANDBOX_CALLBACK_TIMEOUT_MS", default_value_t = 10_000)]
     pub callback_timeout_ms: u64,

@@ -59,7 +59,7 @@ impl Config {
             world: World::default_world(),
             scenarios: Vec::new(),
             clock: ClockMode::System,
-            limits: Limits { journal_entries: 10_000, ledger_history: 10_000, transactions: 100_000 },
+            limits: Limits { journal_entries: 10_000, ledger_history: 10_000, transactions: 10_000 },
             callbacks: EngineConfig {
                 queue_capacity: 10_000,
                 concurrency: 64,
@@ -143,6 +143,7 @@ impl Config {
             }
         };
         config.limits.journal_entries = args.journal_entries.max(1);
+        config.limits.transactions = args.retain_transactions.max(1);
         config.callbacks.timeout = Duration::from_millis(args.callback_timeout_ms.max(1));
         config.body_limit_bytes = args.body_limit_bytes.max(1024);
         config.server.max_connections = args.max_connections.max(1);
@@ -164,4 +165,28 @@ fn load_world(path: &Path) -> anyhow::Result<World> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read world file {origin}"))?;
     let doc: WorldDoc = World::parse_doc(&text, &origin)?;
     Ok(World::from_overlays(&[(doc, origin)])?)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::Cli;
+
+    fn config(args: &[&str]) -> Config {
+        let cli = Cli::try_parse_from(args).expect("flags parse");
+        Config::from_args(&cli.serve).expect("flags make a config")
+    }
+
+    #[test]
+    fn retention_flags_bound_what_a_tenant_keeps() {
+        let defaults = config(&["pesa-sandbox"]);
+        assert_eq!(defaults.limits.transactions, 10_000);
+        assert_eq!(defaults.limits.journal_entries, 10_000);
+        let set = config(&["pesa-sandbox", "--retain-transactions", "25", "--journal-entries", "7"]);
+        assert_eq!(set.limits.transactions, 25);
+        assert_eq!(set.limits.journal_entries, 7);
+        assert_eq!(config(&["pesa-sandbox", "--retain-transactions", "0"]).limits.transactions, 1);
+    }
 }

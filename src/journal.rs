@@ -29,7 +29,8 @@ pub struct CallbackAttempt {
     pub attempt: u32,
     /// Sandbox-clock time of the attempt.
     pub at: DateTime<Utc>,
-    pub body: serde_json::Value,
+    /// The body as sent, shared with the job that sent it.
+    pub body: std::sync::Arc<serde_json::value::RawValue>,
     pub outcome: DeliveryOutcome,
     /// The receiver's HTTP status, when it answered.
     pub status: Option<u16>,

@@ -6,6 +6,11 @@ use clap::Parser;
 use pesa_sandbox::cli::{Cli, Command};
 use pesa_sandbox::{telemetry, Config, Sandbox};
 
+/// Faster than glibc's malloc for this allocation pattern (many small,
+/// short-lived objects freed on other threads) and returns freed memory.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {

@@ -292,10 +292,11 @@ pub async fn simulate(
 }
 
 async fn simulate_any(
-    AxumState(_app): AxumState<AppState>,
+    AxumState(app): AxumState<AppState>,
     auth: Authed,
     body: Result<JsonObject, BodyProblem>,
 ) -> Result<Response, DarajaError> {
+    app.callbacks.admit().await;
     let body = body.map_err(|p| p.into_error("ShortCode"))?.0;
     let decision = match gate(&auth.tenant, &auth.consumer_key, OPERATION_SIMULATE, Some(&body)) {
         Gate::Pass(decision) => decision,

@@ -12,7 +12,6 @@
 //! production, the request is accepted and the result says `2001` or `21`.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 
 use axum::extract::State as AxumState;
 use axum::response::{IntoResponse, Response};
@@ -213,6 +212,7 @@ async fn accept(
     body: Result<JsonObject, BodyProblem>,
     kind: ApiKind,
 ) -> Result<Response, DarajaError> {
+    app.callbacks.admit().await;
     let body = body.map_err(|p| p.into_error(kind.first_field()))?.0;
     let decision = match gate(&auth.tenant, &auth.consumer_key, kind.operation(), Some(&body)) {
         Gate::Pass(decision) => decision,
@@ -534,7 +534,7 @@ pub fn settle(state: &mut TenantState, conversation_id: &str, at: DateTime<Utc>)
             id: format!("cb-{}", state.ids.next_seq()),
             kind: "queue_timeout",
             url: request.queue_timeout_url.clone(),
-            body: Arc::new(notice),
+            body: callbacks::raw_body(&notice),
             ..job.clone()
         };
         state.timeline.schedule(at, store::Due::Deliver(notice_job));

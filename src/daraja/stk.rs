@@ -91,10 +91,11 @@ pub const OPERATION_PUSH: &str = "stk_push";
 pub const OPERATION_QUERY: &str = "stk_query";
 
 pub async fn push(
-    AxumState(_app): AxumState<AppState>,
+    AxumState(app): AxumState<AppState>,
     auth: Authed,
     body: Result<JsonObject, BodyProblem>,
 ) -> Result<Response, DarajaError> {
+    app.callbacks.admit().await;
     let body = body.map_err(|p| p.into_error(StkPushRequest::FIRST_FIELD))?.0;
     let decision = match gate(&auth.tenant, &auth.consumer_key, OPERATION_PUSH, Some(&body)) {
         Gate::Pass(decision) => decision,

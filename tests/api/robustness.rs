@@ -302,3 +302,44 @@ proptest! {
         })?;
     }
 }
+
+/// When callbacks back up, a request that would add to them waits for room
+/// instead of being refused or stalling settlement: acceptance slows to the
+/// delivery rate. Here one stuck receiver holds the only delivery slot.
+#[tokio::test]
+async fn pushes_wait_for_room_when_the_callback_queue_is_backed_up() {
+    let mut config = Config::local().with_seed(7).with_world_toml(FAST_WORLD).unwrap();
+    config.callbacks.queue_capacity = 2;
+    config.callbacks.concurrency = 1;
+    config.callbacks.timeout = Duration::from_secs(2);
+    let app = spawn_config(config).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(60)))
+        .mount(&app.receiver)
+        .await;
+    let queued = || async {
+        let (_, health) = app.admin_get("/health").await;
+        health["callbacks"]["queued"].as_u64().unwrap_or(0)
+    };
+    // One callback in flight, one waiting for the slot, two filling the queue.
+    for (i, msisdn) in ["254722000101", "254722000102", "254722000103", "254722000104"].iter().enumerate() {
+        let (status, ack) = app.stk_push(&app.stk_body(msisdn, 1)).await;
+        assert_eq!(status, StatusCode::OK, "{ack}");
+        let want = i.saturating_sub(1) as u64;
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while queued().await < want {
+            assert!(tokio::time::Instant::now() < deadline, "callback {i} never reached the queue");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    // The queue is full: the next push is held, not answered and not refused.
+    let body = app.stk_body("254722000105", 1);
+    let mut next = Box::pin(app.stk_push(&body));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), &mut next).await.is_err(),
+        "a push was admitted past a full callback queue"
+    );
+    // The stuck attempt times out, the queue moves, the push is accepted.
+    let (status, ack) = tokio::time::timeout(PATIENCE, next).await.expect("the push is admitted once the queue drains");
+    assert_eq!(status, StatusCode::OK, "{ack}");
+}

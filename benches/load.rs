@@ -1,0 +1,742 @@
+//! End-to-end load benchmark: `cargo bench --bench load`.
+//!
+//! Measures, in one run on one machine:
+//!   (a) a bare axum JSON echo server, the floor every other row is compared with;
+//!   (b) Daraja token + M-Pesa Express push, with every result callback delivered
+//!       to a local receiver;
+//!   (c) B2C with one repeated `SecurityCredential`, and with a fresh ciphertext
+//!       on every request (one RSA decryption each);
+//!   (d) a C2B payment with external validation and confirmation callbacks;
+//!   plus peak memory after a million STK pushes and the time from start to ready.
+//!
+//! The servers under test run as child processes (the release `pesa-sandbox`
+//! binary, and this benchmark re-executed as the echo server), so their CPU and
+//! peak memory are read from `/proc/<pid>` alone. The load generator and the
+//! callback receiver run here, on loopback only, with a fixed request count and
+//! a time cap per phase; every child is killed at the end.
+//!
+//! Knobs (environment): `PESA_BENCH_REQUESTS` (per phase, default 40000),
+//! `PESA_BENCH_CONCURRENCY` (default 64), `PESA_BENCH_FRESH` (fresh-credential
+//! requests, default 2000), `PESA_BENCH_MILLION` (pushes in the memory phase,
+//! default 1000000; 0 skips it), `PESA_BENCH_MAX_SECS` (cap per phase, default 180).
+//! The report is printed and written to `target/bench-report.md`.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use serde_json::{json, Value};
+
+const ROLE_ENV: &str = "PESA_BENCH_ROLE";
+const PASSKEY: &str = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919";
+const INITIATOR_PASSWORD: &str = "Safaricom999!*!";
+/// Distinct customers the pushes cycle through: a pool, as a load test uses,
+/// large enough that no customer still has a prompt open when it comes round.
+const CUSTOMER_POOL: usize = 20_000;
+/// One request in this many of the STK phases fetches a new token.
+const TOKENS_EVERY: usize = 50;
+const B2C: &str = "/mpesa/b2c/v1/paymentrequest";
+
+/// The world the sandbox runs with: answers and results after 1 ms (so the
+/// callback path is exercised at full rate), a B2C shortcode rich enough for
+/// every payment, and a paybill that asks its own validation URL.
+const BENCH_WORLD: &str = r#"
+[[shortcodes]]
+number = "600999"
+kind = "paybill"
+balance = 100000000
+
+[[shortcodes]]
+number = "600984"
+kind = "paybill"
+balance = 0
+external_validation = true
+
+[daraja]
+stk_answer_delay_ms = 1
+result_delay_ms = 1
+timestamp_window_secs = 0
+"#;
+
+fn main() {
+    if std::env::var(ROLE_ENV).as_deref() == Ok("echo") {
+        run_echo_server();
+        return;
+    }
+    let knobs = Knobs::from_env();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let report = runtime.block_on(run(knobs));
+    println!("\n{report}");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-report.md");
+    if std::fs::write(&path, &report).is_ok() {
+        println!("written to {}", path.display());
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Knobs {
+    requests: usize,
+    concurrency: usize,
+    fresh: usize,
+    million: usize,
+    max: Duration,
+}
+
+impl Knobs {
+    fn from_env() -> Knobs {
+        let get = |name: &str, default: usize| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+        Knobs {
+            requests: get("PESA_BENCH_REQUESTS", 40_000).max(1),
+            concurrency: get("PESA_BENCH_CONCURRENCY", 64).max(1),
+            fresh: get("PESA_BENCH_FRESH", 2_000).max(1),
+            million: get("PESA_BENCH_MILLION", 1_000_000),
+            max: Duration::from_secs(get("PESA_BENCH_MAX_SECS", 180) as u64),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- the echo floor
+
+/// (a): the smallest axum server that parses and answers JSON, on the same
+/// runtime shape as the sandbox's (tokio multi-thread, one worker per core).
+fn run_echo_server() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let app = Router::new().route("/echo", post(|Json(body): Json<Value>| async move { Json(body) }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        println!("echo listening on http://{}", listener.local_addr().expect("addr"));
+        axum::serve(listener, app).await.expect("serve");
+    });
+}
+
+// ---------------------------------------------------------------- child servers
+
+/// A server under test in its own process: CPU and memory are its own.
+struct Server {
+    child: Child,
+    base: String,
+    ready: Duration,
+}
+
+impl Server {
+    fn spawn(mut command: Command) -> Server {
+        let started = Instant::now();
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("spawn server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let base = loop {
+            let line = lines.next().expect("server exited before listening").expect("read");
+            if let Some(at) = line.find("listening on ") {
+                break line[at + "listening on ".len()..].trim().to_owned();
+            }
+        };
+        // Ready means a request is answered, not only that a line was printed.
+        let addr: SocketAddr = base.trim_start_matches("http://").parse().expect("address");
+        while std::net::TcpStream::connect(addr).is_err() {
+            std::thread::yield_now();
+        }
+        let ready = started.elapsed();
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, base, ready }
+    }
+
+    fn sandbox(world: &std::path::Path, seed: u64) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pesa-sandbox"));
+        command.args(["serve", "--listen", "127.0.0.1:0", "--seed", &seed.to_string()]).arg("--world").arg(world);
+        command.env_remove("RUST_LOG");
+        Server::spawn(command)
+    }
+
+    fn echo() -> Server {
+        let mut command = Command::new(std::env::current_exe().expect("own path"));
+        command.env(ROLE_ENV, "echo");
+        Server::spawn(command)
+    }
+
+    /// User + system CPU time of the whole process so far.
+    fn cpu(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let fields: Vec<u64> = rest.split_whitespace().map(|f| f.parse().unwrap_or(0)).collect();
+        let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+        Duration::from_secs_f64(ticks as f64 / clock_ticks_per_second())
+    }
+
+    /// Peak resident memory (VmHWM) in MiB.
+    fn peak_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let kib: f64 = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0.0);
+        kib / 1024.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn clock_ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+// ---------------------------------------------------------------- callback receiver
+
+/// Counts callbacks; answers C2B validation with an acceptance.
+#[derive(Default)]
+struct Receiver {
+    received: AtomicU64,
+}
+
+async fn start_receiver() -> (String, Arc<Receiver>) {
+    let receiver = Arc::new(Receiver::default());
+    async fn any(State(r): State<Arc<Receiver>>, _body: axum::body::Bytes) -> Json<Value> {
+        r.received.fetch_add(1, Ordering::Relaxed);
+        Json(json!({ "ResultCode": "0", "ResultDesc": "Accepted" }))
+    }
+    let app = Router::new().fallback(post(any)).with_state(receiver.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind receiver");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, receiver)
+}
+
+// ---------------------------------------------------------------- load generator
+
+/// One measured phase.
+struct Row {
+    name: String,
+    requests: usize,
+    failed: usize,
+    elapsed: Duration,
+    latencies_us: Vec<u64>,
+    cpu: Duration,
+    callbacks: Option<(u64, u64, Duration)>, // (expected, delivered, until the last arrived)
+    peak_mib: f64,
+}
+
+impl Row {
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+    fn cpu_per_request_us(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / self.requests.max(1) as f64
+    }
+    fn percentile_ms(&self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies_us[i] as f64 / 1000.0
+    }
+}
+
+/// One request of a phase, and how many callbacks it brings when it succeeds.
+struct Req {
+    method: &'static str,
+    path: String,
+    authorization: Option<Arc<str>>,
+    body: Option<Value>,
+    brings: u64,
+}
+
+impl Req {
+    fn post(path: String, authorization: &Arc<str>, body: Value, brings: u64) -> Req {
+        Req { method: "POST", path, authorization: Some(authorization.clone()), body: Some(body), brings }
+    }
+}
+
+/// What a phase sends: request `i` of the phase.
+type MakeRequest = Arc<dyn Fn(usize) -> Req + Send + Sync>;
+
+/// A lean HTTP/1.1 client (hyper's connection API, no pool, no redirects):
+/// the load generator shares the machine with the server, so it should cost
+/// as little as it can.
+struct Connection {
+    addr: SocketAddr,
+    sender: Option<hyper::client::conn::http1::SendRequest<Full<Bytes>>>,
+}
+
+impl Connection {
+    /// The status and body of the answer; `None` when the connection failed.
+    async fn send(&mut self, req: &Req) -> Option<(hyper::StatusCode, Bytes)> {
+        if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
+            let stream = tokio::net::TcpStream::connect(self.addr).await.ok()?;
+            stream.set_nodelay(true).ok()?;
+            let (sender, connection) =
+                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.ok()?;
+            tokio::spawn(connection);
+            self.sender = Some(sender);
+        }
+        let sender = self.sender.as_mut()?;
+        sender.ready().await.ok()?;
+        let mut builder = hyper::Request::builder().method(req.method).uri(&req.path).header("host", "127.0.0.1");
+        if let Some(auth) = &req.authorization {
+            builder = builder.header("authorization", auth.as_ref());
+        }
+        let body = match &req.body {
+            Some(json) => {
+                builder = builder.header("content-type", "application/json");
+                Bytes::from(serde_json::to_vec(json).ok()?)
+            }
+            None => Bytes::new(),
+        };
+        let res = sender.send_request(builder.body(Full::new(body)).ok()?).await;
+        let Ok(res) = res else {
+            self.sender = None;
+            return None;
+        };
+        let status = res.status();
+        let body = res.into_body().collect().await.ok()?.to_bytes();
+        Some((status, body))
+    }
+}
+
+/// Sends `count` requests from `concurrency` workers (each a keep-alive
+/// connection), stopping early at the time cap.
+async fn drive(base: &str, count: usize, concurrency: usize, max: Duration, make: MakeRequest) -> Driven {
+    let addr: SocketAddr = base.trim_start_matches("http://").parse().expect("loopback address");
+    assert!(addr.ip().is_loopback(), "the benchmark only sends to loopback");
+    let next = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let callbacks = Arc::new(AtomicU64::new(0));
+    let samples = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (next, make) = (next.clone(), make.clone());
+            let (failed, callbacks, samples) = (failed.clone(), callbacks.clone(), samples.clone());
+            tokio::spawn(async move {
+                let mut connection = Connection { addr, sender: None };
+                let mut latencies = Vec::with_capacity(count / concurrency + 1);
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    if i >= count || started.elapsed() > max {
+                        break;
+                    }
+                    let req = make(i);
+                    let sent = Instant::now();
+                    let answer = connection.send(&req).await;
+                    latencies.push(sent.elapsed().as_micros() as u64);
+                    let ok = answer.as_ref().is_some_and(|(status, _)| status.is_success());
+                    if !ok {
+                        let mut samples = samples.lock().unwrap_or_else(|e| e.into_inner());
+                        if samples.len() < 3 {
+                            samples.push(match &answer {
+                                Some((status, body)) => format!("{status} {}", String::from_utf8_lossy(body)),
+                                None => "connection failed".to_owned(),
+                            });
+                        }
+                    }
+                    if ok {
+                        callbacks.fetch_add(req.brings, Ordering::Relaxed);
+                    } else {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut all = Vec::with_capacity(count);
+    for worker in workers {
+        all.extend(worker.await.expect("worker"));
+    }
+    let elapsed = started.elapsed();
+    all.sort_unstable();
+    for sample in samples.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        eprintln!("    failed: {sample}");
+    }
+    Driven {
+        requests: all.len(),
+        failed: failed.load(Ordering::Relaxed) as usize,
+        callbacks: callbacks.load(Ordering::Relaxed),
+        elapsed,
+        latencies_us: all,
+    }
+}
+
+struct Driven {
+    requests: usize,
+    failed: usize,
+    /// Callbacks the successful requests should bring.
+    callbacks: u64,
+    elapsed: Duration,
+    latencies_us: Vec<u64>,
+}
+
+/// Waits (bounded) until the receiver has `expected` more callbacks than
+/// `before`; returns how many arrived and when the last one did.
+async fn await_callbacks(
+    receiver: &Receiver,
+    before: u64,
+    expected: u64,
+    started: Instant,
+    max: Duration,
+) -> (u64, Duration) {
+    let deadline = Instant::now() + max.min(Duration::from_secs(60));
+    let mut last = receiver.received.load(Ordering::Relaxed) - before;
+    let mut last_at = started.elapsed();
+    while last < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let now = receiver.received.load(Ordering::Relaxed) - before;
+        if now != last {
+            last = now;
+            last_at = started.elapsed();
+        }
+    }
+    (last, last_at)
+}
+
+async fn phase(
+    name: &str,
+    server: &Server,
+    knobs: Knobs,
+    count: usize,
+    receiver: Option<&Receiver>,
+    make: MakeRequest,
+) -> Row {
+    let cpu_before = server.cpu();
+    let received_before = receiver.map(|r| r.received.load(Ordering::Relaxed)).unwrap_or(0);
+    let started = Instant::now();
+    let Driven { requests, failed, callbacks: expected, elapsed, latencies_us } =
+        drive(&server.base, count, knobs.concurrency, knobs.max, make).await;
+    let callbacks = match receiver {
+        Some(receiver) => {
+            let (delivered, until) = await_callbacks(receiver, received_before, expected, started, knobs.max).await;
+            Some((expected, delivered, until))
+        }
+        None => None,
+    };
+    let row = Row {
+        name: name.to_owned(),
+        requests,
+        failed,
+        elapsed,
+        latencies_us,
+        cpu: server.cpu().saturating_sub(cpu_before),
+        callbacks,
+        peak_mib: server.peak_mib(),
+    };
+    eprintln!(
+        "  {name}: {requests} requests ({failed} failed) in {:.2}s, {:.0} req/s, p99 {:.2} ms",
+        elapsed.as_secs_f64(),
+        row.rps(),
+        row.percentile_ms(0.99)
+    );
+    row
+}
+
+// ---------------------------------------------------------------- Daraja requests
+
+struct Daraja {
+    base: String,
+    /// `Basic …` of the default app, for token requests.
+    basic: Arc<str>,
+    /// `Bearer …` of a token fetched at the start.
+    bearer: Arc<str>,
+    receiver: String,
+}
+
+impl Daraja {
+    async fn connect(base: &str, receiver: &str) -> Daraja {
+        let http = reqwest::Client::builder().no_proxy().build().expect("client");
+        let creds: Value = http
+            .get(format!("{base}/__sandbox/credentials"))
+            .send()
+            .await
+            .expect("credentials")
+            .json()
+            .await
+            .expect("json");
+        let key = creds["daraja"]["consumer_key"].as_str().expect("consumer key").to_owned();
+        let secret = creds["daraja"]["consumer_secret"].as_str().expect("consumer secret").to_owned();
+        let token = oauth(&http, base, &key, &secret).await;
+        let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{key}:{secret}")));
+        Daraja {
+            base: base.to_owned(),
+            basic: basic.into(),
+            bearer: format!("Bearer {token}").into(),
+            receiver: receiver.to_owned(),
+        }
+    }
+}
+
+async fn oauth(http: &reqwest::Client, base: &str, key: &str, secret: &str) -> String {
+    let res: Value = http
+        .get(format!("{base}/oauth/v1/generate?grant_type=client_credentials"))
+        .basic_auth(key, Some(secret))
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("token json");
+    res["access_token"].as_str().expect("access_token").to_owned()
+}
+
+fn stk_body(receiver: &str, i: usize) -> Value {
+    let timestamp = "20300101000000";
+    let password = base64::engine::general_purpose::STANDARD.encode(format!("174379{PASSKEY}{timestamp}"));
+    let msisdn = format!("25479{:07}", i % CUSTOMER_POOL);
+    json!({
+        "BusinessShortCode": "174379", "Password": password, "Timestamp": timestamp,
+        "TransactionType": "CustomerPayBillOnline", "Amount": 1, "PartyA": msisdn, "PartyB": "174379",
+        "PhoneNumber": msisdn, "CallBackURL": format!("{receiver}/stk"), "AccountReference": "BENCH", "TransactionDesc": "load",
+    })
+}
+
+fn b2c_body(receiver: &str, credential: &str) -> Value {
+    json!({
+        "InitiatorName": "testapi", "SecurityCredential": credential, "CommandID": "BusinessPayment",
+        "Amount": 10, "PartyA": "600999", "PartyB": "254708374149", "Remarks": "load", "Occassion": "bench",
+        "QueueTimeOutURL": format!("{receiver}/timeout"), "ResultURL": format!("{receiver}/result"),
+    })
+}
+
+fn credential(rng: &mut rand::rngs::ThreadRng) -> String {
+    let public = pesa_sandbox::crypto::keys::public_key_from_certificate(pesa_sandbox::crypto::keys::DARAJA_CERT_PEM)
+        .expect("certificate");
+    pesa_sandbox::crypto::credential::encrypt(&public, INITIATOR_PASSWORD.as_bytes(), rng).expect("encrypt")
+}
+
+/// Token + STK push: pushes, with a token request in every `tokens_every`
+/// (clients cache a token for its lifetime and renew it now and then).
+fn stk_requests(d: &Daraja, tokens_every: usize) -> MakeRequest {
+    let (basic, bearer, receiver) = (d.basic.clone(), d.bearer.clone(), d.receiver.clone());
+    Arc::new(move |i| {
+        if tokens_every > 0 && i % tokens_every == 0 {
+            let path = "/oauth/v1/generate?grant_type=client_credentials".to_owned();
+            return Req { method: "GET", path, authorization: Some(basic.clone()), body: None, brings: 0 };
+        }
+        Req::post("/mpesa/stkpush/v1/processrequest".into(), &bearer, stk_body(&receiver, i), 1)
+    })
+}
+
+// ---------------------------------------------------------------- the run
+
+async fn run(knobs: Knobs) -> String {
+    let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    let _ = std::fs::create_dir_all(&target);
+    let world = target.join("bench-world.toml");
+    std::fs::write(&world, BENCH_WORLD).expect("write world");
+    let (receiver_url, receiver) = start_receiver().await;
+    let mut rows = Vec::new();
+
+    eprintln!("(a) echo baseline");
+    let echo = Server::echo();
+    let body = stk_body(&receiver_url, 1);
+    rows.push(
+        phase(
+            "(a) axum JSON echo",
+            &echo,
+            knobs,
+            knobs.requests,
+            None,
+            Arc::new(move |_| Req {
+                method: "POST",
+                path: "/echo".into(),
+                authorization: None,
+                body: Some(body.clone()),
+                brings: 0,
+            }),
+        )
+        .await,
+    );
+    drop(echo);
+
+    let sandbox = Server::sandbox(&world, 1);
+    let daraja = Daraja::connect(&sandbox.base, &receiver_url).await;
+
+    eprintln!("(b) token + STK push");
+    rows.push(
+        phase(
+            "(b) token + STK push",
+            &sandbox,
+            knobs,
+            knobs.requests,
+            Some(&receiver),
+            stk_requests(&daraja, TOKENS_EVERY),
+        )
+        .await,
+    );
+
+    eprintln!("(c) B2C");
+    let repeated = credential(&mut rand::thread_rng());
+    let (bearer, recv) = (daraja.bearer.clone(), daraja.receiver.clone());
+    rows.push(
+        phase(
+            "(c) B2C, repeated credential",
+            &sandbox,
+            knobs,
+            knobs.requests,
+            Some(&receiver),
+            Arc::new(move |_| Req::post(B2C.into(), &bearer, b2c_body(&recv, &repeated), 1)),
+        )
+        .await,
+    );
+    let fresh: Arc<Vec<String>> = Arc::new({
+        let mut rng = rand::thread_rng();
+        (0..knobs.fresh).map(|_| credential(&mut rng)).collect()
+    });
+    let (bearer, recv) = (daraja.bearer.clone(), daraja.receiver.clone());
+    rows.push(
+        phase(
+            "(c) B2C, fresh ciphertext",
+            &sandbox,
+            knobs,
+            knobs.fresh,
+            Some(&receiver),
+            Arc::new(move |i| Req::post(B2C.into(), &bearer, b2c_body(&recv, &fresh[i % fresh.len()]), 1)),
+        )
+        .await,
+    );
+
+    eprintln!("(d) C2B with validation and confirmation");
+    let http = reqwest::Client::builder().no_proxy().build().expect("client");
+    let registered = http
+        .post(format!("{}/mpesa/c2b/v1/registerurl", daraja.base))
+        .header("authorization", daraja.bearer.as_ref())
+        .json(&json!({
+            "ShortCode": "600984", "ResponseType": "Completed",
+            "ConfirmationURL": format!("{receiver_url}/c2b/confirm"), "ValidationURL": format!("{receiver_url}/c2b/validate"),
+        }))
+        .send()
+        .await
+        .expect("register");
+    assert!(
+        registered.status().is_success(),
+        "C2B registration failed: {}",
+        registered.text().await.unwrap_or_default()
+    );
+    let bearer = daraja.bearer.clone();
+    rows.push(
+        phase(
+            "(d) C2B validate + confirm",
+            &sandbox,
+            knobs,
+            knobs.requests,
+            Some(&receiver),
+            Arc::new(move |i| {
+                let body = json!({
+                    "ShortCode": "600984", "CommandID": "CustomerPayBillOnline", "Amount": 1,
+                    "Msisdn": format!("25479{:07}", i % CUSTOMER_POOL), "BillRefNumber": "BENCH",
+                });
+                // Validation and confirmation.
+                Req::post("/mpesa/c2b/v1/simulate".into(), &bearer, body, 2)
+            }),
+        )
+        .await,
+    );
+    drop(sandbox);
+
+    // Memory after a million pushes, default journal and retention limits.
+    let mut million = None;
+    if knobs.million > 0 {
+        eprintln!("memory: {} STK pushes", knobs.million);
+        let sandbox = Server::sandbox(&world, 2);
+        let daraja = Daraja::connect(&sandbox.base, &receiver_url).await;
+        let mut long = knobs;
+        long.max = knobs.max.max(Duration::from_secs(600));
+        let row =
+            phase("1M STK pushes", &sandbox, long, knobs.million, Some(&receiver), stk_requests(&daraja, TOKENS_EVERY))
+                .await;
+        million = Some(row);
+    }
+
+    // Start to ready, over a few starts.
+    let mut starts: Vec<Duration> = (0..5).map(|seed| Server::sandbox(&world, 10 + seed).ready).collect();
+    starts.sort();
+
+    render(&rows, million.as_ref(), &starts, knobs)
+}
+
+fn render(rows: &[Row], million: Option<&Row>, starts: &[Duration], knobs: Knobs) -> String {
+    use std::fmt::Write;
+    let floor = &rows[0];
+    let mut out = String::new();
+    let _ = writeln!(out, "# pesa-sandbox load benchmark\n");
+    let _ = writeln!(
+        out,
+        "`cargo bench --bench load`: {} requests per phase ({} with fresh credentials), {} concurrent keep-alive connections, loopback, {} cores.\n",
+        knobs.requests,
+        knobs.fresh,
+        knobs.concurrency,
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    );
+    let _ = writeln!(
+        out,
+        "| phase | req/s | × (a) | p50 ms | p99 ms | server CPU/req µs | × (a) | callbacks/s | lost | peak MiB |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for row in rows.iter().chain(million) {
+        let (cb_rate, lost) = match row.callbacks {
+            Some((expected, delivered, until)) => (
+                format!("{:.0}", delivered as f64 / until.as_secs_f64().max(1e-9)),
+                format!("{}", expected.saturating_sub(delivered)),
+            ),
+            None => ("-".into(), "-".into()),
+        };
+        let _ = writeln!(
+            out,
+            "| {}{} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {:.2} | {} | {} | {:.1} |",
+            row.name,
+            if row.failed > 0 { format!(" ({} failed)", row.failed) } else { String::new() },
+            row.rps(),
+            row.rps() / floor.rps(),
+            row.percentile_ms(0.5),
+            row.percentile_ms(0.99),
+            row.cpu_per_request_us(),
+            row.cpu_per_request_us() / floor.cpu_per_request_us().max(1e-9),
+            cb_rate,
+            lost,
+            row.peak_mib,
+        );
+    }
+    let by_name = |prefix: &str| rows.iter().find(|r| r.name.starts_with(prefix));
+    if let (Some(stk), Some(repeated), Some(fresh)) =
+        (by_name("(b)"), by_name("(c) B2C, repeated"), by_name("(c) B2C, fresh"))
+    {
+        let _ = writeln!(
+            out,
+            "\nB2C with a repeated credential costs {:.2}× the server CPU of an STK push; a fresh ciphertext costs {:.2} ms of server CPU per decryption.",
+            repeated.cpu_per_request_us() / stk.cpu_per_request_us().max(1e-9),
+            (fresh.cpu_per_request_us() - repeated.cpu_per_request_us()) / 1000.0,
+        );
+    }
+    if let Some(m) = million {
+        let _ = writeln!(out, "Peak memory after {} STK pushes: {:.1} MiB.", m.requests, m.peak_mib);
+    }
+    if !starts.is_empty() {
+        let _ = writeln!(
+            out,
+            "Start to ready (spawn until a connection is accepted), median of {}: {:.1} ms.",
+            starts.len(),
+            starts[starts.len() / 2].as_secs_f64() * 1000.0
+        );
+    }
+    out
+}
