@@ -42,8 +42,11 @@ const INITIATOR_PASSWORD: &str = "Safaricom999!*!";
 /// Distinct customers the pushes cycle through: a pool, as a load test uses,
 /// large enough that no customer still has a prompt open when it comes round.
 const CUSTOMER_POOL: usize = 20_000;
-/// One request in this many of the STK phases fetches a new token.
+/// One request in this many of phase (b) fetches a new token, for at most
+/// `MAX_TOKENS` tokens: the bearer fetched first must stay among the app's
+/// newest thousand (older ones are revoked, as `MAX_TOKENS_PER_APP` says).
 const TOKENS_EVERY: usize = 50;
+const MAX_TOKENS: usize = 500;
 const B2C: &str = "/mpesa/b2c/v1/paymentrequest";
 
 /// The world the sandbox runs with: answers and results after 1 ms (so the
@@ -579,7 +582,7 @@ async fn run(knobs: Knobs) -> String {
             knobs,
             knobs.requests,
             Some(&receiver),
-            stk_requests(&daraja, TOKENS_EVERY),
+            stk_requests(&daraja, TOKENS_EVERY.max(knobs.requests / MAX_TOKENS)),
         )
         .await,
     );
@@ -661,9 +664,15 @@ async fn run(knobs: Knobs) -> String {
         let daraja = Daraja::connect(&sandbox.base, &receiver_url).await;
         let mut long = knobs;
         long.max = knobs.max.max(Duration::from_secs(600));
-        let row =
-            phase("1M STK pushes", &sandbox, long, knobs.million, Some(&receiver), stk_requests(&daraja, TOKENS_EVERY))
-                .await;
+        let row = phase(
+            &format!("{} STK pushes", knobs.million),
+            &sandbox,
+            long,
+            knobs.million,
+            Some(&receiver),
+            stk_requests(&daraja, knobs.million / MAX_TOKENS + 1),
+        )
+        .await;
         million = Some(row);
     }
 

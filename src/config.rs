@@ -61,7 +61,7 @@ impl Config {
             clock: ClockMode::System,
             limits: Limits { journal_entries: 10_000, ledger_history: 10_000, transactions: 10_000 },
             callbacks: EngineConfig {
-                queue_capacity: 10_000,
+                queue_capacity: 4_096,
                 concurrency: 64,
                 timeout: Duration::from_secs(10),
                 connect_timeout: Duration::from_secs(2),

@@ -346,7 +346,7 @@ pub struct Tenants {
     tenants: RwLock<HashMap<String, Arc<Tenant>>>,
     /// Consumer key → tenant id. Lock order: `tenants`, then `app_index`.
     app_index: RwLock<HashMap<String, String>>,
-    grants: Mutex<HashMap<String, Grant>>,
+    grants: Mutex<Grants>,
     purge_threshold: std::sync::atomic::AtomicUsize,
     id_counter: std::sync::atomic::AtomicU64,
     pub wakeups: Arc<Wakeups>,
@@ -362,7 +362,7 @@ impl Tenants {
         let tenants = Tenants {
             tenants: RwLock::new(HashMap::new()),
             app_index: RwLock::new(HashMap::new()),
-            grants: Mutex::new(HashMap::new()),
+            grants: Mutex::new(Grants::default()),
             purge_threshold: std::sync::atomic::AtomicUsize::new(MIN_PURGE_THRESHOLD),
             id_counter: std::sync::atomic::AtomicU64::new(0),
             wakeups: Arc::new(Wakeups::default()),
@@ -426,7 +426,7 @@ impl Tenants {
         index.retain(|_, owner| owner != id);
         drop(index);
         drop(tenants);
-        self.grants.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, g| g.tenant != id);
+        self.grants.lock().unwrap_or_else(|e| e.into_inner()).retain(|g| g.tenant != id);
         self.wakeups.arm(id, None);
         Ok(Some(tenant))
     }
@@ -474,7 +474,7 @@ impl Tenants {
         let len = {
             let mut grants = self.grants.lock().unwrap_or_else(|e| e.into_inner());
             grants.insert(token, grant);
-            grants.len()
+            grants.by_token.len()
         };
         let threshold = self.purge_threshold.load(std::sync::atomic::Ordering::Relaxed);
         if len >= threshold {
@@ -486,13 +486,13 @@ impl Tenants {
     /// Revokes every token issued to `subject` in `tenant` for `provider`.
     pub fn revoke(&self, tenant: &str, provider: &str, subject: &str) {
         let mut grants = self.grants.lock().unwrap_or_else(|e| e.into_inner());
-        grants.retain(|_, g| !(g.tenant == tenant && g.provider == provider && g.subject == subject));
+        grants.retain(|g| !(g.tenant == tenant && g.provider == provider && g.subject == subject));
     }
 
     /// The grant behind a token, with its tenant, if the token exists.
     /// Expiry is the caller's business (it depends on the tenant's clock).
     pub fn lookup(&self, token: &str) -> Option<(Grant, Arc<Tenant>)> {
-        let grant = self.grants.lock().unwrap_or_else(|e| e.into_inner()).get(token).cloned()?;
+        let grant = self.grants.lock().unwrap_or_else(|e| e.into_inner()).by_token.get(token).cloned()?;
         let tenant = self.get(&grant.tenant)?;
         Some((grant, tenant))
     }
@@ -502,13 +502,49 @@ impl Tenants {
         let now_by_tenant: HashMap<String, DateTime<Utc>> =
             self.all().into_iter().map(|t| (t.id.clone(), t.now())).collect();
         let mut grants = self.grants.lock().unwrap_or_else(|e| e.into_inner());
-        let before = grants.len();
-        grants.retain(|_, g| now_by_tenant.get(&g.tenant).is_some_and(|now| *now < g.expires_at));
-        before - grants.len()
+        let before = grants.by_token.len();
+        grants.retain(|g| now_by_tenant.get(&g.tenant).is_some_and(|now| *now < g.expires_at));
+        before - grants.by_token.len()
     }
 
     pub fn grant_count(&self) -> usize {
-        self.grants.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.grants.lock().unwrap_or_else(|e| e.into_inner()).by_token.len()
+    }
+}
+
+/// Live tokens of each app and tenant: more than this and the oldest is
+/// revoked, so a client that fetches a token per request (they exist) cannot
+/// grow memory for the token's whole lifetime.
+pub const MAX_TOKENS_PER_APP: usize = 1_000;
+
+/// Issued tokens: by value for lookups, and in issue order per app.
+#[derive(Default)]
+struct Grants {
+    by_token: HashMap<String, Grant>,
+    /// (tenant, provider, subject) → its tokens, oldest first.
+    issued: HashMap<(String, &'static str, String), std::collections::VecDeque<String>>,
+}
+
+impl Grants {
+    fn insert(&mut self, token: String, grant: Grant) {
+        let key = (grant.tenant.clone(), grant.provider, grant.subject.clone());
+        let order = self.issued.entry(key).or_default();
+        order.push_back(token.clone());
+        while order.len() > MAX_TOKENS_PER_APP {
+            if let Some(oldest) = order.pop_front() {
+                self.by_token.remove(&oldest);
+            }
+        }
+        self.by_token.insert(token, grant);
+    }
+
+    fn retain(&mut self, keep: impl Fn(&Grant) -> bool) {
+        self.by_token.retain(|_, g| keep(g));
+        let by_token = &self.by_token;
+        self.issued.retain(|_, order| {
+            order.retain(|t| by_token.contains_key(t));
+            !order.is_empty()
+        });
     }
 }
 

@@ -162,7 +162,8 @@ pub struct ApiRequest {
 /// Requests by ConversationID, with the client's OriginatorConversationIDs.
 #[derive(Debug, Default)]
 pub struct Requests {
-    pub by_conversation: HashMap<String, ApiRequest>,
+    /// Boxed: the map keeps spare capacity, which should cost a pointer, not a request.
+    pub by_conversation: HashMap<String, Box<ApiRequest>>,
     originators: HashMap<String, String>,
     settled: VecDeque<String>,
 }
@@ -426,7 +427,7 @@ fn register(
     if let Some(id) = &parsed.client_originator_id {
         state.daraja.requests.originators.insert(id.clone(), conversation_id.clone());
     }
-    state.daraja.requests.by_conversation.insert(conversation_id.clone(), request);
+    state.daraja.requests.by_conversation.insert(conversation_id.clone(), Box::new(request));
     state.timeline.schedule(
         settles_at,
         store::Due::Daraja(super::Due::SettleRequest { conversation_id: conversation_id.clone() }),

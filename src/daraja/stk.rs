@@ -32,7 +32,8 @@ use crate::world::{Shortcode, ShortcodeKind, StkQueryPending, World};
 /// M-Pesa Express transactions of a tenant.
 #[derive(Debug, Default)]
 pub struct StkState {
-    pub txs: HashMap<String, StkTx>,
+    /// Boxed: the map keeps spare capacity, which should cost a pointer, not a transaction.
+    pub txs: HashMap<String, Box<StkTx>>,
     /// The pending push of each locked customer.
     pending_by_msisdn: HashMap<String, String>,
     /// Settled pushes, oldest first; the oldest are forgotten past the retention limit.
@@ -248,7 +249,7 @@ fn accept_push(
     state.daraja.stk.pending_by_msisdn.insert(request.phone_number.clone(), checkout_request_id.clone());
     state.daraja.stk.txs.insert(
         checkout_request_id.clone(),
-        StkTx {
+        Box::new(StkTx {
             merchant_request_id: merchant_request_id.clone(),
             checkout_request_id: checkout_request_id.clone(),
             business_short_code: request.business_short_code,
@@ -271,7 +272,7 @@ fn accept_push(
             result_code: None,
             result_desc: None,
             receipt: None,
-        },
+        }),
     );
     state.timeline.schedule(
         settles_at,

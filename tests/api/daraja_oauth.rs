@@ -138,3 +138,28 @@ async fn by_default_earlier_tokens_stay_valid() {
     let (status, _) = app.post_json("/mpesa/stkpush/v1/processrequest", &first, &app.stk_body("254708374149", 1)).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// A client that fetches a token for every request keeps working, but only
+/// an app's newest tokens stay valid, so memory does not grow for an hour.
+#[tokio::test]
+async fn an_app_keeps_its_newest_thousand_tokens() {
+    let app = spawn().await;
+    let first = app.token().await;
+    let mut newest = String::new();
+    for _ in 0..pesa_sandbox::store::MAX_TOKENS_PER_APP {
+        newest = app.token().await;
+    }
+    let query = |token: &str| {
+        let body = json!({ "BusinessShortCode": "174379", "Password": "x", "Timestamp": "20240101000000", "CheckoutRequestID": "ws_CO_1" });
+        let req = app.http.post(app.url("/mpesa/stkpushquery/v1/query")).bearer_auth(token).json(&body);
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status(), res.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, err) = query(&first).await;
+    assert_daraja_error(status, &err, 404, "404.001.03", "Invalid Access Token");
+    let (status, body) = query(&newest).await;
+    assert_ne!(body["errorCode"], "404.001.03", "{status} {body}");
+    assert_eq!(app.sandbox.state().tenants.grant_count(), pesa_sandbox::store::MAX_TOKENS_PER_APP);
+}
