@@ -18,7 +18,8 @@
 //! Knobs (environment): `PESA_BENCH_REQUESTS` (per phase, default 40000),
 //! `PESA_BENCH_CONCURRENCY` (default 64), `PESA_BENCH_FRESH` (fresh-credential
 //! requests, default 2000), `PESA_BENCH_MILLION` (pushes in the memory phase,
-//! default 1000000; 0 skips it), `PESA_BENCH_MAX_SECS` (cap per phase, default 180).
+//! default 1000000; 0 skips it), `PESA_BENCH_MAX_SECS` (cap per phase, default 180),
+//! `PESA_BENCH_SANDBOX_BIN` (another build of the binary, e.g. one to profile).
 //! The report is printed and written to `target/bench-report.md`.
 
 use std::io::{BufRead, BufReader};
@@ -154,7 +155,10 @@ impl Server {
     }
 
     fn sandbox(world: &std::path::Path, seed: u64) -> Server {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_pesa-sandbox"));
+        // A profiling build (frame pointers, debug lines) can stand in.
+        let binary =
+            std::env::var("PESA_BENCH_SANDBOX_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_pesa-sandbox").into());
+        let mut command = Command::new(binary);
         command.args(["serve", "--listen", "127.0.0.1:0", "--seed", &seed.to_string()]).arg("--world").arg(world);
         command.env_remove("RUST_LOG");
         Server::spawn(command)

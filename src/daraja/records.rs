@@ -5,7 +5,7 @@
 //! transactions and statements read them, so what they report is what
 //! happened.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 
@@ -90,9 +90,11 @@ pub struct Record {
 /// Records, oldest first, forgotten past a retention limit.
 #[derive(Debug, Default)]
 pub struct Records {
-    by_receipt: BTreeMap<String, Record>,
+    /// Hashed and boxed: inserting and evicting at load is a hash and a
+    /// pointer move, where a B-tree of inline records moved whole records.
+    by_receipt: HashMap<String, Box<Record>>,
     order: VecDeque<String>,
-    by_conversation: BTreeMap<String, String>,
+    by_conversation: HashMap<String, String>,
 }
 
 impl Records {
@@ -101,7 +103,7 @@ impl Records {
             self.by_conversation.insert(id.clone(), record.receipt.clone());
         }
         self.order.push_back(record.receipt.clone());
-        self.by_receipt.insert(record.receipt.clone(), record);
+        self.by_receipt.insert(record.receipt.clone(), Box::new(record));
         while self.order.len() > retention.max(1) {
             let Some(old) = self.order.pop_front() else { break };
             if let Some(r) = self.by_receipt.remove(&old) {
@@ -113,19 +115,19 @@ impl Records {
     }
 
     pub fn get(&self, receipt: &str) -> Option<&Record> {
-        self.by_receipt.get(receipt)
+        self.by_receipt.get(receipt).map(|r| &**r)
     }
 
     pub fn get_mut(&mut self, receipt: &str) -> Option<&mut Record> {
-        self.by_receipt.get_mut(receipt)
+        self.by_receipt.get_mut(receipt).map(|r| &mut **r)
     }
 
     pub fn by_conversation(&self, id: &str) -> Option<&Record> {
-        self.by_conversation.get(id).and_then(|r| self.by_receipt.get(r))
+        self.by_conversation.get(id).and_then(|r| self.by_receipt.get(r)).map(|r| &**r)
     }
 
     /// Records in completion order.
     pub fn iter(&self) -> impl Iterator<Item = &Record> {
-        self.order.iter().filter_map(|r| self.by_receipt.get(r))
+        self.order.iter().filter_map(|r| self.by_receipt.get(r)).map(|r| &**r)
     }
 }

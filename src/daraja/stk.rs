@@ -105,7 +105,7 @@ pub async fn push(
     let request = StkPushRequest::parse(&body)?;
     let now = auth.tenant.now();
     let response = auth.tenant.with_state(|state| accept_push(state, request, now, decision.as_ref()))?;
-    tracing::info!(checkout_request_id = %response.checkout_request_id, "stk push accepted");
+    tracing::debug!(checkout_request_id = %response.checkout_request_id, "stk push accepted");
     Ok(delayed(Json(response).into_response(), decision.as_ref()))
 }
 
