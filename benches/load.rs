@@ -505,9 +505,14 @@ async fn oauth(http: &reqwest::Client, base: &str, key: &str, secret: &str) -> S
     res["access_token"].as_str().expect("access_token").to_owned()
 }
 
+/// The Lipa na M-Pesa timestamp of every push (the bench world turns the
+/// freshness window off) and its password, derived as clients derive it.
+const TIMESTAMP: &str = "20300101000000";
+static PASSWORD: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| pesa_sandbox::crypto::lnm::password("174379", PASSKEY, TIMESTAMP));
+
 fn stk_body(receiver: &str, i: usize) -> Value {
-    let timestamp = "20300101000000";
-    let password = base64::engine::general_purpose::STANDARD.encode(format!("174379{PASSKEY}{timestamp}"));
+    let (timestamp, password) = (TIMESTAMP, PASSWORD.as_str());
     let msisdn = format!("25479{:07}", i % CUSTOMER_POOL);
     json!({
         "BusinessShortCode": "174379", "Password": password, "Timestamp": timestamp,
@@ -524,10 +529,9 @@ fn b2c_body(receiver: &str, credential: &str) -> Value {
     })
 }
 
-fn credential(rng: &mut rand::rngs::ThreadRng) -> String {
-    let public = pesa_sandbox::crypto::keys::public_key_from_certificate(pesa_sandbox::crypto::keys::DARAJA_CERT_PEM)
-        .expect("certificate");
-    pesa_sandbox::crypto::credential::encrypt(&public, INITIATOR_PASSWORD.as_bytes(), rng).expect("encrypt")
+/// A `SecurityCredential` as clients make it, to the published certificate.
+fn credential(public: &rsa::RsaPublicKey, rng: &mut rand::rngs::ThreadRng) -> String {
+    pesa_sandbox::crypto::credential::encrypt(public, INITIATOR_PASSWORD.as_bytes(), rng).expect("encrypt")
 }
 
 /// Token + STK push: pushes, with a token request in every `tokens_every`
@@ -592,7 +596,9 @@ async fn run(knobs: Knobs) -> String {
     );
 
     eprintln!("(c) B2C");
-    let repeated = credential(&mut rand::thread_rng());
+    let public = pesa_sandbox::crypto::keys::public_key_from_certificate(pesa_sandbox::crypto::keys::DARAJA_CERT_PEM)
+        .expect("the published certificate");
+    let repeated = credential(&public, &mut rand::thread_rng());
     let (bearer, recv) = (daraja.bearer.clone(), daraja.receiver.clone());
     rows.push(
         phase(
@@ -607,7 +613,7 @@ async fn run(knobs: Knobs) -> String {
     );
     let fresh: Arc<Vec<String>> = Arc::new({
         let mut rng = rand::thread_rng();
-        (0..knobs.fresh).map(|_| credential(&mut rng)).collect()
+        (0..knobs.fresh).map(|_| credential(&public, &mut rng)).collect()
     });
     let (bearer, recv) = (daraja.bearer.clone(), daraja.receiver.clone());
     rows.push(

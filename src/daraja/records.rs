@@ -115,19 +115,19 @@ impl Records {
     }
 
     pub fn get(&self, receipt: &str) -> Option<&Record> {
-        self.by_receipt.get(receipt).map(|r| &**r)
+        self.by_receipt.get(receipt).map(Box::as_ref)
     }
 
     pub fn get_mut(&mut self, receipt: &str) -> Option<&mut Record> {
-        self.by_receipt.get_mut(receipt).map(|r| &mut **r)
+        self.by_receipt.get_mut(receipt).map(Box::as_mut)
     }
 
     pub fn by_conversation(&self, id: &str) -> Option<&Record> {
-        self.by_conversation.get(id).and_then(|r| self.by_receipt.get(r)).map(|r| &**r)
+        self.by_conversation.get(id).and_then(|r| self.by_receipt.get(r)).map(Box::as_ref)
     }
 
     /// Records in completion order.
     pub fn iter(&self) -> impl Iterator<Item = &Record> {
-        self.order.iter().filter_map(|r| self.by_receipt.get(r)).map(|r| &**r)
+        self.order.iter().filter_map(|r| self.by_receipt.get(r)).map(Box::as_ref)
     }
 }
