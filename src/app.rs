@@ -8,7 +8,6 @@
 //! within the grace period and reports what was left.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,97 +22,19 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::admin::{self, Credentials};
+use crate::admin;
+use crate::app_state::AppState;
 use crate::callbacks::{CallbackEngine, EngineStats};
 use crate::config::{ClockMode, Config};
-use crate::crypto::credential::CredentialCache;
-use crate::crypto::keys::KeyPair;
-use crate::daraja;
-use crate::http::{self, WireError};
+use crate::http;
+use crate::providers::{self, Credentials, Surface};
 use crate::scenarios::ScenarioSet;
 use crate::store::Tenants;
-
-/// Everything a handler can reach; cheap to clone (handles only).
-#[derive(Clone)]
-pub struct AppState {
-    pub tenants: Arc<Tenants>,
-    pub callbacks: CallbackEngine,
-    pub daraja_keys: Arc<KeyPair>,
-    /// Decrypted SecurityCredentials by ciphertext digest, shared by tenants.
-    pub credential_cache: Arc<CredentialCache>,
-    pub seed: u64,
-    pub base_url: Arc<str>,
-    /// Required by the admin API when set.
-    pub admin_token: Option<Arc<str>>,
-    request_seq: Arc<AtomicU64>,
-}
-
-impl AppState {
-    pub fn next_request_seq(&self) -> u64 {
-        self.request_seq.fetch_add(1, Ordering::Relaxed) + 1
-    }
-}
-
-/// The API surfaces served on the one port, told apart by path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Surface {
-    Admin,
-    Daraja,
-}
-
-impl Surface {
-    /// Unknown paths outside every provider's prefixes get Daraja's envelope,
-    /// the most common client.
-    pub fn of_path(path: &str) -> Surface {
-        let under =
-            |prefix: &str| path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
-        if under(admin::PREFIX) {
-            return Surface::Admin;
-        }
-        Surface::Daraja
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Surface::Admin => "admin",
-            Surface::Daraja => daraja::PROVIDER,
-        }
-    }
-
-    /// Admin calls are not journaled: the journal is for the API under test.
-    pub fn is_journaled(self) -> bool {
-        self != Surface::Admin
-    }
-
-    /// The surface's own error for a status the router produced by itself.
-    pub fn bare_error(self, status: StatusCode) -> Arc<dyn WireError> {
-        match self {
-            Surface::Admin => Arc::new(admin::AdminError::from_status(status)),
-            Surface::Daraja => {
-                let (kind, why) = match status {
-                    StatusCode::NOT_FOUND => (daraja::ErrorKind::ResourceNotFound, "no Daraja API at this path"),
-                    StatusCode::METHOD_NOT_ALLOWED => (
-                        daraja::ErrorKind::MethodNotAllowed,
-                        "this API exists but not for this method (all M-Pesa APIs are POST, the token API is GET)",
-                    ),
-                    StatusCode::PAYLOAD_TOO_LARGE => {
-                        (daraja::ErrorKind::PayloadTooLarge, "the request body is larger than the sandbox accepts")
-                    }
-                    StatusCode::REQUEST_TIMEOUT => {
-                        (daraja::ErrorKind::Internal, "the request took longer than the sandbox's request timeout")
-                    }
-                    _ => (daraja::ErrorKind::Internal, "the router refused the request"),
-                };
-                Arc::new(daraja::DarajaError::new(kind, why))
-            }
-        }
-    }
-}
 
 /// The whole HTTP surface.
 pub fn router(state: AppState, body_limit: usize, request_timeout: Duration) -> Router {
     Router::new()
-        .merge(daraja::router())
+        .merge(providers::routes())
         .nest(admin::PREFIX, admin::router().layer(middleware::from_fn_with_state(state.clone(), admin::require_token)))
         .fallback(unknown_path)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -133,8 +54,8 @@ async fn unknown_path(request: Request) -> Response {
 pub enum StartError {
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
-    #[error("the committed test keys do not load: {0}")]
-    Keys(#[from] crate::crypto::keys::KeyError),
+    #[error("the {provider} provider cannot start: {message}")]
+    Provider { provider: &'static str, message: String },
     #[error("the callback HTTP client cannot be built: {0}")]
     HttpClient(#[from] reqwest::Error),
 }
@@ -169,7 +90,8 @@ impl Sandbox {
         let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
         let base_url: Arc<str> = format!("http://{addr}").into();
         let seed = config.seed;
-        let daraja_keys = Arc::new(KeyPair::daraja()?);
+        let shared = providers::Shared::new()
+            .map_err(|(provider, message)| StartError::Provider { provider: provider.name(), message })?;
 
         let tracker = TaskTracker::new();
         let engine_close = CancellationToken::new();
@@ -179,17 +101,8 @@ impl Sandbox {
             ClockMode::Virtual { start } => crate::clock::Clock::virtual_at(start),
         };
         let scenarios = ScenarioSet { scenarios: config.scenarios.into_iter().map(Arc::new).collect() };
-        let tenants = Arc::new(Tenants::new(seed, Arc::new(config.world), clock, config.limits, scenarios));
-        let state = AppState {
-            tenants,
-            callbacks,
-            daraja_keys,
-            credential_cache: Arc::new(CredentialCache::new(10_000)),
-            seed,
-            base_url,
-            admin_token: config.admin_token.map(Arc::from),
-            request_seq: Arc::new(AtomicU64::new(0)),
-        };
+        let tenants = Arc::new(Tenants::new(seed, config.world, clock, config.limits, scenarios));
+        let state = AppState::new(tenants, callbacks, shared, seed, base_url, config.admin_token.map(Arc::from));
 
         let background_stop = CancellationToken::new();
         tracker.spawn(crate::scheduler::run(state.clone(), background_stop.clone()));
@@ -231,7 +144,7 @@ impl Sandbox {
 
     /// The default tenant's credentials for every provider.
     pub fn credentials(&self) -> Credentials {
-        admin::credentials(&self.state, &self.state.tenants.default_tenant())
+        providers::credentials(&self.state, &self.state.tenants.default_tenant())
     }
 
     /// Application state, for in-process tests that need to look inside.
@@ -250,7 +163,7 @@ impl Sandbox {
         self.engine_close.cancel();
         self.tracker.close();
         let grace_exceeded = tokio::time::timeout(self.grace, self.tracker.wait()).await.is_err();
-        let pending_events = self.state.tenants.all().iter().map(|t| t.with_state(|s| s.timeline.len())).sum();
+        let pending_events = self.state.tenants.all().iter().map(|t| t.with_core(|core| core.timeline.len())).sum();
         let report = ShutdownReport { callbacks: self.state.callbacks.stats(), pending_events, grace_exceeded };
         tracing::info!(?report, "sandbox stopped");
         report

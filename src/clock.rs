@@ -45,7 +45,7 @@ impl Clock {
             Clock::System => None,
             Clock::Virtual(at) => {
                 let mut at = lock(at);
-                *at += by;
+                *at = after(*at, by);
                 Some(*at)
             }
         }
@@ -61,6 +61,27 @@ impl Clock {
             }
         }
     }
+}
+
+/// `at + by`, saturating at the ends of the calendar instead of panicking:
+/// delays come from worlds, scenarios and the admin API, and a hostile
+/// number must not stop the sandbox.
+pub fn after(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
+    at.checked_add_signed(by).unwrap_or(if by < Duration::zero() {
+        DateTime::<Utc>::MIN_UTC
+    } else {
+        DateTime::<Utc>::MAX_UTC
+    })
+}
+
+/// `at` plus `ms` milliseconds, saturating (see [`after`]).
+pub fn after_ms(at: DateTime<Utc>, ms: i64) -> DateTime<Utc> {
+    after(at, Duration::try_milliseconds(ms).unwrap_or(if ms < 0 { Duration::MIN } else { Duration::MAX }))
+}
+
+/// `at` plus `ms` milliseconds of an unsigned delay, saturating.
+pub fn after_ms_u64(at: DateTime<Utc>, ms: u64) -> DateTime<Utc> {
+    after_ms(at, i64::try_from(ms).unwrap_or(i64::MAX))
 }
 
 /// East Africa Time, the zone of every M-Pesa wire timestamp.
@@ -92,6 +113,17 @@ mod tests {
         clock.advance(Duration::seconds(90));
         assert_eq!(clock.now(), start + Duration::seconds(90));
         assert!(Clock::System.advance(Duration::seconds(1)).is_none());
+    }
+
+    #[test]
+    fn time_arithmetic_saturates_instead_of_panicking() {
+        let start = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        assert_eq!(after_ms_u64(start, u64::MAX), DateTime::<Utc>::MAX_UTC);
+        assert_eq!(after_ms(start, i64::MIN), DateTime::<Utc>::MIN_UTC);
+        assert_eq!(after_ms(start, 1500), start + Duration::milliseconds(1500));
+        let clock = Clock::virtual_at(start);
+        clock.advance(Duration::MAX);
+        assert_eq!(clock.now(), DateTime::<Utc>::MAX_UTC);
     }
 
     #[test]

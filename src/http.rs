@@ -17,8 +17,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
-use crate::app::{AppState, Surface};
+use crate::app_state::AppState;
 use crate::journal::RequestRecord;
+use crate::providers::Surface;
 use crate::scenarios::ConnectionFault;
 use crate::server::ConnectionControl;
 use crate::store::Tenant;

@@ -24,13 +24,16 @@ pub struct CallbackAttempt {
     /// The id a receiver correlates on (e.g. `CheckoutRequestID`).
     pub correlation_id: String,
     pub url: String,
+    #[serde(serialize_with = "method_name")]
+    pub method: axum::http::Method,
     /// 0 for the original, 1.. for scripted duplicates.
     pub copy: u32,
     pub attempt: u32,
     /// Sandbox-clock time of the attempt.
     pub at: DateTime<Utc>,
-    /// The body as sent, shared with the job that sent it.
-    pub body: std::sync::Arc<serde_json::value::RawValue>,
+    /// The body as sent (JSON as JSON, anything else as a string), shared
+    /// with the job that sent it.
+    pub body: crate::callbacks::Payload,
     pub outcome: DeliveryOutcome,
     /// The receiver's HTTP status, when it answered.
     pub status: Option<u16>,
@@ -38,6 +41,10 @@ pub struct CallbackAttempt {
     pub error: Option<String>,
     /// The first bytes of the receiver's answer.
     pub response_body: Option<String>,
+}
+
+fn method_name<S: serde::Serializer>(method: &axum::http::Method, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(method.as_str())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

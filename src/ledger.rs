@@ -14,6 +14,8 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
+use crate::markets::{Currency, Market};
+
 /// An amount in cents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Money(pub i64);
@@ -93,27 +95,36 @@ impl OrgAccount {
     }
 }
 
+/// An account in the ledger. Customers are keyed by market and MSISDN (one
+/// wallet per person per market, whichever provider moves it); organisation
+/// accounts by the provider that owns them, so identifiers of different
+/// providers (a Daraja shortcode, a Vodafone service provider code) never
+/// collide.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Account {
-    Customer(String),
+    Customer {
+        market: Market,
+        msisdn: String,
+    },
     Org {
-        shortcode: String,
+        provider: &'static str,
+        id: String,
         account: OrgAccount,
     },
-    /// Where transaction charges go (the operator's revenue).
-    Revenue,
-    /// Money outside M-Pesa: customers created on first use are funded from
-    /// it, so even their opening balances are balanced postings.
-    Outside,
+    /// Where transaction charges go (the operator's revenue), per currency.
+    Revenue(Currency),
+    /// Money outside mobile money: customers created on first use are funded
+    /// from it, so even their opening balances are balanced postings.
+    Outside(Currency),
 }
 
 impl Account {
-    pub fn utility(shortcode: &str) -> Account {
-        Account::org(shortcode, OrgAccount::Utility)
+    pub fn customer(market: Market, msisdn: &str) -> Account {
+        Account::Customer { market, msisdn: msisdn.to_owned() }
     }
 
-    pub fn org(shortcode: &str, account: OrgAccount) -> Account {
-        Account::Org { shortcode: shortcode.to_owned(), account }
+    pub fn org(provider: &'static str, id: &str, account: OrgAccount) -> Account {
+        Account::Org { provider, id: id.to_owned(), account }
     }
 }
 
@@ -138,11 +149,21 @@ pub enum LedgerError {
     /// The account was never opened.
     #[error("account does not exist")]
     NoSuchAccount,
+    /// The accounts hold different currencies.
+    #[error("the accounts hold different currencies ({from} and {to})")]
+    CurrencyMismatch { from: Currency, to: Currency },
+}
+
+/// What an account holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Holding {
+    currency: Currency,
+    amount: Money,
 }
 
 #[derive(Debug, Clone)]
 pub struct Ledger {
-    balances: HashMap<Account, Money>,
+    balances: HashMap<Account, Holding>,
     history: VecDeque<Posting>,
     history_cap: usize,
     postings_evicted: u64,
@@ -153,14 +174,18 @@ impl Ledger {
         Ledger { balances: HashMap::new(), history: VecDeque::new(), history_cap, postings_evicted: 0 }
     }
 
-    /// Opens an account with an initial balance; an existing account keeps
-    /// its balance. Returns the balance.
-    pub fn open(&mut self, account: Account, initial: Money) -> Money {
-        *self.balances.entry(account).or_insert(initial)
+    /// Opens an account in a currency with an initial balance; an existing
+    /// account keeps its currency and balance. Returns the balance.
+    pub fn open(&mut self, account: Account, currency: Currency, initial: Money) -> Money {
+        self.balances.entry(account).or_insert(Holding { currency, amount: initial }).amount
     }
 
     pub fn balance(&self, account: &Account) -> Option<Money> {
-        self.balances.get(account).copied()
+        self.balances.get(account).map(|h| h.amount)
+    }
+
+    pub fn currency(&self, account: &Account) -> Option<Currency> {
+        self.balances.get(account).map(|h| h.currency)
     }
 
     /// Moves `amount` from one account to another as one balanced posting.
@@ -178,12 +203,16 @@ impl Ledger {
         if amount.0 <= 0 {
             return Err(LedgerError::NotPositive);
         }
-        let available = self.balance(from).ok_or(LedgerError::NoSuchAccount)?;
-        if !self.balances.contains_key(to) {
-            return Err(LedgerError::NoSuchAccount);
+        let payer = *self.balances.get(from).ok_or(LedgerError::NoSuchAccount)?;
+        let payee = *self.balances.get(to).ok_or(LedgerError::NoSuchAccount)?;
+        if payer.currency != payee.currency {
+            return Err(LedgerError::CurrencyMismatch { from: payer.currency, to: payee.currency });
         }
-        let may_overdraw =
-            matches!(from, Account::Org { account: OrgAccount::ChargesPaid, .. } | Account::Revenue | Account::Outside);
+        let available = payer.amount;
+        let may_overdraw = matches!(
+            from,
+            Account::Org { account: OrgAccount::ChargesPaid, .. } | Account::Revenue(_) | Account::Outside(_)
+        );
         if !may_overdraw && available.0 < amount.0 {
             return Err(LedgerError::Insufficient { available, needed: amount });
         }
@@ -205,20 +234,24 @@ impl Ledger {
         self.postings_evicted
     }
 
-    /// Sum of every balance; constant across transfers.
-    pub fn total(&self) -> i128 {
-        self.balances.values().map(|m| m.0 as i128).sum()
+    /// Sum of every balance in one currency; constant across transfers.
+    pub fn total(&self, currency: Currency) -> i128 {
+        self.balances.values().filter(|h| h.currency == currency).map(|h| h.amount.0 as i128).sum()
     }
 
-    pub fn accounts(&self) -> impl Iterator<Item = (&Account, Money)> {
-        self.balances.iter().map(|(a, m)| (a, *m))
+    /// Every account with its currency and balance.
+    pub fn accounts(&self) -> impl Iterator<Item = (&Account, Currency, Money)> {
+        self.balances.iter().map(|(a, h)| (a, h.currency, h.amount))
     }
 
     fn apply(&mut self, posting: Posting) {
         debug_assert_eq!(posting.legs.iter().map(|(_, m)| m.0).sum::<i64>(), 0);
         for (account, delta) in &posting.legs {
-            let balance = self.balances.entry(account.clone()).or_default();
-            balance.0 += delta.0;
+            // Both legs exist (checked by the caller); balances cannot
+            // overflow an i64 of cents with amounts capped far below it.
+            if let Some(holding) = self.balances.get_mut(account) {
+                holding.amount.0 = holding.amount.0.saturating_add(delta.0);
+            }
         }
         if self.history_cap > 0 {
             if self.history.len() == self.history_cap {
@@ -248,12 +281,24 @@ mod tests {
     }
 
     #[test]
+    fn money_never_moves_between_currencies() {
+        let mut ledger = Ledger::new(10);
+        let kenyan = Account::customer(Market::Kenya, "254700000001");
+        let mozambican = Account::customer(Market::Mozambique, "258840000001");
+        ledger.open(kenyan.clone(), Currency::Kes, Money(500));
+        ledger.open(mozambican.clone(), Currency::Mzn, Money(0));
+        let err = ledger.transfer("r", "test", Utc::now(), &kenyan, &mozambican, Money(100)).unwrap_err();
+        assert_eq!(err, LedgerError::CurrencyMismatch { from: Currency::Kes, to: Currency::Mzn });
+        assert_eq!(ledger.balance(&kenyan), Some(Money(500)));
+    }
+
+    #[test]
     fn a_transfer_that_would_overdraw_a_customer_is_refused() {
         let mut ledger = Ledger::new(10);
-        let alice = Account::Customer("254700000001".into());
-        let shop = Account::utility("174379");
-        ledger.open(alice.clone(), Money(500));
-        ledger.open(shop.clone(), Money(0));
+        let alice = Account::customer(Market::Kenya, "254700000001");
+        let shop = Account::org("test", "174379", OrgAccount::Utility);
+        ledger.open(alice.clone(), Currency::Kes, Money(500));
+        ledger.open(shop.clone(), Currency::Kes, Money(0));
         let err = ledger.transfer("r1", "test", Utc::now(), &alice, &shop, Money(600)).unwrap_err();
         assert_eq!(err, LedgerError::Insufficient { available: Money(500), needed: Money(600) });
         ledger.transfer("r2", "test", Utc::now(), &alice, &shop, Money(500)).unwrap();
@@ -267,19 +312,19 @@ mod tests {
             ops in proptest::collection::vec((0usize..4, 0usize..4, 1i64..5_000), 0..200)
         ) {
             let accounts = [
-                Account::Customer("254700000001".into()),
-                Account::Customer("254700000002".into()),
-                Account::utility("174379"),
-                Account::utility("600000"),
+                Account::customer(Market::Kenya, "254700000001"),
+                Account::customer(Market::Kenya, "254700000002"),
+                Account::org("test", "174379", OrgAccount::Utility),
+                Account::org("test", "600000", OrgAccount::Utility),
             ];
             let mut ledger = Ledger::new(50);
             for (i, a) in accounts.iter().enumerate() {
-                ledger.open(a.clone(), Money(i as i64 * 1_000));
+                ledger.open(a.clone(), Currency::Kes, Money(i as i64 * 1_000));
             }
-            let total = ledger.total();
+            let total = ledger.total(Currency::Kes);
             for (from, to, amount) in ops {
                 let _ = ledger.transfer("r", "test", Utc::now(), &accounts[from], &accounts[to], Money(amount));
-                prop_assert_eq!(ledger.total(), total);
+                prop_assert_eq!(ledger.total(Currency::Kes), total);
                 for a in &accounts {
                     prop_assert!(ledger.balance(a).unwrap().0 >= 0);
                 }

@@ -11,18 +11,22 @@
 //! ```
 //!
 //! # Layout
-//! * `app`: composition root: `AppState`, the router, the `Sandbox` handle.
-//! * `daraja`: Safaricom Daraja (one module per provider; providers never import each other).
+//! * `app`: the `Sandbox` handle and the router; `app_state`: what handlers reach.
+//! * `provider`: what a provider is (the seam); `providers`: the registry, the one place naming them all.
+//! * `daraja`: Safaricom Daraja (one folder per provider; providers never import each other).
 //! * `admin`: the `/__sandbox/` API to inspect and drive state.
-//! * `store`: tenants, their state and timelines; `ledger`: money; `world`: initial data.
-//! * `scenarios`: what happens to accepted requests; `scheduler`: releases due events.
+//! * `store`: tenants, their state and timelines; `ledger`: money; `markets`: subscribers and currencies;
+//!   `world`: what a tenant starts with.
+//! * `scenarios`: what happens to accepted requests; `gate`: rate limits and scripted faults;
+//!   `scheduler`: releases due events.
 //! * `callbacks`: the only code that sends HTTP; `journal`: what happened.
-//! * `crypto`: RSA credentials, Lipa na M-Pesa passwords; `clock`, `ids`: time and seeded ids.
-//! * `http`, `fields`, `httpauth`: request plumbing shared by providers.
+//! * `crypto`: RSA credentials, Lipa na M-Pesa passwords, webhook signatures; `clock`, `ids`: time and seeded ids.
+//! * `http`, `server`, `fields`, `httpauth`: request plumbing shared by providers.
 //! * `cli`, `config`, `telemetry`: the binary's edge.
 
 pub mod admin;
 pub mod app;
+pub mod app_state;
 pub mod callbacks;
 pub mod cli;
 pub mod clock;
@@ -31,11 +35,16 @@ pub mod crypto;
 pub mod daraja;
 pub mod fields;
 pub mod fuzzing;
+pub mod gate;
 pub mod http;
 pub mod httpauth;
 pub mod ids;
 pub mod journal;
 pub mod ledger;
+pub mod markets;
+pub mod provider;
+pub mod providers;
+pub mod retained;
 pub mod scenarios;
 pub mod scheduler;
 pub mod server;
@@ -45,3 +54,4 @@ pub mod world;
 
 pub use app::{Sandbox, ShutdownReport, StartError};
 pub use config::Config;
+pub use providers::Credentials;

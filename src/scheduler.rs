@@ -11,10 +11,11 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::app::AppState;
+use crate::app_state::AppState;
 use crate::callbacks::{self, CallbackJob};
 use crate::journal::DeliveryOutcome;
-use crate::store::{Due, Tenant};
+use crate::providers;
+use crate::store::{Event, Tenant};
 
 /// How released callbacks reach the engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,28 +38,28 @@ pub async fn settle_due_with(app: &AppState, tenant: &Arc<Tenant>, release: Rele
     let (jobs, dropped): (Vec<CallbackJob>, Vec<CallbackJob>) = tenant.with_state(|state| {
         let mut jobs = Vec::new();
         let mut dropped = Vec::new();
+        let (core, states) = (&mut state.core, &mut state.providers);
         // Acting on an event may schedule more events that are already due
         // (a callback with no extra delay), so keep going until nothing is due.
         loop {
-            let due = state.timeline.pop_due(now);
+            let due = core.timeline.pop_due(now);
             if due.is_empty() {
                 break;
             }
             for (at, event) in due {
                 match event {
-                    Due::Deliver(job) => jobs.push(job),
-                    Due::Dropped(job) => dropped.push(job),
-                    Due::Hold(job) => state.held.push(job),
-                    Due::ReleaseHeld { callback_id, copy } => {
-                        if let Some(i) = state.held.iter().position(|h| h.id == callback_id && h.copy == copy) {
-                            jobs.push(state.held.remove(i));
+                    Event::Deliver(job) => jobs.push(job),
+                    Event::Dropped(job) => dropped.push(job),
+                    Event::Hold(job) => core.held.push(job),
+                    Event::ReleaseHeld { callback_id, copy } => {
+                        if let Some(i) = core.held.iter().position(|h| h.id == callback_id && h.copy == copy) {
+                            jobs.push(core.held.remove(i));
                         }
                     }
-                    Due::Daraja(event) => crate::daraja::on_due(state, event, at),
-                    Due::Reply { reply_to, reply } => match reply_to.provider {
-                        crate::daraja::PROVIDER => crate::daraja::on_reply(state, &reply_to.key, &reply, at),
-                        other => tracing::warn!(provider = other, "a reply for an unknown provider was dropped"),
-                    },
+                    Event::Provider(due) => providers::on_due(core, states, due, at),
+                    Event::Reply { reply_to, reply } => {
+                        providers::on_reply(core, states, reply_to.provider, &reply_to.key, &reply, at)
+                    }
                 }
             }
         }
@@ -74,7 +75,7 @@ pub async fn settle_due_with(app: &AppState, tenant: &Arc<Tenant>, release: Rele
             // too; settle them, a bounded number of rounds.
             for _ in 0..16 {
                 let now = tenant.now();
-                let due = tenant.with_state(|s| s.timeline.earliest().is_some_and(|at| at <= now));
+                let due = tenant.with_core(|core| core.timeline.earliest().is_some_and(|at| at <= now));
                 if !due {
                     break;
                 }

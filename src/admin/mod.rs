@@ -2,24 +2,21 @@
 //!
 //! Sandbox-wide:
 //! * `GET  /__sandbox/health`: liveness, version, seed, callback engine counters.
-//! * `GET  /__sandbox/keys/daraja.pem`: the certificate Daraja clients encrypt with.
 //! * `GET  /__sandbox/scenarios/catalogue`: the shipped scenarios.
 //! * `POST /__sandbox/tenants`, `GET /__sandbox/tenants`: create and list tenants.
 //! * `GET|DELETE /__sandbox/tenants/{id}`: one tenant's credentials; delete it.
 //!
 //! Per tenant, under `/__sandbox/` for the default tenant and under
-//! `/__sandbox/tenants/{id}/` for any other ([`tenant_routes`]):
-//! credentials, transactions, accounts, callbacks (and the long-poll wait),
-//! requests, reset, clock, scenarios, answering M-Pesa Express prompts, and
-//! an organisation account's reconciliation statement as CSV.
+//! `/__sandbox/tenants/{id}/` for any other ([`tenant_routes`]): the generic
+//! views (credentials of every provider, transactions of every provider,
+//! accounts, callbacks and the long-poll wait, requests, reset, clock,
+//! scenarios), and each provider's own views under `/{provider}/`
+//! (`crate::providers::admin_routes`).
 //!
 //! Admin types are a stable surface (serialized for clients in any language).
 
-mod credentials;
 mod journal;
-mod operators;
 mod state;
-mod statement;
 mod tenants;
 
 use std::sync::Arc;
@@ -31,23 +28,23 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use secrecy::ExposeSecret;
+use serde::Serialize;
 use serde_json::{json, Value};
 
-pub use credentials::{credentials, Credentials};
-
-use crate::app::AppState;
+use crate::app_state::AppState;
 use crate::http::{fault_response, RequestContext, WireError};
-use crate::store::Tenant;
+use crate::providers::{self, Credentials};
+use crate::store::{Core, Tenant, DEFAULT_TENANT};
 
 pub const PREFIX: &str = "/__sandbox";
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
-        .route("/keys/daraja.pem", get(daraja_certificate))
         .route("/scenarios/catalogue", get(state::catalogue))
         .route("/tenants", post(tenants::create).get(tenants::list))
-        .route("/tenants/{tenant}", get(credentials::get_credentials).delete(tenants::delete))
+        .route("/tenants/{tenant}", get(get_credentials).delete(tenants::delete))
         .merge(tenant_routes())
         .nest("/tenants/{tenant}", tenant_routes())
 }
@@ -55,7 +52,7 @@ pub fn router() -> Router<AppState> {
 /// Everything that exists once per tenant.
 fn tenant_routes() -> Router<AppState> {
     Router::new()
-        .route("/credentials", get(credentials::get_credentials))
+        .route("/credentials", get(get_credentials))
         .route("/transactions", get(state::transactions))
         .route("/accounts", get(state::accounts))
         .route("/reset", post(state::reset))
@@ -67,18 +64,36 @@ fn tenant_routes() -> Router<AppState> {
                 .post(state::append_scenarios)
                 .delete(state::clear_scenarios),
         )
-        .route("/stk/{checkout_request_id}/answer", post(state::answer_stk))
-        .route("/operators", get(operators::list).post(operators::create))
-        .route("/operators/{name}/password", post(operators::set_password))
-        .route("/operators/{name}/status", post(operators::set_status))
-        .route("/apps/{consumer_key}/secret", post(operators::rotate_secret))
-        .route("/shortcodes/{number}/passkey", post(operators::rotate_passkey))
-        .route("/c2b/pay", post(operators::customer_pays))
-        .route("/c2b/{shortcode}/unregister", post(operators::unregister))
         .route("/callbacks", get(journal::callbacks))
         .route("/callbacks/wait", get(journal::wait_for_callbacks))
         .route("/requests", get(journal::requests))
-        .route("/statements/{shortcode}", get(statement::statement))
+        .merge(providers::admin_routes())
+        .merge(providers::admin_aliases())
+}
+
+/// `{base_url}/__sandbox` for the default tenant, `…/tenants/{id}` for any other.
+pub fn tenant_url(base_url: &str, tenant: &str) -> String {
+    match tenant {
+        DEFAULT_TENANT => format!("{base_url}{PREFIX}"),
+        id => format!("{base_url}{PREFIX}/tenants/{id}"),
+    }
+}
+
+/// What the credentials document says of callbacks.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallbackCredentials {
+    /// The `whsec_` secret callbacks are signed with, when the world turns signing on.
+    pub signing_secret: Option<String>,
+}
+
+impl CallbackCredentials {
+    pub fn of(core: &Core) -> CallbackCredentials {
+        CallbackCredentials { signing_secret: core.signing_secret.as_ref().map(|k| k.expose_secret().to_owned()) }
+    }
+}
+
+async fn get_credentials(State(app): State<AppState>, TenantRef(tenant): TenantRef) -> Json<Credentials> {
+    Json(providers::credentials(&app, &tenant))
 }
 
 /// The tenant an admin call is about: `{tenant}` in the path, or the default.
@@ -191,7 +206,7 @@ pub async fn require_token(
     .into_response()
 }
 
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, AdminError> {
+pub fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, AdminError> {
     q.map(|Query(t)| t).map_err(|e| AdminError::bad_request(e.body_text()))
 }
 
@@ -206,8 +221,4 @@ async fn health(State(app): State<AppState>) -> Json<Value> {
         "tenants": app.tenants.count(),
         "callbacks": app.callbacks.stats(),
     }))
-}
-
-async fn daraja_certificate(State(app): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "application/x-pem-file")], app.daraja_keys.cert_pem).into_response()
 }

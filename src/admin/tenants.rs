@@ -1,29 +1,27 @@
 //! Creating, listing and deleting tenants: isolated worlds in one sandbox.
 //!
 //! A new tenant starts from the default world (or a world document merged
-//! over it) with credentials of its own: apps inherited from the default
-//! world get fresh consumer keys and secrets, derived from the run's seed and
-//! the tenant id, so requests find their tenant through their credentials.
-
-use std::sync::Arc;
+//! over it) with credentials of its own: every provider gives the
+//! credentials inherited from the default world fresh values (Daraja's apps
+//! get new consumer keys and secrets), derived from the run's seed and the
+//! tenant id, so requests find their tenant through their credentials.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::state::{scenarios_from, ScenarioRequest};
-use super::{credentials, AdminError, TenantRef};
-use crate::app::AppState;
+use super::{AdminError, TenantRef};
+use crate::app_state::AppState;
 use crate::clock::Clock;
 use crate::ids::IdGen;
+use crate::providers::{credentials, World};
 use crate::scenarios::ScenarioSet;
 use crate::store::TenantError;
-use crate::world::World;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,14 +60,8 @@ pub async fn create(
         None => Vec::new(),
     };
     let mut world = World::from_overlays(&overlays).map_err(|e| invalid("invalid_world", e.to_string()))?;
-    let defaults = World::default_world();
     let mut ids = IdGen::new(app.seed, &format!("tenant-credentials/{id}"));
-    for tenant_app in &mut world.apps {
-        if defaults.app_by_key(&tenant_app.consumer_key).is_some() {
-            tenant_app.consumer_key = ids.alnum(48);
-            tenant_app.consumer_secret = SecretString::from(ids.alnum(64));
-        }
-    }
+    world.fresh_credentials(&World::default_world(), &mut ids);
 
     let clock = match &request.clock {
         None => Clock::System,
@@ -99,7 +91,7 @@ pub async fn create(
         None => Vec::new(),
     };
 
-    let tenant = app.tenants.create(&id, Arc::new(world), clock, ScenarioSet { scenarios }).map_err(|e| match e {
+    let tenant = app.tenants.create(&id, world, clock, ScenarioSet { scenarios }).map_err(|e| match e {
         TenantError::Exists(_) | TenantError::KeyTaken { .. } => {
             AdminError::new(StatusCode::CONFLICT, "conflict", e.to_string())
         }
@@ -123,6 +115,6 @@ pub async fn list(State(app): State<AppState>) -> Json<Value> {
 /// `DELETE /__sandbox/tenants/{id}`: the tenant, its tokens and its pending events go.
 pub async fn delete(State(app): State<AppState>, TenantRef(tenant): TenantRef) -> Result<Json<Value>, AdminError> {
     let deleted = app.tenants.delete(&tenant.id).map_err(|e| AdminError::bad_request(e.to_string()))?;
-    let pending_events_dropped = deleted.map_or(0, |t| t.with_state(|s| s.timeline.clear()));
+    let pending_events_dropped = deleted.map_or(0, |t| t.with_core(|core| core.timeline.clear()));
     Ok(Json(json!({ "tenant": tenant.id, "deleted": true, "pending_events_dropped": pending_events_dropped })))
 }

@@ -21,7 +21,7 @@ use axum::extract::State as AxumState;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
 use super::error::{DarajaError, ErrorKind};
@@ -29,16 +29,20 @@ use super::extract::{Authed, BodyProblem, JsonObject};
 use super::ids;
 use super::records::{Party, Record, RecordKind, RecordStatus};
 use super::requests::{customer_public_name, org_public_name};
-use super::scenario::{delayed, gate, Gate};
+use super::scenario::{delayed, gate, Gate, MsisdnForm, Variants};
 use super::wire::{self, required, shortcode, url, whole_amount};
-use crate::app::AppState;
+use super::world::ShortcodeKind;
+use super::{accounts, Daraja, Due, State};
+use crate::app_state::AppState;
 use crate::callbacks::{self, CallbackJob, Reply, ReplyTo};
-use crate::clock::eat;
+use crate::clock::{after_ms_u64, eat};
 use crate::http::Diagnosis;
-use crate::ledger::{Account, Money};
-use crate::scenarios::{CallbackScript, Decision, MsisdnForm, Variants};
-use crate::store::{self, TenantState};
-use crate::world::{ShortcodeKind, World};
+use crate::ledger::Money;
+use crate::markets::Market;
+use crate::provider::Registered;
+use crate::retained::Retained;
+use crate::scenarios::{CallbackScript, Decision, Facts};
+use crate::store::{Core, Event};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Version {
@@ -107,9 +111,8 @@ pub struct Payment {
 #[derive(Debug, Default)]
 pub struct C2bState {
     pub registrations: HashMap<String, Registration>,
-    pub payments: HashMap<String, Payment>,
-    /// Finished payments, oldest first; forgotten past the retention limit.
-    finished: std::collections::VecDeque<String>,
+    /// Payments; finished ones are forgotten, oldest first, past the retention limit.
+    pub payments: Retained<Payment>,
 }
 
 pub const OPERATION_REGISTER: &str = "c2b_register";
@@ -152,8 +155,8 @@ async fn register(
         Gate::Pass(decision) => decision,
         Gate::Refuse(response) => return Ok(response),
     };
-    let world = auth.tenant.world();
-    let production = world.daraja.production_rules;
+    let world = auth.tenant.world_of::<Daraja>();
+    let production = world.settings.production_rules;
     let RegisterRequest { short_code, response_type, confirmation_url, validation_url } =
         parse_register(&body, production)?;
     let Some(sc) = world.shortcodes.get(&short_code) else {
@@ -179,23 +182,23 @@ async fn register(
         return Ok(response);
     }
     let now = auth.tenant.now();
-    auth.tenant.with_state(|state| {
-        if production && state.daraja.c2b.registrations.contains_key(&short_code) {
+    auth.tenant.with::<Daraja, _>(|_, mine| {
+        if production && mine.c2b.registrations.contains_key(&short_code) {
             return Err(DarajaError::new(
                 ErrorKind::Custom { code: "500.003.1001".into(), message: "Urls are already registered.".into() },
                 "production rules: URLs are registered once; delete them (POST /__sandbox/c2b/{shortcode}/unregister) to register again",
             ));
         }
         let registration = Registration { validation_url, confirmation_url, response_type, version, registered_at: now };
-        state.daraja.c2b.registrations.insert(short_code.clone(), registration);
+        mine.c2b.registrations.insert(short_code.clone(), registration);
         Ok(())
     })?;
-    let variants = decision.as_ref().map(|d| d.variants.clone()).unwrap_or_default();
+    let variants = Variants::of(decision.as_ref());
     let description = match version {
         Version::V1 => "success",
         Version::V2 => "Success",
     };
-    let originator = auth.tenant.with_state(|state| ids::originator_conversation_id(&mut state.ids));
+    let originator = auth.tenant.with_core(|core| ids::originator_conversation_id(&mut core.ids));
     Ok(delayed(Json(ack(&variants, originator, description)).into_response(), decision.as_ref()))
 }
 
@@ -302,8 +305,8 @@ async fn simulate_any(
         Gate::Pass(decision) => decision,
         Gate::Refuse(response) => return Ok(response),
     };
-    let world = auth.tenant.world();
-    if world.daraja.production_rules {
+    let world = auth.tenant.world_of::<Daraja>();
+    if world.settings.production_rules {
         return Err(DarajaError::new(
             ErrorKind::ResourceNotFound,
             "production rules: simulation is not supported on production",
@@ -312,16 +315,29 @@ async fn simulate_any(
     let request = parse_simulate(&body)?;
     let now = auth.tenant.now();
     auth.tenant
-        .with_state(|state| start_payment(state, request, now, decision.as_ref()))
+        .with::<Daraja, _>(|core, mine| start_payment(core, mine, request, now, decision.as_ref()))
         .map_err(|why| DarajaError::field("ShortCode", why))?;
-    let variants = decision.as_ref().map(|d| d.variants.clone()).unwrap_or_default();
-    let originator = auth.tenant.with_state(|state| ids::originator_conversation_id(&mut state.ids));
+    let variants = Variants::of(decision.as_ref());
+    let originator = auth.tenant.with_core(|core| ids::originator_conversation_id(&mut core.ids));
     let body = ack(&variants, originator, "Accept the service request successfully.");
     Ok(delayed(Json(body).into_response(), decision.as_ref()))
 }
 
 // ---------------------------------------------------------------------------
 // The payment itself
+
+/// What the scenario engine sees of a customer's payment to a shortcode.
+pub fn payment_facts(msisdn: &str, amount: Money, shortcode: &str, bill_ref_number: &str) -> Facts<'static> {
+    Facts {
+        provider: super::PROVIDER,
+        operation: OPERATION_PAYMENT,
+        msisdn: Some(msisdn.to_owned()),
+        amount: Some(amount),
+        shortcode: Some(shortcode.to_owned()),
+        account_reference: Some(bill_ref_number.to_owned()),
+        ..Facts::default()
+    }
+}
 
 /// A customer paying a shortcode (from simulate, or the admin API).
 #[derive(Debug, Clone)]
@@ -336,12 +352,13 @@ pub struct PayRequest {
 
 /// Starts a payment; returns its TransID. `Err` says why the shortcode cannot be paid.
 pub fn start_payment(
-    state: &mut TenantState,
+    core: &mut Core,
+    mine: &mut State,
     request: PayRequest,
     now: DateTime<Utc>,
     decision: Option<&Decision>,
 ) -> Result<String, String> {
-    let world = state.world.clone();
+    let world = mine.world.clone();
     let Some(sc) = world.shortcodes.get(&request.shortcode) else {
         return Err(format!("shortcode {} is not in this tenant's world", request.shortcode));
     };
@@ -353,13 +370,13 @@ pub fn start_payment(
             return Err(format!("shortcode {} is a {} and cannot be paid this way", request.shortcode, kind.as_str()))
         }
     };
-    state.ensure_customer(&request.msisdn);
-    let trans_id = ids::receipt(&mut state.ids, now);
+    core.ensure_customer(Market::Kenya, &request.msisdn);
+    let trans_id = ids::receipt(&mut core.ids, now);
     let delay = decision
         .and_then(|d| d.outcome.as_ref())
         .and_then(|o| o.after_ms)
-        .map(|after| after.sample(|low, high| state.ids.between(low, high)))
-        .unwrap_or(world.daraja.result_delay_ms);
+        .map(|after| after.sample(|low, high| core.ids.between(low, high)))
+        .unwrap_or(world.settings.result_delay_ms);
     let payment = Payment {
         trans_id: trans_id.clone(),
         shortcode: request.shortcode,
@@ -372,57 +389,58 @@ pub fn start_payment(
         third_party_trans_id: String::new(),
         outcome_reason: String::new(),
         script: decision.map(|d| d.callback.clone()).unwrap_or_default(),
-        variants: decision.map(|d| d.variants.clone()).unwrap_or_default(),
+        variants: Variants::of(decision),
     };
-    state.daraja.c2b.payments.insert(trans_id.clone(), payment);
-    let at = now + Duration::milliseconds(delay as i64);
-    state.timeline.schedule(at, store::Due::Daraja(super::Due::C2bArrive { trans_id: trans_id.clone() }));
+    mine.c2b.payments.insert(trans_id.clone(), payment);
+    let at = after_ms_u64(now, delay);
+    core.schedule::<Daraja>(at, Due::C2bArrive { trans_id: trans_id.clone() });
     Ok(trans_id)
 }
 
 /// The payment reaches M-Pesa: validate first if the shortcode asks for it.
-pub fn arrive(state: &mut TenantState, trans_id: &str, at: DateTime<Utc>) {
-    let world = state.world.clone();
-    let Some(payment) = state.daraja.c2b.payments.get(trans_id).cloned() else { return };
+pub fn arrive(core: &mut Core, mine: &mut State, trans_id: &str, at: DateTime<Utc>) {
+    let world = mine.world.clone();
+    let Some(payment) = mine.c2b.payments.get(trans_id).cloned() else { return };
     if payment.status != PaymentStatus::Initiated {
         return;
     }
-    let available = state.ledger.balance(&Account::Customer(payment.msisdn.clone())).unwrap_or_default();
+    let available = core.ledger.balance(&accounts::customer(&payment.msisdn)).unwrap_or_default();
     if available.cents() < payment.amount.cents() {
         update(
-            state,
+            core,
+            mine,
             trans_id,
             PaymentStatus::Failed,
             format!("the customer holds KES {available}, less than KES {}", payment.amount),
         );
         return;
     }
-    let registration = state.daraja.c2b.registrations.get(&payment.shortcode).cloned();
+    let registration = mine.c2b.registrations.get(&payment.shortcode).cloned();
     let validate = world.shortcodes.get(&payment.shortcode).is_some_and(|s| s.external_validation);
     match registration {
         Some(reg) if validate => {
-            update(state, trans_id, PaymentStatus::Validating, "waiting for the ValidationURL".into());
-            let body = notification(state, &payment, &reg, None);
-            let id = format!("cb-{}", state.ids.next_seq());
+            update(core, mine, trans_id, PaymentStatus::Validating, "waiting for the ValidationURL".into());
+            let body = notification(core, &payment, &reg, None);
+            let id = format!("cb-{}", core.ids.next_seq());
             let url = reg.validation_url.clone();
             let job = CallbackJob {
-                timeout_ms: Some(world.daraja.c2b_validation_timeout_ms),
-                reply_to: Some(ReplyTo { provider: super::PROVIDER, key: trans_id.to_owned() }),
-                ..CallbackJob::new(id, super::PROVIDER, "c2b_validation", trans_id.to_owned(), url, body)
+                timeout_ms: Some(world.settings.c2b_validation_timeout_ms),
+                reply_to: Some(ReplyTo { provider: Daraja::ID, key: trans_id.to_owned() }),
+                ..CallbackJob::new(id, super::PROVIDER, "c2b_validation", trans_id.to_owned(), url, &body)
             };
-            state.timeline.schedule(at, store::Due::Deliver(job));
+            core.timeline.schedule(at, Event::Deliver(job));
         }
-        _ => complete(state, trans_id, at, "no external validation".into()),
+        _ => complete(core, mine, trans_id, at, "no external validation".into()),
     }
 }
 
 /// Acts on the validator's answer (or its silence).
-pub fn on_validation_reply(state: &mut TenantState, trans_id: &str, reply: &Reply, at: DateTime<Utc>) {
-    let Some(payment) = state.daraja.c2b.payments.get(trans_id).cloned() else { return };
+pub fn on_validation_reply(core: &mut Core, mine: &mut State, trans_id: &str, reply: &Reply, at: DateTime<Utc>) {
+    let Some(payment) = mine.c2b.payments.get(trans_id).cloned() else { return };
     if payment.status != PaymentStatus::Validating {
         return;
     }
-    let fallback = state.daraja.c2b.registrations.get(&payment.shortcode).map(|r| r.response_type);
+    let fallback = mine.c2b.registrations.get(&payment.shortcode).map(|r| r.response_type);
     let answer = reply
         .status
         .filter(|s| (200..300).contains(s))
@@ -437,13 +455,19 @@ pub fn on_validation_reply(state: &mut TenantState, trans_id: &str, reply: &Repl
         });
     match answer {
         Some((code, third_party)) if code == "0" => {
-            if let Some(p) = state.daraja.c2b.payments.get_mut(trans_id) {
+            if let Some(p) = mine.c2b.payments.get_mut(trans_id) {
                 p.third_party_trans_id = third_party;
             }
-            complete(state, trans_id, at, "the ValidationURL accepted it".into());
+            complete(core, mine, trans_id, at, "the ValidationURL accepted it".into());
         }
         Some((code, _)) => {
-            update(state, trans_id, PaymentStatus::Cancelled, format!("the ValidationURL rejected it with {code}"));
+            update(
+                core,
+                mine,
+                trans_id,
+                PaymentStatus::Cancelled,
+                format!("the ValidationURL rejected it with {code}"),
+            );
         }
         None => {
             let why = match (&reply.error, reply.status) {
@@ -453,51 +477,49 @@ pub fn on_validation_reply(state: &mut TenantState, trans_id: &str, reply: &Repl
             };
             match fallback {
                 Some(ResponseType::Completed) | None => {
-                    complete(state, trans_id, at, format!("{why}; ResponseType Completed applies"))
+                    complete(core, mine, trans_id, at, format!("{why}; ResponseType Completed applies"))
                 }
-                Some(ResponseType::Cancelled) => {
-                    update(state, trans_id, PaymentStatus::Cancelled, format!("{why}; ResponseType Cancelled applies"))
-                }
+                Some(ResponseType::Cancelled) => update(
+                    core,
+                    mine,
+                    trans_id,
+                    PaymentStatus::Cancelled,
+                    format!("{why}; ResponseType Cancelled applies"),
+                ),
             }
         }
     }
 }
 
-fn update(state: &mut TenantState, trans_id: &str, status: PaymentStatus, reason: String) {
-    let c2b = &mut state.daraja.c2b;
-    if let Some(p) = c2b.payments.get_mut(trans_id) {
+fn update(core: &mut Core, mine: &mut State, trans_id: &str, status: PaymentStatus, reason: String) {
+    let payments = &mut mine.c2b.payments;
+    if let Some(p) = payments.get_mut(trans_id) {
         p.status = status;
         p.outcome_reason = reason;
     }
     if matches!(status, PaymentStatus::Completed | PaymentStatus::Cancelled | PaymentStatus::Failed) {
-        c2b.finished.push_back(trans_id.to_owned());
-        while c2b.finished.len() > state.limits.transactions {
-            if let Some(old) = c2b.finished.pop_front() {
-                c2b.payments.remove(&old);
-            }
-        }
+        payments.finish(trans_id, core.limits.transactions, |_, _| {});
     }
 }
 
 /// Moves the money, records it and sends the confirmation.
-fn complete(state: &mut TenantState, trans_id: &str, at: DateTime<Utc>, reason: String) {
-    let world = state.world.clone();
-    let Some(payment) = state.daraja.c2b.payments.get(trans_id).cloned() else { return };
-    let payer = Account::Customer(payment.msisdn.clone());
-    let payee = Account::utility(&payment.shortcode);
+fn complete(core: &mut Core, mine: &mut State, trans_id: &str, at: DateTime<Utc>, reason: String) {
+    let Some(payment) = mine.c2b.payments.get(trans_id).cloned() else { return };
+    let payer = accounts::customer(&payment.msisdn);
+    let payee = accounts::utility(&payment.shortcode);
     let details = match payment.buy_goods {
         true => format!("Merchant Payment from {}", payment.msisdn),
         false => format!("Pay Bill from {} - Acc. {}", payment.msisdn, payment.bill_ref_number),
     };
-    if let Err(e) = state.ledger.transfer(trans_id, &details, at, &payer, &payee, payment.amount) {
-        update(state, trans_id, PaymentStatus::Failed, format!("the ledger refused it: {e}"));
+    if let Err(e) = core.ledger.transfer(trans_id, &details, at, &payer, &payee, payment.amount) {
+        update(core, mine, trans_id, PaymentStatus::Failed, format!("the ledger refused it: {e}"));
         return;
     }
-    update(state, trans_id, PaymentStatus::Completed, reason);
+    update(core, mine, trans_id, PaymentStatus::Completed, reason);
     let kind = if payment.buy_goods { RecordKind::BuyGoods } else { RecordKind::PayBill };
     record_payment(
-        state,
-        &world,
+        core,
+        mine,
         trans_id,
         kind,
         &payment.msisdn,
@@ -506,26 +528,34 @@ fn complete(state: &mut TenantState, trans_id: &str, at: DateTime<Utc>, reason: 
         Some(payment.bill_ref_number.clone()),
         at,
     );
-    send_confirmation(state, &payment, at);
+    send_confirmation(core, mine, &payment, at);
 }
 
 /// Sends the C2B confirmation of a completed payment to the shortcode's
 /// registered ConfirmationURL, if any.
-fn send_confirmation(state: &mut TenantState, payment: &Payment, at: DateTime<Utc>) {
-    let Some(reg) = state.daraja.c2b.registrations.get(&payment.shortcode).cloned() else { return };
-    let balance = state.ledger.balance(&Account::utility(&payment.shortcode)).unwrap_or_default();
-    let body = notification(state, payment, &reg, Some(balance));
-    let id = format!("cb-{}", state.ids.next_seq());
-    let job =
-        CallbackJob::new(id, super::PROVIDER, "c2b_confirmation", payment.trans_id.clone(), reg.confirmation_url, body);
+fn send_confirmation(core: &mut Core, mine: &mut State, payment: &Payment, at: DateTime<Utc>) {
+    let Some(reg) = mine.c2b.registrations.get(&payment.shortcode).cloned() else { return };
+    let balance = core.ledger.balance(&accounts::utility(&payment.shortcode)).unwrap_or_default();
+    let body = notification(core, payment, &reg, Some(balance));
+    let id = format!("cb-{}", core.ids.next_seq());
+    let job = CallbackJob::new(
+        id,
+        super::PROVIDER,
+        "c2b_confirmation",
+        payment.trans_id.clone(),
+        reg.confirmation_url,
+        &body,
+    );
     let script = payment.script.clone();
-    callbacks::plan(state, job, &script, at);
+    callbacks::plan(core, job, &script, at);
 }
 
 /// A paid M-Pesa Express push to a paybill whose world asks for it also
 /// sends the C2B confirmation.
+#[allow(clippy::too_many_arguments)]
 pub fn confirm_stk_payment(
-    state: &mut TenantState,
+    core: &mut Core,
+    mine: &mut State,
     receipt: &str,
     shortcode: &str,
     msisdn: &str,
@@ -533,7 +563,7 @@ pub fn confirm_stk_payment(
     account: &str,
     at: DateTime<Utc>,
 ) {
-    let confirms = state.world.shortcodes.get(shortcode).is_some_and(|s| s.stk_confirmation);
+    let confirms = mine.world.shortcodes.get(shortcode).is_some_and(|s| s.stk_confirmation);
     if !confirms {
         return;
     }
@@ -551,14 +581,14 @@ pub fn confirm_stk_payment(
         script: CallbackScript::default(),
         variants: Variants::default(),
     };
-    send_confirmation(state, &payment, at);
+    send_confirmation(core, mine, &payment, at);
 }
 
 /// Records a customer's payment to a shortcode (C2B or M-Pesa Express).
 #[allow(clippy::too_many_arguments)]
 pub fn record_payment(
-    state: &mut TenantState,
-    world: &World,
+    core: &mut Core,
+    mine: &mut State,
     receipt: &str,
     kind: RecordKind,
     msisdn: &str,
@@ -571,8 +601,8 @@ pub fn record_payment(
         receipt: receipt.to_owned(),
         kind,
         completed_at: at,
-        debit: Party { id: msisdn.to_owned(), public_name: customer_public_name(state, msisdn) },
-        credit: Party { id: shortcode.to_owned(), public_name: org_public_name(world, shortcode) },
+        debit: Party { id: msisdn.to_owned(), public_name: customer_public_name(core, msisdn) },
+        credit: Party { id: shortcode.to_owned(), public_name: org_public_name(&mine.world, shortcode) },
         amount,
         charge: Money(0),
         status: RecordStatus::Completed,
@@ -582,14 +612,13 @@ pub fn record_payment(
         initiator: None,
         linked_receipt: None,
     };
-    let retention = state.limits.transactions;
-    state.daraja.records.insert(record, retention);
+    mine.records.insert(record, core.limits.transactions);
 }
 
 /// The validation and confirmation body (the same shape; `OrgAccountBalance`
 /// is blank on validation). All values are strings.
-fn notification(state: &TenantState, payment: &Payment, reg: &Registration, balance: Option<Money>) -> Value {
-    let (first, middle, last) = state.customer_names(&payment.msisdn);
+fn notification(core: &Core, payment: &Payment, reg: &Registration, balance: Option<Money>) -> Value {
+    let (first, middle, last) = core.customer_names(&payment.msisdn);
     let msisdn = match payment.variants.msisdn.unwrap_or(MsisdnForm::Masked) {
         MsisdnForm::Full => payment.msisdn.clone(),
         MsisdnForm::Hashed => super::stk::hex_sha256(&payment.msisdn),

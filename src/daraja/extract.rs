@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
 use super::error::{DarajaError, ErrorKind};
-use crate::app::AppState;
+use crate::app_state::AppState;
 use crate::http::RequestContext;
 use crate::store::Tenant;
 

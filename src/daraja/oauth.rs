@@ -13,14 +13,15 @@ use axum::{Extension, Json};
 use secrecy::ExposeSecret;
 
 use super::error::{DarajaError, ErrorKind};
+use super::scenario::{self as daraja_scenario, Variants};
 use super::scenario::{gate, Gate};
 use super::wire::{ExpiresIn, TokenResponse};
-use crate::app::AppState;
+use super::world::ExpiresInFormat;
+use super::Daraja;
+use crate::app_state::AppState;
 use crate::http::RequestContext;
 use crate::httpauth::{self, AuthProblem};
-use crate::scenarios;
 use crate::store::Grant;
-use crate::world::ExpiresInFormat;
 
 pub const OPERATION: &str = "oauth";
 
@@ -61,7 +62,7 @@ pub async fn generate(
             )
         })?;
 
-    let Some(tenant) = app.tenants.by_consumer_key(&consumer_key) else {
+    let Some(tenant) = app.tenants.by_key::<Daraja>(&consumer_key) else {
         return Err(DarajaError::new(
             ErrorKind::InvalidAuthentication,
             format!(
@@ -70,7 +71,7 @@ pub async fn generate(
         ));
     };
     ctx.set_tenant(&tenant);
-    let world = tenant.world();
+    let world = tenant.world_of::<Daraja>();
     let Some(app_entry) = world.app_by_key(&consumer_key) else {
         return Err(DarajaError::new(
             ErrorKind::InvalidAuthentication,
@@ -88,9 +89,9 @@ pub async fn generate(
         Gate::Pass(decision) => decision,
         Gate::Refuse(response) => return Ok(response),
     };
-    let settings = &world.daraja;
+    let settings = &world.settings;
     let now = tenant.now();
-    let token = tenant.with_state(|state| super::ids::access_token(&mut state.ids));
+    let token = tenant.with_core(|core| super::ids::access_token(&mut core.ids));
     if settings.single_active_token {
         app.tenants.revoke(&tenant.id, super::PROVIDER, &consumer_key);
     }
@@ -105,8 +106,8 @@ pub async fn generate(
         },
     );
     let shown = ttl.saturating_sub(1);
-    let as_number = match decision.as_ref().and_then(|d| d.variants.expires_in) {
-        Some(variant) => variant == scenarios::ExpiresIn::Number,
+    let as_number = match Variants::of(decision.as_ref()).expires_in {
+        Some(variant) => variant == daraja_scenario::ExpiresIn::Number,
         None => settings.expires_in == ExpiresInFormat::Number,
     };
     let expires_in = if as_number { ExpiresIn::Number(shown) } else { ExpiresIn::Text(shown.to_string()) };

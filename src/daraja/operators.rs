@@ -11,8 +11,8 @@ use chrono::{DateTime, Duration, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
+use super::world::{CredentialMode, OperatorKind, OperatorStatus, Role, World};
 use crate::crypto::credential::{self, CredentialError};
-use crate::world::{CredentialMode, OperatorKind, OperatorStatus, Role, World};
 
 /// One operator's current state.
 #[derive(Debug, Clone)]
@@ -166,7 +166,7 @@ pub fn authorize(
     shortcode: &str,
     now: DateTime<Utc>,
 ) -> Result<(), Refusal> {
-    let settings = &world.daraja;
+    let settings = &world.settings;
     let Some(operator) = operators.get_mut(name) else {
         return Err(refuse(2001, format!("no operator named {name:?} exists in this tenant")));
     };

@@ -28,6 +28,7 @@ use super::ids;
 use super::records::Record;
 use super::scenario::{delayed, gate, Gate};
 use super::wire::{number_value, required, shortcode, url};
+use super::Daraja;
 use crate::clock::eat;
 use crate::fields;
 
@@ -74,14 +75,14 @@ pub async fn register(auth: Authed, body: Result<JsonObject, BodyProblem>) -> Re
     }
     let nominated_number = nominated_number(&body)?;
     let callback_url = url(&body, "CallBackURL")?;
-    let world = auth.tenant.world();
+    let world = auth.tenant.world_of::<Daraja>();
     if !world.shortcodes.contains_key(&short_code) {
         return Err(DarajaError::field("ShortCode", format!("shortcode {short_code} is not in this tenant's world")));
     }
     let now = auth.tenant.now();
-    let (status, description, ref_id) = auth.tenant.with_state(|state| {
-        let ref_id = ids::response_ref_id(&mut state.ids);
-        match state.daraja.pull.registrations.entry(short_code.clone()) {
+    let (status, description, ref_id) = auth.tenant.with::<Daraja, _>(|core, mine| {
+        let ref_id = ids::response_ref_id(&mut core.ids);
+        match mine.pull.registrations.entry(short_code.clone()) {
             Entry::Occupied(_) => ("1001", "Shortcode Already Registered", ref_id),
             Entry::Vacant(slot) => {
                 slot.insert(Registration { nominated_number, callback_url, registered_at: now });
@@ -137,8 +138,8 @@ pub async fn query(auth: Authed, body: Result<JsonObject, BodyProblem>) -> Resul
         ));
     }
     let offset = offset(&body)?;
-    let (ref_id, transactions) = auth.tenant.with_state(|state| {
-        if !state.daraja.pull.registrations.contains_key(&short_code) {
+    let (ref_id, transactions) = auth.tenant.with::<Daraja, _>(|core, mine| {
+        if !mine.pull.registrations.contains_key(&short_code) {
             return Err(DarajaError::field(
                 "ShortCode",
                 format!(
@@ -146,8 +147,8 @@ pub async fn query(auth: Authed, body: Result<JsonObject, BodyProblem>) -> Resul
                 ),
             ));
         }
-        let transactions = page(state.daraja.records.iter(), &short_code, start, end, offset);
-        Ok((ids::response_ref_id(&mut state.ids), transactions))
+        let transactions = page(mine.records.iter(), &short_code, start, end, offset);
+        Ok((ids::response_ref_id(&mut core.ids), transactions))
     })?;
     let body = if transactions.is_empty() {
         json!({ "ResponseRefID": ref_id, "ResponseCode": "1001", "ResponseMessage": "No records found" })

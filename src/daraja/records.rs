@@ -5,11 +5,12 @@
 //! transactions and statements read them, so what they report is what
 //! happened.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
 use crate::ledger::Money;
+use crate::retained::Retained;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordKind {
@@ -90,10 +91,7 @@ pub struct Record {
 /// Records, oldest first, forgotten past a retention limit.
 #[derive(Debug, Default)]
 pub struct Records {
-    /// Hashed and boxed: inserting and evicting at load is a hash and a
-    /// pointer move, where a B-tree of inline records moved whole records.
-    by_receipt: HashMap<String, Box<Record>>,
-    order: VecDeque<String>,
+    by_receipt: Retained<Record>,
     by_conversation: HashMap<String, String>,
 }
 
@@ -102,32 +100,28 @@ impl Records {
         for id in [&record.originator_conversation_id, &record.conversation_id].into_iter().flatten() {
             self.by_conversation.insert(id.clone(), record.receipt.clone());
         }
-        self.order.push_back(record.receipt.clone());
-        self.by_receipt.insert(record.receipt.clone(), Box::new(record));
-        while self.order.len() > retention.max(1) {
-            let Some(old) = self.order.pop_front() else { break };
-            if let Some(r) = self.by_receipt.remove(&old) {
-                for id in [r.originator_conversation_id, r.conversation_id].into_iter().flatten() {
-                    self.by_conversation.remove(&id);
-                }
+        let by_conversation = &mut self.by_conversation;
+        self.by_receipt.insert_finished(record.receipt.clone(), record, retention, |_, forgotten| {
+            for id in [forgotten.originator_conversation_id, forgotten.conversation_id].into_iter().flatten() {
+                by_conversation.remove(&id);
             }
-        }
+        });
     }
 
     pub fn get(&self, receipt: &str) -> Option<&Record> {
-        self.by_receipt.get(receipt).map(Box::as_ref)
+        self.by_receipt.get(receipt)
     }
 
     pub fn get_mut(&mut self, receipt: &str) -> Option<&mut Record> {
-        self.by_receipt.get_mut(receipt).map(Box::as_mut)
+        self.by_receipt.get_mut(receipt)
     }
 
     pub fn by_conversation(&self, id: &str) -> Option<&Record> {
-        self.by_conversation.get(id).and_then(|r| self.by_receipt.get(r)).map(Box::as_ref)
+        self.by_conversation.get(id).and_then(|r| self.by_receipt.get(r))
     }
 
     /// Records in completion order.
     pub fn iter(&self) -> impl Iterator<Item = &Record> {
-        self.order.iter().filter_map(|r| self.by_receipt.get(r)).map(Box::as_ref)
+        self.by_receipt.finished()
     }
 }

@@ -1,23 +1,43 @@
 //! Where Daraja meets the scenario engine: the facts of each operation, the
-//! gate every request passes (rate limits, scripted faults), and what a
-//! scripted fault looks like on Daraja's wire.
+//! payload variants its rules may ask for, and what a refusal of the gate
+//! looks like on Daraja's wire.
 //!
 //! The gate sits where Apigee sits on the real system: after the token check,
 //! before the API validates the body.
 
-use std::time::Duration;
-
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use super::error::{DarajaError, ErrorKind};
-use super::PROVIDER;
+use super::{Daraja, PROVIDER};
 use crate::fields;
-use crate::http::ResponseDelay;
+pub use crate::gate::{delayed, Gate};
 use crate::ledger::Money;
-use crate::scenarios::{Decision, Facts, Fault, LimitError};
+use crate::provider::{Refusal, VariantSpec};
+use crate::scenarios::{Facts, LimitError};
 use crate::store::Tenant;
+
+/// The payload variants Daraja's scenario rules may ask for.
+pub const VARIANTS: &[VariantSpec] = &[
+    VariantSpec { key: "expires_in", values: &["string", "number"], doc: "token expires_in: \"3599\" or 3599" },
+    VariantSpec {
+        key: "response_code",
+        values: &["0", "00000000"],
+        doc: "acknowledgement ResponseCode: \"0\" or \"00000000\"",
+    },
+    VariantSpec::switch("balance_item", "whether the STK callback carries the value-less Balance item"),
+    VariantSpec { key: "phone_number", values: &["full", "hashed"], doc: "STK callback PhoneNumber" },
+    VariantSpec {
+        key: "result_parameter",
+        values: &["object", "array"],
+        doc: "a single ResultParameter as an object or in an array",
+    },
+    VariantSpec { key: "msisdn", values: &["masked", "full", "hashed"], doc: "C2B notification MSISDN" },
+    VariantSpec {
+        key: "originator_key",
+        values: &["OriginatorCoversationID", "OriginatorConversationID", "OriginatorConverstionID"],
+        doc: "the key C2B acknowledgements spell the originator id with",
+    },
+];
 
 /// What the scenario engine sees of a Daraja request.
 pub fn facts<'a>(operation: &'static str, body: Option<&'a Map<String, Value>>) -> Facts<'a> {
@@ -34,69 +54,87 @@ pub fn facts<'a>(operation: &'static str, body: Option<&'a Map<String, Value>>) 
     }
 }
 
-/// What the gate lets through.
-// A `Gate` lives for one statement per request; boxing the decision would
-// cost an allocation on every request to save stack space nobody needs.
-#[allow(clippy::large_enum_variant)]
-pub enum Gate {
-    /// Serve the request, acting on the decision if a rule matched.
-    Pass(Option<Decision>),
-    /// Send this instead (a rate-limit error or a scripted fault).
-    Refuse(Response),
+/// Applies rate limits and scripted faults to a Daraja request of `app` (a consumer key).
+pub fn gate(tenant: &Tenant, app: &str, operation: &'static str, body: Option<&Map<String, Value>>) -> Gate {
+    crate::gate::gate::<Daraja>(tenant, app, &facts(operation, body))
 }
 
-/// Applies rate limits and scripted faults.
-pub fn gate(tenant: &Tenant, app: &str, operation: &'static str, body: Option<&Map<String, Value>>) -> Gate {
-    let now = tenant.now();
-    let facts = facts(operation, body);
-    tenant.with_state(|state| {
-        if let Err(limit) = state.take_token(app, PROVIDER, operation, now) {
+/// The gate's refusal as a Daraja error.
+pub fn refusal(refusal: Refusal<'_>) -> DarajaError {
+    match refusal {
+        Refusal::RateLimited { limit, why } => {
             let kind = match limit {
                 LimitError::SpikeArrest => ErrorKind::SpikeArrest,
                 LimitError::QuotaViolation => ErrorKind::QuotaViolation,
             };
-            let why = format!("app {app:?} exceeded a rate limit on {operation} (token bucket empty)");
-            return Gate::Refuse(DarajaError::new(kind, why).into_response());
+            DarajaError::new(kind, why)
         }
-        let decision = state.decide(&facts);
-        if let Some((decision, fault)) = decision.as_ref().and_then(|d| d.fault.as_ref().map(|f| (d, f))) {
-            if fault.replaces_answer() {
-                return Gate::Refuse(delayed(fault_response(fault, &decision.rule), Some(decision)));
-            }
+        Refusal::Scripted { error, message, status, why } => {
+            let kind = match error {
+                Some("spike_arrest") => ErrorKind::SpikeArrest,
+                Some("quota_violation") => ErrorKind::QuotaViolation,
+                Some("internal_error") => ErrorKind::Internal,
+                Some("system_busy") | None => ErrorKind::SystemBusy,
+                Some(code) => ErrorKind::Custom {
+                    code: code.to_owned(),
+                    message: message.map_or_else(|| "Error Occurred".to_owned(), str::to_owned),
+                },
+            };
+            DarajaError { status, ..DarajaError::new(kind, why) }
         }
-        Gate::Pass(decision)
-    })
+    }
 }
 
-/// Adds the scenario's response delay, if any, to a response.
-pub fn delayed(mut response: Response, decision: Option<&Decision>) -> Response {
-    if let Some(ms) = decision.and_then(|d| d.fault.as_ref()).and_then(|f| f.delay_ms) {
-        response.extensions_mut().insert(ResponseDelay(Duration::from_millis(ms)));
-    }
-    response
+/// Daraja's payload variants, read from a decision's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Variants {
+    pub expires_in: Option<ExpiresIn>,
+    pub response_code: Option<String>,
+    pub balance_item: Option<bool>,
+    pub phone_number: Option<PhoneNumberForm>,
+    pub result_parameter_object: Option<bool>,
+    pub msisdn: Option<MsisdnForm>,
+    pub originator_key: Option<String>,
 }
 
-fn fault_response(fault: &Fault, rule: &str) -> Response {
-    if let Some(connection) = fault.connection {
-        let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        response.extensions_mut().insert(connection);
-        return response;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpiresIn {
+    String,
+    Number,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhoneNumberForm {
+    Full,
+    Hashed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MsisdnForm {
+    Masked,
+    Full,
+    Hashed,
+}
+
+impl Variants {
+    /// Reads the keys of [`VARIANTS`] (validated when the scenario loaded).
+    pub fn of(decision: Option<&crate::scenarios::Decision>) -> Variants {
+        let Some(v) = decision.map(|d| &d.variants) else { return Variants::default() };
+        Variants {
+            expires_in: v.get("expires_in").map(|e| if e == "number" { ExpiresIn::Number } else { ExpiresIn::String }),
+            response_code: v.get("response_code").map(str::to_owned),
+            balance_item: v.flag("balance_item"),
+            phone_number: v.get("phone_number").map(|p| match p {
+                "hashed" => PhoneNumberForm::Hashed,
+                _ => PhoneNumberForm::Full,
+            }),
+            result_parameter_object: v.get("result_parameter").map(|p| p == "object"),
+            msisdn: v.get("msisdn").map(|m| match m {
+                "full" => MsisdnForm::Full,
+                "hashed" => MsisdnForm::Hashed,
+                _ => MsisdnForm::Masked,
+            }),
+            originator_key: v.get("originator_key").map(str::to_owned),
+        }
     }
-    let status = fault.status.and_then(|s| StatusCode::from_u16(s).ok());
-    if let Some(body) = &fault.body {
-        let content_type = fault.content_type.clone().unwrap_or_else(|| "text/plain".into());
-        return (status.unwrap_or(StatusCode::OK), [(header::CONTENT_TYPE, content_type)], body.clone())
-            .into_response();
-    }
-    let kind = match fault.error.as_deref() {
-        Some("spike_arrest") => ErrorKind::SpikeArrest,
-        Some("quota_violation") => ErrorKind::QuotaViolation,
-        Some("internal_error") => ErrorKind::Internal,
-        Some("system_busy") | None => ErrorKind::SystemBusy,
-        Some(code) => ErrorKind::Custom {
-            code: code.to_owned(),
-            message: fault.error_message.clone().unwrap_or_else(|| "Error Occurred".into()),
-        },
-    };
-    DarajaError { status, ..DarajaError::new(kind, format!("scripted by scenario rule {rule}")) }.into_response()
 }

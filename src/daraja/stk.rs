@@ -6,38 +6,39 @@
 //! While a push is pending, the customer is locked: a second push to the same
 //! phone is refused, as on the real system.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use axum::extract::State as AxumState;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 
 use super::error::{DarajaError, ErrorKind};
 use super::extract::{Authed, BodyProblem, JsonObject};
 use super::ids;
 use super::results::stk_result_desc;
-use super::scenario::{delayed, gate, Gate};
+use super::scenario::{delayed, gate, Gate, PhoneNumberForm, Variants};
 use super::wire::{self, StkPushRequest, StkPushResponse, StkQueryRequest, StkQueryResponse, TransactionType};
-use crate::app::AppState;
+use super::world::{Shortcode, ShortcodeKind, StkQueryPending, World};
+use super::{accounts, Daraja, Due, State};
+use crate::app_state::AppState;
 use crate::callbacks::{self, CallbackJob};
-use crate::clock::eat;
+use crate::clock::{after_ms_u64, eat};
 use crate::crypto::lnm;
-use crate::ledger::{Account, LedgerError, Money};
-use crate::scenarios::{CallbackScript, Decision, PhoneNumberForm, ResultCode, Variants};
-use crate::store::{self, TenantState};
-use crate::world::{Shortcode, ShortcodeKind, StkQueryPending, World};
+use crate::ledger::{LedgerError, Money};
+use crate::markets::Market;
+use crate::retained::Retained;
+use crate::scenarios::{CallbackScript, Decision, ResultCode};
+use crate::store::Core;
 
-/// M-Pesa Express transactions of a tenant.
+/// M-Pesa Express transactions of a tenant; settled ones are forgotten,
+/// oldest first, past the retention limit.
 #[derive(Debug, Default)]
 pub struct StkState {
-    /// Boxed: the map keeps spare capacity, which should cost a pointer, not a transaction.
-    pub txs: HashMap<String, Box<StkTx>>,
+    pub txs: Retained<StkTx>,
     /// The pending push of each locked customer.
     pending_by_msisdn: HashMap<String, String>,
-    /// Settled pushes, oldest first; the oldest are forgotten past the retention limit.
-    settled: VecDeque<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,7 +105,8 @@ pub async fn push(
     };
     let request = StkPushRequest::parse(&body)?;
     let now = auth.tenant.now();
-    let response = auth.tenant.with_state(|state| accept_push(state, request, now, decision.as_ref()))?;
+    let response =
+        auth.tenant.with::<Daraja, _>(|core, mine| accept_push(core, mine, request, now, decision.as_ref()))?;
     tracing::debug!(checkout_request_id = %response.checkout_request_id, "stk push accepted");
     Ok(delayed(Json(response).into_response(), decision.as_ref()))
 }
@@ -123,7 +125,7 @@ pub async fn query(
     // Settle whatever is due first, so the answer never lags the clock.
     crate::scheduler::settle_due(&app, &auth.tenant).await;
     let now = auth.tenant.now();
-    let response = auth.tenant.with_state(|state| answer_query(state, &request, now))?;
+    let response = auth.tenant.with::<Daraja, _>(|_, mine| answer_query(mine, &request, now))?;
     Ok(delayed(response, decision.as_ref()))
 }
 
@@ -172,13 +174,13 @@ pub enum AnswerError {
 
 /// Answers a pending prompt now, as the customer would on the phone.
 pub fn answer(
-    state: &mut TenantState,
+    core: &mut Core,
+    mine: &mut State,
     checkout_request_id: &str,
     answer: Answer,
     now: DateTime<Utc>,
 ) -> Result<(), AnswerError> {
-    let tx = state
-        .daraja
+    let tx = mine
         .stk
         .txs
         .get_mut(checkout_request_id)
@@ -190,23 +192,24 @@ pub fn answer(
     tx.planned_desc = None;
     tx.awaiting_customer = false;
     tx.outcome_reason = format!("answered through the admin API: {answer:?}");
-    settle(state, checkout_request_id, now);
+    settle(core, mine, checkout_request_id, now);
     Ok(())
 }
 
 fn accept_push(
-    state: &mut TenantState,
+    core: &mut Core,
+    mine: &mut State,
     request: StkPushRequest,
     now: DateTime<Utc>,
     decision: Option<&Decision>,
 ) -> Result<StkPushResponse, DarajaError> {
-    let world = state.world.clone();
+    let world = mine.world.clone();
     check_timestamp_window(&world, &request.timestamp, now)?;
     check_amount_range(&world, request.amount)?;
     let merchant = lnm_merchant(&world, &request.business_short_code)?;
     check_password(merchant, &request.password, &request.timestamp)?;
 
-    if let Some(open) = state.daraja.stk.pending_by_msisdn.get(&request.phone_number) {
+    if let Some(open) = mine.stk.pending_by_msisdn.get(&request.phone_number) {
         return Err(DarajaError::new(
             ErrorKind::UnableToLockSubscriber,
             format!("{} already has a prompt open ({open}); wait for it to settle", request.phone_number),
@@ -224,32 +227,32 @@ fn accept_push(
         (None, None) => (ResultCode::Number(0), None, "the customer pays (no scenario rule matched)".to_owned()),
     };
     let awaiting_customer = outcome.is_some_and(|o| o.await_customer);
-    let answer_delay = Duration::milliseconds(world.daraja.stk_answer_delay_ms as i64);
-    let timeout = Duration::seconds(world.daraja.stk_timeout_secs as i64);
-    let delay = match outcome {
-        Some(o) if o.timeout || o.await_customer => timeout,
+    let answer_delay_ms = world.settings.stk_answer_delay_ms;
+    let timeout_ms = world.settings.stk_timeout_secs.saturating_mul(1000);
+    let delay_ms = match outcome {
+        Some(o) if o.timeout || o.await_customer => timeout_ms,
         Some(o) => match o.after_ms {
-            Some(after) => Duration::milliseconds(after.sample(|low, high| state.ids.between(low, high)) as i64),
-            None => answer_delay,
+            Some(after) => after.sample(|low, high| core.ids.between(low, high)),
+            None => answer_delay_ms,
         },
-        None => answer_delay,
+        None => answer_delay_ms,
     };
     let script = decision.map(|d| d.callback.clone()).unwrap_or_default();
-    let variants = decision.map(|d| d.variants.clone()).unwrap_or_default();
+    let variants = Variants::of(decision);
     let response_code = variants.response_code.clone().unwrap_or_else(|| "0".to_owned());
 
-    state.ensure_customer(&request.phone_number);
-    let merchant_request_id = ids::merchant_request_id(&mut state.ids);
+    core.ensure_customer(Market::Kenya, &request.phone_number);
+    let merchant_request_id = ids::merchant_request_id(&mut core.ids);
     let checkout_request_id = (0..1000)
         .map(|bump| ids::checkout_request_id(now, &request.phone_number, bump))
-        .find(|id| !state.daraja.stk.txs.contains_key(id))
-        .unwrap_or_else(|| format!("ws_CO_{}", state.ids.digits(20)));
+        .find(|id| !mine.stk.txs.contains_key(id))
+        .unwrap_or_else(|| format!("ws_CO_{}", core.ids.digits(20)));
 
-    let settles_at = now + delay;
-    state.daraja.stk.pending_by_msisdn.insert(request.phone_number.clone(), checkout_request_id.clone());
-    state.daraja.stk.txs.insert(
+    let settles_at = after_ms_u64(now, delay_ms);
+    mine.stk.pending_by_msisdn.insert(request.phone_number.clone(), checkout_request_id.clone());
+    mine.stk.txs.insert(
         checkout_request_id.clone(),
-        Box::new(StkTx {
+        StkTx {
             merchant_request_id: merchant_request_id.clone(),
             checkout_request_id: checkout_request_id.clone(),
             business_short_code: request.business_short_code,
@@ -272,12 +275,9 @@ fn accept_push(
             result_code: None,
             result_desc: None,
             receipt: None,
-        }),
+        },
     );
-    state.timeline.schedule(
-        settles_at,
-        store::Due::Daraja(super::Due::SettleStk { checkout_request_id: checkout_request_id.clone() }),
-    );
+    core.schedule::<Daraja>(settles_at, Due::SettleStk { checkout_request_id: checkout_request_id.clone() });
     let accepted = "Success. Request accepted for processing".to_owned();
     Ok(StkPushResponse {
         merchant_request_id,
@@ -288,17 +288,12 @@ fn accept_push(
     })
 }
 
-fn answer_query(
-    state: &mut TenantState,
-    request: &StkQueryRequest,
-    now: DateTime<Utc>,
-) -> Result<Response, DarajaError> {
-    let world = state.world.clone();
+fn answer_query(mine: &State, request: &StkQueryRequest, now: DateTime<Utc>) -> Result<Response, DarajaError> {
+    let world = mine.world.clone();
     check_timestamp_window(&world, &request.timestamp, now)?;
     let merchant = lnm_merchant(&world, &request.business_short_code)?;
     check_password(merchant, &request.password, &request.timestamp)?;
-    let tx = state
-        .daraja
+    let tx = mine
         .stk
         .txs
         .get(&request.checkout_request_id)
@@ -313,7 +308,7 @@ fn answer_query(
             )
         })?;
     let (result_code, result_desc) = match (tx.status, &tx.result_code) {
-        (StkStatus::Pending, _) | (_, None) => match world.daraja.stk_query_pending {
+        (StkStatus::Pending, _) | (_, None) => match world.settings.stk_query_pending {
             StkQueryPending::Error => {
                 return Err(DarajaError {
                     request_id: Some(tx.checkout_request_id.clone()),
@@ -340,9 +335,10 @@ fn answer_query(
 
 /// Settles a pending push: moves the money (or not), issues the receipt and
 /// plans the callback as the scenario's script says.
-pub fn settle(state: &mut TenantState, checkout_request_id: &str, at: DateTime<Utc>) {
-    let TenantState { ledger, ids: id_gen, daraja, limits, .. } = state;
-    let Some(tx) = daraja.stk.txs.get_mut(checkout_request_id) else { return };
+pub fn settle(core: &mut Core, mine: &mut State, checkout_request_id: &str, at: DateTime<Utc>) {
+    let Core { ledger, ids: id_gen, limits, .. } = &mut *core;
+    let limit = limits.transactions;
+    let Some(tx) = mine.stk.txs.get_mut(checkout_request_id) else { return };
     if tx.status != StkStatus::Pending {
         return;
     }
@@ -354,8 +350,8 @@ pub fn settle(state: &mut TenantState, checkout_request_id: &str, at: DateTime<U
     let mut code = tx.planned_code.clone();
     let mut receipt = None;
     if code == ResultCode::Number(0) {
-        let payer = Account::Customer(tx.phone_number.clone());
-        let payee = Account::utility(&tx.party_b);
+        let payer = accounts::customer(&tx.phone_number);
+        let payee = accounts::utility(&tx.party_b);
         let candidate = ids::receipt(id_gen, at);
         let details =
             format!("Pay Bill Online from {} via M-Pesa Express, account {}", tx.phone_number, tx.account_reference);
@@ -380,7 +376,7 @@ pub fn settle(state: &mut TenantState, checkout_request_id: &str, at: DateTime<U
     tx.result_desc = Some(desc.clone());
     tx.receipt = receipt.clone();
     tx.settled_at = Some(at);
-    daraja.stk.pending_by_msisdn.remove(&tx.phone_number);
+    mine.stk.pending_by_msisdn.remove(&tx.phone_number);
 
     let transaction_date = lnm::format_timestamp(eat(at));
     let phone_number = match tx.variants.phone_number {
@@ -406,37 +402,22 @@ pub fn settle(state: &mut TenantState, checkout_request_id: &str, at: DateTime<U
         "stk_callback",
         tx.checkout_request_id.clone(),
         tx.callback_url.clone(),
-        body,
+        &body,
     );
     let script = tx.script.clone();
     let paid = receipt
         .clone()
         .map(|r| (r, tx.party_b.clone(), tx.phone_number.clone(), tx.amount, tx.account_reference.clone()));
-    daraja.stk.settled.push_back(checkout_request_id.to_owned());
-    while daraja.stk.settled.len() > limits.transactions {
-        if let Some(old) = daraja.stk.settled.pop_front() {
-            daraja.stk.txs.remove(&old);
-        }
-    }
-    callbacks::plan(state, job, &script, at);
+    mine.stk.txs.finish(checkout_request_id, limit, |_, _| {});
+    callbacks::plan(core, job, &script, at);
     if let Some((receipt, shortcode, msisdn, amount, account)) = paid {
-        let world = state.world.clone();
+        let world = mine.world.clone();
         let kind = match world.shortcodes.get(&shortcode).map(|s| s.kind) {
             Some(ShortcodeKind::Till) => super::records::RecordKind::BuyGoods,
             _ => super::records::RecordKind::PayBill,
         };
-        super::c2b::record_payment(
-            state,
-            &world,
-            &receipt,
-            kind,
-            &msisdn,
-            &shortcode,
-            amount,
-            Some(account.clone()),
-            at,
-        );
-        super::c2b::confirm_stk_payment(state, &receipt, &shortcode, &msisdn, amount, &account, at);
+        super::c2b::record_payment(core, mine, &receipt, kind, &msisdn, &shortcode, amount, Some(account.clone()), at);
+        super::c2b::confirm_stk_payment(core, mine, &receipt, &shortcode, &msisdn, amount, &account, at);
     }
 }
 
@@ -490,7 +471,7 @@ fn check_password(merchant: &Shortcode, password: &str, timestamp: &str) -> Resu
 }
 
 fn check_amount_range(world: &World, amount: Money) -> Result<(), DarajaError> {
-    let (min, max) = (world.daraja.stk_min_amount, world.daraja.stk_max_amount);
+    let (min, max) = (world.settings.stk_min_amount, world.settings.stk_max_amount);
     let shillings = amount.cents() / 100;
     if shillings < min || shillings > max {
         return Err(DarajaError::field(
@@ -504,7 +485,7 @@ fn check_amount_range(world: &World, amount: Money) -> Result<(), DarajaError> {
 /// Clients send their local time, in whatever zone their machine is in
 /// (UTC-12 to UTC+14), so the window spans every zone plus the tolerance.
 fn check_timestamp_window(world: &World, timestamp: &str, now: DateTime<Utc>) -> Result<(), DarajaError> {
-    let tolerance = world.daraja.timestamp_window_secs as i64;
+    let tolerance = world.settings.timestamp_window_secs as i64;
     if tolerance == 0 {
         return Ok(());
     }

@@ -237,7 +237,7 @@ pub(super) fn shortcode(body: &Map<String, Value>, field: &'static str) -> Resul
 
 pub(super) fn msisdn(body: &Map<String, Value>, field: &'static str) -> Result<String, DarajaError> {
     let value = required(body, field)?;
-    if !crate::world::is_msisdn(&value) {
+    if !crate::markets::Market::Kenya.is_msisdn(&value) {
         return Err(DarajaError::field(
             field,
             format!("{field} {value:?} is not an MSISDN in the form 2547XXXXXXXX (12 digits, no '+', no leading 0)"),

@@ -29,7 +29,26 @@ pub struct RuleDoc {
     pub outcome: Option<OutcomeDoc>,
     pub fault: Option<FaultDoc>,
     pub callback: Option<CallbackDoc>,
-    pub variants: Option<VariantsDoc>,
+    /// Payload variants by key; each provider declares its keys and values.
+    #[serde(default)]
+    pub variants: BTreeMap<String, Spanned<VariantValue>>,
+}
+
+/// A variant's value: a word (`"number"`) or a switch (`false`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum VariantValue {
+    Switch(bool),
+    Word(String),
+}
+
+impl VariantValue {
+    pub fn as_text(&self) -> String {
+        match self {
+            VariantValue::Switch(b) => b.to_string(),
+            VariantValue::Word(w) => w.clone(),
+        }
+    }
 }
 
 /// One value or a list of values; a list matches any of them.
@@ -99,7 +118,7 @@ pub struct OutcomeDoc {
     pub result_code: ResultCodeDoc,
     pub result_desc: Option<String>,
     /// When the answer arrives; the world's answer delay by default.
-    pub after_ms: Option<DelayDoc>,
+    pub after_ms: Option<Spanned<DelayDoc>>,
     /// The answer arrives after the world's prompt timeout (nobody answered).
     #[serde(default)]
     pub timeout: bool,
@@ -119,7 +138,7 @@ pub struct FaultDoc {
     /// Overrides the HTTP status.
     pub status: Option<Spanned<u16>>,
     /// Waits this long (real time) before answering.
-    pub delay_ms: Option<u64>,
+    pub delay_ms: Option<Spanned<u64>>,
     /// Drops the connection instead of answering: `reset` or `empty`.
     pub connection: Option<Spanned<String>>,
     /// Answers with this raw body instead of an envelope.
@@ -131,12 +150,10 @@ pub struct FaultDoc {
 #[serde(deny_unknown_fields)]
 pub struct CallbackDoc {
     /// Extra delay after the transaction settles.
-    pub delay_ms: Option<DelayDoc>,
+    pub delay_ms: Option<Spanned<DelayDoc>>,
     /// Extra copies of the same callback.
-    #[serde(default)]
-    pub duplicates: u32,
-    #[serde(default)]
-    pub duplicate_spacing_ms: u64,
+    pub duplicates: Option<Spanned<u64>>,
+    pub duplicate_spacing_ms: Option<Spanned<u64>>,
     /// Never send it.
     #[serde(default)]
     pub drop: bool,
@@ -144,34 +161,12 @@ pub struct CallbackDoc {
     #[serde(default)]
     pub out_of_order: bool,
     /// The longest an out-of-order callback is held (default 60000).
-    pub hold_max_ms: Option<u64>,
+    pub hold_max_ms: Option<Spanned<u64>>,
     /// Retry a failed delivery after each of these delays.
-    #[serde(default)]
-    pub retry_ms: Vec<u64>,
+    pub retry_ms: Option<Spanned<Vec<u64>>>,
     /// Notify `QueueTimeOutURL` first; the result follows after `delay_ms` (5 s by default).
     #[serde(default)]
     pub queue_timeout_first: bool,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VariantsDoc {
-    /// `"string"` (`"3599"`) or `"number"` (`3599`).
-    pub expires_in: Option<Spanned<String>>,
-    /// `ResponseCode` of acknowledgements: `"0"` or `"00000000"`.
-    pub response_code: Option<Spanned<String>>,
-    /// Whether the STK callback carries the value-less `Balance` item.
-    pub balance_item: Option<bool>,
-    /// STK callback `PhoneNumber`: `full` or `hashed` (SHA-256 hex).
-    pub phone_number: Option<Spanned<String>>,
-    /// A single `ResultParameter` as an `object` or in an `array` (default).
-    pub result_parameter: Option<Spanned<String>>,
-    /// C2B `MSISDN`: `masked` (default), `full` or `hashed`.
-    pub msisdn: Option<Spanned<String>>,
-    /// The key C2B acknowledgements spell the originator id with:
-    /// `OriginatorCoversationID` (the real, misspelt key, default),
-    /// `OriginatorConversationID` or `OriginatorConverstionID` (what some SDKs expect).
-    pub originator_key: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -180,17 +175,12 @@ pub struct RateLimitDoc {
     pub provider: Option<Spanned<String>>,
     /// An operation, or `"*"` for every operation (each with its own bucket).
     pub operation: Option<Spanned<String>>,
-    pub capacity: u64,
-    /// Tokens added per period.
-    #[serde(default = "one")]
-    pub refill: u64,
-    pub period_ms: u64,
+    pub capacity: Spanned<u64>,
+    /// Tokens added per period (1 by default).
+    pub refill: Option<Spanned<u64>>,
+    pub period_ms: Spanned<u64>,
     /// Tokens at start; the capacity by default.
-    pub initial: Option<u64>,
+    pub initial: Option<Spanned<u64>>,
     /// `spike_arrest` (default) or `quota_violation`.
     pub error: Option<Spanned<String>>,
-}
-
-fn one() -> u64 {
-    1
 }

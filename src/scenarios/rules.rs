@@ -11,35 +11,24 @@ use serde_json::{Map, Value};
 
 use super::doc::{
     AmountDoc, CallbackDoc, DelayDoc, FaultDoc, OutcomeDoc, RateLimitDoc, ResultCodeDoc, RuleDoc, ScenarioDoc,
-    VariantsDoc, WhenDoc,
+    VariantValue, WhenDoc,
 };
 use crate::ledger::Money;
+use crate::providers::ProviderId;
 
 /// The document version this build reads.
 pub const SCENARIO_VERSION: u32 = 1;
 
-/// Operations each provider reports to the scenario engine.
-pub const OPERATIONS: &[(&str, &[&str])] = &[(
-    "daraja",
-    &[
-        "oauth",
-        "stk_push",
-        "stk_query",
-        "c2b_register",
-        "c2b_simulate",
-        "c2b_payment",
-        "b2c",
-        "b2pochi",
-        "b2b",
-        "tax_remittance",
-        "reversal",
-        "transaction_status",
-        "account_balance",
-        "pull_register",
-        "pull_query",
-        "qr_generate",
-    ],
-)];
+/// The longest delay a scenario may script: a day, in milliseconds.
+pub const MAX_DELAY_MS: u64 = 86_400_000;
+
+/// The most duplicates or retries a scenario may script for one callback.
+pub const MAX_COPIES: u64 = 100;
+
+/// Every provider's name with the operations it reports to the scenario engine.
+pub fn operations() -> impl Iterator<Item = (&'static str, &'static [&'static str])> {
+    ProviderId::ALL.into_iter().map(|p| (p.name(), p.operations()))
+}
 
 /// Why a scenario document was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -136,37 +125,27 @@ pub struct CallbackScript {
     pub queue_timeout_first: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExpiresIn {
-    String,
-    Number,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PhoneNumberForm {
-    Full,
-    Hashed,
-}
-
+/// The payload variants a rule asks for, by key: validated against the
+/// keys and values the providers declare, read by the provider that owns
+/// the key.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Variants {
-    pub expires_in: Option<ExpiresIn>,
-    pub response_code: Option<String>,
-    pub balance_item: Option<bool>,
-    pub phone_number: Option<PhoneNumberForm>,
-    pub result_parameter_object: Option<bool>,
-    pub msisdn: Option<MsisdnForm>,
-    pub originator_key: Option<String>,
-}
+#[serde(transparent)]
+pub struct Variants(BTreeMap<String, String>);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MsisdnForm {
-    Masked,
-    Full,
-    Hashed,
+impl Variants {
+    /// The value of a word variant (`expires_in = "number"`).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    /// The value of a switch (`balance_item = false`).
+    pub fn flag(&self, key: &str) -> Option<bool> {
+        self.get(key).and_then(|v| v.parse().ok())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -316,10 +295,10 @@ fn resolve_rule(rule: RuleDoc, scenario: &str, idx: usize, at: &At<'_>) -> Resul
         None => format!("{scenario}#{}", idx + 1),
     };
     let when = resolve_when(rule.when, at)?;
-    let outcome = rule.outcome.map(resolve_outcome);
+    let outcome = rule.outcome.map(|o| resolve_outcome(o, at)).transpose()?;
     let fault = rule.fault.map(|f| resolve_fault(f, at)).transpose()?;
-    let callback = resolve_callback(rule.callback.unwrap_or_default());
-    let variants = resolve_variants(rule.variants.unwrap_or_default(), at)?;
+    let callback = resolve_callback(rule.callback.unwrap_or_default(), at)?;
+    let variants = resolve_variants(rule.variants, when.provider.as_deref(), at)?;
     Ok(Rule { when, decision: Decision { rule: label, outcome, fault, callback, variants } })
 }
 
@@ -328,8 +307,8 @@ fn resolve_when(when: WhenDoc, at: &At<'_>) -> Result<Matcher, ScenarioError> {
         Some(p) => {
             let span = p.span();
             let p = p.into_inner();
-            if !OPERATIONS.iter().any(|(name, _)| *name == p) {
-                let known: Vec<&str> = OPERATIONS.iter().map(|(n, _)| *n).collect();
+            if ProviderId::parse(&p).is_none() {
+                let known: Vec<&str> = operations().map(|(n, _)| n).collect();
                 return Err(at(span, format!("when.provider {p:?} is not one of {known:?}")));
             }
             Some(p)
@@ -341,8 +320,7 @@ fn resolve_when(when: WhenDoc, at: &At<'_>) -> Result<Matcher, ScenarioError> {
             let span = o.span();
             let ops = o.into_inner().into_vec();
             for op in &ops {
-                let known = OPERATIONS
-                    .iter()
+                let known = operations()
                     .filter(|(name, _)| provider.as_deref().is_none_or(|p| p == *name))
                     .any(|(_, ops)| ops.contains(&op.as_str()));
                 if !known {
@@ -376,16 +354,15 @@ fn resolve_when(when: WhenDoc, at: &At<'_>) -> Result<Matcher, ScenarioError> {
 }
 
 fn describe_ops(provider: &Option<String>) -> String {
-    OPERATIONS
-        .iter()
+    operations()
         .filter(|(name, _)| provider.as_deref().is_none_or(|p| p == *name))
         .map(|(name, ops)| format!("{name} {ops:?}"))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-fn resolve_outcome(outcome: OutcomeDoc) -> Outcome {
-    Outcome {
+fn resolve_outcome(outcome: OutcomeDoc, at: &At<'_>) -> Result<Outcome, ScenarioError> {
+    Ok(Outcome {
         result_code: match outcome.result_code {
             ResultCodeDoc::Number(n) => ResultCode::Number(n),
             ResultCodeDoc::Text(t) => match t.parse::<u32>() {
@@ -394,33 +371,65 @@ fn resolve_outcome(outcome: OutcomeDoc) -> Outcome {
             },
         },
         result_desc: outcome.result_desc,
-        after_ms: outcome.after_ms.map(delay),
+        after_ms: outcome.after_ms.map(|d| delay(d, "outcome.after_ms", at)).transpose()?,
         timeout: outcome.timeout,
         await_customer: outcome.await_customer,
-    }
+    })
 }
 
-fn delay(d: DelayDoc) -> Delay {
-    match d {
-        DelayDoc::Fixed(ms) => Delay::Fixed(ms),
-        DelayDoc::Range { min, max } => Delay::Range { min: min.min(max), max: min.max(max) },
+/// A delay within a day; a range is ordered.
+fn delay(d: toml::Spanned<DelayDoc>, field: &str, at: &At<'_>) -> Result<Delay, ScenarioError> {
+    let span = d.span();
+    let (low, high) = match d.into_inner() {
+        DelayDoc::Fixed(ms) => (ms, ms),
+        DelayDoc::Range { min, max } => (min.min(max), min.max(max)),
+    };
+    if high > MAX_DELAY_MS {
+        return Err(at(span, format!("{field} {high} is out of range: at most {MAX_DELAY_MS} ms (a day)")));
+    }
+    Ok(if low == high { Delay::Fixed(low) } else { Delay::Range { min: low, max: high } })
+}
+
+/// A whole number within `0..=max`, or the field's error naming the range.
+fn at_most(
+    value: Option<toml::Spanned<u64>>,
+    default: u64,
+    max: u64,
+    field: &str,
+    at: &At<'_>,
+) -> Result<u64, ScenarioError> {
+    match value {
+        None => Ok(default),
+        Some(v) if *v.get_ref() <= max => Ok(v.into_inner()),
+        Some(v) => Err(at(v.span(), format!("{field} {} is out of range: at most {max}", v.get_ref()))),
     }
 }
 
 /// Named errors every provider understands.
 pub const NAMED_ERRORS: &[&str] = &["spike_arrest", "system_busy", "quota_violation", "internal_error"];
 
+/// The longest a scripted fault may hold an answer back (real time): ten
+/// minutes; the sandbox's request timeout cuts it shorter at run time.
+pub const MAX_FAULT_DELAY_MS: u64 = 600_000;
+
+/// A provider's raw error code: letters, digits, `.`, `-` and `_`, with a
+/// `.` or a `-` (`500.003.02`, `INS-2006`, `400.002.02`).
+fn is_error_code(code: &str) -> bool {
+    (1..=64).contains(&code.len())
+        && code.contains(['.', '-'])
+        && code.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
 fn resolve_fault(fault: FaultDoc, at: &At<'_>) -> Result<Fault, ScenarioError> {
     let error = match fault.error {
         Some(e) => {
             let span = e.span();
             let e = e.into_inner();
-            let raw_code = e.contains('.') && e.chars().all(|c| c.is_ascii_alphanumeric() || c == '.');
-            if !NAMED_ERRORS.contains(&e.as_str()) && !raw_code {
+            if !NAMED_ERRORS.contains(&e.as_str()) && !is_error_code(&e) {
                 return Err(at(
                     span,
                     format!(
-                        "fault.error {e:?} is neither one of {NAMED_ERRORS:?} nor an error code like \"500.003.02\""
+                        "fault.error {e:?} is neither one of {NAMED_ERRORS:?} nor a provider's error code like \"500.003.02\" or \"INS-9\""
                     ),
                 ));
             }
@@ -452,80 +461,102 @@ fn resolve_fault(fault: FaultDoc, at: &At<'_>) -> Result<Fault, ScenarioError> {
         error,
         error_message: fault.error_message,
         status,
-        delay_ms: fault.delay_ms,
+        delay_ms: fault.delay_ms.map(|d| at_most(Some(d), 0, MAX_FAULT_DELAY_MS, "fault.delay_ms", at)).transpose()?,
         connection,
         body: fault.body,
         content_type: fault.content_type,
     })
 }
 
-fn resolve_callback(callback: CallbackDoc) -> CallbackScript {
-    CallbackScript {
-        delay_ms: callback.delay_ms.map(delay),
-        duplicates: callback.duplicates.min(100),
-        duplicate_spacing_ms: callback.duplicate_spacing_ms,
-        drop: callback.drop,
-        out_of_order: callback.out_of_order,
-        hold_max_ms: callback.hold_max_ms.unwrap_or(60_000),
-        retry_ms: callback.retry_ms.into_iter().take(100).collect(),
-        queue_timeout_first: callback.queue_timeout_first,
-    }
-}
-
-fn resolve_variants(variants: VariantsDoc, at: &At<'_>) -> Result<Variants, ScenarioError> {
-    let pick = |value: Option<toml::Spanned<String>>,
-                field: &str,
-                allowed: &[&str]|
-     -> Result<Option<String>, ScenarioError> {
-        match value {
-            None => Ok(None),
-            Some(v) => {
-                let span = v.span();
-                let v = v.into_inner();
-                if allowed.contains(&v.as_str()) {
-                    Ok(Some(v))
-                } else {
-                    Err(at(span, format!("variants.{field} {v:?} is not one of {allowed:?}")))
-                }
+fn resolve_callback(callback: CallbackDoc, at: &At<'_>) -> Result<CallbackScript, ScenarioError> {
+    let retry_ms = match callback.retry_ms {
+        None => Vec::new(),
+        Some(r) => {
+            let span = r.span();
+            let delays = r.into_inner();
+            if delays.len() as u64 > MAX_COPIES {
+                return Err(at(span, format!("callback.retry_ms has {} delays: at most {MAX_COPIES}", delays.len())));
             }
+            if let Some(big) = delays.iter().find(|d| **d > MAX_DELAY_MS) {
+                return Err(at(
+                    span,
+                    format!("callback.retry_ms {big} is out of range: at most {MAX_DELAY_MS} ms (a day)"),
+                ));
+            }
+            delays
         }
     };
-    Ok(Variants {
-        expires_in: pick(variants.expires_in, "expires_in", &["string", "number"])?.map(|v| match v.as_str() {
-            "number" => ExpiresIn::Number,
-            _ => ExpiresIn::String,
-        }),
-        response_code: pick(variants.response_code, "response_code", &["0", "00000000"])?,
-        balance_item: variants.balance_item,
-        phone_number: pick(variants.phone_number, "phone_number", &["full", "hashed"])?.map(|v| match v.as_str() {
-            "hashed" => PhoneNumberForm::Hashed,
-            _ => PhoneNumberForm::Full,
-        }),
-        result_parameter_object: pick(variants.result_parameter, "result_parameter", &["object", "array"])?
-            .map(|v| v == "object"),
-        msisdn: pick(variants.msisdn, "msisdn", &["masked", "full", "hashed"])?.map(|v| match v.as_str() {
-            "full" => MsisdnForm::Full,
-            "hashed" => MsisdnForm::Hashed,
-            _ => MsisdnForm::Masked,
-        }),
-        originator_key: pick(
-            variants.originator_key,
-            "originator_key",
-            &["OriginatorCoversationID", "OriginatorConversationID", "OriginatorConverstionID"],
+    Ok(CallbackScript {
+        delay_ms: callback.delay_ms.map(|d| delay(d, "callback.delay_ms", at)).transpose()?,
+        duplicates: u32::try_from(at_most(callback.duplicates, 0, MAX_COPIES, "callback.duplicates", at)?).unwrap_or(0),
+        duplicate_spacing_ms: at_most(
+            callback.duplicate_spacing_ms,
+            0,
+            MAX_DELAY_MS,
+            "callback.duplicate_spacing_ms",
+            at,
         )?,
+        drop: callback.drop,
+        out_of_order: callback.out_of_order,
+        hold_max_ms: at_most(callback.hold_max_ms, 60_000, MAX_DELAY_MS, "callback.hold_max_ms", at)?,
+        retry_ms,
+        queue_timeout_first: callback.queue_timeout_first,
     })
 }
 
+/// Checks each variant against the keys and values the providers declare
+/// (the rule's provider only, when it names one).
+fn resolve_variants(
+    variants: BTreeMap<String, toml::Spanned<VariantValue>>,
+    provider: Option<&str>,
+    at: &At<'_>,
+) -> Result<Variants, ScenarioError> {
+    let mut resolved = BTreeMap::new();
+    for (key, value) in variants {
+        let span = value.span();
+        let text = value.into_inner().as_text();
+        let specs: Vec<_> = ProviderId::ALL
+            .into_iter()
+            .filter(|p| provider.is_none_or(|name| name == p.name()))
+            .flat_map(|p| p.variants().iter())
+            .filter(|spec| spec.key == key)
+            .collect();
+        if specs.is_empty() {
+            let known: Vec<&str> = ProviderId::ALL
+                .into_iter()
+                .filter(|p| provider.is_none_or(|name| name == p.name()))
+                .flat_map(|p| p.variants().iter().map(|s| s.key))
+                .collect();
+            return Err(at(span, format!("variants.{key} is not a payload variant; known: {known:?}")));
+        }
+        if !specs.iter().any(|spec| spec.values.contains(&text.as_str())) {
+            let allowed: Vec<&str> = specs.iter().flat_map(|s| s.values.iter().copied()).collect();
+            return Err(at(span, format!("variants.{key} {text:?} is not one of {allowed:?}")));
+        }
+        resolved.insert(key, text);
+    }
+    Ok(Variants(resolved))
+}
+
+/// The most tokens a bucket may hold or refill at once.
+const MAX_BUCKET: u64 = 1_000_000_000;
+
 /// Resolves one `[[rate_limits]]` entry (scenario or world).
 pub fn resolve_rate_limit(limit: RateLimitDoc, at: &At<'_>) -> Result<RateLimit, ScenarioError> {
-    let provider = limit.provider.map(|p| p.into_inner());
+    let provider = match limit.provider {
+        Some(p) if ProviderId::parse(p.get_ref()).is_none() => {
+            let known: Vec<&str> = operations().map(|(n, _)| n).collect();
+            return Err(at(p.span(), format!("rate_limits.provider {:?} is not one of {known:?}", p.get_ref())));
+        }
+        Some(p) => Some(p.into_inner()),
+        None => None,
+    };
     let operation = match limit.operation {
         Some(o) if o.get_ref() == "*" => None,
         Some(o) => {
             let span = o.span();
             let o = o.into_inner();
-            let known = OPERATIONS
-                .iter()
+            let known = operations()
                 .filter(|(name, _)| provider.as_deref().is_none_or(|p| p == *name))
                 .any(|(_, ops)| ops.contains(&o.as_str()));
             if !known {
@@ -551,15 +582,11 @@ pub fn resolve_rate_limit(limit: RateLimitDoc, at: &At<'_>) -> Result<RateLimit,
             }
         },
     };
-    Ok(RateLimit {
-        provider,
-        operation,
-        capacity: limit.capacity,
-        refill: limit.refill,
-        period_ms: limit.period_ms.max(1),
-        initial: limit.initial.unwrap_or(limit.capacity).min(limit.capacity),
-        error,
-    })
+    let capacity = at_most(Some(limit.capacity), 0, MAX_BUCKET, "rate_limits.capacity", at)?;
+    let refill = at_most(limit.refill, 1, MAX_BUCKET, "rate_limits.refill", at)?;
+    let period_ms = at_most(Some(limit.period_ms), 1, 365 * MAX_DELAY_MS, "rate_limits.period_ms", at)?.max(1);
+    let initial = at_most(limit.initial, capacity, MAX_BUCKET, "rate_limits.initial", at)?.min(capacity);
+    Ok(RateLimit { provider, operation, capacity, refill, period_ms, initial, error })
 }
 
 fn default_name(origin: &str) -> String {

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use pesa_sandbox::admin::Credentials;
 use pesa_sandbox::config::ClockMode;
+use pesa_sandbox::Credentials;
 use pesa_sandbox::{Config, Sandbox};
 use reqwest::StatusCode;
 use serde_json::{json, Value};

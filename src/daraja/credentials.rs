@@ -1,27 +1,13 @@
-//! A tenant's credentials for every provider, in one JSON shape
+//! Daraja's section of a tenant's credentials document
 //! (`GET /__sandbox/credentials`, tenant creation, `Sandbox::credentials`).
 
-use axum::extract::State;
-use axum::Json;
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
-use super::{TenantRef, PREFIX};
-use crate::app::AppState;
+use super::world::{OperatorKind, ShortcodeKind};
+use super::{Shared, State};
+use crate::provider::CredentialContext;
 use crate::scenarios::ResultCode;
-use crate::store::Tenant;
-use crate::world::ShortcodeKind;
-
-/// Credentials of one tenant for every provider (the shape tenant creation returns too).
-#[derive(Debug, Clone, Serialize)]
-pub struct Credentials {
-    pub tenant: String,
-    pub base_url: String,
-    /// Where this tenant's admin endpoints live.
-    pub admin_url: String,
-    pub callbacks: CallbackCredentials,
-    pub daraja: DarajaCredentials,
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DarajaCredentials {
@@ -79,12 +65,6 @@ pub struct TestMsisdn {
     pub result_desc: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct CallbackCredentials {
-    /// The `whsec_` secret callbacks are signed with, when the world turns signing on.
-    pub signing_secret: Option<String>,
-}
-
 /// The test MSISDNs of the built-in default scenario.
 fn default_test_msisdns() -> Vec<TestMsisdn> {
     crate::scenarios::default()
@@ -94,7 +74,7 @@ fn default_test_msisdns() -> Vec<TestMsisdn> {
         .filter_map(|r| {
             let outcome = r.decision.outcome.as_ref()?;
             let result_desc = match &outcome.result_code {
-                ResultCode::Number(n) => crate::daraja::results::stk_result_desc(*n).to_owned(),
+                ResultCode::Number(n) => super::results::stk_result_desc(*n).to_owned(),
                 ResultCode::Text(_) => outcome.result_desc.clone().unwrap_or_default(),
             };
             Some(TestMsisdn { msisdn: r.when.msisdn[0].clone(), result_code: outcome.result_code.clone(), result_desc })
@@ -102,8 +82,9 @@ fn default_test_msisdns() -> Vec<TestMsisdn> {
         .collect()
 }
 
-pub fn credentials(app: &AppState, tenant: &Tenant) -> Credentials {
-    let world = tenant.world();
+/// Daraja's credentials in a tenant.
+pub fn of(ctx: &CredentialContext<'_>, shared: &Shared, mine: &State) -> DarajaCredentials {
+    let world = &mine.world;
     let apps: Vec<AppCredentials> = world
         .apps
         .iter()
@@ -144,45 +125,37 @@ pub fn credentials(app: &AppState, tenant: &Tenant) -> Credentials {
     let mut test_msisdns = vec![TestMsisdn {
         msisdn: "254708374149".into(),
         result_code: ResultCode::Number(0),
-        result_desc: crate::daraja::results::stk_result_desc(0).to_owned(),
+        result_desc: super::results::stk_result_desc(0).to_owned(),
     }];
     test_msisdns.extend(default_test_msisdns());
-    let admin_url = match tenant.id.as_str() {
-        crate::store::DEFAULT_TENANT => format!("{}{PREFIX}", app.base_url),
-        id => format!("{}{PREFIX}/tenants/{id}", app.base_url),
-    };
-    let signing_secret = tenant.with_state(|s| s.signing_secret.as_ref().map(|k| k.expose_secret().to_owned()));
-    Credentials {
-        tenant: tenant.id.clone(),
-        base_url: app.base_url.to_string(),
-        admin_url,
-        callbacks: CallbackCredentials { signing_secret },
-        daraja: DarajaCredentials {
-            consumer_key: first.map(|a| a.consumer_key.clone()).unwrap_or_default(),
-            consumer_secret: first.map(|a| a.consumer_secret.clone()).unwrap_or_default(),
-            apps,
-            lipa_na_mpesa,
-            shortcodes: world
-                .shortcodes
-                .values()
-                .map(|sc| ShortcodeInfo {
-                    number: sc.number.clone(),
-                    kind: sc.kind.as_str(),
-                    name: sc.name.clone(),
-                    store: sc.store.clone(),
-                })
-                .collect(),
-            initiators: super::operators::current_passwords(tenant)
-                .into_iter()
-                .map(|(name, password, shortcodes)| InitiatorCredentials { name, password, shortcodes })
-                .collect(),
-            test_msisdns,
-            certificate_pem: app.daraja_keys.cert_pem.to_owned(),
-            certificate_url: format!("{}{PREFIX}/keys/daraja.pem", app.base_url),
-        },
+    let initiators = mine
+        .operators
+        .values()
+        .filter(|o| o.kind == OperatorKind::Api)
+        .map(|o| InitiatorCredentials {
+            name: o.name.clone(),
+            password: o.password.expose_secret().to_owned(),
+            shortcodes: o.shortcodes.clone(),
+        })
+        .collect();
+    DarajaCredentials {
+        consumer_key: first.map(|a| a.consumer_key.clone()).unwrap_or_default(),
+        consumer_secret: first.map(|a| a.consumer_secret.clone()).unwrap_or_default(),
+        apps,
+        lipa_na_mpesa,
+        shortcodes: world
+            .shortcodes
+            .values()
+            .map(|sc| ShortcodeInfo {
+                number: sc.number.clone(),
+                kind: sc.kind.as_str(),
+                name: sc.name.clone(),
+                store: sc.store.clone(),
+            })
+            .collect(),
+        initiators,
+        test_msisdns,
+        certificate_pem: shared.keys.cert_pem.to_owned(),
+        certificate_url: format!("{}{}/keys/daraja.pem", ctx.base_url, crate::admin::PREFIX),
     }
-}
-
-pub async fn get_credentials(State(app): State<AppState>, TenantRef(tenant): TenantRef) -> Json<Credentials> {
-    Json(credentials(&app, &tenant))
 }

@@ -20,11 +20,12 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{query, AdminError, TenantRef};
+use super::requests::{customer_public_name, org_public_name};
+use super::{accounts, Daraja, State};
+use crate::admin::{query, AdminError, TenantRef};
 use crate::clock::eat;
-use crate::daraja::requests::{customer_public_name, org_public_name};
 use crate::ledger::{Account, Ledger, Money, OrgAccount, Posting};
-use crate::store::TenantState;
+use crate::store::Core;
 
 /// The statement's columns are named as the portal's export names them.
 pub const HEADER: [&str; 8] = [
@@ -95,8 +96,8 @@ pub async fn statement(
     let params = params.map_err(|e| AdminError::bad_request(e.body_text()))?;
     let shortcode = params.iter().find(|(name, _)| *name == "shortcode").map(|(_, v)| v.to_owned()).unwrap_or_default();
     let account = query(q)?.account;
-    let rows = tenant.with_state(|state| {
-        if !state.world.shortcodes.contains_key(&shortcode) {
+    let rows = tenant.with::<Daraja, _>(|core, mine| {
+        if !mine.world.shortcodes.contains_key(&shortcode) {
             return Err(AdminError::new(
                 StatusCode::NOT_FOUND,
                 "unknown_shortcode",
@@ -106,8 +107,8 @@ pub async fn statement(
                 ),
             ));
         }
-        let account = Account::org(&shortcode, account.org_account());
-        Ok(rows(&state.ledger, &account, |other| public_name(state, other)))
+        let account = accounts::org(&shortcode, account.org_account());
+        Ok(rows(&core.ledger, &account, |other| public_name(core, mine, other)))
     })?;
     let csv = write_csv(&rows).map_err(|e| {
         AdminError::new(StatusCode::INTERNAL_SERVER_ERROR, "error", format!("the CSV could not be written: {e}"))
@@ -145,12 +146,12 @@ pub fn rows(ledger: &Ledger, account: &Account, name_of: impl Fn(&Account) -> St
 }
 
 /// Names an account on the other side of a posting, as the statement shows it.
-fn public_name(state: &TenantState, account: &Account) -> String {
+fn public_name(core: &Core, mine: &State, account: &Account) -> String {
     match account {
-        Account::Customer(msisdn) => customer_public_name(state, msisdn),
-        Account::Org { shortcode, .. } => org_public_name(&state.world, shortcode),
-        Account::Revenue => CHARGES_PARTY.to_owned(),
-        Account::Outside => "Opening balance".to_owned(),
+        Account::Customer { msisdn, .. } => customer_public_name(core, msisdn),
+        Account::Org { id, .. } => org_public_name(&mine.world, id),
+        Account::Revenue(_) => CHARGES_PARTY.to_owned(),
+        Account::Outside(_) => "Opening balance".to_owned(),
     }
 }
 
@@ -177,27 +178,29 @@ pub fn write_csv(rows: &[Row]) -> Result<Vec<u8>, csv::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::markets::Currency;
     use chrono::{TimeZone, Utc};
 
     #[test]
     fn balances_walk_back_from_the_current_balance_and_name_the_other_party() {
         let mut ledger = Ledger::new(100);
-        let paybill = Account::utility("600000");
-        let customer = Account::Customer("254708374149".into());
-        let charges = Account::org("600000", OrgAccount::ChargesPaid);
-        ledger.open(paybill.clone(), Money(10_000));
-        ledger.open(customer.clone(), Money(100_000));
-        ledger.open(charges.clone(), Money(0));
-        ledger.open(Account::Revenue, Money(0));
+        let paybill = accounts::utility("600000");
+        let customer = accounts::customer("254708374149");
+        let charges = accounts::org("600000", OrgAccount::ChargesPaid);
+        let revenue = Account::Revenue(Currency::Kes);
+        ledger.open(paybill.clone(), Currency::Kes, Money(10_000));
+        ledger.open(customer.clone(), Currency::Kes, Money(100_000));
+        ledger.open(charges.clone(), Currency::Kes, Money(0));
+        ledger.open(revenue.clone(), Currency::Kes, Money(0));
         let at = Utc.with_ymd_and_hms(2030, 1, 31, 6, 0, 0).unwrap();
         ledger.transfer("R1", "Pay Bill", at, &customer, &paybill, Money(5_000)).unwrap();
         ledger.transfer("R2", "Business Payment", at, &paybill, &customer, Money(2_000)).unwrap();
-        ledger.transfer("R2", "Business Payment Charge", at, &charges, &Account::Revenue, Money(300)).unwrap();
+        ledger.transfer("R2", "Business Payment Charge", at, &charges, &revenue, Money(300)).unwrap();
         let name_of = |a: &Account| match a {
-            Account::Customer(msisdn) => format!("{msisdn} - JOHN DOE"),
-            Account::Org { shortcode, .. } => format!("{shortcode} - Shop"),
-            Account::Revenue => CHARGES_PARTY.to_owned(),
-            Account::Outside => "Opening balance".to_owned(),
+            Account::Customer { msisdn, .. } => format!("{msisdn} - JOHN DOE"),
+            Account::Org { id, .. } => format!("{id} - Shop"),
+            Account::Revenue(_) => CHARGES_PARTY.to_owned(),
+            Account::Outside(_) => "Opening balance".to_owned(),
         };
         let rows = rows(&ledger, &paybill, name_of);
         assert_eq!(rows.len(), 2);

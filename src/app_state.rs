@@ -1,0 +1,54 @@
+//! What every handler can reach: cheap handles to the tenants, the callback
+//! engine and the providers' sandbox-wide resources.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::callbacks::CallbackEngine;
+use crate::provider::Registered;
+use crate::providers::Shared;
+use crate::store::Tenants;
+
+/// Everything a handler can reach; cheap to clone (handles only).
+#[derive(Clone)]
+pub struct AppState {
+    pub tenants: Arc<Tenants>,
+    pub callbacks: CallbackEngine,
+    /// Every provider's sandbox-wide resources (keys, caches).
+    pub shared: Arc<Shared>,
+    pub seed: u64,
+    pub base_url: Arc<str>,
+    /// Required by the admin API when set.
+    pub admin_token: Option<Arc<str>>,
+    request_seq: Arc<AtomicU64>,
+}
+
+impl AppState {
+    pub fn new(
+        tenants: Arc<Tenants>,
+        callbacks: CallbackEngine,
+        shared: Shared,
+        seed: u64,
+        base_url: Arc<str>,
+        admin_token: Option<Arc<str>>,
+    ) -> AppState {
+        AppState {
+            tenants,
+            callbacks,
+            shared: Arc::new(shared),
+            seed,
+            base_url,
+            admin_token,
+            request_seq: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    pub fn next_request_seq(&self) -> u64 {
+        self.request_seq.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// One provider's sandbox-wide resources.
+    pub fn shared<P: Registered>(&self) -> &P::Shared {
+        P::shared_part(&self.shared)
+    }
+}

@@ -1,0 +1,247 @@
+//! The callback engine: the only part of the sandbox that sends HTTP.
+//!
+//! Providers never send anything themselves. When a transaction settles, they
+//! produce [`CallbackJob`]s; the tenant's timeline holds each job until its
+//! sandbox-clock time comes, then the job is handed to the engine, which
+//! sends it and journals the attempt.
+//!
+//! A job carries its body already serialized ([`Payload`]: JSON, or a form
+//! or any other text with its content type), its method, and any headers
+//! a provider's signing scheme adds; the engine may add Standard Webhooks
+//! signatures on top when the tenant's world asks for them.
+//!
+//! Delivery pipeline ([`engine`]):
+//! * a bounded queue (`queue_capacity`): a full queue makes the producer wait
+//!   (back-pressure), it never drops a job;
+//! * a dispatcher task that starts at most `concurrency` deliveries at once,
+//!   each tracked by the [`TaskTracker`](tokio_util::task::TaskTracker) so
+//!   shutdown can wait for them;
+//! * one pooled `reqwest` client, so connections to a receiver are reused;
+//! * every attempt is bounded by `timeout` and journaled (body, receiver
+//!   status, latency, error) ([`deliver`]);
+//! * a failed attempt is retried only if the job carries a retry schedule;
+//!   the retry goes back into the tenant's timeline, so it follows the
+//!   tenant's clock.
+
+mod allowlist;
+mod deliver;
+mod engine;
+
+use std::sync::Arc;
+
+use axum::http::Method;
+use chrono::{DateTime, Utc};
+use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
+
+pub use allowlist::Destination;
+pub use engine::{CallbackEngine, EngineConfig, EngineStats};
+
+use crate::clock::after_ms_u64;
+use crate::journal::{CallbackAttempt, DeliveryOutcome};
+use crate::providers::ProviderId;
+use crate::scenarios::CallbackScript;
+use crate::store::{Core, Event, Tenant};
+
+/// A callback body as the bytes that will be sent, serialized once: every
+/// attempt, duplicate and journal entry shares it (a `serde_json::Value`
+/// tree would cost several kilobytes per copy).
+#[derive(Debug, Clone)]
+pub enum Payload {
+    Json(Arc<RawValue>),
+    /// A body in another format (a form), with its content type.
+    Text {
+        content_type: &'static str,
+        text: Arc<str>,
+    },
+}
+
+impl Payload {
+    /// Serializes a wire body once. Wire types and JSON values always
+    /// serialize; were one to fail, the body would be `null`, never a panic.
+    pub fn json(body: &impl Serialize) -> Payload {
+        let raw = serde_json::value::to_raw_value(body).unwrap_or_else(|_| RawValue::NULL.to_owned());
+        Payload::Json(Arc::from(raw))
+    }
+
+    /// An `application/x-www-form-urlencoded` body of these pairs, in order.
+    pub fn form<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Payload {
+        let text = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+        Payload::Text { content_type: "application/x-www-form-urlencoded", text: Arc::from(text) }
+    }
+
+    pub fn content_type(&self) -> &'static str {
+        match self {
+            Payload::Json(_) => "application/json",
+            Payload::Text { content_type, .. } => content_type,
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Payload::Json(raw) => raw.get().as_bytes(),
+            Payload::Text { text, .. } => text.as_bytes(),
+        }
+    }
+
+    /// The JSON body, when it is one.
+    pub fn as_json(&self) -> Option<&RawValue> {
+        match self {
+            Payload::Json(raw) => Some(raw),
+            Payload::Text { .. } => None,
+        }
+    }
+}
+
+/// In journals, a JSON body is shown as JSON and any other body as a string.
+impl Serialize for Payload {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Payload::Json(raw) => raw.serialize(serializer),
+            Payload::Text { text, .. } => serializer.serialize_str(text),
+        }
+    }
+}
+
+/// A callback to deliver.
+#[derive(Debug, Clone)]
+pub struct CallbackJob {
+    pub id: String,
+    pub provider: &'static str,
+    pub kind: &'static str,
+    pub correlation_id: String,
+    pub url: String,
+    pub method: Method,
+    pub body: Payload,
+    /// Headers a provider's own signing scheme adds.
+    pub headers: Arc<[(String, String)]>,
+    /// 0 for the original, 1.. for scripted duplicates (same id, same body).
+    pub copy: u32,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// Delays before each retry after a failed attempt; empty means no retry.
+    pub retry_delays_ms: Arc<[u64]>,
+    /// Overrides the engine's per-attempt timeout (a C2B validator gets less).
+    pub timeout_ms: Option<u64>,
+    /// Whose business the receiver's answer is (a C2B validation answer).
+    pub reply_to: Option<ReplyTo>,
+}
+
+impl CallbackJob {
+    /// A first attempt of an original (not a duplicate) POST of a JSON
+    /// body, with no retries, the engine's timeout, and no interest in the
+    /// receiver's answer.
+    pub fn new(
+        id: String,
+        provider: &'static str,
+        kind: &'static str,
+        correlation_id: String,
+        url: String,
+        body: &impl Serialize,
+    ) -> CallbackJob {
+        CallbackJob::with_payload(id, provider, kind, correlation_id, url, Payload::json(body))
+    }
+
+    /// Like [`CallbackJob::new`], with a body already serialized.
+    pub fn with_payload(
+        id: String,
+        provider: &'static str,
+        kind: &'static str,
+        correlation_id: String,
+        url: String,
+        body: Payload,
+    ) -> CallbackJob {
+        CallbackJob {
+            id,
+            provider,
+            kind,
+            correlation_id,
+            url,
+            method: Method::POST,
+            body,
+            headers: Arc::from(Vec::new()),
+            copy: 0,
+            attempt: 1,
+            retry_delays_ms: Arc::from(Vec::new()),
+            timeout_ms: None,
+            reply_to: None,
+        }
+    }
+
+    /// The journal entry of an attempt of this job.
+    fn attempt_record(&self, seq: u64, at: DateTime<Utc>, outcome: DeliveryOutcome) -> CallbackAttempt {
+        CallbackAttempt {
+            seq,
+            callback_id: self.id.clone(),
+            provider: self.provider,
+            kind: self.kind,
+            correlation_id: self.correlation_id.clone(),
+            url: self.url.clone(),
+            method: self.method.clone(),
+            copy: self.copy,
+            attempt: self.attempt,
+            at,
+            body: self.body.clone(),
+            outcome,
+            status: None,
+            latency_ms: None,
+            error: None,
+            response_body: None,
+        }
+    }
+}
+
+/// Who acts on a receiver's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyTo {
+    pub provider: ProviderId,
+    pub key: String,
+}
+
+/// A receiver's answer to a callback that expects one.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: Option<u16>,
+    pub body: String,
+    pub error: Option<String>,
+}
+
+/// Schedules a settled transaction's callback as the scenario's callback
+/// script says: extra delay, duplicates, drop, out of order, retries.
+/// Delays saturate: a hostile scenario number cannot overflow the calendar.
+pub fn plan(core: &mut Core, mut job: CallbackJob, script: &CallbackScript, at: DateTime<Utc>) {
+    if script.drop {
+        core.timeline.schedule(at, Event::Dropped(job));
+        return;
+    }
+    let delay = script.delay_ms.map_or(0, |d| d.sample(|low, high| core.ids.between(low, high)));
+    let first = after_ms_u64(at, delay);
+    job.retry_delays_ms = Arc::from(script.retry_ms.as_slice());
+    for copy in 0..=script.duplicates {
+        let when = after_ms_u64(first, u64::from(copy).saturating_mul(script.duplicate_spacing_ms));
+        let copy_job = CallbackJob { copy, ..job.clone() };
+        if script.out_of_order && copy == 0 {
+            let release = after_ms_u64(when, script.hold_max_ms);
+            core.timeline.schedule(release, Event::ReleaseHeld { callback_id: job.id.clone(), copy });
+            core.timeline.schedule(when, Event::Hold(copy_job));
+        } else {
+            core.timeline.schedule(when, Event::Deliver(copy_job));
+        }
+    }
+}
+
+/// Takes the held callbacks a delivery for `correlation_id` releases: those
+/// of other transactions.
+pub fn release_held(core: &mut Core, correlation_id: &str) -> Vec<CallbackJob> {
+    let (release, keep): (Vec<_>, Vec<_>) = core.held.drain(..).partition(|h| h.correlation_id != correlation_id);
+    core.held = keep;
+    release
+}
+
+/// Journals a job that will never be sent.
+pub fn journal_unsent(tenant: &Tenant, job: &CallbackJob, outcome: DeliveryOutcome, why: &str) {
+    let at = tenant.now();
+    tenant
+        .journal
+        .record_callback(|seq| CallbackAttempt { error: Some(why.to_owned()), ..job.attempt_record(seq, at, outcome) });
+}

@@ -1,0 +1,456 @@
+//! The registry: the one file that names every provider.
+//!
+//! It composes each provider's parts (see [`crate::provider::Provider`])
+//! into closed types the core can hold: [`ProviderId`], the per-tenant
+//! [`States`], the timeline's [`Due`] events, the sandbox-wide [`Shared`]
+//! resources, the [`World`] and its document [`WorldDoc`], and the
+//! [`Credentials`] document; and it dispatches to the owning provider with
+//! exhaustive `match`es, so a provider added here and forgotten somewhere
+//! does not compile.
+//!
+//! Adding a provider: a folder `src/<name>/` implementing `Provider`, then
+//! one entry in each list below (search for `Daraja`). ARCHITECTURE.md has
+//! the recipe.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::Router;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::admin::{AdminError, CallbackCredentials};
+use crate::app_state::AppState;
+use crate::callbacks::Reply;
+use crate::daraja::{self, Daraja};
+use crate::http::WireError;
+use crate::ids::IdGen;
+use crate::provider::{CredentialContext, Provider, Registered, TransactionRow, VariantSpec};
+use crate::scenarios::doc::RateLimitDoc;
+use crate::store::{Core, Tenant};
+use crate::world::{CallbackSettingsDoc, Common, CommonDoc, CustomerDefaultsDoc, CustomerDoc, WorldError};
+
+// ---------------------------------------------------------------------------
+// Identity
+
+/// Every provider served on the port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderId {
+    Daraja,
+}
+
+impl ProviderId {
+    pub const ALL: [ProviderId; 1] = [ProviderId::Daraja];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ProviderId::Daraja => Daraja::NAME,
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<ProviderId> {
+        ProviderId::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    pub fn prefixes(self) -> &'static [&'static str] {
+        match self {
+            ProviderId::Daraja => Daraja::PREFIXES,
+        }
+    }
+
+    pub fn operations(self) -> &'static [&'static str] {
+        match self {
+            ProviderId::Daraja => Daraja::OPERATIONS,
+        }
+    }
+
+    pub fn variants(self) -> &'static [VariantSpec] {
+        match self {
+            ProviderId::Daraja => Daraja::VARIANTS,
+        }
+    }
+
+    /// The provider's envelope for an error the router raised itself.
+    pub fn bare_error(self, status: StatusCode) -> Arc<dyn WireError> {
+        match self {
+            ProviderId::Daraja => Daraja::bare_error(status),
+        }
+    }
+}
+
+/// Paths outside every provider's prefixes get this provider's envelope
+/// (the most common client).
+pub const FALLBACK: ProviderId = ProviderId::Daraja;
+
+impl Registered for Daraja {
+    const ID: ProviderId = ProviderId::Daraja;
+
+    fn state(states: &States) -> &daraja::State {
+        &states.daraja
+    }
+
+    fn state_mut(states: &mut States) -> &mut daraja::State {
+        &mut states.daraja
+    }
+
+    fn due(due: daraja::Due) -> Due {
+        Due::Daraja(due)
+    }
+
+    fn shared_part(shared: &Shared) -> &daraja::Shared {
+        &shared.daraja
+    }
+
+    fn world_part(world: &World) -> &Arc<daraja::World> {
+        &world.daraja
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Paths on the one port
+
+/// The API surfaces served on the one port, told apart by path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    Admin,
+    Provider(ProviderId),
+}
+
+impl Surface {
+    /// The admin prefix, then the provider with the longest prefix of the
+    /// path, then [`FALLBACK`].
+    pub fn of_path(path: &str) -> Surface {
+        if under(path, crate::admin::PREFIX) {
+            return Surface::Admin;
+        }
+        Surface::Provider(owner(path).unwrap_or(FALLBACK))
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Surface::Admin => "admin",
+            Surface::Provider(p) => p.name(),
+        }
+    }
+
+    /// Admin calls are not journaled: the journal is for the APIs under test.
+    pub fn is_journaled(self) -> bool {
+        self != Surface::Admin
+    }
+
+    /// The surface's own error for a status the router produced by itself.
+    pub fn bare_error(self, status: StatusCode) -> Arc<dyn WireError> {
+        match self {
+            Surface::Admin => Arc::new(AdminError::from_status(status)),
+            Surface::Provider(p) => p.bare_error(status),
+        }
+    }
+}
+
+/// Whether `path` is `prefix` or lies below it.
+fn under(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// The provider owning the longest prefix of `path`, if any.
+pub fn owner(path: &str) -> Option<ProviderId> {
+    ProviderId::ALL
+        .into_iter()
+        .flat_map(|p| p.prefixes().iter().map(move |prefix| (p, *prefix)))
+        .filter(|(_, prefix)| under(path, prefix))
+        .max_by_key(|(_, prefix)| prefix.len())
+        .map(|(p, _)| p)
+}
+
+/// Every provider's API.
+pub fn routes() -> Router<AppState> {
+    Router::new().merge(Daraja::routes())
+}
+
+/// Every provider's admin views, each under `/{name}` (mounted per tenant).
+pub fn admin_routes() -> Router<AppState> {
+    Router::new().nest(&format!("/{}", Daraja::NAME), Daraja::admin_routes())
+}
+
+/// Daraja's admin views were served at the admin root before providers had
+/// their own prefixes; they stay there as aliases (a documented surface).
+pub fn admin_aliases() -> Router<AppState> {
+    Daraja::admin_routes()
+}
+
+// ---------------------------------------------------------------------------
+// Per-tenant state and events
+
+/// Every provider's per-tenant state.
+#[derive(Debug)]
+pub struct States {
+    daraja: daraja::State,
+}
+
+impl States {
+    /// Fresh states over a world; each provider opens its ledger accounts.
+    pub fn new(core: &mut Core, world: &World) -> States {
+        States { daraja: Daraja::new_state(core, world.daraja.clone()) }
+    }
+
+    /// The world the states were made from (with credentials rotated since).
+    pub fn worlds(&self, common: Arc<Common>) -> World {
+        World { common, daraja: Daraja::world(&self.daraja).clone() }
+    }
+
+    /// Every provider's transactions, for the admin API.
+    pub fn transactions(&self) -> Vec<TransactionRow> {
+        let mut rows = Vec::new();
+        Daraja::transactions(&self.daraja, &mut rows);
+        rows
+    }
+}
+
+/// Every provider's events on a tenant's timeline.
+#[derive(Debug)]
+pub enum Due {
+    Daraja(daraja::Due),
+}
+
+/// Acts on a provider's event that fell due.
+pub fn on_due(core: &mut Core, states: &mut States, due: Due, at: DateTime<Utc>) {
+    match due {
+        Due::Daraja(due) => Daraja::on_due(core, &mut states.daraja, due, at),
+    }
+}
+
+/// Hands a receiver's answer to the provider that asked for it.
+pub fn on_reply(core: &mut Core, states: &mut States, to: ProviderId, key: &str, reply: &Reply, at: DateTime<Utc>) {
+    match to {
+        ProviderId::Daraja => Daraja::on_reply(core, &mut states.daraja, key, reply, at),
+    }
+}
+
+/// Every provider's sandbox-wide resources.
+pub struct Shared {
+    daraja: daraja::Shared,
+}
+
+impl Shared {
+    pub fn new() -> Result<Shared, (ProviderId, String)> {
+        Ok(Shared { daraja: Daraja::shared().map_err(|e| (ProviderId::Daraja, e))? })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Credentials
+
+/// Credentials of one tenant for every provider (the shape tenant creation returns too).
+#[derive(Debug, Clone, Serialize)]
+pub struct Credentials {
+    pub tenant: String,
+    pub base_url: String,
+    /// Where this tenant's admin endpoints live.
+    pub admin_url: String,
+    pub callbacks: CallbackCredentials,
+    pub daraja: <Daraja as Provider>::Credentials,
+}
+
+/// A tenant's credentials document.
+pub fn credentials(app: &AppState, tenant: &Tenant) -> Credentials {
+    let admin_url = crate::admin::tenant_url(&app.base_url, &tenant.id);
+    let ctx = CredentialContext { base_url: &app.base_url, admin_url: &admin_url };
+    let shared = &app.shared;
+    tenant.with_state(|state| {
+        let core = &state.core;
+        Credentials {
+            tenant: tenant.id.clone(),
+            base_url: app.base_url.to_string(),
+            admin_url: admin_url.clone(),
+            callbacks: CallbackCredentials::of(core),
+            daraja: Daraja::credentials(&ctx, &shared.daraja, core, &state.providers.daraja),
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------
+// The world document
+
+/// A world document (TOML): the common tables, then every provider's.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorldDoc {
+    pub version: Option<u32>,
+    /// Start from an empty world instead of the default one.
+    #[serde(default)]
+    pub replace_default: bool,
+
+    // Common tables.
+    #[serde(default)]
+    pub customers: Vec<CustomerDoc>,
+    pub customer_defaults: Option<CustomerDefaultsDoc>,
+    pub callbacks: Option<CallbackSettingsDoc>,
+    /// Token buckets for this world's apps (none by default).
+    #[serde(default)]
+    pub rate_limits: Vec<RateLimitDoc>,
+
+    // Daraja's tables, at the top level (it was the first provider).
+    #[serde(default)]
+    pub apps: Vec<daraja::world::AppDoc>,
+    #[serde(default)]
+    pub shortcodes: Vec<daraja::world::ShortcodeDoc>,
+    #[serde(default)]
+    pub initiators: Vec<daraja::world::InitiatorDoc>,
+    pub daraja: Option<daraja::world::DarajaSettingsDoc>,
+}
+
+/// A document split into its common part and every provider's part.
+#[derive(Debug, Clone, Default)]
+struct Parts {
+    common: CommonDoc,
+    daraja: daraja::world::WorldDoc,
+}
+
+impl WorldDoc {
+    fn into_parts(self) -> Parts {
+        Parts {
+            common: CommonDoc {
+                customers: self.customers,
+                customer_defaults: self.customer_defaults,
+                callbacks: self.callbacks,
+                rate_limits: self.rate_limits,
+            },
+            daraja: daraja::world::WorldDoc {
+                apps: self.apps,
+                shortcodes: self.shortcodes,
+                initiators: self.initiators,
+                settings: self.daraja,
+            },
+        }
+    }
+}
+
+impl Parts {
+    fn merge(&mut self, overlay: Parts) {
+        self.common.merge(overlay.common);
+        self.daraja.merge(overlay.daraja);
+    }
+}
+
+/// The fragments the embedded default world is made of, in merge order.
+pub const DEFAULT_WORLD: &[(&str, &str)] = &[
+    ("the default world (common)", crate::world::COMMON_DEFAULT_TOML),
+    ("the default world (daraja)", daraja::world::DEFAULT_TOML),
+];
+
+/// A resolved world: the common part and every provider's part.
+#[derive(Debug, Clone)]
+pub struct World {
+    pub common: Arc<Common>,
+    pub daraja: Arc<daraja::World>,
+}
+
+impl World {
+    /// The embedded default world.
+    pub fn default_world() -> World {
+        // The embedded documents are checked by a unit test; this cannot fail.
+        World::from_overlays(&[]).expect("the embedded default world is valid")
+    }
+
+    /// Parses a world document without resolving it.
+    pub fn parse_doc(text: &str, origin: &str) -> Result<WorldDoc, WorldError> {
+        let doc: WorldDoc = toml::from_str(text)
+            .map_err(|e| WorldError::Syntax { origin: origin.to_owned(), message: e.to_string() })?;
+        match doc.version {
+            None | Some(crate::world::WORLD_VERSION) => Ok(doc),
+            Some(v) => Err(WorldError::invalid(
+                origin,
+                format!("version {v} is not supported; this build reads version {}", crate::world::WORLD_VERSION),
+            )),
+        }
+    }
+
+    /// The default world with each overlay merged over it in order.
+    pub fn from_overlays(overlays: &[(WorldDoc, String)]) -> Result<World, WorldError> {
+        let mut merged = Parts::default();
+        for (origin, text) in DEFAULT_WORLD {
+            merged.merge(World::parse_doc(text, origin)?.into_parts());
+        }
+        for (doc, _origin) in overlays {
+            if doc.replace_default {
+                merged = Parts::default();
+            }
+            merged.merge(doc.clone().into_parts());
+        }
+        let origin = overlays.last().map(|(_, o)| o.as_str()).unwrap_or("the default world");
+        Ok(World {
+            common: Arc::new(Common::resolve(merged.common, origin)?),
+            daraja: Arc::new(merged.daraja.resolve(origin)?),
+        })
+    }
+
+    /// Every provider's credentials that identify this world's tenant.
+    pub fn routing_keys(&self) -> Vec<(ProviderId, String)> {
+        let mut keys = Vec::new();
+        keys.extend(Daraja::routing_keys(&self.daraja).into_iter().map(|k| (ProviderId::Daraja, k)));
+        keys
+    }
+
+    /// Gives every credential this world inherited from the default world a
+    /// fresh value, so a new tenant's requests find it.
+    pub fn fresh_credentials(&mut self, defaults: &World, ids: &mut IdGen) {
+        Daraja::fresh_credentials(Arc::make_mut(&mut self.daraja), &defaults.daraja, ids);
+    }
+
+    /// One provider's part.
+    pub fn of<P: Registered>(&self) -> &Arc<P::World> {
+        P::world_part(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_two_providers_claim_the_same_prefix() {
+        let mut seen: Vec<(&str, ProviderId)> = Vec::new();
+        for p in ProviderId::ALL {
+            for prefix in p.prefixes() {
+                assert!(prefix.starts_with('/') && !prefix.ends_with('/'), "{prefix:?} of {p:?}");
+                assert!(!under(prefix, crate::admin::PREFIX), "{prefix:?} of {p:?} is under the admin prefix");
+                if let Some((_, other)) = seen.iter().find(|(q, _)| q == prefix) {
+                    panic!("{prefix:?} is claimed by {p:?} and {other:?}");
+                }
+                seen.push((prefix, p));
+            }
+        }
+    }
+
+    #[test]
+    fn every_prefix_routes_to_its_provider_and_the_rest_falls_back() {
+        for p in ProviderId::ALL {
+            for prefix in p.prefixes() {
+                assert_eq!(owner(prefix), Some(p));
+                assert_eq!(owner(&format!("{prefix}/anything/below")), Some(p));
+            }
+        }
+        assert_eq!(Surface::of_path("/__sandbox/health"), Surface::Admin);
+        assert_eq!(Surface::of_path("/no/such/api"), Surface::Provider(FALLBACK));
+        assert_eq!(owner("/mpesax"), None, "a prefix matches whole path segments only");
+    }
+
+    #[test]
+    fn names_and_operations_are_unique() {
+        for p in ProviderId::ALL {
+            assert_eq!(ProviderId::parse(p.name()), Some(p));
+            let mut ops = p.operations().to_vec();
+            ops.sort_unstable();
+            ops.dedup();
+            assert_eq!(ops.len(), p.operations().len(), "{p:?} repeats an operation");
+        }
+    }
+
+    #[test]
+    fn the_default_world_loads() {
+        let world = World::default_world();
+        assert!(world.daraja.app_by_key("PesaSandboxConsumerKey").is_some());
+        assert!(world.common.customers.contains_key("254708374149"));
+    }
+}

@@ -1,0 +1,73 @@
+//! A tenant's timeline: the single place where "something happens later"
+//! is recorded, ordered by sandbox time.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::callbacks::{CallbackJob, Reply, ReplyTo};
+use crate::providers::Due;
+
+/// Something a tenant must do at a given sandbox time.
+#[derive(Debug)]
+pub enum Event {
+    /// A provider's own event (settle a payment, ...).
+    Provider(Due),
+    /// Hand a callback to the engine.
+    Deliver(CallbackJob),
+    /// Journal a callback the scenario drops (never sent).
+    Dropped(CallbackJob),
+    /// Hold a callback until a later transaction's callback has been sent.
+    Hold(CallbackJob),
+    /// Send a held callback now if nothing released it earlier.
+    ReleaseHeld { callback_id: String, copy: u32 },
+    /// A receiver answered a callback whose answer matters.
+    Reply { reply_to: ReplyTo, reply: Reply },
+}
+
+/// A tenant's due events in time order; ties keep insertion order, so
+/// advancing a clock releases them deterministically.
+#[derive(Debug, Default)]
+pub struct Timeline {
+    events: BTreeMap<(DateTime<Utc>, u64), Event>,
+    seq: u64,
+}
+
+impl Timeline {
+    pub fn schedule(&mut self, at: DateTime<Utc>, event: Event) {
+        self.seq += 1;
+        self.events.insert((at, self.seq), event);
+    }
+
+    /// Removes and returns every event due at or before `now`, in order.
+    pub fn pop_due(&mut self, now: DateTime<Utc>) -> Vec<(DateTime<Utc>, Event)> {
+        let mut due = Vec::new();
+        while let Some(entry) = self.events.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let ((at, _), event) = entry.remove_entry();
+            due.push((at, event));
+        }
+        due
+    }
+
+    pub fn earliest(&self) -> Option<DateTime<Utc>> {
+        self.events.keys().next().map(|(at, _)| *at)
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Removes everything; returns how many events were pending.
+    pub fn clear(&mut self) -> usize {
+        let n = self.events.len();
+        self.events.clear();
+        n
+    }
+}
