@@ -596,7 +596,7 @@ async fn run(knobs: Knobs) -> String {
     );
 
     eprintln!("(c) B2C");
-    let public = pesa_sandbox::crypto::keys::public_key_from_certificate(pesa_sandbox::crypto::keys::DARAJA_CERT_PEM)
+    let public = pesa_sandbox::crypto::keys::public_key_from_certificate(pesa_sandbox::daraja::keys::CERTIFICATE_PEM)
         .expect("the published certificate");
     let repeated = credential(&public, &mut rand::thread_rng());
     let (bearer, recv) = (daraja.bearer.clone(), daraja.receiver.clone());

@@ -25,6 +25,7 @@ use tower_http::timeout::TimeoutLayer;
 use crate::admin;
 use crate::app_state::AppState;
 use crate::callbacks::{CallbackEngine, EngineStats};
+use crate::clock::Clock;
 use crate::config::{ClockMode, Config};
 use crate::http;
 use crate::providers::{self, Credentials, Surface};
@@ -32,7 +33,7 @@ use crate::scenarios::ScenarioSet;
 use crate::store::Tenants;
 
 /// The whole HTTP surface.
-pub fn router(state: AppState, body_limit: usize, request_timeout: Duration) -> Router {
+pub(crate) fn router(state: AppState, body_limit: usize, request_timeout: Duration) -> Router {
     Router::new()
         .merge(providers::routes())
         .nest(admin::PREFIX, admin::router().layer(middleware::from_fn_with_state(state.clone(), admin::require_token)))
@@ -147,9 +148,31 @@ impl Sandbox {
         providers::credentials(&self.state, &self.state.tenants.default_tenant())
     }
 
-    /// Application state, for in-process tests that need to look inside.
-    pub fn state(&self) -> &AppState {
-        &self.state
+    /// The default tenant's clock: a virtual clock can be moved through it
+    /// (nothing settles until the scheduler, a query or [`Sandbox::advance_clock`] looks).
+    pub fn clock(&self) -> Clock {
+        self.state.tenants.default_tenant().clock.clone()
+    }
+
+    /// Moves the default tenant's virtual clock and settles what fell due,
+    /// handing the callbacks to the engine; `false` on a system clock.
+    pub async fn advance_clock(&self, by: chrono::Duration) -> bool {
+        let tenant = self.state.tenants.default_tenant();
+        if tenant.clock.advance(by).is_none() {
+            return false;
+        }
+        crate::scheduler::settle_due(&self.state, &tenant).await;
+        true
+    }
+
+    /// The callback engine's counters since start.
+    pub fn callback_stats(&self) -> EngineStats {
+        self.state.callbacks.stats()
+    }
+
+    /// Bearer tokens currently issued, in every tenant.
+    pub fn token_count(&self) -> usize {
+        self.state.tenants.grant_count()
     }
 
     /// Stops accepting, finishes in-flight requests, delivers queued callbacks

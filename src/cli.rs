@@ -123,7 +123,7 @@ pub struct ServeArgs {
 pub fn run_helper(command: &Command, out: &mut impl std::io::Write) -> anyhow::Result<()> {
     match command {
         Command::Serve(_) => anyhow::bail!("serve is not a helper command"),
-        Command::Keys => write!(out, "{}", keys::DARAJA_CERT_PEM)?,
+        Command::Keys => write!(out, "{}", crate::daraja::keys::CERTIFICATE_PEM)?,
         Command::Daraja(DarajaCommand::Password { shortcode, passkey, timestamp }) => {
             let timestamp = match timestamp {
                 Some(ts) => {
@@ -143,7 +143,7 @@ pub fn run_helper(command: &Command, out: &mut impl std::io::Write) -> anyhow::R
                 Some(path) => {
                     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
                 }
-                None => keys::DARAJA_CERT_PEM.to_owned(),
+                None => crate::daraja::keys::CERTIFICATE_PEM.to_owned(),
             };
             let public = keys::public_key_from_certificate(&pem)?;
             writeln!(out, "{}", credential::encrypt(&public, password.as_bytes(), &mut rand::rngs::OsRng)?)?;

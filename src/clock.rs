@@ -66,7 +66,7 @@ impl Clock {
 /// `at + by`, saturating at the ends of the calendar instead of panicking:
 /// delays come from worlds, scenarios and the admin API, and a hostile
 /// number must not stop the sandbox.
-pub fn after(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
+pub(crate) fn after(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
     at.checked_add_signed(by).unwrap_or(if by < Duration::zero() {
         DateTime::<Utc>::MIN_UTC
     } else {
@@ -75,23 +75,23 @@ pub fn after(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
 }
 
 /// `at` plus `ms` milliseconds, saturating (see [`after`]).
-pub fn after_ms(at: DateTime<Utc>, ms: i64) -> DateTime<Utc> {
+pub(crate) fn after_ms(at: DateTime<Utc>, ms: i64) -> DateTime<Utc> {
     after(at, Duration::try_milliseconds(ms).unwrap_or(if ms < 0 { Duration::MIN } else { Duration::MAX }))
 }
 
 /// `at` plus `ms` milliseconds of an unsigned delay, saturating.
-pub fn after_ms_u64(at: DateTime<Utc>, ms: u64) -> DateTime<Utc> {
+pub(crate) fn after_ms_u64(at: DateTime<Utc>, ms: u64) -> DateTime<Utc> {
     after_ms(at, i64::try_from(ms).unwrap_or(i64::MAX))
 }
 
 /// East Africa Time, the zone of every M-Pesa wire timestamp.
-pub fn eat_offset() -> FixedOffset {
+pub(crate) fn eat_offset() -> FixedOffset {
     // 3 hours is always a valid offset; the `expect` cannot fire.
     FixedOffset::east_opt(3 * 3600).expect("UTC+3 is a valid offset")
 }
 
 /// The EAT wall-clock reading of an instant.
-pub fn eat(at: DateTime<Utc>) -> NaiveDateTime {
+pub(crate) fn eat(at: DateTime<Utc>) -> NaiveDateTime {
     at.with_timezone(&eat_offset()).naive_local()
 }
 

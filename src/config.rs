@@ -30,7 +30,7 @@ pub struct Config {
     /// Seeds every identifier and random choice; the same seed and the same
     /// requests give the same results.
     pub seed: u64,
-    pub world: World,
+    pub(crate) world: World,
     /// Scenarios loaded into the default tenant, evaluated in order before
     /// the built-in default scenario.
     pub scenarios: Vec<Scenario>,

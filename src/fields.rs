@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 /// What was wrong with one field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FieldProblem {
+pub(crate) enum FieldProblem {
     #[error("is missing")]
     Missing,
     #[error("is empty")]
@@ -22,7 +22,7 @@ pub enum FieldProblem {
 /// A field's value as text: strings as they are (trimmed), integers in
 /// decimal, floats without a fractional part as integers, other floats as
 /// written.
-pub fn text(body: &Map<String, Value>, name: &str) -> Result<String, FieldProblem> {
+pub(crate) fn text(body: &Map<String, Value>, name: &str) -> Result<String, FieldProblem> {
     match body.get(name) {
         None | Some(Value::Null) => Err(FieldProblem::Missing),
         Some(Value::String(s)) if s.trim().is_empty() => Err(FieldProblem::Empty),
@@ -33,7 +33,7 @@ pub fn text(body: &Map<String, Value>, name: &str) -> Result<String, FieldProble
 }
 
 /// Like [`text`], but a missing, null or empty field is `None`.
-pub fn optional_text(body: &Map<String, Value>, name: &str) -> Result<Option<String>, FieldProblem> {
+pub(crate) fn optional_text(body: &Map<String, Value>, name: &str) -> Result<Option<String>, FieldProblem> {
     match text(body, name) {
         Ok(s) => Ok(Some(s)),
         Err(FieldProblem::Missing | FieldProblem::Empty) => Ok(None),
@@ -42,7 +42,7 @@ pub fn optional_text(body: &Map<String, Value>, name: &str) -> Result<Option<Str
 }
 
 /// The name of a JSON value's type, for diagnoses.
-pub fn type_name(value: &Value) -> &'static str {
+pub(crate) fn type_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

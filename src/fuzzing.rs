@@ -48,6 +48,24 @@ fn json_object(data: &[u8]) -> Option<Map<String, Value>> {
     }
 }
 
+/// The `BusinessShortCode` of a push body the STK push parser accepts in
+/// full (for checking that seeds reach past the first check).
+pub fn accepted_stk_push(data: &[u8]) -> Option<String> {
+    StkPushRequest::parse(&json_object(data)?).ok().map(|push| push.business_short_code)
+}
+
+/// The key and secret of an `Authorization: Basic` header, as the OAuth
+/// handler decodes them.
+pub fn basic_credentials(data: &[u8]) -> Option<(String, String)> {
+    httpauth::basic(Some(data)).ok()
+}
+
+/// Whether a world document parses and resolves, with the error if not.
+pub fn resolved_world(data: &[u8]) -> Result<(), String> {
+    let doc = World::parse_doc(&text(data), "seed").map_err(|e| e.to_string())?;
+    World::from_overlays(&[(doc, "seed".into())]).map(|_| ()).map_err(|e| e.to_string())
+}
+
 /// An M-Pesa Express request body, parsed as both the push and the query
 /// handler parse it.
 pub fn daraja_stk_push(data: &[u8]) {
@@ -147,7 +165,7 @@ pub fn fields(data: &[u8]) {
 /// parses PEM and checks the pair, which would dominate every execution).
 fn daraja_keys() -> &'static KeyPair {
     static KEYS: OnceLock<KeyPair> = OnceLock::new();
-    KEYS.get_or_init(|| KeyPair::daraja().expect("the committed Daraja test keys load"))
+    KEYS.get_or_init(|| crate::daraja::keys::pair().expect("the committed Daraja test keys load"))
 }
 
 /// A `SecurityCredential`, decrypted with the sandbox's private key as the

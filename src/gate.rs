@@ -20,7 +20,7 @@ use crate::store::Tenant;
 // A `Gate` lives for one statement per request; boxing the decision would
 // cost an allocation on every request to save stack space nobody needs.
 #[allow(clippy::large_enum_variant)]
-pub enum Gate {
+pub(crate) enum Gate {
     /// Serve the request, acting on the decision if a rule matched.
     Pass(Option<Decision>),
     /// Send this instead (a rate-limit error or a scripted fault).
@@ -29,7 +29,7 @@ pub enum Gate {
 
 /// Applies the rate limits of the caller `app` (a consumer key, a client id)
 /// and the scripted faults of the first matching rule.
-pub fn gate<P: Provider>(tenant: &Tenant, app: &str, facts: &Facts<'_>) -> Gate {
+pub(crate) fn gate<P: Provider>(tenant: &Tenant, app: &str, facts: &Facts<'_>) -> Gate {
     let now = tenant.now();
     tenant.with_core(|core| {
         if let Err(limit) = core.take_token(app, P::NAME, facts.operation, now) {
@@ -51,7 +51,7 @@ pub fn gate<P: Provider>(tenant: &Tenant, app: &str, facts: &Facts<'_>) -> Gate 
 }
 
 /// Adds the scenario's response delay, if any, to a response.
-pub fn delayed(mut response: Response, decision: Option<&Decision>) -> Response {
+pub(crate) fn delayed(mut response: Response, decision: Option<&Decision>) -> Response {
     if let Some(ms) = decision.and_then(|d| d.fault.as_ref()).and_then(|f| f.delay_ms) {
         response.extensions_mut().insert(ResponseDelay(Duration::from_millis(ms)));
     }

@@ -59,31 +59,31 @@ pub trait WireError: Send + Sync + 'static {
 /// Ask [`middleware`] to wait this long (real time) before answering: a
 /// scripted slow gateway. Handlers themselves never sleep.
 #[derive(Debug, Clone, Copy)]
-pub struct ResponseDelay(pub std::time::Duration);
+pub(crate) struct ResponseDelay(pub std::time::Duration);
 
 /// A diagnosis for a request that succeeded synchronously but will fail
 /// later (a wrong credential shows in the result callback): journaled and
 /// sent as `x-sandbox-diagnosis`.
 #[derive(Debug, Clone)]
-pub struct Diagnosis(pub String);
+pub(crate) struct Diagnosis(pub String);
 
 /// A provider error waiting to be rendered by [`middleware`].
 #[derive(Clone)]
-pub struct Fault(pub Arc<dyn WireError>);
+pub(crate) struct Fault(pub Arc<dyn WireError>);
 
 /// Builds the empty response that carries a fault to the middleware.
-pub fn fault_response(status: StatusCode, error: impl WireError) -> Response {
+pub(crate) fn fault_response(status: StatusCode, error: impl WireError) -> Response {
     fault_response_dyn(status, Arc::new(error))
 }
 
-pub fn fault_response_dyn(status: StatusCode, error: Arc<dyn WireError>) -> Response {
+pub(crate) fn fault_response_dyn(status: StatusCode, error: Arc<dyn WireError>) -> Response {
     let mut response = Response::new(Body::empty());
     *response.status_mut() = status;
     response.extensions_mut().insert(Fault(error));
     response
 }
 
-pub async fn middleware(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
+pub(crate) async fn middleware(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
     let seq = app.next_request_seq();
     let ctx = RequestContext { seq, seed: app.seed, tenant: Arc::new(Mutex::new(None)) };
     request.extensions_mut().insert(ctx.clone());

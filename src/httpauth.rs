@@ -8,7 +8,7 @@ use base64::Engine;
 
 /// Why an `Authorization` header could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AuthProblem {
+pub(crate) enum AuthProblem {
     #[error("no Authorization header")]
     Missing,
     #[error("the Authorization header is not valid text")]
@@ -39,7 +39,7 @@ fn credentials<'a>(header: Option<&'a [u8]>, scheme: &'static str) -> Result<&'a
 }
 
 /// `Basic base64(user:password)` → `(user, password)`.
-pub fn basic(header: Option<&[u8]>) -> Result<(String, String), AuthProblem> {
+pub(crate) fn basic(header: Option<&[u8]>) -> Result<(String, String), AuthProblem> {
     let encoded = credentials(header, "Basic")?;
     let decoded = STANDARD.decode(encoded).map_err(|_| AuthProblem::NotBase64)?;
     let decoded = String::from_utf8_lossy(&decoded);
@@ -48,7 +48,7 @@ pub fn basic(header: Option<&[u8]>) -> Result<(String, String), AuthProblem> {
 }
 
 /// `Bearer token` → `token`.
-pub fn bearer(header: Option<&[u8]>) -> Result<&str, AuthProblem> {
+pub(crate) fn bearer(header: Option<&[u8]>) -> Result<&str, AuthProblem> {
     credentials(header, "Bearer")
 }
 

@@ -24,34 +24,46 @@
 //! * `http`, `server`, `fields`, `httpauth`: request plumbing shared by providers.
 //! * `cli`, `config`, `telemetry`: the binary's edge.
 
-pub mod admin;
-pub mod app;
-pub mod app_state;
-pub mod callbacks;
+#![warn(unreachable_pub)]
+
+pub(crate) mod admin;
+pub(crate) mod app;
+pub(crate) mod app_state;
+pub(crate) mod auth;
+pub(crate) mod callbacks;
 pub mod cli;
-pub mod clock;
+pub(crate) mod clock;
 pub mod config;
 pub mod crypto;
 pub mod daraja;
-pub mod fields;
+pub(crate) mod fields;
 pub mod fuzzing;
-pub mod gate;
-pub mod http;
-pub mod httpauth;
-pub mod ids;
-pub mod journal;
-pub mod ledger;
-pub mod markets;
-pub mod provider;
-pub mod providers;
-pub mod retained;
-pub mod scenarios;
-pub mod scheduler;
-pub mod server;
-pub mod store;
+pub(crate) mod gate;
+pub(crate) mod http;
+pub(crate) mod httpauth;
+pub(crate) mod ids;
+pub(crate) mod journal;
+pub(crate) mod ledger;
+pub(crate) mod markets;
+pub(crate) mod provider;
+pub(crate) mod providers;
+pub(crate) mod retained;
+pub(crate) mod scenarios;
+pub(crate) mod scheduler;
+pub(crate) mod server;
+pub(crate) mod store;
 pub mod telemetry;
-pub mod world;
+pub(crate) mod world;
 
+// The public API, deliberately: the embeddable sandbox and its
+// configuration, the credentials document, the client-side crypto helpers
+// (`crypto`), Daraja's published certificate (`daraja::keys`), the binary's
+// edge (`cli`, `telemetry`) and the fuzz targets' bodies (`fuzzing`).
+pub use admin::CallbackCredentials;
 pub use app::{Sandbox, ShutdownReport, StartError};
-pub use config::Config;
+pub use callbacks::{Destination, EngineConfig, EngineStats};
+pub use clock::Clock;
+pub use config::{ClockMode, Config};
 pub use providers::Credentials;
+pub use server::ServerLimits;
+pub use store::{Limits, MAX_TOKENS_PER_APP};

@@ -81,7 +81,7 @@ impl ProviderId {
 
 /// Paths outside every provider's prefixes get this provider's envelope
 /// (the most common client).
-pub const FALLBACK: ProviderId = ProviderId::Daraja;
+pub(crate) const FALLBACK: ProviderId = ProviderId::Daraja;
 
 impl Registered for Daraja {
     const ID: ProviderId = ProviderId::Daraja;
@@ -112,7 +112,7 @@ impl Registered for Daraja {
 
 /// The API surfaces served on the one port, told apart by path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Surface {
+pub(crate) enum Surface {
     Admin,
     Provider(ProviderId),
 }
@@ -120,14 +120,14 @@ pub enum Surface {
 impl Surface {
     /// The admin prefix, then the provider with the longest prefix of the
     /// path, then [`FALLBACK`].
-    pub fn of_path(path: &str) -> Surface {
+    pub(crate) fn of_path(path: &str) -> Surface {
         if under(path, crate::admin::PREFIX) {
             return Surface::Admin;
         }
         Surface::Provider(owner(path).unwrap_or(FALLBACK))
     }
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Surface::Admin => "admin",
             Surface::Provider(p) => p.name(),
@@ -135,12 +135,12 @@ impl Surface {
     }
 
     /// Admin calls are not journaled: the journal is for the APIs under test.
-    pub fn is_journaled(self) -> bool {
+    pub(crate) fn is_journaled(self) -> bool {
         self != Surface::Admin
     }
 
     /// The surface's own error for a status the router produced by itself.
-    pub fn bare_error(self, status: StatusCode) -> Arc<dyn WireError> {
+    pub(crate) fn bare_error(self, status: StatusCode) -> Arc<dyn WireError> {
         match self {
             Surface::Admin => Arc::new(AdminError::from_status(status)),
             Surface::Provider(p) => p.bare_error(status),
@@ -154,7 +154,7 @@ fn under(path: &str, prefix: &str) -> bool {
 }
 
 /// The provider owning the longest prefix of `path`, if any.
-pub fn owner(path: &str) -> Option<ProviderId> {
+pub(crate) fn owner(path: &str) -> Option<ProviderId> {
     ProviderId::ALL
         .into_iter()
         .flat_map(|p| p.prefixes().iter().map(move |prefix| (p, *prefix)))
@@ -164,18 +164,18 @@ pub fn owner(path: &str) -> Option<ProviderId> {
 }
 
 /// Every provider's API.
-pub fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new().merge(Daraja::routes())
 }
 
 /// Every provider's admin views, each under `/{name}` (mounted per tenant).
-pub fn admin_routes() -> Router<AppState> {
+pub(crate) fn admin_routes() -> Router<AppState> {
     Router::new().nest(&format!("/{}", Daraja::NAME), Daraja::admin_routes())
 }
 
 /// Daraja's admin views were served at the admin root before providers had
 /// their own prefixes; they stay there as aliases (a documented surface).
-pub fn admin_aliases() -> Router<AppState> {
+pub(crate) fn admin_aliases() -> Router<AppState> {
     Daraja::admin_routes()
 }
 
@@ -214,14 +214,21 @@ pub enum Due {
 }
 
 /// Acts on a provider's event that fell due.
-pub fn on_due(core: &mut Core, states: &mut States, due: Due, at: DateTime<Utc>) {
+pub(crate) fn on_due(core: &mut Core, states: &mut States, due: Due, at: DateTime<Utc>) {
     match due {
         Due::Daraja(due) => Daraja::on_due(core, &mut states.daraja, due, at),
     }
 }
 
 /// Hands a receiver's answer to the provider that asked for it.
-pub fn on_reply(core: &mut Core, states: &mut States, to: ProviderId, key: &str, reply: &Reply, at: DateTime<Utc>) {
+pub(crate) fn on_reply(
+    core: &mut Core,
+    states: &mut States,
+    to: ProviderId,
+    key: &str,
+    reply: &Reply,
+    at: DateTime<Utc>,
+) {
     match to {
         ProviderId::Daraja => Daraja::on_reply(core, &mut states.daraja, key, reply, at),
     }
@@ -253,7 +260,7 @@ pub struct Credentials {
 }
 
 /// A tenant's credentials document.
-pub fn credentials(app: &AppState, tenant: &Tenant) -> Credentials {
+pub(crate) fn credentials(app: &AppState, tenant: &Tenant) -> Credentials {
     let admin_url = crate::admin::tenant_url(&app.base_url, &tenant.id);
     let ctx = CredentialContext { base_url: &app.base_url, admin_url: &admin_url };
     let shared = &app.shared;
@@ -334,7 +341,7 @@ impl Parts {
 }
 
 /// The fragments the embedded default world is made of, in merge order.
-pub const DEFAULT_WORLD: &[(&str, &str)] = &[
+pub(crate) const DEFAULT_WORLD: &[(&str, &str)] = &[
     ("the default world (common)", crate::world::COMMON_DEFAULT_TOML),
     ("the default world (daraja)", daraja::world::DEFAULT_TOML),
 ];
@@ -451,6 +458,80 @@ mod tests {
     fn the_default_world_loads() {
         let world = World::default_world();
         assert!(world.daraja.app_by_key("PesaSandboxConsumerKey").is_some());
-        assert!(world.common.customers.contains_key("254708374149"));
+        assert_eq!(world.daraja.shortcodes["174379"].kind, daraja::world::ShortcodeKind::Paybill);
+        assert_eq!(world.daraja.shortcodes["500200"].store.as_deref(), Some("400200"));
+        let customer = &world.common.customers["254708374149"];
+        assert_eq!(customer.opening_balance, crate::ledger::Money::from_shillings(500_000));
+    }
+
+    #[test]
+    fn an_overlay_overrides_by_key_and_adds_new_entries() {
+        let doc = World::parse_doc(
+            r#"
+            [[customers]]
+            msisdn = "254708374149"
+            balance = 5
+            [[customers]]
+            msisdn = "254799999999"
+            [daraja]
+            stk_answer_delay_ms = 10
+            "#,
+            "test.toml",
+        )
+        .unwrap();
+        let world = World::from_overlays(&[(doc, "test.toml".into())]).unwrap();
+        assert_eq!(world.common.customers["254708374149"].opening_balance, crate::ledger::Money(500));
+        assert!(world.common.customers.contains_key("254799999999"));
+        assert_eq!(world.daraja.settings.stk_answer_delay_ms, 10);
+        assert_eq!(world.daraja.settings.token_ttl_secs, 3600, "untouched settings keep their defaults");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_line() {
+        let err = World::parse_doc("[[apps]]\nconsumer_key = \"k\"\nconsumer_secret = \"s\"\ncolour = 1\n", "w.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("w.toml"), "{err}");
+        assert!(err.contains("line 4"), "{err}");
+        assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn a_till_must_point_at_a_store() {
+        let doc =
+            World::parse_doc("[[shortcodes]]\nnumber = \"123456\"\nkind = \"till\"\nstore = \"174379\"\n", "w.toml")
+                .unwrap();
+        let err = World::from_overlays(&[(doc, "w.toml".into())]).unwrap_err().to_string();
+        assert!(err.contains("is not a shortcode of kind \"store\""), "{err}");
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let world = World::default_world();
+        let debug = format!("{world:?}");
+        assert!(!debug.contains("PesaSandboxConsumerSecret"));
+        assert!(!debug.contains("bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"));
+        assert!(!debug.contains("Safaricom999!*!"));
+    }
+
+    #[test]
+    fn replace_default_starts_from_an_empty_world() {
+        let doc =
+            World::parse_doc("replace_default = true\n[[customers]]\nmsisdn = \"258843330333\"\n", "w.toml").unwrap();
+        let world = World::from_overlays(&[(doc, "w.toml".into())]).unwrap();
+        assert!(world.daraja.apps.is_empty() && world.daraja.shortcodes.is_empty());
+        assert_eq!(world.common.customers.len(), 1);
+    }
+
+    #[test]
+    fn a_hostile_number_in_a_world_is_refused_with_its_field_and_range() {
+        let doc = World::parse_doc("[daraja]\ntoken_ttl_secs = 9223372036854775807\n", "w.toml").unwrap();
+        let err = World::from_overlays(&[(doc, "w.toml".into())]).unwrap_err().to_string();
+        assert!(err.contains("daraja.token_ttl_secs") && err.contains("out of range"), "{err}");
+        let doc =
+            World::parse_doc("[[initiators]]\nname = \"x\"\npassword = \"p\"\npassword_age_days = 4294967295\n", "w")
+                .unwrap();
+        let err = World::from_overlays(&[(doc, "w".into())]).unwrap_err().to_string();
+        assert!(err.contains("password_age_days"), "{err}");
     }
 }

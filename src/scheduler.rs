@@ -19,7 +19,7 @@ use crate::store::{Event, Tenant};
 
 /// How released callbacks reach the engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Release {
+pub(crate) enum Release {
     /// Through the engine's queue, concurrently (the normal path).
     Queue,
     /// One after another, awaited, in timeline order (moving a virtual clock).
@@ -28,12 +28,12 @@ pub enum Release {
 
 /// Settles every event due on the tenant's clock and hands the callbacks to
 /// the engine through its queue; returns how many callbacks were released.
-pub async fn settle_due(app: &AppState, tenant: &Arc<Tenant>) -> usize {
+pub(crate) async fn settle_due(app: &AppState, tenant: &Arc<Tenant>) -> usize {
     settle_due_with(app, tenant, Release::Queue).await
 }
 
 /// Like [`settle_due`], choosing how callbacks are released.
-pub async fn settle_due_with(app: &AppState, tenant: &Arc<Tenant>, release: Release) -> usize {
+pub(crate) async fn settle_due_with(app: &AppState, tenant: &Arc<Tenant>, release: Release) -> usize {
     let now = tenant.now();
     let (jobs, dropped): (Vec<CallbackJob>, Vec<CallbackJob>) = tenant.with_state(|state| {
         let mut jobs = Vec::new();
@@ -95,7 +95,7 @@ pub async fn settle_due_with(app: &AppState, tenant: &Arc<Tenant>, release: Rele
 
 /// Sleeps until the earliest due event of any system-clock tenant, settles
 /// it, and repeats until `stop` is cancelled.
-pub async fn run(app: AppState, stop: CancellationToken) {
+pub(crate) async fn run(app: AppState, stop: CancellationToken) {
     let wakeups = app.tenants.wakeups.clone();
     loop {
         // Ask to be notified before reading the next due time, so an earlier

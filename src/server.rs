@@ -34,7 +34,7 @@ use crate::scenarios::ConnectionFault;
 
 /// Lets a request ask for its connection to be torn down without an answer.
 #[derive(Clone, Default)]
-pub struct ConnectionControl {
+pub(crate) struct ConnectionControl {
     inner: Arc<ControlInner>,
 }
 
@@ -46,7 +46,7 @@ struct ControlInner {
 
 impl ConnectionControl {
     /// Tears the connection down; the caller should then never answer.
-    pub fn trip(&self, fault: ConnectionFault) {
+    pub(crate) fn trip(&self, fault: ConnectionFault) {
         *self.inner.fault.lock().unwrap_or_else(|e| e.into_inner()) = Some(fault);
         self.inner.tripped.notify_one();
     }
@@ -70,7 +70,7 @@ pub struct ServerLimits {
 
 /// Serves `router` on `listener` until `stop` is cancelled, then shuts every
 /// connection down gracefully and returns once they are all closed.
-pub async fn serve(listener: TcpListener, router: Router, stop: CancellationToken, limits: ServerLimits) {
+pub(crate) async fn serve(listener: TcpListener, router: Router, stop: CancellationToken, limits: ServerLimits) {
     let connections = TaskTracker::new();
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     loop {

@@ -86,7 +86,7 @@ fn beyond_loopback_the_admin_api_gets_a_printed_token() {
 fn the_helper_commands_print_what_tests_in_any_language_need() {
     let out = Command::new(BIN).arg("keys").output().unwrap();
     assert!(out.status.success());
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), pesa_sandbox::crypto::keys::DARAJA_CERT_PEM);
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), pesa_sandbox::daraja::keys::CERTIFICATE_PEM);
 
     let out = Command::new(BIN).args(["daraja", "password", "--timestamp", "20160216165627"]).output().unwrap();
     assert_eq!(
@@ -96,7 +96,7 @@ fn the_helper_commands_print_what_tests_in_any_language_need() {
 
     let out = Command::new(BIN).args(["daraja", "credential", "--password", "Safaricom999!*!"]).output().unwrap();
     let credential = String::from_utf8(out.stdout).unwrap();
-    let pair = pesa_sandbox::crypto::keys::KeyPair::daraja().unwrap();
+    let pair = pesa_sandbox::daraja::keys::pair().unwrap();
     let plain = pesa_sandbox::crypto::credential::decrypt(&pair.private, credential.trim()).unwrap();
     assert_eq!(plain, b"Safaricom999!*!");
 

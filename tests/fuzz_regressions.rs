@@ -90,14 +90,12 @@ fn the_valid_seeds_are_accepted_by_the_library() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz").join("corpus");
     let read = |path: &str| fs::read(corpus.join(path)).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
 
-    let push: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(&read("fuzz_daraja_stk_push/push-paybill-documented-password.json"))
-            .expect("the STK push seed is a JSON object");
-    let push = pesa_sandbox::daraja::wire::StkPushRequest::parse(&push).expect("the STK push seed parses");
-    assert_eq!(push.business_short_code, "174379");
+    let push = fuzzing::accepted_stk_push(&read("fuzz_daraja_stk_push/push-paybill-documented-password.json"))
+        .expect("the STK push seed parses");
+    assert_eq!(push, "174379");
 
     let header = read("fuzz_auth_header/basic-default-app");
-    let (key, secret) = pesa_sandbox::httpauth::basic(Some(&header)).expect("the Basic seed decodes");
+    let (key, secret) = fuzzing::basic_credentials(&header).expect("the Basic seed decodes");
     assert_eq!((key.as_str(), secret.as_str()), ("PesaSandboxConsumerKey", "PesaSandboxConsumerSecret"));
 
     let lnm = String::from_utf8(read("fuzz_lnm_password/documented-password")).expect("the LNM seed is text");
@@ -106,13 +104,12 @@ fn the_valid_seeds_are_accepted_by_the_library() {
     assert_eq!(pesa_sandbox::crypto::lnm::check_password(parts[0], parts[1], parts[2], parts[3]), Ok(()));
 
     let credential = String::from_utf8(read("fuzz_security_credential/testapi-password")).expect("text");
-    let keys = pesa_sandbox::crypto::keys::KeyPair::daraja().expect("the committed keys load");
+    let keys = pesa_sandbox::daraja::keys::pair().expect("the committed keys load");
     let password = pesa_sandbox::crypto::credential::decrypt(&keys.private, &credential).expect("the seed decrypts");
     assert_eq!(password, b"Safaricom999!*!");
 
-    let world = String::from_utf8(read("fuzz_world_document/default-world.toml")).expect("text");
-    let doc = pesa_sandbox::world::World::parse_doc(&world, "seed").expect("the world seed parses");
-    pesa_sandbox::world::World::from_overlays(&[(doc, "seed".into())]).expect("the world seed resolves");
+    let world = read("fuzz_world_document/default-world.toml");
+    fuzzing::resolved_world(&world).expect("the world seed parses and resolves");
 }
 
 #[test]

@@ -75,19 +75,20 @@ async fn retained_state_and_resident_memory_stay_bounded_under_sustained_load() 
     push_many(&base, &token, 6_000, 18_000).await;
     // Let the last settlements and failed callbacks drain, bounded.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while sandbox.state().callbacks.stats().in_flight + sandbox.state().callbacks.stats().queued > 0
+    while sandbox.callback_stats().in_flight + sandbox.callback_stats().queued > 0
         && std::time::Instant::now() < deadline
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let after = rss_kib();
 
-    let tenant = sandbox.state().tenants.default_tenant();
     let listed: Value =
         http.get(format!("{base}/__sandbox/transactions?kind=stk_push")).send().await.unwrap().json().await.unwrap();
     let txs = listed["transactions"].as_array().map_or(0, Vec::len);
     assert!(txs <= 2_000 + 500, "retained transactions stay at the limit: {txs}");
-    let (callbacks, evicted) = tenant.journal.read(|j| (j.callbacks.len(), j.callbacks.evicted()));
+    let journal: Value = http.get(format!("{base}/__sandbox/callbacks")).send().await.unwrap().json().await.unwrap();
+    let callbacks = journal["callbacks"].as_array().map_or(0, Vec::len);
+    let evicted = journal["evicted"].as_u64().unwrap_or(0);
     assert!(callbacks <= 2_000 && evicted > 0, "the journal is a ring: {callbacks} kept, {evicted} evicted");
     let growth_mib = after.saturating_sub(warm) / 1024;
     eprintln!("RSS after warm-up {} MiB, after 18,000 more pushes {} MiB", warm / 1024, after / 1024);

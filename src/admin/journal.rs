@@ -18,7 +18,7 @@ const MAX_WAIT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CallbackFilter {
+pub(crate) struct CallbackFilter {
     /// `CheckoutRequestID`, `ConversationID`, ...: whatever the receiver correlates on.
     correlation_id: Option<String>,
     /// Alias of `correlation_id` for M-Pesa Express.
@@ -58,7 +58,7 @@ fn outcome_name(outcome: DeliveryOutcome) -> &'static str {
     }
 }
 
-pub async fn callbacks(
+pub(crate) async fn callbacks(
     TenantRef(tenant): TenantRef,
     q: Result<Query<CallbackFilter>, QueryRejection>,
 ) -> Result<Json<Value>, AdminError> {
@@ -96,7 +96,7 @@ fn stable(entries: &mut [CallbackAttempt]) -> Vec<Value> {
 
 /// Answers when at least `count` journal entries match the filter (200), or
 /// when the timeout passes (408, with what was found so far).
-pub async fn wait_for_callbacks(
+pub(crate) async fn wait_for_callbacks(
     TenantRef(tenant): TenantRef,
     q: Result<Query<CallbackFilter>, QueryRejection>,
 ) -> Result<Response, AdminError> {
@@ -125,13 +125,13 @@ pub async fn wait_for_callbacks(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RequestFilter {
+pub(crate) struct RequestFilter {
     /// Only refused requests.
     errors: Option<bool>,
     after_seq: Option<u64>,
 }
 
-pub async fn requests(
+pub(crate) async fn requests(
     TenantRef(tenant): TenantRef,
     q: Result<Query<RequestFilter>, QueryRejection>,
 ) -> Result<Json<Value>, AdminError> {

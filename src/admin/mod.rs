@@ -37,9 +37,9 @@ use crate::http::{fault_response, RequestContext, WireError};
 use crate::providers::{self, Credentials};
 use crate::store::{Core, Tenant, DEFAULT_TENANT};
 
-pub const PREFIX: &str = "/__sandbox";
+pub(crate) const PREFIX: &str = "/__sandbox";
 
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
         .route("/scenarios/catalogue", get(state::catalogue))
@@ -72,7 +72,7 @@ fn tenant_routes() -> Router<AppState> {
 }
 
 /// `{base_url}/__sandbox` for the default tenant, `…/tenants/{id}` for any other.
-pub fn tenant_url(base_url: &str, tenant: &str) -> String {
+pub(crate) fn tenant_url(base_url: &str, tenant: &str) -> String {
     match tenant {
         DEFAULT_TENANT => format!("{base_url}{PREFIX}"),
         id => format!("{base_url}{PREFIX}/tenants/{id}"),
@@ -97,7 +97,7 @@ async fn get_credentials(State(app): State<AppState>, TenantRef(tenant): TenantR
 }
 
 /// The tenant an admin call is about: `{tenant}` in the path, or the default.
-pub struct TenantRef(pub Arc<Tenant>);
+pub(crate) struct TenantRef(pub Arc<Tenant>);
 
 impl FromRequestParts<AppState> for TenantRef {
     type Rejection = AdminError;
@@ -117,22 +117,22 @@ impl FromRequestParts<AppState> for TenantRef {
 
 /// The admin API's error: `{"error": {"code", "message"}}`.
 #[derive(Debug, Clone)]
-pub struct AdminError {
+pub(crate) struct AdminError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
 }
 
 impl AdminError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> AdminError {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> AdminError {
         AdminError { status, code, message: message.into() }
     }
 
-    pub fn bad_request(message: impl Into<String>) -> AdminError {
+    pub(crate) fn bad_request(message: impl Into<String>) -> AdminError {
         AdminError::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
 
-    pub fn unknown_tenant(id: &str) -> AdminError {
+    pub(crate) fn unknown_tenant(id: &str) -> AdminError {
         AdminError::new(
             StatusCode::NOT_FOUND,
             "unknown_tenant",
@@ -140,7 +140,7 @@ impl AdminError {
         )
     }
 
-    pub fn from_status(status: StatusCode) -> AdminError {
+    pub(crate) fn from_status(status: StatusCode) -> AdminError {
         let (code, message) = match status {
             StatusCode::NOT_FOUND => ("not_found", "no admin endpoint at this path; see the README's admin API table"),
             StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "this admin endpoint does not take this method"),
@@ -182,7 +182,7 @@ impl IntoResponse for AdminError {
 
 /// Refuses admin calls without the admin token, when one is set (shared
 /// deployments: a sandbox listening beyond loopback always has one).
-pub async fn require_token(
+pub(crate) async fn require_token(
     State(app): State<AppState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
@@ -206,7 +206,7 @@ pub async fn require_token(
     .into_response()
 }
 
-pub fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, AdminError> {
+pub(crate) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, AdminError> {
     q.map(|Query(t)| t).map_err(|e| AdminError::bad_request(e.body_text()))
 }
 

@@ -21,7 +21,7 @@ use crate::store::Tenant;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TransactionFilter {
+pub(crate) struct TransactionFilter {
     /// `stk_push`, `b2c`, `b2b`, `reversal`, `c2b_payment`, ...
     kind: Option<String>,
     /// `daraja`, ...
@@ -31,7 +31,7 @@ pub struct TransactionFilter {
     id: Option<String>,
 }
 
-pub async fn transactions(
+pub(crate) async fn transactions(
     TenantRef(tenant): TenantRef,
     q: Result<Query<TransactionFilter>, QueryRejection>,
 ) -> Result<Json<Value>, AdminError> {
@@ -53,7 +53,7 @@ pub async fn transactions(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AccountFilter {
+pub(crate) struct AccountFilter {
     msisdn: Option<String>,
     /// An organisation account's id (a shortcode, a service provider code).
     shortcode: Option<String>,
@@ -62,7 +62,7 @@ pub struct AccountFilter {
     currency: Option<String>,
 }
 
-pub async fn accounts(
+pub(crate) async fn accounts(
     TenantRef(tenant): TenantRef,
     q: Result<Query<AccountFilter>, QueryRejection>,
 ) -> Result<Json<Value>, AdminError> {
@@ -101,7 +101,7 @@ pub async fn accounts(
     Ok(Json(json!({ "accounts": rows })))
 }
 
-pub async fn reset(TenantRef(tenant): TenantRef) -> Json<Value> {
+pub(crate) async fn reset(TenantRef(tenant): TenantRef) -> Json<Value> {
     let dropped = tenant.reset();
     Json(json!({ "tenant": tenant.id, "reset": true, "pending_events_dropped": dropped }))
 }
@@ -109,7 +109,7 @@ pub async fn reset(TenantRef(tenant): TenantRef) -> Json<Value> {
 // ---------------------------------------------------------------------------
 // Clock
 
-pub async fn get_clock(TenantRef(tenant): TenantRef) -> Json<Value> {
+pub(crate) async fn get_clock(TenantRef(tenant): TenantRef) -> Json<Value> {
     Json(clock_view(&tenant))
 }
 
@@ -129,7 +129,7 @@ const MAX_ADVANCE_MS: u64 = 10 * 365 * 86_400_000;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct MoveClock {
+pub(crate) struct MoveClock {
     /// Moves the clock forward by this many milliseconds.
     advance_ms: Option<u64>,
     /// Sets the clock to this RFC 3339 time.
@@ -138,7 +138,7 @@ pub struct MoveClock {
 
 /// Moves a virtual clock, then settles everything that fell due and delivers
 /// the resulting callbacks one by one, in timeline order, before answering.
-pub async fn move_clock(
+pub(crate) async fn move_clock(
     State(app): State<AppState>,
     TenantRef(tenant): TenantRef,
     body: Result<Json<MoveClock>, JsonRejection>,
@@ -180,7 +180,7 @@ pub async fn move_clock(
 // ---------------------------------------------------------------------------
 // Scenarios
 
-pub async fn catalogue() -> Json<Value> {
+pub(crate) async fn catalogue() -> Json<Value> {
     let shipped: Vec<Value> = crate::scenarios::catalogue()
         .iter()
         .map(|s| json!({ "name": s.name, "description": s.description, "origin": s.origin }))
@@ -188,12 +188,12 @@ pub async fn catalogue() -> Json<Value> {
     Json(json!({ "scenarios": shipped, "default": { "name": "default", "rules": crate::scenarios::default().rules } }))
 }
 
-pub async fn list_scenarios(TenantRef(tenant): TenantRef) -> Json<Value> {
+pub(crate) async fn list_scenarios(TenantRef(tenant): TenantRef) -> Json<Value> {
     let loaded = tenant.with_core(|core| core.scenarios.clone());
     Json(json!({ "tenant": tenant.id, "scenarios": loaded.scenarios, "then": "default" }))
 }
 
-pub async fn replace_scenarios(
+pub(crate) async fn replace_scenarios(
     TenantRef(tenant): TenantRef,
     headers: HeaderMap,
     body: Bytes,
@@ -203,7 +203,7 @@ pub async fn replace_scenarios(
     Ok(list_scenarios(TenantRef(tenant)).await)
 }
 
-pub async fn append_scenarios(
+pub(crate) async fn append_scenarios(
     TenantRef(tenant): TenantRef,
     headers: HeaderMap,
     body: Bytes,
@@ -213,7 +213,7 @@ pub async fn append_scenarios(
     Ok(list_scenarios(TenantRef(tenant)).await)
 }
 
-pub async fn clear_scenarios(TenantRef(tenant): TenantRef) -> Json<Value> {
+pub(crate) async fn clear_scenarios(TenantRef(tenant): TenantRef) -> Json<Value> {
     tenant.with_core(|core| core.scenarios = ScenarioSet::default());
     Json(json!({ "tenant": tenant.id, "scenarios": [], "then": "default" }))
 }
@@ -221,7 +221,7 @@ pub async fn clear_scenarios(TenantRef(tenant): TenantRef) -> Json<Value> {
 /// Scenarios sent to the admin API: a TOML document as the body, or JSON
 /// `{"names": ["shipped-name", ...], "documents": ["TOML", ...]}`.
 /// Nothing changes unless every one of them is valid.
-pub fn parse_scenarios(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Arc<Scenario>>, AdminError> {
+pub(crate) fn parse_scenarios(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Arc<Scenario>>, AdminError> {
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -238,14 +238,14 @@ pub fn parse_scenarios(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Arc<Scena
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ScenarioRequest {
+pub(crate) struct ScenarioRequest {
     #[serde(default)]
     pub names: Vec<String>,
     #[serde(default)]
     pub documents: Vec<String>,
 }
 
-pub fn scenarios_from(request: &ScenarioRequest) -> Result<Vec<Arc<Scenario>>, AdminError> {
+pub(crate) fn scenarios_from(request: &ScenarioRequest) -> Result<Vec<Arc<Scenario>>, AdminError> {
     let mut scenarios = Vec::new();
     for name in &request.names {
         let scenario = crate::scenarios::shipped(name).ok_or_else(|| {

@@ -25,7 +25,7 @@ use crate::store::TenantError;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CreateTenant {
+pub(crate) struct CreateTenant {
     /// `a-z`, `0-9`, `-`, `_`; generated when omitted.
     id: Option<String>,
     /// A world document (TOML) merged over the default world.
@@ -36,7 +36,7 @@ pub struct CreateTenant {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ClockSpec {
+pub(crate) struct ClockSpec {
     /// `system` (default) or `virtual`.
     mode: String,
     /// Start of a virtual clock (RFC 3339); now when omitted.
@@ -44,7 +44,7 @@ pub struct ClockSpec {
 }
 
 /// `POST /__sandbox/tenants`: answers 201 with the tenant's credentials.
-pub async fn create(
+pub(crate) async fn create(
     State(app): State<AppState>,
     body: Result<Json<CreateTenant>, JsonRejection>,
 ) -> Result<Response, AdminError> {
@@ -102,7 +102,7 @@ pub async fn create(
 }
 
 /// `GET /__sandbox/tenants`.
-pub async fn list(State(app): State<AppState>) -> Json<Value> {
+pub(crate) async fn list(State(app): State<AppState>) -> Json<Value> {
     let tenants: Vec<Value> = app
         .tenants
         .all()
@@ -113,7 +113,10 @@ pub async fn list(State(app): State<AppState>) -> Json<Value> {
 }
 
 /// `DELETE /__sandbox/tenants/{id}`: the tenant, its tokens and its pending events go.
-pub async fn delete(State(app): State<AppState>, TenantRef(tenant): TenantRef) -> Result<Json<Value>, AdminError> {
+pub(crate) async fn delete(
+    State(app): State<AppState>,
+    TenantRef(tenant): TenantRef,
+) -> Result<Json<Value>, AdminError> {
     let deleted = app.tenants.delete(&tenant.id).map_err(|e| AdminError::bad_request(e.to_string()))?;
     let pending_events_dropped = deleted.map_or(0, |t| t.with_core(|core| core.timeline.clear()));
     Ok(Json(json!({ "tenant": tenant.id, "deleted": true, "pending_events_dropped": pending_events_dropped })))

@@ -35,7 +35,8 @@ use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
 pub use allowlist::Destination;
-pub use engine::{CallbackEngine, EngineConfig, EngineStats};
+pub(crate) use engine::CallbackEngine;
+pub use engine::{EngineConfig, EngineStats};
 
 use crate::clock::after_ms_u64;
 use crate::journal::{CallbackAttempt, DeliveryOutcome};
@@ -209,7 +210,7 @@ pub struct Reply {
 /// Schedules a settled transaction's callback as the scenario's callback
 /// script says: extra delay, duplicates, drop, out of order, retries.
 /// Delays saturate: a hostile scenario number cannot overflow the calendar.
-pub fn plan(core: &mut Core, mut job: CallbackJob, script: &CallbackScript, at: DateTime<Utc>) {
+pub(crate) fn plan(core: &mut Core, mut job: CallbackJob, script: &CallbackScript, at: DateTime<Utc>) {
     if script.drop {
         core.timeline.schedule(at, Event::Dropped(job));
         return;
@@ -232,14 +233,14 @@ pub fn plan(core: &mut Core, mut job: CallbackJob, script: &CallbackScript, at: 
 
 /// Takes the held callbacks a delivery for `correlation_id` releases: those
 /// of other transactions.
-pub fn release_held(core: &mut Core, correlation_id: &str) -> Vec<CallbackJob> {
+pub(crate) fn release_held(core: &mut Core, correlation_id: &str) -> Vec<CallbackJob> {
     let (release, keep): (Vec<_>, Vec<_>) = core.held.drain(..).partition(|h| h.correlation_id != correlation_id);
     core.held = keep;
     release
 }
 
 /// Journals a job that will never be sent.
-pub fn journal_unsent(tenant: &Tenant, job: &CallbackJob, outcome: DeliveryOutcome, why: &str) {
+pub(crate) fn journal_unsent(tenant: &Tenant, job: &CallbackJob, outcome: DeliveryOutcome, why: &str) {
     let at = tenant.now();
     tenant
         .journal

@@ -109,11 +109,10 @@ impl std::fmt::Debug for CredentialCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::keys::KeyPair;
 
     #[test]
     fn a_credential_encrypted_to_the_certificate_decrypts_to_the_password() {
-        let pair = KeyPair::daraja().unwrap();
+        let pair = crate::crypto::keys::test_pair();
         let credential = encrypt(&pair.public, b"Safaricom999!*!", &mut rand::rngs::OsRng).unwrap();
         assert_eq!(credential.len(), 344);
         assert_eq!(decrypt(&pair.private, &credential).unwrap(), b"Safaricom999!*!");
@@ -121,7 +120,7 @@ mod tests {
 
     #[test]
     fn the_cache_answers_a_repeated_credential_without_decrypting() {
-        let pair = KeyPair::daraja().unwrap();
+        let pair = crate::crypto::keys::test_pair();
         let cache = CredentialCache::new(2);
         let credential = encrypt(&pair.public, b"pw", &mut rand::rngs::OsRng).unwrap();
         assert_eq!(cache.decrypt(&pair.private, &credential).unwrap(), b"pw");
@@ -135,7 +134,7 @@ mod tests {
 
     #[test]
     fn garbage_is_rejected_with_a_reason() {
-        let pair = KeyPair::daraja().unwrap();
+        let pair = crate::crypto::keys::test_pair();
         assert_eq!(decrypt(&pair.private, "not base64!"), Err(CredentialError::NotBase64));
         assert_eq!(decrypt(&pair.private, "AAAA"), Err(CredentialError::WrongLength { got: 3, expected: 256 }));
         let zeros = STANDARD.encode([0u8; 256]);

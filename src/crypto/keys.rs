@@ -1,20 +1,15 @@
-//! The published test keys.
+//! Loading the published test keys.
 //!
-//! The key pairs were generated once with openssl and committed; the sandbox
-//! never generates keys at startup (RSA key generation costs tens of
-//! milliseconds to seconds, and clients need a stable certificate to encrypt
-//! against).
+//! Each provider commits the key pairs its clients encrypt to (generated
+//! once with openssl); the sandbox never generates keys at startup (RSA key
+//! generation costs tens of milliseconds to seconds, and clients need a
+//! stable certificate to encrypt against).
 //! They are test keys: public by design, worthless outside the sandbox.
 
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use x509_cert::der::{Decode, DecodePem, Encode};
 use x509_cert::Certificate;
-
-/// The X.509 certificate Daraja clients encrypt initiator passwords with
-/// (RSA-2048, self-signed, valid until 2051).
-pub const DARAJA_CERT_PEM: &str = include_str!("keys/daraja-test-cert.pem");
-const DARAJA_KEY_PEM: &str = include_str!("keys/daraja-test-key.pem");
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -47,14 +42,15 @@ impl std::fmt::Debug for KeyPair {
 }
 
 impl KeyPair {
-    /// The Daraja test key pair.
-    pub fn daraja() -> Result<KeyPair, KeyError> {
-        let public = public_key_from_certificate(DARAJA_CERT_PEM)?;
-        let private = RsaPrivateKey::from_pkcs8_pem(DARAJA_KEY_PEM).map_err(|e| KeyError::PrivateKey(e.to_string()))?;
+    /// A certificate (PEM) and its PKCS#8 private key (PEM), checked to
+    /// belong together.
+    pub fn from_pem(cert_pem: &'static str, key_pem: &str) -> Result<KeyPair, KeyError> {
+        let public = public_key_from_certificate(cert_pem)?;
+        let private = RsaPrivateKey::from_pkcs8_pem(key_pem).map_err(|e| KeyError::PrivateKey(e.to_string()))?;
         if RsaPublicKey::from(&private) != public {
             return Err(KeyError::Mismatch);
         }
-        Ok(KeyPair { cert_pem: DARAJA_CERT_PEM, public, private })
+        Ok(KeyPair { cert_pem, public, private })
     }
 }
 
@@ -69,13 +65,22 @@ pub fn public_key_from_certificate(pem: &str) -> Result<RsaPublicKey, KeyError> 
     RsaPublicKey::try_from(spki).map_err(|e| KeyError::PublicKey(e.to_string()))
 }
 
+/// A committed key pair for this module's own tests (the first provider's).
+#[cfg(test)]
+pub(crate) fn test_pair() -> KeyPair {
+    KeyPair::from_pem(include_str!("../daraja/keys/test-cert.pem"), include_str!("../daraja/keys/test-key.pem"))
+        .expect("the committed test keys load")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn the_committed_daraja_certificate_matches_its_private_key() {
-        let pair = KeyPair::daraja().expect("committed keys load");
-        assert!(pair.cert_pem.contains("BEGIN CERTIFICATE"));
+    fn a_certificate_and_a_key_that_do_not_belong_together_are_refused() {
+        let cert = test_pair().cert_pem;
+        let err = KeyPair::from_pem(cert, "not a key").unwrap_err();
+        assert!(matches!(err, KeyError::PrivateKey(_)), "{err}");
+        assert!(matches!(KeyPair::from_pem("not a certificate", "x").unwrap_err(), KeyError::Certificate(_)));
     }
 }

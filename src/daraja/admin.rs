@@ -35,7 +35,7 @@ use crate::provider::TransactionRow;
 use crate::scheduler::{settle_due_with, Release};
 
 /// Daraja's admin views, relative to where they are mounted.
-pub fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/keys/daraja.pem", get(certificate))
         .route("/stk/{checkout_request_id}/answer", post(answer_stk))
@@ -61,7 +61,7 @@ fn param(params: &[(String, String)], name: &str) -> String {
     params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
 }
 
-pub async fn list(TenantRef(tenant): TenantRef) -> Json<Value> {
+pub(crate) async fn list(TenantRef(tenant): TenantRef) -> Json<Value> {
     let operators: Vec<Value> =
         tenant.with::<Daraja, _>(|_, mine| mine.operators.values().map(|o| json!(o.view())).collect());
     Json(json!({ "operators": operators }))
@@ -69,7 +69,7 @@ pub async fn list(TenantRef(tenant): TenantRef) -> Json<Value> {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NewOperator {
+pub(crate) struct NewOperator {
     name: String,
     password: String,
     /// `api` (default) or `web`.
@@ -80,7 +80,7 @@ pub struct NewOperator {
 }
 
 /// `POST /operators`: creates an operator; the password must meet the policy.
-pub async fn create(
+pub(crate) async fn create(
     TenantRef(tenant): TenantRef,
     request: Result<Json<NewOperator>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), AdminError> {
@@ -114,12 +114,12 @@ pub async fn create(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NewPassword {
+pub(crate) struct NewPassword {
     password: String,
 }
 
 /// `POST /operators/{name}/password`: rotates a password (which also unlocks it).
-pub async fn set_password(
+pub(crate) async fn set_password(
     TenantRef(tenant): TenantRef,
     Path(params): Path<Vec<(String, String)>>,
     request: Result<Json<NewPassword>, JsonRejection>,
@@ -143,13 +143,13 @@ pub async fn set_password(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NewStatus {
+pub(crate) struct NewStatus {
     /// `active`, `locked` or `disabled`.
     status: OperatorStatus,
 }
 
 /// `POST /operators/{name}/status`: locks, disables or reactivates an operator.
-pub async fn set_status(
+pub(crate) async fn set_status(
     TenantRef(tenant): TenantRef,
     Path(params): Path<Vec<(String, String)>>,
     request: Result<Json<NewStatus>, JsonRejection>,
@@ -173,7 +173,7 @@ fn unknown_operator(name: &str) -> AdminError {
 
 /// `POST /apps/{consumer_key}/secret`: a new consumer secret; tokens already
 /// issued stay valid until they expire.
-pub async fn rotate_secret(
+pub(crate) async fn rotate_secret(
     TenantRef(tenant): TenantRef,
     Path(params): Path<Vec<(String, String)>>,
 ) -> Result<Json<Value>, AdminError> {
@@ -196,7 +196,7 @@ pub async fn rotate_secret(
 }
 
 /// `POST /shortcodes/{number}/passkey`: a new Lipa na M-Pesa passkey.
-pub async fn rotate_passkey(
+pub(crate) async fn rotate_passkey(
     TenantRef(tenant): TenantRef,
     Path(params): Path<Vec<(String, String)>>,
 ) -> Result<Json<Value>, AdminError> {
@@ -220,7 +220,7 @@ pub async fn rotate_passkey(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CustomerPays {
+pub(crate) struct CustomerPays {
     shortcode: String,
     msisdn: String,
     amount: f64,
@@ -230,7 +230,7 @@ pub struct CustomerPays {
 
 /// `POST /c2b/pay`: a customer pays a paybill or a till from the phone; the
 /// payment then goes through validation and confirmation like any other.
-pub async fn customer_pays(
+pub(crate) async fn customer_pays(
     State(_app): State<AppState>,
     TenantRef(tenant): TenantRef,
     request: Result<Json<CustomerPays>, JsonRejection>,
@@ -265,7 +265,7 @@ pub async fn customer_pays(
 
 /// `POST /c2b/{shortcode}/unregister`: forgets a shortcode's C2B URLs (the
 /// portal's URL management, needed to re-register under production rules).
-pub async fn unregister(
+pub(crate) async fn unregister(
     TenantRef(tenant): TenantRef,
     Path(params): Path<Vec<(String, String)>>,
 ) -> Result<Json<Value>, AdminError> {
@@ -276,14 +276,14 @@ pub async fn unregister(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AnswerBody {
+pub(crate) struct AnswerBody {
     /// `pay`, `wrong_pin`, `cancel` or `timeout`.
     action: String,
 }
 
 /// `POST /stk/{checkout_request_id}/answer`: answers a pending M-Pesa
 /// Express prompt as the customer would.
-pub async fn answer_stk(
+pub(crate) async fn answer_stk(
     State(app): State<AppState>,
     TenantRef(tenant): TenantRef,
     Path(params): Path<Vec<(String, String)>>,
@@ -319,7 +319,7 @@ pub async fn answer_stk(
 }
 
 /// Daraja's rows of `GET /__sandbox/transactions`.
-pub fn transactions(mine: &DarajaState, out: &mut Vec<TransactionRow>) {
+pub(crate) fn transactions(mine: &DarajaState, out: &mut Vec<TransactionRow>) {
     out.extend(mine.stk.txs.values().map(|tx| {
         TransactionRow {
             at: tx.created_at,

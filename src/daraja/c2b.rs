@@ -115,15 +115,15 @@ pub struct C2bState {
     pub payments: Retained<Payment>,
 }
 
-pub const OPERATION_REGISTER: &str = "c2b_register";
-pub const OPERATION_SIMULATE: &str = "c2b_simulate";
+pub(crate) const OPERATION_REGISTER: &str = "c2b_register";
+pub(crate) const OPERATION_SIMULATE: &str = "c2b_simulate";
 /// The operation scenarios match for the payment itself (validation and confirmation).
-pub const OPERATION_PAYMENT: &str = "c2b_payment";
+pub(crate) const OPERATION_PAYMENT: &str = "c2b_payment";
 
 // ---------------------------------------------------------------------------
 // Register URL
 
-pub async fn register_v1(
+pub(crate) async fn register_v1(
     state: AxumState<AppState>,
     auth: Authed,
     body: Result<JsonObject, BodyProblem>,
@@ -131,7 +131,7 @@ pub async fn register_v1(
     register(state, auth, body, Version::V1).await
 }
 
-pub async fn register_v2(
+pub(crate) async fn register_v2(
     state: AxumState<AppState>,
     auth: Authed,
     body: Result<JsonObject, BodyProblem>,
@@ -204,7 +204,7 @@ async fn register(
 
 /// A syntactically valid URL registration.
 #[derive(Debug, Clone)]
-pub struct RegisterRequest {
+pub(crate) struct RegisterRequest {
     pub short_code: String,
     pub response_type: ResponseType,
     pub confirmation_url: String,
@@ -212,7 +212,7 @@ pub struct RegisterRequest {
 }
 
 /// Reads a registration; `production` adds the production URL rules.
-pub fn parse_register(body: &Map<String, Value>, production: bool) -> Result<RegisterRequest, DarajaError> {
+pub(crate) fn parse_register(body: &Map<String, Value>, production: bool) -> Result<RegisterRequest, DarajaError> {
     let short_code = shortcode(body, "ShortCode")?;
     let response_type = match required(body, "ResponseType")?.as_str() {
         "Completed" => ResponseType::Completed,
@@ -230,7 +230,7 @@ pub fn parse_register(body: &Map<String, Value>, production: bool) -> Result<Reg
 }
 
 /// Reads a simulated payment.
-pub fn parse_simulate(body: &Map<String, Value>) -> Result<PayRequest, DarajaError> {
+pub(crate) fn parse_simulate(body: &Map<String, Value>) -> Result<PayRequest, DarajaError> {
     let short_code = shortcode(body, "ShortCode")?;
     let command_id = required(body, "CommandID")?;
     let buy_goods = match command_id.as_str() {
@@ -286,7 +286,7 @@ fn c2b_url(body: &Map<String, Value>, field: &'static str, production: bool) -> 
 // ---------------------------------------------------------------------------
 // Simulate
 
-pub async fn simulate(
+pub(crate) async fn simulate(
     state: AxumState<AppState>,
     auth: Authed,
     body: Result<JsonObject, BodyProblem>,
@@ -327,7 +327,7 @@ async fn simulate_any(
 // The payment itself
 
 /// What the scenario engine sees of a customer's payment to a shortcode.
-pub fn payment_facts(msisdn: &str, amount: Money, shortcode: &str, bill_ref_number: &str) -> Facts<'static> {
+pub(crate) fn payment_facts(msisdn: &str, amount: Money, shortcode: &str, bill_ref_number: &str) -> Facts<'static> {
     Facts {
         provider: super::PROVIDER,
         operation: OPERATION_PAYMENT,
@@ -341,7 +341,7 @@ pub fn payment_facts(msisdn: &str, amount: Money, shortcode: &str, bill_ref_numb
 
 /// A customer paying a shortcode (from simulate, or the admin API).
 #[derive(Debug, Clone)]
-pub struct PayRequest {
+pub(crate) struct PayRequest {
     pub shortcode: String,
     pub msisdn: String,
     pub amount: Money,
@@ -351,7 +351,7 @@ pub struct PayRequest {
 }
 
 /// Starts a payment; returns its TransID. `Err` says why the shortcode cannot be paid.
-pub fn start_payment(
+pub(crate) fn start_payment(
     core: &mut Core,
     mine: &mut State,
     request: PayRequest,
@@ -398,7 +398,7 @@ pub fn start_payment(
 }
 
 /// The payment reaches M-Pesa: validate first if the shortcode asks for it.
-pub fn arrive(core: &mut Core, mine: &mut State, trans_id: &str, at: DateTime<Utc>) {
+pub(crate) fn arrive(core: &mut Core, mine: &mut State, trans_id: &str, at: DateTime<Utc>) {
     let world = mine.world.clone();
     let Some(payment) = mine.c2b.payments.get(trans_id).cloned() else { return };
     if payment.status != PaymentStatus::Initiated {
@@ -435,7 +435,7 @@ pub fn arrive(core: &mut Core, mine: &mut State, trans_id: &str, at: DateTime<Ut
 }
 
 /// Acts on the validator's answer (or its silence).
-pub fn on_validation_reply(core: &mut Core, mine: &mut State, trans_id: &str, reply: &Reply, at: DateTime<Utc>) {
+pub(crate) fn on_validation_reply(core: &mut Core, mine: &mut State, trans_id: &str, reply: &Reply, at: DateTime<Utc>) {
     let Some(payment) = mine.c2b.payments.get(trans_id).cloned() else { return };
     if payment.status != PaymentStatus::Validating {
         return;
@@ -553,7 +553,7 @@ fn send_confirmation(core: &mut Core, mine: &mut State, payment: &Payment, at: D
 /// A paid M-Pesa Express push to a paybill whose world asks for it also
 /// sends the C2B confirmation.
 #[allow(clippy::too_many_arguments)]
-pub fn confirm_stk_payment(
+pub(crate) fn confirm_stk_payment(
     core: &mut Core,
     mine: &mut State,
     receipt: &str,
@@ -586,7 +586,7 @@ pub fn confirm_stk_payment(
 
 /// Records a customer's payment to a shortcode (C2B or M-Pesa Express).
 #[allow(clippy::too_many_arguments)]
-pub fn record_payment(
+pub(crate) fn record_payment(
     core: &mut Core,
     mine: &mut State,
     receipt: &str,
@@ -642,7 +642,7 @@ fn notification(core: &Core, payment: &Payment, reg: &Registration, balance: Opt
 }
 
 /// `2547 ***** 126` (v2) or `25470****149` (v1), as the real notifications mask.
-pub fn mask(msisdn: &str, version: Version) -> String {
+pub(crate) fn mask(msisdn: &str, version: Version) -> String {
     let chars: Vec<char> = msisdn.chars().collect();
     if chars.len() < 8 {
         return msisdn.to_owned();

@@ -11,15 +11,16 @@ use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
 use super::error::{DarajaError, ErrorKind};
+use super::Daraja;
 use crate::app_state::AppState;
+use crate::auth::{bearer_grant, TokenProblem};
 use crate::http::RequestContext;
 use crate::store::Tenant;
 
 /// A request carrying a valid Daraja access token, and the tenant it reaches.
-pub struct Authed {
+pub(crate) struct Authed {
     pub tenant: Arc<Tenant>,
     pub consumer_key: String,
-    pub ctx: RequestContext,
 }
 
 impl FromRequestParts<AppState> for Authed {
@@ -27,34 +28,23 @@ impl FromRequestParts<AppState> for Authed {
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Authed, DarajaError> {
         let ctx = context(parts)?;
-        let invalid = |why: String| DarajaError::new(ErrorKind::InvalidAccessToken, why);
         let header = parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes());
-        let token = crate::httpauth::bearer(header).map_err(|p| {
-            invalid(format!("{p}; send `Authorization: Bearer <access_token>` from /oauth/v1/generate"))
+        let (grant, tenant) = bearer_grant::<Daraja>(app, header, &ctx).map_err(|problem| {
+            let why = match problem {
+                TokenProblem::Header(p) => {
+                    format!("{p}; send `Authorization: Bearer <access_token>` from /oauth/v1/generate")
+                }
+                TokenProblem::OtherProvider(_) => format!("{problem}, not Daraja"),
+                other => other.to_string(),
+            };
+            DarajaError::new(ErrorKind::InvalidAccessToken, why)
         })?;
-        let Some((grant, tenant)) = app.tenants.lookup(token) else {
-            return Err(invalid(
-                "the access token is unknown: it was never issued by this sandbox, or was revoked".into(),
-            ));
-        };
-        ctx.set_tenant(&tenant);
-        if grant.provider != super::PROVIDER {
-            return Err(invalid(format!("the access token was issued by the {} API, not Daraja", grant.provider)));
-        }
-        let now = tenant.now();
-        if now >= grant.expires_at {
-            return Err(invalid(format!(
-                "the access token expired at {} (sandbox clock: {})",
-                grant.expires_at.to_rfc3339(),
-                now.to_rfc3339()
-            )));
-        }
-        Ok(Authed { tenant, consumer_key: grant.subject, ctx })
+        Ok(Authed { tenant, consumer_key: grant.subject })
     }
 }
 
 /// The request context set by the HTTP middleware.
-pub fn context(parts: &Parts) -> Result<RequestContext, DarajaError> {
+pub(crate) fn context(parts: &Parts) -> Result<RequestContext, DarajaError> {
     parts.extensions.get::<RequestContext>().cloned().ok_or_else(|| {
         DarajaError::new(
             ErrorKind::Internal,
@@ -64,11 +54,11 @@ pub fn context(parts: &Parts) -> Result<RequestContext, DarajaError> {
 }
 
 /// A JSON object body, read as the Daraja gateway reads it.
-pub struct JsonObject(pub Map<String, Value>);
+pub(crate) struct JsonObject(pub Map<String, Value>);
 
 /// Why a body could not be read; each endpoint maps it to its first field.
 #[derive(Debug)]
-pub enum BodyProblem {
+pub(crate) enum BodyProblem {
     ContentType(String),
     TooLarge,
     Unreadable(String),
@@ -79,7 +69,7 @@ pub enum BodyProblem {
 impl BodyProblem {
     /// The gateway validates fields before anything else, so a body it cannot
     /// read fails on the endpoint's first field (documented for wrong content types).
-    pub fn into_error(self, first_field: &'static str) -> DarajaError {
+    pub(crate) fn into_error(self, first_field: &'static str) -> DarajaError {
         let why = match self {
             BodyProblem::TooLarge => {
                 return DarajaError::new(

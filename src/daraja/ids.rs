@@ -18,37 +18,37 @@ use crate::ids::IdGen;
 
 /// The `requestId` of an error body: derived from the run's seed and the
 /// sandbox-wide request number, so it needs no shared generator.
-pub fn request_id(seed: u64, seq: u64) -> String {
+pub(crate) fn request_id(seed: u64, seq: u64) -> String {
     let digest = Sha256::new().chain_update(seed.to_be_bytes()).chain_update(seq.to_be_bytes()).finalize();
     let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
     format!("{}-{}-{}-{}{}", &hex[0..4], &hex[4..8], &hex[8..12], &hex[12..24], 1_000_000 + seq)
 }
 
-pub fn merchant_request_id(ids: &mut IdGen) -> String {
+pub(crate) fn merchant_request_id(ids: &mut IdGen) -> String {
     let seq = ids.next_seq();
     format!("{}-{}-{}-{}{}", ids.hex(4), ids.hex(4), ids.hex(4), ids.hex(12), 1_000_000 + seq)
 }
 
 /// `OriginatorConversationID` as Daraja generates it (same shape).
-pub fn originator_conversation_id(ids: &mut IdGen) -> String {
+pub(crate) fn originator_conversation_id(ids: &mut IdGen) -> String {
     merchant_request_id(ids)
 }
 
 /// `AG_<yyyyMMdd>_<20 hex>`, the ConversationID of result APIs.
-pub fn conversation_id(ids: &mut IdGen, at: DateTime<Utc>) -> String {
+pub(crate) fn conversation_id(ids: &mut IdGen, at: DateTime<Utc>) -> String {
     format!("AG_{}_{}", eat(at).format("%Y%m%d"), ids.hex(20))
 }
 
 /// `ws_CO_<ddMMyyyyHHmmss><ms><msisdn without 254>`; `bump` shifts the
 /// milliseconds to avoid a collision.
-pub fn checkout_request_id(at: DateTime<Utc>, msisdn: &str, bump: u32) -> String {
+pub(crate) fn checkout_request_id(at: DateTime<Utc>, msisdn: &str, bump: u32) -> String {
     let local = eat(at);
     let ms = (local.and_utc().timestamp_subsec_millis() + bump) % 1000;
     let subscriber = msisdn.strip_prefix("254").unwrap_or(msisdn);
     format!("ws_CO_{}{ms:03}{subscriber}", local.format("%d%m%Y%H%M%S"))
 }
 
-pub fn receipt(ids: &mut IdGen, at: DateTime<Utc>) -> String {
+pub(crate) fn receipt(ids: &mut IdGen, at: DateTime<Utc>) -> String {
     let local = eat(at);
     let year = (b'A' + ((local.year() - 2006).rem_euclid(26)) as u8) as char;
     let month = (b'A' + local.month0() as u8) as char;
@@ -60,11 +60,11 @@ pub fn receipt(ids: &mut IdGen, at: DateTime<Utc>) -> String {
 }
 
 /// `8-4-4-4-12` lower-case hex, the `ResponseRefID` of the Pull Transactions API.
-pub fn response_ref_id(ids: &mut IdGen) -> String {
+pub(crate) fn response_ref_id(ids: &mut IdGen) -> String {
     format!("{}-{}-{}-{}-{}", ids.hex(8), ids.hex(4), ids.hex(4), ids.hex(4), ids.hex(12))
 }
 
-pub fn access_token(ids: &mut IdGen) -> String {
+pub(crate) fn access_token(ids: &mut IdGen) -> String {
     ids.alnum(28)
 }
 

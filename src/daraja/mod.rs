@@ -19,24 +19,25 @@
 //! clock, store, scenarios and callback engine with other providers through
 //! the core, and never imports another provider.
 
-pub mod admin;
-pub mod c2b;
+pub(crate) mod admin;
+pub(crate) mod c2b;
 pub mod credentials;
-pub mod error;
-pub mod extract;
-pub mod ids;
-pub mod oauth;
-pub mod operators;
-pub mod pull;
-pub mod qr;
-pub mod records;
-pub mod requests;
-pub mod results;
-pub mod scenario;
-pub mod statement;
-pub mod stk;
-pub mod wire;
-pub mod world;
+pub(crate) mod error;
+pub(crate) mod extract;
+pub(crate) mod ids;
+pub mod keys;
+pub(crate) mod oauth;
+pub(crate) mod operators;
+pub(crate) mod pull;
+pub(crate) mod qr;
+pub(crate) mod records;
+pub(crate) mod requests;
+pub(crate) mod results;
+pub(crate) mod scenario;
+pub(crate) mod statement;
+pub(crate) mod stk;
+pub(crate) mod wire;
+pub(crate) mod world;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -128,7 +129,7 @@ impl Provider for Daraja {
     type Credentials = DarajaCredentials;
 
     fn shared() -> Result<Shared, String> {
-        let keys = KeyPair::daraja().map_err(|e| format!("the committed test keys do not load: {e}"))?;
+        let keys = keys::pair().map_err(|e| format!("the committed test keys do not load: {e}"))?;
         Ok(Shared { keys, credential_cache: CredentialCache::new(10_000) })
     }
 

@@ -23,9 +23,9 @@ use crate::http::RequestContext;
 use crate::httpauth::{self, AuthProblem};
 use crate::store::Grant;
 
-pub const OPERATION: &str = "oauth";
+pub(crate) const OPERATION: &str = "oauth";
 
-pub async fn generate(
+pub(crate) async fn generate(
     State(app): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
     RawQuery(query): RawQuery,

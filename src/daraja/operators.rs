@@ -60,7 +60,7 @@ impl Operator {
     }
 }
 
-pub fn from_world(world: &World, now: DateTime<Utc>) -> BTreeMap<String, Operator> {
+pub(crate) fn from_world(world: &World, now: DateTime<Utc>) -> BTreeMap<String, Operator> {
     world
         .initiators
         .values()
@@ -82,7 +82,7 @@ pub fn from_world(world: &World, now: DateTime<Utc>) -> BTreeMap<String, Operato
 
 /// A refusal of an initiator, as the result callback reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     pub result_code: u32,
     /// What exactly was wrong, for the journal (never contains a secret).
     pub diagnosis: String,
@@ -94,7 +94,7 @@ fn refuse(result_code: u32, diagnosis: impl Into<String>) -> Refusal {
 
 /// What a decrypted (or undecryptable) credential turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CredentialVerdict {
+pub(crate) enum CredentialVerdict {
     Matches,
     /// Accepted without decrypting (lenient mode, foreign certificate).
     AcceptedUndecryptable,
@@ -103,7 +103,7 @@ pub enum CredentialVerdict {
 
 /// Compares a credential's plaintext with the operator's password and says
 /// what was found when they differ.
-pub fn judge_credential(
+pub(crate) fn judge_credential(
     decrypted: &Result<Vec<u8>, CredentialError>,
     password: &str,
     mode: CredentialMode,
@@ -157,7 +157,7 @@ pub fn judge_credential(
 /// Checks an initiator for an API call: exists, is an API operator, is
 /// active, holds the role, acts for the shortcode, and its credential
 /// matches. A wrong credential counts towards the lockout.
-pub fn authorize(
+pub(crate) fn authorize(
     operators: &mut BTreeMap<String, Operator>,
     world: &World,
     name: &str,
@@ -208,7 +208,7 @@ pub fn authorize(
 
 /// The M-Pesa password policy: a capital letter, a digit and a special
 /// character (`@` does not count), at least 8 characters.
-pub fn check_policy(password: &str) -> Result<(), String> {
+pub(crate) fn check_policy(password: &str) -> Result<(), String> {
     let mut missing = Vec::new();
     if password.chars().count() < 8 {
         missing.push("at least 8 characters");
@@ -229,7 +229,7 @@ pub fn check_policy(password: &str) -> Result<(), String> {
 }
 
 /// Decrypts through the shared cache (a repeated credential costs a hash).
-pub fn decrypt_cached(
+pub(crate) fn decrypt_cached(
     cache: &credential::CredentialCache,
     keys: &crate::crypto::keys::KeyPair,
     security_credential: &str,

@@ -32,14 +32,14 @@ use super::Daraja;
 use crate::clock::eat;
 use crate::fields;
 
-pub const OPERATION_REGISTER: &str = "pull_register";
-pub const OPERATION_QUERY: &str = "pull_query";
+pub(crate) const OPERATION_REGISTER: &str = "pull_register";
+pub(crate) const OPERATION_QUERY: &str = "pull_query";
 
 /// One query returns at most this many transactions.
-pub const PAGE_SIZE: usize = 1000;
+pub(crate) const PAGE_SIZE: usize = 1000;
 
 /// A query's window may be at most this many hours long.
-pub const MAX_WINDOW_HOURS: i64 = 48;
+pub(crate) const MAX_WINDOW_HOURS: i64 = 48;
 
 /// A shortcode registered for pulling.
 #[derive(Debug, Clone)]
@@ -59,7 +59,7 @@ pub struct PullState {
 // ---------------------------------------------------------------------------
 // Register
 
-pub async fn register(auth: Authed, body: Result<JsonObject, BodyProblem>) -> Result<Response, DarajaError> {
+pub(crate) async fn register(auth: Authed, body: Result<JsonObject, BodyProblem>) -> Result<Response, DarajaError> {
     let body = body.map_err(|p| p.into_error("ShortCode"))?.0;
     let decision = match gate(&auth.tenant, &auth.consumer_key, OPERATION_REGISTER, Some(&body)) {
         Gate::Pass(decision) => decision,
@@ -117,7 +117,7 @@ fn nominated_number(body: &Map<String, Value>) -> Result<String, DarajaError> {
 // ---------------------------------------------------------------------------
 // Query
 
-pub async fn query(auth: Authed, body: Result<JsonObject, BodyProblem>) -> Result<Response, DarajaError> {
+pub(crate) async fn query(auth: Authed, body: Result<JsonObject, BodyProblem>) -> Result<Response, DarajaError> {
     let body = body.map_err(|p| p.into_error("ShortCode"))?.0;
     let decision = match gate(&auth.tenant, &auth.consumer_key, OPERATION_QUERY, Some(&body)) {
         Gate::Pass(decision) => decision,
@@ -185,7 +185,7 @@ fn offset(body: &Map<String, Value>) -> Result<usize, DarajaError> {
 
 /// Parses `yyyy-MM-dd H:mm[:ss]`: the hour has one or two digits, the
 /// seconds two or three (`000`, as the documentation's sample has them).
-pub fn parse_date(text: &str) -> Option<NaiveDateTime> {
+pub(crate) fn parse_date(text: &str) -> Option<NaiveDateTime> {
     let (date, time) = text.trim().split_once([' ', 'T'])?;
     let mut d = date.split('-');
     let year = digits(d.next()?, 4, 4)?;
@@ -218,7 +218,7 @@ fn digits(part: &str, min: usize, max: usize) -> Option<u32> {
 /// Selects the transactions a query returns: records crediting the
 /// shortcode, completed (EAT) within `start..=end`, in completion order,
 /// [`PAGE_SIZE`] of them from `offset`.
-pub fn page<'a>(
+pub(crate) fn page<'a>(
     records: impl Iterator<Item = &'a Record>,
     shortcode: &str,
     start: NaiveDateTime,

@@ -31,25 +31,25 @@ use super::scenario::{delayed, gate, Gate};
 use super::wire::{required, whole_amount};
 use crate::fields;
 
-pub const OPERATION: &str = "qr_generate";
+pub(crate) const OPERATION: &str = "qr_generate";
 
-pub const DEFAULT_SIZE: u32 = 300;
-pub const MIN_SIZE: u32 = 100;
-pub const MAX_SIZE: u32 = 1000;
+pub(crate) const DEFAULT_SIZE: u32 = 300;
+pub(crate) const MIN_SIZE: u32 = 100;
+pub(crate) const MAX_SIZE: u32 = 1000;
 
 /// The longest `MerchantName` and `RefNo` accepted, which keeps every
 /// payload within what a QR code can hold.
-pub const MAX_TEXT: usize = 100;
+pub(crate) const MAX_TEXT: usize = 100;
 
 /// Scanners need this many light modules around the code (four, by the standard).
 const QUIET_ZONE: usize = 4;
 
 /// Dynamic QR knows these transaction codes.
-pub const TRX_CODES: &[&str] = &["BG", "WA", "PB", "SM", "SB"];
+pub(crate) const TRX_CODES: &[&str] = &["BG", "WA", "PB", "SM", "SB"];
 
 /// The code encodes these fields, in this order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Payload {
+pub(crate) struct Payload {
     #[serde(rename = "TrxCode")]
     pub trx_code: String,
     #[serde(rename = "CPI")]
@@ -62,7 +62,7 @@ pub struct Payload {
     pub merchant_name: String,
 }
 
-pub async fn generate(auth: Authed, body: Result<JsonObject, BodyProblem>) -> Result<Response, DarajaError> {
+pub(crate) async fn generate(auth: Authed, body: Result<JsonObject, BodyProblem>) -> Result<Response, DarajaError> {
     let body = body.map_err(|p| p.into_error("MerchantName"))?.0;
     let decision = match gate(&auth.tenant, &auth.consumer_key, OPERATION, Some(&body)) {
         Gate::Pass(decision) => decision,
@@ -79,7 +79,7 @@ pub async fn generate(auth: Authed, body: Result<JsonObject, BodyProblem>) -> Re
 }
 
 /// Reads a generate request into the payload and the image size in pixels.
-pub fn parse(body: &Map<String, Value>) -> Result<(Payload, u32), DarajaError> {
+pub(crate) fn parse(body: &Map<String, Value>) -> Result<(Payload, u32), DarajaError> {
     let merchant_name = text_up_to(body, "MerchantName", MAX_TEXT)?;
     let ref_no = text_up_to(body, "RefNo", MAX_TEXT)?;
     let amount = whole_amount(body, "Amount")?;
@@ -125,13 +125,13 @@ fn size(body: &Map<String, Value>) -> Result<u32, DarajaError> {
 }
 
 /// Writes the payload as compact JSON in [`Payload`]'s field order.
-pub fn payload_text(payload: &Payload) -> Result<String, DarajaError> {
+pub(crate) fn payload_text(payload: &Payload) -> Result<String, DarajaError> {
     serde_json::to_string(payload)
         .map_err(|e| DarajaError::new(ErrorKind::Internal, format!("the QR payload could not be written: {e}")))
 }
 
 /// Renders the payload's QR code as a `size` × `size` greyscale PNG.
-pub fn render(payload: &Payload, size: u32) -> Result<Vec<u8>, DarajaError> {
+pub(crate) fn render(payload: &Payload, size: u32) -> Result<Vec<u8>, DarajaError> {
     let text = payload_text(payload)?;
     let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).map_err(|e| {
         DarajaError::new(

@@ -1,7 +1,7 @@
 //! Daraja result codes and their descriptions, as the real callbacks word them.
 
 /// The `ResultDesc` of an M-Pesa Express result code.
-pub fn stk_result_desc(code: u32) -> &'static str {
+pub(crate) fn stk_result_desc(code: u32) -> &'static str {
     match code {
         0 => "The service request is processed successfully.",
         1 => "The balance is insufficient for the transaction.",
@@ -26,7 +26,7 @@ pub fn stk_result_desc(code: u32) -> &'static str {
 }
 
 /// The `ResultDesc` of a result API's code (B2C, B2B, reversal, status, balance).
-pub fn api_result_desc(code: &crate::scenarios::ResultCode) -> &'static str {
+pub(crate) fn api_result_desc(code: &crate::scenarios::ResultCode) -> &'static str {
     use crate::scenarios::ResultCode;
     match code {
         ResultCode::Number(n) => match n {

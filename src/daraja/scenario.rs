@@ -10,14 +10,14 @@ use serde_json::{Map, Value};
 use super::error::{DarajaError, ErrorKind};
 use super::{Daraja, PROVIDER};
 use crate::fields;
-pub use crate::gate::{delayed, Gate};
+pub(crate) use crate::gate::{delayed, Gate};
 use crate::ledger::Money;
 use crate::provider::{Refusal, VariantSpec};
 use crate::scenarios::{Facts, LimitError};
 use crate::store::Tenant;
 
 /// The payload variants Daraja's scenario rules may ask for.
-pub const VARIANTS: &[VariantSpec] = &[
+pub(crate) const VARIANTS: &[VariantSpec] = &[
     VariantSpec { key: "expires_in", values: &["string", "number"], doc: "token expires_in: \"3599\" or 3599" },
     VariantSpec {
         key: "response_code",
@@ -40,7 +40,7 @@ pub const VARIANTS: &[VariantSpec] = &[
 ];
 
 /// What the scenario engine sees of a Daraja request.
-pub fn facts<'a>(operation: &'static str, body: Option<&'a Map<String, Value>>) -> Facts<'a> {
+pub(crate) fn facts<'a>(operation: &'static str, body: Option<&'a Map<String, Value>>) -> Facts<'a> {
     let read = |names: &[&str]| body.and_then(|b| names.iter().find_map(|n| fields::text(b, n).ok()));
     Facts {
         provider: PROVIDER,
@@ -55,12 +55,12 @@ pub fn facts<'a>(operation: &'static str, body: Option<&'a Map<String, Value>>) 
 }
 
 /// Applies rate limits and scripted faults to a Daraja request of `app` (a consumer key).
-pub fn gate(tenant: &Tenant, app: &str, operation: &'static str, body: Option<&Map<String, Value>>) -> Gate {
+pub(crate) fn gate(tenant: &Tenant, app: &str, operation: &'static str, body: Option<&Map<String, Value>>) -> Gate {
     crate::gate::gate::<Daraja>(tenant, app, &facts(operation, body))
 }
 
 /// The gate's refusal as a Daraja error.
-pub fn refusal(refusal: Refusal<'_>) -> DarajaError {
+pub(crate) fn refusal(refusal: Refusal<'_>) -> DarajaError {
     match refusal {
         Refusal::RateLimited { limit, why } => {
             let kind = match limit {

@@ -28,7 +28,7 @@ use crate::ledger::{Account, Ledger, Money, OrgAccount, Posting};
 use crate::store::Core;
 
 /// The statement's columns are named as the portal's export names them.
-pub const HEADER: [&str; 8] = [
+pub(crate) const HEADER: [&str; 8] = [
     "Receipt No.",
     "Completion Time",
     "Details",
@@ -44,7 +44,7 @@ const CHARGES_PARTY: &str = "Safaricom Limited";
 
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum StatementAccount {
+pub(crate) enum StatementAccount {
     #[default]
     Utility,
     Working,
@@ -71,14 +71,14 @@ impl StatementAccount {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct StatementQuery {
+pub(crate) struct StatementQuery {
     #[serde(default)]
     account: StatementAccount,
 }
 
 /// A row is one line of the statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Row {
+pub(crate) struct Row {
     pub receipt: String,
     pub completed_at: String,
     pub details: String,
@@ -88,7 +88,7 @@ pub struct Row {
     pub other_party: String,
 }
 
-pub async fn statement(
+pub(crate) async fn statement(
     TenantRef(tenant): TenantRef,
     params: Result<RawPathParams, RawPathParamsRejection>,
     q: Result<Query<StatementQuery>, QueryRejection>,
@@ -123,7 +123,7 @@ pub async fn statement(
 
 /// Lists the account's rows, newest first, each with the balance after it;
 /// `name_of` names the account on the other side of a posting.
-pub fn rows(ledger: &Ledger, account: &Account, name_of: impl Fn(&Account) -> String) -> Vec<Row> {
+pub(crate) fn rows(ledger: &Ledger, account: &Account, name_of: impl Fn(&Account) -> String) -> Vec<Row> {
     let postings: Vec<&Posting> = ledger.history().filter(|p| p.legs.iter().any(|(a, _)| a == account)).collect();
     let mut balance = ledger.balance(account).unwrap_or_default();
     let mut rows = Vec::with_capacity(postings.len());
@@ -156,7 +156,7 @@ fn public_name(core: &Core, mine: &State, account: &Account) -> String {
 }
 
 /// Writes the rows as CSV under the portal's header.
-pub fn write_csv(rows: &[Row]) -> Result<Vec<u8>, csv::Error> {
+pub(crate) fn write_csv(rows: &[Row]) -> Result<Vec<u8>, csv::Error> {
     let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record(HEADER)?;
     for row in rows {

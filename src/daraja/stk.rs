@@ -89,10 +89,10 @@ pub struct StkTx {
     pub receipt: Option<String>,
 }
 
-pub const OPERATION_PUSH: &str = "stk_push";
-pub const OPERATION_QUERY: &str = "stk_query";
+pub(crate) const OPERATION_PUSH: &str = "stk_push";
+pub(crate) const OPERATION_QUERY: &str = "stk_query";
 
-pub async fn push(
+pub(crate) async fn push(
     AxumState(app): AxumState<AppState>,
     auth: Authed,
     body: Result<JsonObject, BodyProblem>,
@@ -111,7 +111,7 @@ pub async fn push(
     Ok(delayed(Json(response).into_response(), decision.as_ref()))
 }
 
-pub async fn query(
+pub(crate) async fn query(
     AxumState(app): AxumState<AppState>,
     auth: Authed,
     body: Result<JsonObject, BodyProblem>,
@@ -335,7 +335,7 @@ fn answer_query(mine: &State, request: &StkQueryRequest, now: DateTime<Utc>) -> 
 
 /// Settles a pending push: moves the money (or not), issues the receipt and
 /// plans the callback as the scenario's script says.
-pub fn settle(core: &mut Core, mine: &mut State, checkout_request_id: &str, at: DateTime<Utc>) {
+pub(crate) fn settle(core: &mut Core, mine: &mut State, checkout_request_id: &str, at: DateTime<Utc>) {
     let Core { ledger, ids: id_gen, limits, .. } = &mut *core;
     let limit = limits.transactions;
     let Some(tx) = mine.stk.txs.get_mut(checkout_request_id) else { return };

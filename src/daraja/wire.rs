@@ -19,13 +19,13 @@ use crate::scenarios::ResultCode;
 /// `expires_in` as a string (real traffic) or a number (documentation).
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
-pub enum ExpiresIn {
+pub(crate) enum ExpiresIn {
     Text(String),
     Number(u64),
 }
 
 #[derive(Debug, Serialize)]
-pub struct TokenResponse {
+pub(crate) struct TokenResponse {
     pub access_token: String,
     pub expires_in: ExpiresIn,
 }
@@ -34,20 +34,19 @@ pub struct TokenResponse {
 // M-Pesa Express
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransactionType {
+pub(crate) enum TransactionType {
     CustomerPayBillOnline,
     CustomerBuyGoodsOnline,
 }
 
 /// A syntactically valid STK push; the world and the clock are checked later.
 #[derive(Debug, Clone)]
-pub struct StkPushRequest {
+pub(crate) struct StkPushRequest {
     pub business_short_code: String,
     pub password: String,
     pub timestamp: String,
     pub transaction_type: TransactionType,
     pub amount: Money,
-    pub party_a: String,
     pub party_b: String,
     pub phone_number: String,
     pub callback_url: String,
@@ -56,9 +55,9 @@ pub struct StkPushRequest {
 }
 
 impl StkPushRequest {
-    pub const FIRST_FIELD: &'static str = "BusinessShortCode";
+    pub(crate) const FIRST_FIELD: &'static str = "BusinessShortCode";
 
-    pub fn parse(body: &Map<String, Value>) -> Result<StkPushRequest, DarajaError> {
+    pub(crate) fn parse(body: &Map<String, Value>) -> Result<StkPushRequest, DarajaError> {
         let business_short_code = shortcode(body, "BusinessShortCode")?;
         let password = required(body, "Password")?;
         let timestamp = required(body, "Timestamp")?;
@@ -74,7 +73,8 @@ impl StkPushRequest {
             }
         };
         let amount = whole_amount(body, "Amount")?;
-        let party_a = msisdn(body, "PartyA")?;
+        // PartyA is checked (the paying phone) but the prompt goes to PhoneNumber.
+        msisdn(body, "PartyA")?;
         let party_b = shortcode(body, "PartyB")?;
         let phone_number = msisdn(body, "PhoneNumber")?;
         let callback_url = url(body, "CallBackURL")?;
@@ -101,7 +101,6 @@ impl StkPushRequest {
             timestamp,
             transaction_type,
             amount,
-            party_a,
             party_b,
             phone_number,
             callback_url,
@@ -112,7 +111,7 @@ impl StkPushRequest {
 }
 
 #[derive(Debug, Clone)]
-pub struct StkQueryRequest {
+pub(crate) struct StkQueryRequest {
     pub business_short_code: String,
     pub password: String,
     pub timestamp: String,
@@ -120,9 +119,9 @@ pub struct StkQueryRequest {
 }
 
 impl StkQueryRequest {
-    pub const FIRST_FIELD: &'static str = "BusinessShortCode";
+    pub(crate) const FIRST_FIELD: &'static str = "BusinessShortCode";
 
-    pub fn parse(body: &Map<String, Value>) -> Result<StkQueryRequest, DarajaError> {
+    pub(crate) fn parse(body: &Map<String, Value>) -> Result<StkQueryRequest, DarajaError> {
         let business_short_code = shortcode(body, "BusinessShortCode")?;
         let password = required(body, "Password")?;
         let timestamp = required(body, "Timestamp")?;
@@ -134,7 +133,7 @@ impl StkQueryRequest {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct StkPushResponse {
+pub(crate) struct StkPushResponse {
     #[serde(rename = "MerchantRequestID")]
     pub merchant_request_id: String,
     #[serde(rename = "CheckoutRequestID")]
@@ -146,7 +145,7 @@ pub struct StkPushResponse {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct StkQueryResponse {
+pub(crate) struct StkQueryResponse {
     pub response_code: String,
     pub response_description: String,
     #[serde(rename = "MerchantRequestID")]
@@ -158,7 +157,7 @@ pub struct StkQueryResponse {
 }
 
 /// What a settled STK push reports in its callback.
-pub struct StkResult<'a> {
+pub(crate) struct StkResult<'a> {
     pub merchant_request_id: &'a str,
     pub checkout_request_id: &'a str,
     pub result_code: &'a ResultCode,
@@ -167,7 +166,7 @@ pub struct StkResult<'a> {
     pub paid: Option<StkPaid<'a>>,
 }
 
-pub struct StkPaid<'a> {
+pub(crate) struct StkPaid<'a> {
     pub amount: Money,
     pub receipt: &'a str,
     /// `YYYYMMDDHHmmss` in EAT.
@@ -180,7 +179,7 @@ pub struct StkPaid<'a> {
 
 /// The body POSTed to `CallBackURL`: success with `CallbackMetadata`
 /// (including the value-less `Balance` item real traffic shows), failure without.
-pub fn stk_callback(result: &StkResult<'_>) -> Value {
+pub(crate) fn stk_callback(result: &StkResult<'_>) -> Value {
     let mut callback = json!({
         "MerchantRequestID": result.merchant_request_id,
         "CheckoutRequestID": result.checkout_request_id,
@@ -301,7 +300,7 @@ pub(super) fn any_of(body: &Map<String, Value>, names: &[&'static str]) -> Optio
 /// The synchronous acknowledgement of a request answered through ResultURL.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct RequestAck {
+pub(crate) struct RequestAck {
     #[serde(rename = "ConversationID")]
     pub conversation_id: String,
     #[serde(rename = "OriginatorConversationID")]
@@ -311,10 +310,10 @@ pub struct RequestAck {
 }
 
 /// A parameter of `ResultParameters`: a key, and a value that may be absent.
-pub type Param = (&'static str, Option<Value>);
+pub(crate) type Param = (&'static str, Option<Value>);
 
 /// What the common `{"Result": {...}}` envelope carries.
-pub struct ResultBody<'a> {
+pub(crate) struct ResultBody<'a> {
     pub result_code: &'a ResultCode,
     pub result_desc: &'a str,
     pub originator_conversation_id: &'a str,
@@ -330,7 +329,7 @@ pub struct ResultBody<'a> {
     pub reference: Vec<Param>,
 }
 
-pub fn result_callback(r: &ResultBody<'_>) -> Value {
+pub(crate) fn result_callback(r: &ResultBody<'_>) -> Value {
     let item = |key: &str, value: &Option<Value>, key_name: &str| match value {
         Some(v) => json!({ key_name: key, "Value": v }),
         None => json!({ key_name: key }),
@@ -366,7 +365,7 @@ pub fn result_callback(r: &ResultBody<'_>) -> Value {
     json!({ "Result": result })
 }
 
-pub fn code_text(code: &ResultCode) -> String {
+pub(crate) fn code_text(code: &ResultCode) -> String {
     match code {
         ResultCode::Number(n) => n.to_string(),
         ResultCode::Text(t) => t.clone(),

@@ -15,11 +15,11 @@ use crate::ledger::Money;
 use crate::world::{amount, bounded, upsert, WorldError};
 
 /// The embedded default world's Daraja part.
-pub const DEFAULT_TOML: &str = include_str!("default-world.toml");
+pub(crate) const DEFAULT_TOML: &str = include_str!("default-world.toml");
 
 /// Daraja's tables of a world document.
 #[derive(Debug, Clone, Default)]
-pub struct WorldDoc {
+pub(crate) struct WorldDoc {
     pub apps: Vec<AppDoc>,
     pub shortcodes: Vec<ShortcodeDoc>,
     pub initiators: Vec<InitiatorDoc>,
@@ -291,7 +291,7 @@ impl World {
 
 impl WorldDoc {
     /// Merges an overlay over this document, entry by entry.
-    pub fn merge(&mut self, overlay: WorldDoc) {
+    pub(crate) fn merge(&mut self, overlay: WorldDoc) {
         upsert(&mut self.apps, overlay.apps, |a| a.consumer_key.clone());
         upsert(&mut self.shortcodes, overlay.shortcodes, |s| s.number.clone());
         upsert(&mut self.initiators, overlay.initiators, |i| i.name.clone());
@@ -319,7 +319,7 @@ impl WorldDoc {
     }
 
     /// Validates and resolves Daraja's part of a world.
-    pub fn resolve(self, origin: &str) -> Result<World, WorldError> {
+    pub(crate) fn resolve(self, origin: &str) -> Result<World, WorldError> {
         let invalid = |message: String| WorldError::invalid(origin, message);
         let mut apps = Vec::new();
         for app in self.apps {

@@ -10,7 +10,7 @@ use toml::Spanned;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ScenarioDoc {
+pub(crate) struct ScenarioDoc {
     pub version: Option<u32>,
     pub name: Option<String>,
     pub description: Option<String>,
@@ -22,7 +22,7 @@ pub struct ScenarioDoc {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RuleDoc {
+pub(crate) struct RuleDoc {
     pub name: Option<String>,
     #[serde(default)]
     pub when: WhenDoc,
@@ -37,13 +37,13 @@ pub struct RuleDoc {
 /// A variant's value: a word (`"number"`) or a switch (`false`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
-pub enum VariantValue {
+pub(crate) enum VariantValue {
     Switch(bool),
     Word(String),
 }
 
 impl VariantValue {
-    pub fn as_text(&self) -> String {
+    pub(crate) fn as_text(&self) -> String {
         match self {
             VariantValue::Switch(b) => b.to_string(),
             VariantValue::Word(w) => w.clone(),
@@ -54,13 +54,13 @@ impl VariantValue {
 /// One value or a list of values; a list matches any of them.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
-pub enum OneOrMany {
+pub(crate) enum OneOrMany {
     One(String),
     Many(Vec<String>),
 }
 
 impl OneOrMany {
-    pub fn into_vec(self) -> Vec<String> {
+    pub(crate) fn into_vec(self) -> Vec<String> {
         match self {
             OneOrMany::One(s) => vec![s],
             OneOrMany::Many(v) => v,
@@ -71,7 +71,7 @@ impl OneOrMany {
 /// An exact amount, or a range (inclusive), in the provider's currency unit.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
-pub enum AmountDoc {
+pub(crate) enum AmountDoc {
     Exact(f64),
     Range {
         #[serde(default)]
@@ -83,7 +83,7 @@ pub enum AmountDoc {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct WhenDoc {
+pub(crate) struct WhenDoc {
     pub provider: Option<Spanned<String>>,
     pub operation: Option<Spanned<OneOrMany>>,
     pub msisdn: Option<OneOrMany>,
@@ -99,7 +99,7 @@ pub struct WhenDoc {
 /// A number or a string result code (`1032`, `"R000002"`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
-pub enum ResultCodeDoc {
+pub(crate) enum ResultCodeDoc {
     Number(u32),
     Text(String),
 }
@@ -107,14 +107,14 @@ pub enum ResultCodeDoc {
 /// A fixed delay or a uniform range, in milliseconds.
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(untagged)]
-pub enum DelayDoc {
+pub(crate) enum DelayDoc {
     Fixed(u64),
     Range { min: u64, max: u64 },
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct OutcomeDoc {
+pub(crate) struct OutcomeDoc {
     pub result_code: ResultCodeDoc,
     pub result_desc: Option<String>,
     /// When the answer arrives; the world's answer delay by default.
@@ -129,7 +129,7 @@ pub struct OutcomeDoc {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FaultDoc {
+pub(crate) struct FaultDoc {
     /// A named error of the provider (`spike_arrest`, `system_busy`,
     /// `quota_violation`, `internal_error`) or a raw error code.
     pub error: Option<Spanned<String>>,
@@ -148,7 +148,7 @@ pub struct FaultDoc {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CallbackDoc {
+pub(crate) struct CallbackDoc {
     /// Extra delay after the transaction settles.
     pub delay_ms: Option<Spanned<DelayDoc>>,
     /// Extra copies of the same callback.

@@ -14,13 +14,13 @@
 //! The format is documented in `scenarios/README.md`; [`catalogue`] holds
 //! the scenarios shipped in `scenarios/`.
 
-pub mod doc;
+pub(crate) mod doc;
 mod rules;
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-pub use rules::*;
+pub(crate) use rules::*;
 
 /// The scenarios shipped in `scenarios/`, by name, embedded in the binary.
 const SHIPPED: &[(&str, &str)] = &[
@@ -43,7 +43,7 @@ const SHIPPED: &[(&str, &str)] = &[
 const DEFAULT: &str = include_str!("../../scenarios/default.toml");
 
 /// The built-in default scenario (test MSISDNs).
-pub fn default() -> Arc<Scenario> {
+pub(crate) fn default() -> Arc<Scenario> {
     static DEFAULT_SCENARIO: OnceLock<Arc<Scenario>> = OnceLock::new();
     DEFAULT_SCENARIO
         .get_or_init(|| {
@@ -54,7 +54,7 @@ pub fn default() -> Arc<Scenario> {
 }
 
 /// The shipped scenarios, by name.
-pub fn catalogue() -> Vec<Arc<Scenario>> {
+pub(crate) fn catalogue() -> Vec<Arc<Scenario>> {
     static CATALOGUE: OnceLock<Vec<Arc<Scenario>>> = OnceLock::new();
     CATALOGUE
         .get_or_init(|| {
@@ -71,12 +71,12 @@ pub fn catalogue() -> Vec<Arc<Scenario>> {
 }
 
 /// Finds a shipped scenario by name.
-pub fn shipped(name: &str) -> Option<Arc<Scenario>> {
+pub(crate) fn shipped(name: &str) -> Option<Arc<Scenario>> {
     catalogue().into_iter().find(|s| s.name == name)
 }
 
 /// Loads a scenario file, or every `*.toml` file of a directory (sorted by name).
-pub fn load_path(path: &Path) -> Result<Vec<Scenario>, ScenarioError> {
+pub(crate) fn load_path(path: &Path) -> Result<Vec<Scenario>, ScenarioError> {
     let origin = path.display().to_string();
     let io_err = |e: std::io::Error| ScenarioError { origin: origin.clone(), message: e.to_string() };
     if path.is_dir() {

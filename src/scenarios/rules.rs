@@ -17,16 +17,16 @@ use crate::ledger::Money;
 use crate::providers::ProviderId;
 
 /// The document version this build reads.
-pub const SCENARIO_VERSION: u32 = 1;
+pub(crate) const SCENARIO_VERSION: u32 = 1;
 
 /// The longest delay a scenario may script: a day, in milliseconds.
-pub const MAX_DELAY_MS: u64 = 86_400_000;
+pub(crate) const MAX_DELAY_MS: u64 = 86_400_000;
 
 /// The most duplicates or retries a scenario may script for one callback.
-pub const MAX_COPIES: u64 = 100;
+pub(crate) const MAX_COPIES: u64 = 100;
 
 /// Every provider's name with the operations it reports to the scenario engine.
-pub fn operations() -> impl Iterator<Item = (&'static str, &'static [&'static str])> {
+pub(crate) fn operations() -> impl Iterator<Item = (&'static str, &'static [&'static str])> {
     ProviderId::ALL.into_iter().map(|p| (p.name(), p.operations()))
 }
 
@@ -287,7 +287,7 @@ impl ScenarioSet {
 // ---------------------------------------------------------------------------
 // Resolution of documents into rules.
 
-pub type At<'a> = dyn Fn(std::ops::Range<usize>, String) -> ScenarioError + 'a;
+pub(crate) type At<'a> = dyn Fn(std::ops::Range<usize>, String) -> ScenarioError + 'a;
 
 fn resolve_rule(rule: RuleDoc, scenario: &str, idx: usize, at: &At<'_>) -> Result<Rule, ScenarioError> {
     let label = match &rule.name {
@@ -406,11 +406,11 @@ fn at_most(
 }
 
 /// Named errors every provider understands.
-pub const NAMED_ERRORS: &[&str] = &["spike_arrest", "system_busy", "quota_violation", "internal_error"];
+pub(crate) const NAMED_ERRORS: &[&str] = &["spike_arrest", "system_busy", "quota_violation", "internal_error"];
 
 /// The longest a scripted fault may hold an answer back (real time): ten
 /// minutes; the sandbox's request timeout cuts it shorter at run time.
-pub const MAX_FAULT_DELAY_MS: u64 = 600_000;
+pub(crate) const MAX_FAULT_DELAY_MS: u64 = 600_000;
 
 /// A provider's raw error code: letters, digits, `.`, `-` and `_`, with a
 /// `.` or a `-` (`500.003.02`, `INS-2006`, `400.002.02`).
@@ -542,7 +542,7 @@ fn resolve_variants(
 const MAX_BUCKET: u64 = 1_000_000_000;
 
 /// Resolves one `[[rate_limits]]` entry (scenario or world).
-pub fn resolve_rate_limit(limit: RateLimitDoc, at: &At<'_>) -> Result<RateLimit, ScenarioError> {
+pub(crate) fn resolve_rate_limit(limit: RateLimitDoc, at: &At<'_>) -> Result<RateLimit, ScenarioError> {
     let provider = match limit.provider {
         Some(p) if ProviderId::parse(p.get_ref()).is_none() => {
             let known: Vec<&str> = operations().map(|(n, _)| n).collect();

@@ -24,10 +24,11 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use chrono::{DateTime, Utc};
 
-pub use self::core::{Core, TenantState};
-pub use grants::{Grant, MAX_TOKENS_PER_APP};
-pub use timeline::{Event, Timeline};
-pub use wakeups::Wakeups;
+pub(crate) use self::core::{Core, TenantState};
+pub(crate) use grants::Grant;
+pub use grants::MAX_TOKENS_PER_APP;
+pub(crate) use timeline::Event;
+pub(crate) use wakeups::Wakeups;
 
 use crate::clock::Clock;
 use crate::journal::Journal;
@@ -37,7 +38,7 @@ use crate::scenarios::ScenarioSet;
 use grants::Grants;
 
 /// The id of the tenant every request reaches unless its credentials say otherwise.
-pub const DEFAULT_TENANT: &str = "default";
+pub(crate) const DEFAULT_TENANT: &str = "default";
 
 /// Sizes that bound a tenant's memory.
 #[derive(Debug, Clone, Copy)]

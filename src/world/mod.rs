@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-pub use crate::providers::{World, WorldDoc};
+pub(crate) use crate::providers::{World, WorldDoc};
 
 use crate::ledger::Money;
 use crate::markets::Market;
@@ -22,14 +22,14 @@ use crate::scenarios::doc::RateLimitDoc;
 use crate::scenarios::{RateLimit, ScenarioError};
 
 /// The embedded default world's common part.
-pub const COMMON_DEFAULT_TOML: &str = include_str!("default.toml");
+pub(crate) const COMMON_DEFAULT_TOML: &str = include_str!("default.toml");
 
 /// The world document format version this build reads.
-pub const WORLD_VERSION: u32 = 1;
+pub(crate) const WORLD_VERSION: u32 = 1;
 
 /// The largest balance or amount a world may give, in major units: far above
 /// any real wallet, far below where cents overflow an `i64`.
-pub const MAX_AMOUNT: f64 = 1e13;
+pub(crate) const MAX_AMOUNT: f64 = 1e13;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -207,7 +207,7 @@ impl Common {
 // Helpers for every provider's part.
 
 /// Replaces entries with the same key, appends new ones, keeps the order.
-pub fn upsert<T>(base: &mut Vec<T>, overlay: Vec<T>, key: impl Fn(&T) -> String) {
+pub(crate) fn upsert<T>(base: &mut Vec<T>, overlay: Vec<T>, key: impl Fn(&T) -> String) {
     for item in overlay {
         match base.iter().position(|b| key(b) == key(&item)) {
             Some(i) => base[i] = item,
@@ -218,7 +218,7 @@ pub fn upsert<T>(base: &mut Vec<T>, overlay: Vec<T>, key: impl Fn(&T) -> String)
 
 /// A decimal amount from a world document (a balance, a charge), in cents:
 /// absent is zero; negative, not a number or beyond [`MAX_AMOUNT`] is refused.
-pub fn amount(value: Option<f64>, what: &str, origin: &str) -> Result<Money, WorldError> {
+pub(crate) fn amount(value: Option<f64>, what: &str, origin: &str) -> Result<Money, WorldError> {
     match value {
         None => Ok(Money(0)),
         Some(a) if (0.0..MAX_AMOUNT).contains(&a) => Ok(Money::from_decimal(a)),
@@ -228,7 +228,7 @@ pub fn amount(value: Option<f64>, what: &str, origin: &str) -> Result<Money, Wor
 
 /// A number from a world document that must lie in `range`: the error names
 /// the field and the allowed range.
-pub fn bounded<T>(
+pub(crate) fn bounded<T>(
     value: Option<T>,
     default: T,
     range: std::ops::RangeInclusive<T>,

@@ -45,7 +45,7 @@ async fn credentials_list_everything_a_client_needs() {
 
     let pem = app.http.get(daraja["certificate_url"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
     assert_eq!(pem, daraja["certificate_pem"].as_str().unwrap());
-    assert_eq!(pem, pesa_sandbox::crypto::keys::DARAJA_CERT_PEM);
+    assert_eq!(pem, pesa_sandbox::daraja::keys::CERTIFICATE_PEM);
 }
 
 #[tokio::test]

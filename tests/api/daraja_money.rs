@@ -16,7 +16,7 @@ pub const MONEY_WORLD: &str = "[daraja]\nstk_answer_delay_ms = 20\nresult_delay_
 /// raw password, to the sandbox's published certificate.
 pub fn credential(password: &str) -> String {
     let public =
-        pesa_sandbox::crypto::keys::public_key_from_certificate(pesa_sandbox::crypto::keys::DARAJA_CERT_PEM).unwrap();
+        pesa_sandbox::crypto::keys::public_key_from_certificate(pesa_sandbox::daraja::keys::CERTIFICATE_PEM).unwrap();
     pesa_sandbox::crypto::credential::encrypt(&public, password.as_bytes(), &mut rand::rngs::OsRng).unwrap()
 }
 

@@ -146,7 +146,7 @@ async fn an_app_keeps_its_newest_thousand_tokens() {
     let app = spawn().await;
     let first = app.token().await;
     let mut newest = String::new();
-    for _ in 0..pesa_sandbox::store::MAX_TOKENS_PER_APP {
+    for _ in 0..pesa_sandbox::MAX_TOKENS_PER_APP {
         newest = app.token().await;
     }
     let query = |token: &str| {
@@ -161,5 +161,5 @@ async fn an_app_keeps_its_newest_thousand_tokens() {
     assert_daraja_error(status, &err, 404, "404.001.03", "Invalid Access Token");
     let (status, body) = query(&newest).await;
     assert_ne!(body["errorCode"], "404.001.03", "{status} {body}");
-    assert_eq!(app.sandbox.state().tenants.grant_count(), pesa_sandbox::store::MAX_TOKENS_PER_APP);
+    assert_eq!(app.sandbox.token_count(), pesa_sandbox::MAX_TOKENS_PER_APP);
 }

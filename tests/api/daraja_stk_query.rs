@@ -55,7 +55,7 @@ async fn the_query_settles_what_is_due_before_answering() {
     let app = spawn_virtual(FAST_WORLD).await;
     let (_, ack) = app.stk_push(&app.stk_body("254708374149", 1)).await;
     // Move the clock without running the scheduler: the query itself must settle.
-    app.sandbox.state().tenants.default_tenant().clock.advance(chrono::Duration::seconds(5));
+    app.sandbox.clock().advance(chrono::Duration::seconds(5));
     let (status, body) = app.stk_query(ack["CheckoutRequestID"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["ResultCode"], "0");

@@ -198,10 +198,7 @@ impl TestApp {
     /// Moves the default tenant's virtual clock and settles what fell due,
     /// as the admin clock API will.
     pub async fn advance(&self, by: chrono::Duration) {
-        let app = self.sandbox.state();
-        let tenant = app.tenants.default_tenant();
-        tenant.clock.advance(by).expect("the tenant runs on a virtual clock");
-        pesa_sandbox::scheduler::settle_due(app, &tenant).await;
+        assert!(self.sandbox.advance_clock(by).await, "the tenant runs on a virtual clock");
     }
 }
 

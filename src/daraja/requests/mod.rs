@@ -19,9 +19,9 @@ mod reversal;
 mod settle;
 mod status;
 
-pub use parse::validate;
+pub(crate) use parse::validate;
 use parse::{parse, Parsed};
-pub use settle::{customer_public_name, org_public_name, settle};
+pub(crate) use settle::{customer_public_name, org_public_name, settle};
 
 use std::collections::HashMap;
 
@@ -180,7 +180,7 @@ pub struct Requests {
 
 macro_rules! handler {
     ($name:ident, $kind:expr) => {
-        pub async fn $name(
+        pub(crate) async fn $name(
             AxumState(app): AxumState<AppState>,
             auth: Authed,
             body: Result<JsonObject, BodyProblem>,

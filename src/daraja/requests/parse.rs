@@ -29,7 +29,7 @@ pub(super) struct Parsed {
 
 /// Checks a request body as the gateway does, without acting on it (what
 /// the fuzz targets call).
-pub fn validate(body: &Map<String, Value>, kind: ApiKind) -> Result<(), DarajaError> {
+pub(crate) fn validate(body: &Map<String, Value>, kind: ApiKind) -> Result<(), DarajaError> {
     parse(body, kind).map(|_| ())
 }
 

@@ -51,7 +51,7 @@ impl Executed {
 }
 
 /// Settles a request: checks and moves money, then plans the result callback.
-pub fn settle(core: &mut Core, mine: &mut State, conversation_id: &str, at: DateTime<Utc>) {
+pub(crate) fn settle(core: &mut Core, mine: &mut State, conversation_id: &str, at: DateTime<Utc>) {
     let Some(request) = mine.requests.by_conversation.get(conversation_id).cloned() else { return };
     if request.status != RequestStatus::Pending {
         return;
@@ -147,14 +147,14 @@ fn queue_timeout_notice(request: &ApiRequest, transaction_id: &str) -> Value {
 // Execution, one function per API.
 
 /// `254708374149 - JOHN DOE`.
-pub fn customer_public_name(core: &Core, msisdn: &str) -> String {
+pub(crate) fn customer_public_name(core: &Core, msisdn: &str) -> String {
     let (first, middle, last) = core.customer_names(msisdn);
     let name = [first, middle, last].into_iter().filter(|n| !n.is_empty()).collect::<Vec<_>>().join(" ");
     format!("{msisdn} - {name}")
 }
 
 /// `600000 - Safaricom Daraja 000`.
-pub fn org_public_name(world: &World, shortcode: &str) -> String {
+pub(crate) fn org_public_name(world: &World, shortcode: &str) -> String {
     let name = world.shortcodes.get(shortcode).map(|s| s.name.as_str()).unwrap_or("Unknown");
     format!("{shortcode} - {name}")
 }
