@@ -7,7 +7,8 @@ use serde_json::{json, Value};
 use wiremock::matchers::method;
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::helpers::{assert_daraja_error, spawn, spawn_scenarios, TestApp};
+use crate::daraja::assert_daraja_error;
+use crate::helpers::{spawn, spawn_scenarios, TestApp};
 
 async fn accept_all(app: &TestApp) {
     Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&app.receiver).await;

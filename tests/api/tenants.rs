@@ -7,7 +7,8 @@ use serde_json::{json, Value};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{lnm_password, spawn, timestamp_now, TestApp, PASSKEY, PATIENCE};
+use crate::daraja::{lnm_password, timestamp_now, PASSKEY};
+use crate::helpers::{spawn, TestApp, PATIENCE};
 
 /// A client of one tenant, with the credentials tenant creation returned.
 struct TenantClient<'a> {

@@ -3,7 +3,8 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{assert_daraja_error, lnm_password, spawn_virtual, FAST_WORLD, PASSKEY};
+use crate::daraja::{assert_daraja_error, lnm_password, PASSKEY};
+use crate::helpers::{spawn_virtual, FAST_WORLD};
 
 #[tokio::test]
 async fn a_pending_push_is_being_processed_with_the_checkout_id_as_request_id() {
@@ -68,7 +69,7 @@ async fn unknown_checkout_ids_and_bad_passwords_are_refused() {
     assert_daraja_error(status, &err, 400, "400.002.02", "Bad Request - Invalid CheckoutRequestID");
 
     let token = app.token().await;
-    let ts = crate::helpers::timestamp_now();
+    let ts = crate::daraja::timestamp_now();
     let body = json!({
         "BusinessShortCode": "174379",
         "Password": lnm_password("174379", "wrong", &ts),

@@ -3,7 +3,8 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_daraja_error, spawn, spawn_virtual, spawn_with, FAST_WORLD};
+use crate::daraja::assert_daraja_error;
+use crate::helpers::{spawn, spawn_virtual, spawn_with, FAST_WORLD};
 
 async fn generate(app: &crate::helpers::TestApp, query: &str, auth: Option<(&str, &str)>) -> (StatusCode, Value) {
     let mut req = app.http.get(app.url(&format!("/oauth/v1/generate{query}")));

@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 use wiremock::matchers::method;
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::helpers::{assert_daraja_error, spawn_virtual, TestApp};
+use crate::daraja::assert_daraja_error;
+use crate::helpers::{spawn_virtual, TestApp};
 
 pub const MONEY_WORLD: &str = "[daraja]\nstk_answer_delay_ms = 20\nresult_delay_ms = 20\n";
 
@@ -260,9 +261,9 @@ async fn rotating_consumer_secrets_and_passkeys_takes_effect_at_once() {
     let (status, err) =
         app.post_json("/mpesa/stkpush/v1/processrequest", &token, &app.stk_body("254708374149", 1)).await;
     assert_daraja_error(status, &err, 500, "500.001.1001", "Wrong credentials");
-    let ts = crate::helpers::timestamp_now();
+    let ts = crate::daraja::timestamp_now();
     let mut body = app.stk_body("254708374149", 1);
-    body["Password"] = json!(crate::helpers::lnm_password("174379", rotated["passkey"].as_str().unwrap(), &ts));
+    body["Password"] = json!(crate::daraja::lnm_password("174379", rotated["passkey"].as_str().unwrap(), &ts));
     body["Timestamp"] = json!(ts);
     let (status, _) = app.post_json("/mpesa/stkpush/v1/processrequest", &token, &body).await;
     assert_eq!(status, StatusCode::OK);

@@ -14,7 +14,8 @@ use serde_json::{json, Value};
 use wiremock::matchers::method;
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::helpers::{assert_daraja_error, spawn, spawn_config, TestApp, FAST_WORLD};
+use crate::daraja::assert_daraja_error;
+use crate::helpers::{spawn, spawn_config, TestApp, FAST_WORLD};
 
 // ---------------------------------------------------------------------------
 // Helpers

@@ -6,8 +6,9 @@ use serde_json::{json, Value};
 use wiremock::matchers::method;
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::daraja_money::{money_app, total_money};
-use crate::helpers::{assert_daraja_error, TestApp};
+use crate::daraja::assert_daraja_error;
+use crate::daraja::money::{money_app, total_money};
+use crate::helpers::TestApp;
 
 fn register_body(app: &TestApp, shortcode: &str, response_type: &str) -> Value {
     json!({

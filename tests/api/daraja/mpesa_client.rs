@@ -102,7 +102,7 @@ async fn the_mpesa_crate_decodes_sandbox_errors_into_its_api_error_type() {
 async fn money_client(key: &str, extra_world: &str) -> (crate::helpers::TestApp, Mpesa<Sandbox>) {
     let world = format!(
         "[[apps]]\nname = \"mpesa crate\"\nconsumer_key = \"{key}\"\nconsumer_secret = \"{key}-secret\"\n{extra_world}\n{}",
-        crate::daraja_money::MONEY_WORLD
+        crate::daraja::money::MONEY_WORLD
     );
     let app = crate::helpers::spawn_virtual(&world).await;
     Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&app.receiver).await;

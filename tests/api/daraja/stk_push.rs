@@ -5,9 +5,8 @@ use serde_json::{json, Value};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::helpers::{
-    assert_daraja_error, lnm_password, spawn, spawn_virtual, spawn_with, timestamp_now, FAST_WORLD, PASSKEY, PATIENCE,
-};
+use crate::daraja::{assert_daraja_error, lnm_password, timestamp_now, PASSKEY};
+use crate::helpers::{spawn, spawn_virtual, spawn_with, FAST_WORLD, PATIENCE};
 
 fn with(mut body: Value, field: &str, value: Value) -> Value {
     body[field] = value;
