@@ -20,26 +20,38 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::admin;
 use crate::app_state::AppState;
-use crate::callbacks::{CallbackEngine, EngineStats};
+use crate::callbacks::{CallbackEngine, EngineStats, Settle, UnsentCallback};
 use crate::clock::Clock;
 use crate::config::{ClockMode, Config};
 use crate::http;
 use crate::providers::{self, Credentials, Surface};
 use crate::scenarios::ScenarioSet;
-use crate::store::Tenants;
+use crate::store::{Event, Tenants};
+use crate::supervisor::{supervise, Health};
 
 /// The whole HTTP surface.
 pub(crate) fn router(state: AppState, body_limit: usize, request_timeout: Duration) -> Router {
+    let health = state.health.clone();
     Router::new()
         .merge(providers::routes())
         .nest(admin::PREFIX, admin::router().layer(middleware::from_fn_with_state(state.clone(), admin::require_token)))
         .fallback(unknown_path)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
+        // A handler that panics (a bug) answers 500 in its provider's
+        // envelope (the middleware renders the empty answer) and marks the
+        // sandbox degraded, instead of dropping the connection.
+        .layer(CatchPanicLayer::custom(move |panic: Box<dyn std::any::Any + Send + 'static>| {
+            health.record("request handler", None, panic.as_ref());
+            let mut response = Response::new(axum::body::Body::empty());
+            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            response
+        }))
         .layer(middleware::from_fn_with_state(state.clone(), http::middleware))
         .with_state(state)
 }
@@ -59,7 +71,17 @@ pub enum StartError {
     Provider { provider: &'static str, message: String },
     #[error("the callback HTTP client cannot be built: {0}")]
     HttpClient(#[from] reqwest::Error),
+    /// An admin token that is empty, blank or not sendable in a header
+    /// would silently turn admin authentication off (or lock everyone out).
+    #[error(
+        "the admin token {0}; give a token of visible ASCII characters, or none (one is generated beyond loopback)"
+    )]
+    AdminToken(&'static str),
 }
+
+/// The most callbacks the shutdown report lists of each kind (the counts
+/// are always complete).
+const MAX_LISTED: usize = 1_000;
 
 /// What shutdown left behind.
 #[derive(Debug, Clone, Serialize)]
@@ -67,8 +89,24 @@ pub struct ShutdownReport {
     pub callbacks: EngineStats,
     /// Events still on tenants' timelines (payments not yet settled, callbacks not yet due).
     pub pending_events: usize,
-    /// Whether the grace period ran out before every delivery finished.
+    /// Whether the grace period ran out before every due delivery finished.
     pub grace_exceeded: bool,
+    /// Callbacks that were due (queued, in flight, or past their time on a
+    /// timeline) and were never delivered: the first 1,000.
+    pub abandoned: Vec<UnsentCallback>,
+    pub abandoned_count: usize,
+    /// Callbacks scheduled for later (a scripted delay, a retry, a virtual
+    /// clock that was not moved) that will never be sent, since nothing
+    /// survives a restart: the first 1,000.
+    pub scheduled: Vec<UnsentCallback>,
+    pub scheduled_count: usize,
+}
+
+impl ShutdownReport {
+    /// Whether every callback that was due was delivered.
+    pub fn is_clean(&self) -> bool {
+        self.abandoned_count == 0
+    }
 }
 
 /// A running sandbox.
@@ -83,8 +121,21 @@ pub struct Sandbox {
     grace: Duration,
 }
 
+/// Checks an admin token a user gave.
+fn check_admin_token(token: Option<&str>) -> Result<(), StartError> {
+    match token {
+        None => Ok(()),
+        Some(t) if t.trim().is_empty() => Err(StartError::AdminToken("is empty")),
+        Some(t) if !t.bytes().all(|b| b.is_ascii_graphic()) => Err(StartError::AdminToken(
+            "has characters a header cannot carry (spaces, control or non-ASCII characters)",
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
 impl Sandbox {
     pub async fn start(config: Config) -> Result<Sandbox, StartError> {
+        check_admin_token(config.admin_token.as_deref())?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;
@@ -95,18 +146,40 @@ impl Sandbox {
             .map_err(|(provider, message)| StartError::Provider { provider: provider.name(), message })?;
 
         let tracker = TaskTracker::new();
+        let health = Arc::new(Health::default());
         let engine_close = CancellationToken::new();
-        let callbacks = CallbackEngine::start(config.callbacks, config.callback_allow, &tracker, engine_close.clone())?;
+        let settle_health = health.clone();
+        let settle: Settle = Arc::new(move |tenant| crate::scheduler::settle(&settle_health, tenant));
+        let callbacks = CallbackEngine::start(
+            config.callbacks,
+            config.callback_allow,
+            &tracker,
+            engine_close.clone(),
+            settle,
+            health.clone(),
+        )?;
         let clock = match config.clock {
             ClockMode::System => crate::clock::Clock::System,
             ClockMode::Virtual { start } => crate::clock::Clock::virtual_at(start),
         };
         let scenarios = ScenarioSet { scenarios: config.scenarios.into_iter().map(Arc::new).collect() };
         let tenants = Arc::new(Tenants::new(seed, config.world, clock, config.limits, scenarios));
-        let state = AppState::new(tenants, callbacks, shared, seed, base_url, config.admin_token.map(Arc::from));
+        let state = AppState::new(
+            tenants,
+            callbacks,
+            shared,
+            seed,
+            base_url,
+            config.admin_token.map(Arc::from),
+            health.clone(),
+        );
 
         let background_stop = CancellationToken::new();
-        tracker.spawn(crate::scheduler::run(state.clone(), background_stop.clone()));
+        let scheduler_state = state.clone();
+        let scheduler_stop = background_stop.clone();
+        supervise(&tracker, health, "scheduler", background_stop.clone(), move || {
+            crate::scheduler::run(scheduler_state.clone(), scheduler_stop.clone())
+        });
 
         let server_stop = CancellationToken::new();
         let app = router(state.clone(), config.body_limit_bytes, config.request_timeout);
@@ -122,6 +195,12 @@ impl Sandbox {
             server: Some(server),
             grace: config.shutdown_grace,
         })
+    }
+
+    /// What handlers reach (tests of the crate drive the sandbox through it).
+    #[cfg(test)]
+    pub(crate) fn state(&self) -> &AppState {
+        &self.state
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -175,21 +254,90 @@ impl Sandbox {
         self.state.tenants.grant_count()
     }
 
-    /// Stops accepting, finishes in-flight requests, delivers queued callbacks
-    /// within the grace period and reports what was left.
+    /// Stops accepting, finishes in-flight requests, then, within the grace
+    /// period, delivers the queued callbacks and those that fall due (the
+    /// scheduler keeps settling system-clock tenants), and reports what was
+    /// left: callbacks abandoned (due, never delivered) and callbacks
+    /// scheduled for later. Nothing survives a restart.
     pub async fn shutdown(mut self) -> ShutdownReport {
+        let deadline = tokio::time::Instant::now() + self.grace;
         self.server_stop.cancel();
         if let Some(server) = self.server.take() {
-            let _ = tokio::time::timeout(self.grace, server).await;
+            let _ = tokio::time::timeout_at(deadline, server).await;
         }
+        let drained = self.drain(deadline).await;
         self.background_stop.cancel();
+        let mut abandoned = self.state.callbacks.close();
         self.engine_close.cancel();
         self.tracker.close();
-        let grace_exceeded = tokio::time::timeout(self.grace, self.tracker.wait()).await.is_err();
-        let pending_events = self.state.tenants.all().iter().map(|t| t.with_core(|core| core.timeline.len())).sum();
-        let report = ShutdownReport { callbacks: self.state.callbacks.stats(), pending_events, grace_exceeded };
-        tracing::info!(?report, "sandbox stopped");
+        if drained {
+            // Only the dispatcher and the scheduler are left; they stop at once.
+            let _ = tokio::time::timeout_at(deadline, self.tracker.wait()).await;
+        }
+        let mut scheduled = Vec::new();
+        let mut pending_events = 0;
+        for tenant in self.state.tenants.all() {
+            let now = tenant.now();
+            tenant.with_core(|core| {
+                pending_events += core.timeline.len();
+                for (at, event) in core.timeline.iter() {
+                    let job = match event {
+                        Event::Deliver(job) | Event::Hold(job) => job,
+                        _ => continue,
+                    };
+                    if at <= now {
+                        abandoned.push(UnsentCallback::of(&tenant.id, job, "due"));
+                    } else {
+                        scheduled.push(UnsentCallback::of(&tenant.id, job, "scheduled"));
+                    }
+                }
+                for job in &core.held {
+                    scheduled.push(UnsentCallback::of(&tenant.id, job, "held"));
+                }
+            });
+        }
+        let (abandoned_count, scheduled_count) = (abandoned.len(), scheduled.len());
+        abandoned.truncate(MAX_LISTED);
+        scheduled.truncate(MAX_LISTED);
+        let report = ShutdownReport {
+            callbacks: self.state.callbacks.stats(),
+            pending_events,
+            grace_exceeded: !drained,
+            abandoned,
+            abandoned_count,
+            scheduled,
+            scheduled_count,
+        };
+        tracing::info!(
+            pending_events,
+            abandoned = abandoned_count,
+            scheduled = scheduled_count,
+            grace_exceeded = report.grace_exceeded,
+            "sandbox stopped"
+        );
         report
+    }
+
+    /// Lets the engine deliver what is queued and the scheduler settle what
+    /// falls due before `deadline`; returns whether everything due was
+    /// delivered in time.
+    async fn drain(&self, deadline: tokio::time::Instant) -> bool {
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let horizon = crate::clock::after(
+                chrono::Utc::now(),
+                chrono::Duration::from_std(left).unwrap_or(chrono::Duration::zero()),
+            );
+            let nothing_due = self.state.tenants.wakeups.next().is_none_or(|at| at > horizon);
+            if self.state.callbacks.is_idle() && nothing_due {
+                return true;
+            }
+            if left.is_zero() {
+                return false;
+            }
+            // Shutdown only: a short poll keeps this simple and bounded.
+            tokio::time::sleep(left.min(Duration::from_millis(20))).await;
+        }
     }
 }
 

@@ -63,6 +63,7 @@ impl Config {
             callbacks: EngineConfig {
                 queue_capacity: 4_096,
                 concurrency: 64,
+                max_in_flight: 512,
                 timeout: Duration::from_secs(10),
                 connect_timeout: Duration::from_secs(2),
                 response_capture_bytes: 4096,

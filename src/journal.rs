@@ -146,6 +146,11 @@ impl Journal {
         self.changed.notify_waiters();
     }
 
+    /// How many callback attempts were ever journaled (evicted ones included).
+    pub fn callbacks_recorded(&self) -> u64 {
+        self.lock().callbacks.next_seq.saturating_sub(1)
+    }
+
     pub fn record_request(&self, make: impl FnOnce(u64) -> RequestRecord) {
         self.lock().requests.push(make);
         self.changed.notify_waiters();

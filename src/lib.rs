@@ -52,6 +52,7 @@ pub(crate) mod scenarios;
 pub(crate) mod scheduler;
 pub(crate) mod server;
 pub(crate) mod store;
+pub(crate) mod supervisor;
 pub mod telemetry;
 pub(crate) mod world;
 
@@ -61,7 +62,7 @@ pub(crate) mod world;
 // edge (`cli`, `telemetry`) and the fuzz targets' bodies (`fuzzing`).
 pub use admin::CallbackCredentials;
 pub use app::{Sandbox, ShutdownReport, StartError};
-pub use callbacks::{Destination, EngineConfig, EngineStats};
+pub use callbacks::{Destination, EngineConfig, EngineStats, UnsentCallback};
 pub use clock::Clock;
 pub use config::{ClockMode, Config};
 pub use providers::Credentials;

@@ -21,8 +21,9 @@ mod tenants;
 
 use std::sync::Arc;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequestParts, Query, RawPathParams, State};
+use axum::body::Bytes;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Query, RawPathParams, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -140,6 +141,20 @@ impl AdminError {
         )
     }
 
+    /// An extractor's refusal in the admin envelope: 413 over the body
+    /// limit, 400 for anything else.
+    pub(crate) fn rejected(status: StatusCode, text: &str) -> AdminError {
+        let text: String = text.chars().take(500).collect();
+        match status {
+            StatusCode::PAYLOAD_TOO_LARGE => AdminError::new(
+                status,
+                "payload_too_large",
+                "the request body is over the sandbox's body limit (--body-limit-bytes)",
+            ),
+            _ => AdminError::bad_request(text),
+        }
+    }
+
     pub(crate) fn from_status(status: StatusCode) -> AdminError {
         let (code, message) = match status {
             StatusCode::NOT_FOUND => ("not_found", "no admin endpoint at this path; see the README's admin API table"),
@@ -206,6 +221,45 @@ pub(crate) async fn require_token(
     .into_response()
 }
 
+/// An admin request's JSON body; a body the extractor refuses gets the
+/// admin envelope: 413 `payload_too_large` over the body limit, 400
+/// `bad_request` otherwise.
+pub(crate) struct AdminJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for AdminJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AdminError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<AdminJson<T>, AdminError> {
+        let Json(value) = Json::<T>::from_request(request, state).await?;
+        Ok(AdminJson(value))
+    }
+}
+
+/// An admin request's raw body, refused in the admin envelope (413 over the
+/// body limit).
+pub(crate) struct AdminBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for AdminBytes {
+    type Rejection = AdminError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<AdminBytes, AdminError> {
+        Bytes::from_request(request, state)
+            .await
+            .map(AdminBytes)
+            .map_err(|e| AdminError::rejected(e.status(), &e.body_text()))
+    }
+}
+
+impl From<JsonRejection> for AdminError {
+    fn from(e: JsonRejection) -> AdminError {
+        AdminError::rejected(e.status(), &e.body_text())
+    }
+}
+
 pub(crate) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, AdminError> {
     q.map(|Query(t)| t).map_err(|e| AdminError::bad_request(e.body_text()))
 }
@@ -213,12 +267,17 @@ pub(crate) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, AdminEr
 // ---------------------------------------------------------------------------
 // Sandbox-wide
 
+/// `status` is `ok`, or `degraded` once a bug was caught (a panic in a
+/// background task, an event or a handler), with the recent ones listed.
 async fn health(State(app): State<AppState>) -> Json<Value> {
+    let health = app.health.view();
     Json(json!({
-        "status": "ok",
+        "status": health.status,
         "version": env!("CARGO_PKG_VERSION"),
         "seed": app.seed,
         "tenants": app.tenants.count(),
         "callbacks": app.callbacks.stats(),
+        "problems_total": health.problems_total,
+        "problems": health.problems,
     }))
 }

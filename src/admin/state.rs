@@ -3,20 +3,19 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{query, AdminError, TenantRef};
+use super::{query, AdminBytes, AdminError, AdminJson, TenantRef};
 use crate::app_state::AppState;
 use crate::ledger::Account;
 use crate::provider::TransactionRow;
 use crate::scenarios::{Scenario, ScenarioError, ScenarioSet};
-use crate::scheduler::{settle_due_with, Release};
+use crate::scheduler::settle_and_wait;
 use crate::store::Tenant;
 
 #[derive(Debug, Default, Deserialize)]
@@ -125,7 +124,10 @@ fn clock_view(tenant: &Tenant) -> Value {
 }
 
 /// The furthest one call may move a clock: ten years.
-const MAX_ADVANCE_MS: u64 = 10 * 365 * 86_400_000;
+pub(crate) const MAX_ADVANCE_MS: u64 = 10 * 365 * 86_400_000;
+
+/// The longest a clock move may wait for its callbacks.
+pub(crate) const MAX_WAIT_MS: u64 = 60_000;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -134,16 +136,68 @@ pub(crate) struct MoveClock {
     advance_ms: Option<u64>,
     /// Sets the clock to this RFC 3339 time.
     set: Option<String>,
+    /// How long to wait for the released callbacks before answering
+    /// (default 30,000; 0 answers at once; at most 60,000). The callbacks
+    /// are delivered either way.
+    wait_ms: Option<u64>,
 }
 
-/// Moves a virtual clock, then settles everything that fell due and delivers
-/// the resulting callbacks one by one, in timeline order, before answering.
+/// A validated clock move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClockMove {
+    Advance(chrono::Duration),
+    Set(chrono::DateTime<chrono::Utc>),
+}
+
+impl MoveClock {
+    /// Checks the body: exactly one of `advance_ms` (at most ten years) and
+    /// `set` (an RFC 3339 time), and a bounded `wait_ms`.
+    pub(crate) fn validate(self) -> Result<(ClockMove, std::time::Duration), AdminError> {
+        let wait = match self.wait_ms {
+            None => crate::scheduler::DEFAULT_WAIT,
+            Some(ms) if ms > MAX_WAIT_MS => {
+                return Err(AdminError::bad_request(format!(
+                    "wait_ms {ms} is out of range: at most {MAX_WAIT_MS} (a minute)"
+                )))
+            }
+            Some(ms) => std::time::Duration::from_millis(ms),
+        };
+        let change = match (self.advance_ms, self.set) {
+            (Some(ms), None) if ms > MAX_ADVANCE_MS => {
+                return Err(AdminError::bad_request(format!(
+                    "advance_ms {ms} is out of range: at most {MAX_ADVANCE_MS} (ten years)"
+                )))
+            }
+            (Some(ms), None) => ClockMove::Advance(crate::clock::millis(ms)),
+            (None, Some(text)) => {
+                let at = chrono::DateTime::parse_from_rfc3339(&text).map_err(|e| {
+                    AdminError::bad_request(format!(
+                        "set {:?} is not an RFC 3339 time: {e}",
+                        text.chars().take(64).collect::<String>()
+                    ))
+                })?;
+                ClockMove::Set(at.with_timezone(&chrono::Utc))
+            }
+            _ => {
+                return Err(AdminError::bad_request(
+                    "send exactly one of {\"advance_ms\": N} or {\"set\": \"RFC 3339 time\"}",
+                ))
+            }
+        };
+        Ok((change, wait))
+    }
+}
+
+/// Moves a virtual clock, settles everything that fell due and hands the
+/// callbacks to the engine, which delivers them one by one, in timeline
+/// order; answers once they are delivered (or `wait_ms` passed). The
+/// deliveries are the engine's: a client that gives up loses nothing.
 pub(crate) async fn move_clock(
     State(app): State<AppState>,
     TenantRef(tenant): TenantRef,
-    body: Result<Json<MoveClock>, JsonRejection>,
+    AdminJson(body): AdminJson<MoveClock>,
 ) -> Result<Json<Value>, AdminError> {
-    let Json(body) = body.map_err(|e| AdminError::bad_request(e.body_text()))?;
+    let (change, wait) = body.validate()?;
     if !tenant.clock.is_virtual() {
         return Err(AdminError::new(
             StatusCode::CONFLICT,
@@ -151,29 +205,14 @@ pub(crate) async fn move_clock(
             format!("tenant {:?} runs on the system clock; start it with --clock virtual or create a tenant with \"clock\": {{\"mode\": \"virtual\"}}", tenant.id),
         ));
     }
-    match (body.advance_ms, body.set) {
-        (Some(ms), None) if ms > MAX_ADVANCE_MS => {
-            return Err(AdminError::bad_request(format!(
-                "advance_ms {ms} is out of range: at most {MAX_ADVANCE_MS} (ten years)"
-            )))
-        }
-        (Some(ms), None) => {
-            tenant.clock.advance(chrono::Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX)));
-        }
-        (None, Some(text)) => {
-            let at = chrono::DateTime::parse_from_rfc3339(&text)
-                .map_err(|e| AdminError::bad_request(format!("set {text:?} is not an RFC 3339 time: {e}")))?;
-            tenant.clock.set(at.with_timezone(&chrono::Utc));
-        }
-        _ => {
-            return Err(AdminError::bad_request(
-                "send exactly one of {\"advance_ms\": N} or {\"set\": \"RFC 3339 time\"}",
-            ))
-        }
-    }
-    let delivered = settle_due_with(&app, &tenant, Release::InOrder).await;
+    match change {
+        ClockMove::Advance(by) => tenant.clock.advance(by),
+        ClockMove::Set(at) => tenant.clock.set(at),
+    };
+    let waited = settle_and_wait(&app, &tenant, wait).await;
     let mut view = clock_view(&tenant);
-    view["callbacks_attempted"] = json!(delivered);
+    view["callbacks_attempted"] = json!(waited.attempts);
+    view["callbacks_pending"] = json!(!waited.drained);
     Ok(Json(view))
 }
 
@@ -196,7 +235,7 @@ pub(crate) async fn list_scenarios(TenantRef(tenant): TenantRef) -> Json<Value> 
 pub(crate) async fn replace_scenarios(
     TenantRef(tenant): TenantRef,
     headers: HeaderMap,
-    body: Bytes,
+    AdminBytes(body): AdminBytes,
 ) -> Result<Json<Value>, AdminError> {
     let scenarios = parse_scenarios(&headers, &body)?;
     tenant.with_core(|core| core.scenarios = ScenarioSet { scenarios });
@@ -206,7 +245,7 @@ pub(crate) async fn replace_scenarios(
 pub(crate) async fn append_scenarios(
     TenantRef(tenant): TenantRef,
     headers: HeaderMap,
-    body: Bytes,
+    AdminBytes(body): AdminBytes,
 ) -> Result<Json<Value>, AdminError> {
     let scenarios = parse_scenarios(&headers, &body)?;
     tenant.with_core(|core| core.scenarios.scenarios.extend(scenarios));

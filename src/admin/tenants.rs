@@ -6,7 +6,6 @@
 //! get new consumer keys and secrets), derived from the run's seed and the
 //! tenant id, so requests find their tenant through their credentials.
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -15,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::state::{scenarios_from, ScenarioRequest};
-use super::{AdminError, TenantRef};
+use super::{AdminError, AdminJson, TenantRef};
 use crate::app_state::AppState;
 use crate::clock::Clock;
 use crate::ids::IdGen;
@@ -46,9 +45,8 @@ pub(crate) struct ClockSpec {
 /// `POST /__sandbox/tenants`: answers 201 with the tenant's credentials.
 pub(crate) async fn create(
     State(app): State<AppState>,
-    body: Result<Json<CreateTenant>, JsonRejection>,
+    AdminJson(request): AdminJson<CreateTenant>,
 ) -> Result<Response, AdminError> {
-    let Json(request) = body.map_err(|e| AdminError::bad_request(e.body_text()))?;
     let id = request.id.clone().unwrap_or_else(|| app.tenants.next_id());
     let invalid = |code: &'static str, message: String| AdminError::new(StatusCode::BAD_REQUEST, code, message);
 
@@ -119,5 +117,6 @@ pub(crate) async fn delete(
 ) -> Result<Json<Value>, AdminError> {
     let deleted = app.tenants.delete(&tenant.id).map_err(|e| AdminError::bad_request(e.to_string()))?;
     let pending_events_dropped = deleted.map_or(0, |t| t.with_core(|core| core.timeline.clear()));
+    app.callbacks.forget(&tenant.id);
     Ok(Json(json!({ "tenant": tenant.id, "deleted": true, "pending_events_dropped": pending_events_dropped })))
 }

@@ -54,7 +54,7 @@ async fn certificate(State(app): State<AppState>) -> Response {
 }
 
 fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, AdminError> {
-    body.map(|Json(t)| t).map_err(|e| AdminError::bad_request(e.body_text()))
+    body.map(|Json(t)| t).map_err(AdminError::from)
 }
 
 fn param(params: &[(String, String)], name: &str) -> String {
@@ -289,7 +289,7 @@ pub(crate) async fn answer_stk(
     Path(params): Path<Vec<(String, String)>>,
     body: Result<Json<AnswerBody>, JsonRejection>,
 ) -> Result<Json<Value>, AdminError> {
-    let Json(body) = body.map_err(|e| AdminError::bad_request(e.body_text()))?;
+    let Json(body) = body.map_err(AdminError::from)?;
     let checkout_request_id = param(&params, "checkout_request_id");
     let answer = super::Answer::parse(&body.action).ok_or_else(|| {
         AdminError::bad_request(format!(

@@ -299,7 +299,7 @@ async fn simulate_any(
     auth: Authed,
     body: Result<JsonObject, BodyProblem>,
 ) -> Result<Response, DarajaError> {
-    app.callbacks.admit().await;
+    app.callbacks.admit(&auth.tenant).await;
     let body = body.map_err(|p| p.into_error("ShortCode"))?.0;
     let decision = match gate(&auth.tenant, &auth.consumer_key, OPERATION_SIMULATE, Some(&body)) {
         Gate::Pass(decision) => decision,

@@ -102,7 +102,7 @@ pub(crate) async fn generate(
             tenant: tenant.id.clone(),
             provider: super::PROVIDER,
             subject: consumer_key,
-            expires_at: now + chrono::Duration::seconds(ttl as i64),
+            expires_at: crate::clock::after(now, crate::clock::seconds(ttl)),
         },
     );
     let shown = ttl.saturating_sub(1);

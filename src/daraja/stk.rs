@@ -97,7 +97,7 @@ pub(crate) async fn push(
     auth: Authed,
     body: Result<JsonObject, BodyProblem>,
 ) -> Result<Response, DarajaError> {
-    app.callbacks.admit().await;
+    app.callbacks.admit(&auth.tenant).await;
     let body = body.map_err(|p| p.into_error(StkPushRequest::FIRST_FIELD))?.0;
     let decision = match gate(&auth.tenant, &auth.consumer_key, OPERATION_PUSH, Some(&body)) {
         Gate::Pass(decision) => decision,

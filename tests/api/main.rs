@@ -6,6 +6,7 @@
 mod admin;
 mod daraja;
 mod helpers;
+mod reliability;
 mod robustness;
 mod scenarios;
 mod shutdown;

@@ -205,7 +205,7 @@ async fn accept(
     body: Result<JsonObject, BodyProblem>,
     kind: ApiKind,
 ) -> Result<Response, DarajaError> {
-    app.callbacks.admit().await;
+    app.callbacks.admit(&auth.tenant).await;
     let body = body.map_err(|p| p.into_error(kind.first_field()))?.0;
     let decision = match gate(&auth.tenant, &auth.consumer_key, kind.operation(), Some(&body)) {
         Gate::Pass(decision) => decision,
