@@ -8,7 +8,10 @@ use serde_json::{json, Value};
 use wiremock::matchers::method;
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::helpers::{spawn_virtual, FAST_WORLD, PATIENCE};
+use pesa_sandbox::Config;
+
+use crate::helpers::{spawn_config, spawn_virtual, FAST_WORLD, PATIENCE};
+use crate::tenants::{create, TenantClient};
 
 /// A client that gives up on a clock move (1 s timeout) while the receiver
 /// takes 5 s: the callback still reaches the receiver and the journal, the
@@ -88,4 +91,74 @@ async fn health_lists_no_problem_on_a_healthy_sandbox() {
     assert_eq!(health["status"], "ok");
     assert_eq!(health["problems_total"], json!(0));
     assert_eq!(health["problems"], Value::Array(Vec::new()));
+}
+
+/// A receiver that reads the request and never answers.
+async fn hanging_receiver() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                while tokio::io::AsyncReadExt::read(&mut stream, &mut buf).await.is_ok_and(|n| n > 0) {}
+            });
+        }
+    });
+    format!("http://{addr}/hang")
+}
+
+/// One tenant floods a receiver that never answers: its own pushes wait for
+/// room and its callbacks time out, while another tenant's push is answered
+/// at once and its callback is delivered at once.
+#[tokio::test]
+async fn a_tenant_whose_receiver_hangs_delays_only_itself() {
+    let mut config = Config::local().with_seed(7).with_world_toml(FAST_WORLD).unwrap();
+    config.callbacks.concurrency = 4;
+    config.callbacks.max_in_flight = 16;
+    config.callbacks.queue_capacity = 8;
+    config.callbacks.timeout = Duration::from_secs(3);
+    let app = spawn_config(config).await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&app.receiver).await;
+    let hang = hanging_receiver().await;
+    let (status, creds) = create(&app, json!({ "id": "stuck", "world": FAST_WORLD })).await;
+    assert_eq!(status, StatusCode::CREATED, "{creds}");
+    let stuck = TenantClient { app: &app, creds };
+
+    // Four clients push without pause for as long as the measurement runs.
+    let flood = futures_util::future::join_all((0..4).map(|worker| {
+        let (stuck, hang) = (&stuck, &hang);
+        async move {
+            for n in 0.. {
+                stuck.push(&format!("25471{worker}{n:06}"), 1, hang).await;
+            }
+        }
+    }));
+    let measure = async {
+        // Wait until the stuck tenant fills its slots and backs up its lane.
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let (_, health) = app.admin_get("/health").await;
+            let callbacks = &health["callbacks"];
+            if callbacks["in_flight"].as_u64() >= Some(4) && callbacks["queued"].as_u64() >= Some(5) {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the stuck tenant never backed up: {health}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let started = std::time::Instant::now();
+        let (status, ack) = app.stk_push(&app.stk_body("254708374149", 1)).await;
+        let answered = started.elapsed();
+        assert_eq!(status, StatusCode::OK, "{ack}");
+        let attempts = app.wait_callbacks(ack["CheckoutRequestID"].as_str().unwrap(), 1).await;
+        let called_back = started.elapsed();
+        assert_eq!(attempts[0]["outcome"], "delivered");
+        (answered, called_back)
+    };
+    let (answered, called_back) = tokio::select! {
+        _ = flood => unreachable!("the flood never ends"),
+        measured = measure => measured,
+    };
+    assert!(answered < Duration::from_millis(1_000), "the other tenant's push took {answered:?}");
+    assert!(called_back < Duration::from_millis(2_000), "the other tenant's callback took {called_back:?}");
 }
