@@ -117,6 +117,11 @@ pub struct ServeArgs {
     /// Largest request body accepted.
     #[arg(long, env = "PESA_SANDBOX_BODY_LIMIT_BYTES", default_value_t = 256 * 1024)]
     pub body_limit_bytes: usize,
+    /// On SIGTERM or SIGINT, how long to keep delivering queued callbacks
+    /// and those falling due before stopping; what is left is listed, and
+    /// the exit status is 3 if a due callback was abandoned.
+    #[arg(long, env = "PESA_SANDBOX_SHUTDOWN_GRACE_MS", default_value_t = 5_000)]
+    pub shutdown_grace_ms: u64,
 }
 
 /// Runs a helper command (everything but `serve`), writing to `out`.
@@ -172,6 +177,44 @@ pub fn banner(sandbox: &crate::Sandbox) -> String {
         key = creds.daraja.consumer_key,
         seed = sandbox.seed(),
     )
+}
+
+/// The exit status when a due callback was abandoned at shutdown.
+pub const EXIT_CALLBACKS_ABANDONED: u8 = 3;
+
+/// What `serve` prints on stderr once it stopped: whether every due
+/// callback went out, and each one that did not (tenant, transaction, URL).
+pub fn shutdown_summary(report: &crate::ShutdownReport) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    if report.is_clean() {
+        out.push_str("pesa-sandbox stopped: every due callback was delivered");
+    } else {
+        let _ = write!(
+            out,
+            "pesa-sandbox stopped: {} due callback(s) abandoned (exit status {EXIT_CALLBACKS_ABANDONED})",
+            report.abandoned_count
+        );
+    }
+    if report.scheduled_count > 0 {
+        let _ = write!(out, "; {} callback(s) scheduled for later were dropped", report.scheduled_count);
+    }
+    out.push_str("; nothing survives a restart\n");
+    let lines =
+        report.abandoned.iter().map(|c| ("abandoned", c)).chain(report.scheduled.iter().map(|c| ("dropped", c)));
+    for (what, c) in lines {
+        let _ = writeln!(
+            out,
+            "  {what} ({}): tenant {} {} {} transaction {} to {}",
+            c.state, c.tenant, c.provider, c.kind, c.correlation_id, c.url
+        );
+    }
+    let unlisted = report.abandoned_count.saturating_sub(report.abandoned.len())
+        + report.scheduled_count.saturating_sub(report.scheduled.len());
+    if unlisted > 0 {
+        let _ = writeln!(out, "  … and {unlisted} more");
+    }
+    out
 }
 
 /// SIGINT (Ctrl-C) and SIGTERM, listened for from the moment of creation,

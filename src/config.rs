@@ -148,6 +148,7 @@ impl Config {
         config.callbacks.timeout = Duration::from_millis(args.callback_timeout_ms.max(1));
         config.body_limit_bytes = args.body_limit_bytes.max(1024);
         config.server.max_connections = args.max_connections.max(1);
+        config.shutdown_grace = Duration::from_millis(args.shutdown_grace_ms);
         config.admin_token = args.admin_token.clone();
         if config.admin_token.is_none() && !config.listen.ip().is_loopback() {
             config.admin_token = Some(crate::ids::IdGen::new(rand::random(), "admin-token").alnum(32));
