@@ -29,6 +29,7 @@ use crate::callbacks::{CallbackEngine, EngineStats, Settle, UnsentCallback};
 use crate::clock::Clock;
 use crate::config::{ClockMode, Config};
 use crate::http;
+use crate::ids::IdGen;
 use crate::providers::{self, Credentials, Surface};
 use crate::scenarios::ScenarioSet;
 use crate::store::{Event, Tenants};
@@ -77,6 +78,9 @@ pub enum StartError {
         "the admin token {0}; give a token of visible ASCII characters, or none (one is generated beyond loopback)"
     )]
     AdminToken(&'static str),
+    /// More scenarios or rules than a tenant may hold.
+    #[error("the scenarios to load: {0}")]
+    Scenarios(String),
 }
 
 /// The most callbacks the shutdown report lists of each kind (the counts
@@ -136,6 +140,13 @@ fn check_admin_token(token: Option<&str>) -> Result<(), StartError> {
 impl Sandbox {
     pub async fn start(config: Config) -> Result<Sandbox, StartError> {
         check_admin_token(config.admin_token.as_deref())?;
+        crate::scenarios::check_limits(&config.scenarios).map_err(StartError::Scenarios)?;
+        let secrets = config.secrets.resolve(config.listen);
+        // A sandbox reachable from other machines always guards its admin API.
+        let admin_token = match config.admin_token {
+            None if !config.listen.ip().is_loopback() => Some(IdGen::from_entropy().alnum(32)),
+            given => given,
+        };
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;
@@ -163,16 +174,9 @@ impl Sandbox {
             ClockMode::Virtual { start } => crate::clock::Clock::virtual_at(start),
         };
         let scenarios = ScenarioSet { scenarios: config.scenarios.into_iter().map(Arc::new).collect() };
-        let tenants = Arc::new(Tenants::new(seed, config.world, clock, config.limits, scenarios));
-        let state = AppState::new(
-            tenants,
-            callbacks,
-            shared,
-            seed,
-            base_url,
-            config.admin_token.map(Arc::from),
-            health.clone(),
-        );
+        let tenants = Arc::new(Tenants::new(seed, config.world, clock, config.limits, scenarios, secrets));
+        let state =
+            AppState::new(tenants, callbacks, shared, seed, base_url, admin_token.map(Arc::from), health.clone());
 
         let background_stop = CancellationToken::new();
         let scheduler_state = state.clone();

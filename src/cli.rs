@@ -97,6 +97,12 @@ pub struct ServeArgs {
     /// Entries kept in each journal (callbacks, requests) per tenant.
     #[arg(long, env = "PESA_SANDBOX_JOURNAL_ENTRIES", default_value_t = 10_000)]
     pub journal_entries: usize,
+    /// Bytes each journal of a tenant may hold; the oldest entries go beyond it.
+    #[arg(long, env = "PESA_SANDBOX_JOURNAL_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub journal_bytes: usize,
+    /// Tenants the sandbox holds at once, the default one included.
+    #[arg(long, env = "PESA_SANDBOX_MAX_TENANTS", default_value_t = 1_000)]
+    pub max_tenants: usize,
     /// Settled transactions (and M-Pesa records) kept per tenant and kind for
     /// queries, status checks and reversals; older ones are forgotten.
     #[arg(long, env = "PESA_SANDBOX_RETAIN_TRANSACTIONS", default_value_t = 10_000)]
@@ -107,9 +113,14 @@ pub struct ServeArgs {
     /// Connections served at once.
     #[arg(long, env = "PESA_SANDBOX_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
-    /// Token the admin API requires (generated and printed when listening beyond loopback).
+    /// Token the admin API requires (generated and printed when listening beyond loopback;
+    /// an empty one is refused).
     #[arg(long, env = "PESA_SANDBOX_ADMIN_TOKEN")]
     pub admin_token: Option<String>,
+    /// Derive tokens and generated secrets from the seed even when listening beyond
+    /// loopback (they then are predictable to anyone who knows the seed).
+    #[arg(long, env = "PESA_SANDBOX_DETERMINISTIC_SECRETS")]
+    pub deterministic_secrets: bool,
     /// Callback destinations allowed (repeatable): an IP network (`127.0.0.0/8`), a host
     /// (`hooks.example.test`) or a domain (`*.example.test`). Anything, when none is given.
     #[arg(long = "callback-allow", env = "PESA_SANDBOX_CALLBACK_ALLOW", value_delimiter = ',')]

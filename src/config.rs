@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 
 use crate::callbacks::EngineConfig;
 use crate::cli::{ClockArg, ServeArgs};
+use crate::ids::Secrets;
 use crate::scenarios::{Scenario, ScenarioError};
 use crate::server::ServerLimits;
 use crate::store::Limits;
@@ -41,8 +42,11 @@ pub struct Config {
     pub request_timeout: Duration,
     pub server: ServerLimits,
     /// When set, admin calls need `Authorization: Bearer <token>` (or
-    /// `x-sandbox-admin-token`). Generated when listening beyond loopback.
+    /// `x-sandbox-admin-token`). Generated (from the operating system's
+    /// randomness) when listening beyond loopback; an empty one is refused.
     pub admin_token: Option<String>,
+    /// Where tokens and generated secrets come from (see [`Secrets`]).
+    pub secrets: Secrets,
     /// When not empty, callbacks go only to these destinations.
     pub callback_allow: Vec<crate::callbacks::Destination>,
     /// How long shutdown waits for in-flight requests and callbacks.
@@ -59,7 +63,13 @@ impl Config {
             world: World::default_world(),
             scenarios: Vec::new(),
             clock: ClockMode::System,
-            limits: Limits { journal_entries: 10_000, ledger_history: 10_000, transactions: 10_000 },
+            limits: Limits {
+                journal_entries: 10_000,
+                ledger_history: 10_000,
+                transactions: 10_000,
+                journal_bytes: 16 * 1024 * 1024,
+                max_tenants: 1_000,
+            },
             callbacks: EngineConfig {
                 queue_capacity: 4_096,
                 concurrency: 64,
@@ -76,6 +86,7 @@ impl Config {
                 max_header_bytes: 64 * 1024,
             },
             admin_token: None,
+            secrets: Secrets::Auto,
             callback_allow: Vec::new(),
             shutdown_grace: Duration::from_secs(5),
         }
@@ -150,9 +161,11 @@ impl Config {
         config.server.max_connections = args.max_connections.max(1);
         config.shutdown_grace = Duration::from_millis(args.shutdown_grace_ms);
         config.admin_token = args.admin_token.clone();
-        if config.admin_token.is_none() && !config.listen.ip().is_loopback() {
-            config.admin_token = Some(crate::ids::IdGen::new(rand::random(), "admin-token").alnum(32));
+        if args.deterministic_secrets {
+            config.secrets = Secrets::Seeded;
         }
+        config.limits.journal_bytes = args.journal_bytes.max(64 * 1024);
+        config.limits.max_tenants = args.max_tenants.max(1);
         config.callback_allow = args
             .callback_allow
             .iter()

@@ -65,6 +65,7 @@ pub use app::{Sandbox, ShutdownReport, StartError};
 pub use callbacks::{Destination, EngineConfig, EngineStats, UnsentCallback};
 pub use clock::Clock;
 pub use config::{ClockMode, Config};
+pub use ids::Secrets;
 pub use providers::Credentials;
 pub use server::ServerLimits;
 pub use store::{Limits, MAX_TOKENS_PER_APP};

@@ -261,6 +261,10 @@ pub struct Credentials {
     pub base_url: String,
     /// Where this tenant's admin endpoints live.
     pub admin_url: String,
+    /// The token that opens this tenant's admin views (and no other's), on
+    /// a sandbox whose admin API requires a token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_token: Option<String>,
     pub callbacks: CallbackCredentials,
     pub daraja: <Daraja as Provider>::Credentials,
 }
@@ -276,6 +280,7 @@ pub(crate) fn credentials(app: &AppState, tenant: &Tenant) -> Credentials {
             tenant: tenant.id.clone(),
             base_url: app.base_url.to_string(),
             admin_url: admin_url.clone(),
+            admin_token: tenant.admin_token().map(|t| secrecy::ExposeSecret::expose_secret(t).to_owned()),
             callbacks: CallbackCredentials::of(core),
             daraja: Daraja::credentials(&ctx, &shared.daraja, core, &state.providers.daraja),
         }

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Query, RawPathParams, State};
+use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Query, RawPathParams, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -195,8 +195,23 @@ impl IntoResponse for AdminError {
     }
 }
 
+/// Whether two tokens are equal, compared in constant time (for tokens of
+/// the same length): a token guards a network-reachable API.
+fn same_token(given: &str, expected: &str) -> bool {
+    given.len() == expected.len() && given.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+/// The tenant an admin path is about, when it is under `/tenants/{id}`.
+fn tenant_of_path(path: &str) -> Option<&str> {
+    let path = path.strip_prefix(PREFIX).unwrap_or(path);
+    let id = path.strip_prefix("/tenants/")?.split('/').next()?;
+    (!id.is_empty()).then_some(id)
+}
+
 /// Refuses admin calls without the admin token, when one is set (shared
-/// deployments: a sandbox listening beyond loopback always has one).
+/// deployments: a sandbox listening beyond loopback always has one). A
+/// tenant's own token opens that tenant's views under
+/// `/__sandbox/tenants/{id}` and nothing else.
 pub(crate) async fn require_token(
     State(app): State<AppState>,
     request: axum::extract::Request,
@@ -207,10 +222,14 @@ pub(crate) async fn require_token(
     let bearer = headers.get(header::AUTHORIZATION).and_then(|v| crate::httpauth::bearer(Some(v.as_bytes())).ok());
     let direct = headers.get("x-sandbox-admin-token").and_then(|v| v.to_str().ok());
     let given = bearer.or(direct).unwrap_or_default();
-    // Compare in constant time: the token guards a network-reachable API.
-    let matches = given.len() == expected.len()
-        && given.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-    if matches {
+    if same_token(given, expected) {
+        return next.run(request).await;
+    }
+    let path = request.extensions().get::<OriginalUri>().map_or(request.uri().path(), |u| u.0.path());
+    let tenant_token = tenant_of_path(path)
+        .and_then(|id| app.tenants.get(id))
+        .and_then(|tenant| tenant.admin_token().map(|t| same_token(given, t.expose_secret())));
+    if tenant_token == Some(true) && !given.is_empty() {
         return next.run(request).await;
     }
     AdminError::new(

@@ -28,6 +28,22 @@ pub(crate) struct TransactionFilter {
     status: Option<String>,
     msisdn: Option<String>,
     id: Option<String>,
+    /// Rows per page (default 1,000, at most 10,000).
+    limit: Option<usize>,
+    /// The `next_after` of the previous page.
+    after: Option<String>,
+}
+
+/// Where a page of transactions ends: the time and id of its last row.
+fn transaction_cursor(at: chrono::DateTime<chrono::Utc>, id: &str) -> String {
+    format!("{}|{id}", at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+}
+
+fn parse_transaction_cursor(text: &str) -> Result<(chrono::DateTime<chrono::Utc>, String), AdminError> {
+    let bad = || AdminError::bad_request("after is not a next_after this endpoint returned");
+    let (at, id) = text.split_once('|').ok_or_else(bad)?;
+    let at = chrono::DateTime::parse_from_rfc3339(at).map_err(|_| bad())?.with_timezone(&chrono::Utc);
+    Ok((at, id.to_owned()))
 }
 
 pub(crate) async fn transactions(
@@ -35,6 +51,8 @@ pub(crate) async fn transactions(
     q: Result<Query<TransactionFilter>, QueryRejection>,
 ) -> Result<Json<Value>, AdminError> {
     let filter = query(q)?;
+    let limit = super::journal::page_size(filter.limit)?;
+    let after = filter.after.as_deref().map(parse_transaction_cursor).transpose()?;
     let mut rows = tenant.with_state(|state| state.providers.transactions());
     let text = |row: &Value, key: &str| row.get(key).and_then(Value::as_str).map(str::to_owned);
     rows.retain(|TransactionRow { row, ids, .. }| {
@@ -45,9 +63,16 @@ pub(crate) async fn transactions(
             && filter.provider.as_deref().is_none_or(|p| text(row, "provider").as_deref() == Some(p))
             && filter.id.as_deref().is_none_or(matches_id)
     });
-    rows.sort_by_key(|r| (r.at, text(&r.row, "id")));
-    let rows: Vec<Value> = rows.into_iter().map(|r| r.row).collect();
-    Ok(Json(json!({ "transactions": rows })))
+    let mut keyed: Vec<_> = rows.into_iter().map(|r| ((r.at, text(&r.row, "id").unwrap_or_default()), r.row)).collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some(after) = &after {
+        keyed.retain(|(key, _)| key > after);
+    }
+    let next_after = (keyed.len() > limit).then(|| keyed.get(limit.saturating_sub(1))).flatten();
+    let next_after = next_after.map(|((at, id), _)| transaction_cursor(*at, id));
+    keyed.truncate(limit);
+    let rows: Vec<Value> = keyed.into_iter().map(|(_, row)| row).collect();
+    Ok(Json(json!({ "transactions": rows, "next_after": next_after })))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -238,6 +263,7 @@ pub(crate) async fn replace_scenarios(
     AdminBytes(body): AdminBytes,
 ) -> Result<Json<Value>, AdminError> {
     let scenarios = parse_scenarios(&headers, &body)?;
+    crate::scenarios::check_limits(scenarios.iter().map(|s| &**s)).map_err(too_many)?;
     tenant.with_core(|core| core.scenarios = ScenarioSet { scenarios });
     Ok(list_scenarios(TenantRef(tenant)).await)
 }
@@ -248,7 +274,14 @@ pub(crate) async fn append_scenarios(
     AdminBytes(body): AdminBytes,
 ) -> Result<Json<Value>, AdminError> {
     let scenarios = parse_scenarios(&headers, &body)?;
-    tenant.with_core(|core| core.scenarios.scenarios.extend(scenarios));
+    // Checked and appended under the tenant's lock, so two appends cannot
+    // together pass the limit.
+    tenant.with_core(|core| {
+        crate::scenarios::check_limits(core.scenarios.scenarios.iter().chain(&scenarios).map(|s| &**s))
+            .map_err(too_many)?;
+        core.scenarios.scenarios.extend(scenarios);
+        Ok::<(), AdminError>(())
+    })?;
     Ok(list_scenarios(TenantRef(tenant)).await)
 }
 
@@ -302,6 +335,11 @@ pub(crate) fn scenarios_from(request: &ScenarioRequest) -> Result<Vec<Arc<Scenar
         scenarios.push(Arc::new(Scenario::parse(text, &origin).map_err(|e| invalid_scenario(&e))?));
     }
     Ok(scenarios)
+}
+
+/// A tenant would pass a limit: 409 `limit_reached`, saying which.
+pub(crate) fn too_many(message: String) -> AdminError {
+    AdminError::new(StatusCode::CONFLICT, "limit_reached", message)
 }
 
 fn invalid_scenario(e: &ScenarioError) -> AdminError {

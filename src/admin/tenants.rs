@@ -6,14 +6,15 @@
 //! get new consumer keys and secrets), derived from the run's seed and the
 //! tenant id, so requests find their tenant through their credentials.
 
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::state::{scenarios_from, ScenarioRequest};
+use super::state::{scenarios_from, too_many, ScenarioRequest};
 use super::{AdminError, AdminJson, TenantRef};
 use crate::app_state::AppState;
 use crate::clock::Clock;
@@ -58,7 +59,8 @@ pub(crate) async fn create(
         None => Vec::new(),
     };
     let mut world = World::from_overlays(&overlays).map_err(|e| invalid("invalid_world", e.to_string()))?;
-    let mut ids = IdGen::new(app.seed, &format!("tenant-credentials/{id}"));
+    let secrets = app.tenants.secrets();
+    let mut ids = IdGen::for_secrets(secrets, app.seed, &format!("tenant-credentials/{id}"));
     world.fresh_credentials(&World::default_world(), &mut ids);
 
     let clock = match &request.clock {
@@ -88,26 +90,50 @@ pub(crate) async fn create(
         Some(s) => scenarios_from(s)?,
         None => Vec::new(),
     };
+    crate::scenarios::check_limits(scenarios.iter().map(|s| &**s)).map_err(too_many)?;
 
     let tenant = app.tenants.create(&id, world, clock, ScenarioSet { scenarios }).map_err(|e| match e {
         TenantError::Exists(_) | TenantError::KeyTaken { .. } => {
             AdminError::new(StatusCode::CONFLICT, "conflict", e.to_string())
         }
         TenantError::BadId(_) | TenantError::Default => AdminError::bad_request(e.to_string()),
+        TenantError::TooMany(_) => too_many(e.to_string()),
     })?;
+    if app.admin_token.is_some() {
+        let token = IdGen::for_secrets(secrets, app.seed, &format!("tenant-admin-token/{id}")).alnum(32);
+        tenant.set_admin_token(secrecy::SecretString::from(token));
+    }
     tracing::info!(tenant = %tenant.id, "tenant created");
     Ok((StatusCode::CREATED, Json(credentials(&app, &tenant))).into_response())
 }
 
-/// `GET /__sandbox/tenants`.
-pub(crate) async fn list(State(app): State<AppState>) -> Json<Value> {
-    let tenants: Vec<Value> = app
-        .tenants
-        .all()
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TenantPage {
+    /// Tenants per page (default 1,000, at most 10,000).
+    limit: Option<usize>,
+    /// The `next_after` of the previous page (a tenant id).
+    after: Option<String>,
+}
+
+/// `GET /__sandbox/tenants?limit=&after=`: tenants by id.
+pub(crate) async fn list(
+    State(app): State<AppState>,
+    q: Result<Query<TenantPage>, QueryRejection>,
+) -> Result<Json<Value>, AdminError> {
+    let page = super::query(q)?;
+    let limit = super::journal::page_size(page.limit)?;
+    let mut all = app.tenants.all();
+    if let Some(after) = &page.after {
+        all.retain(|t| t.id.as_str() > after.as_str());
+    }
+    let next_after = (all.len() > limit).then(|| all.get(limit.saturating_sub(1)).map(|t| t.id.clone())).flatten();
+    let tenants: Vec<Value> = all
         .iter()
+        .take(limit)
         .map(|t| json!({ "id": t.id, "clock": if t.clock.is_virtual() { "virtual" } else { "system" } }))
         .collect();
-    Json(json!({ "tenants": tenants }))
+    Ok(Json(json!({ "tenants": tenants, "next_after": next_after })))
 }
 
 /// `DELETE /__sandbox/tenants/{id}`: the tenant, its tokens and its pending events go.

@@ -179,7 +179,7 @@ pub(crate) async fn rotate_secret(
 ) -> Result<Json<Value>, AdminError> {
     let key = param(&params, "consumer_key");
     let secret = tenant.with::<Daraja, _>(|core, mine| {
-        let secret = core.ids.alnum(64);
+        let secret = core.secrets().alnum(64);
         let mut world = (*mine.world).clone();
         let app = world.apps.iter_mut().find(|a| a.consumer_key == key).ok_or_else(|| {
             AdminError::new(
@@ -202,7 +202,7 @@ pub(crate) async fn rotate_passkey(
 ) -> Result<Json<Value>, AdminError> {
     let number = param(&params, "number");
     let passkey = tenant.with::<Daraja, _>(|core, mine| {
-        let passkey = core.ids.hex(64);
+        let passkey = core.secrets().hex(64);
         let mut world = (*mine.world).clone();
         let shortcode = world.shortcodes.get_mut(&number).filter(|sc| sc.passkey.is_some()).ok_or_else(|| {
             AdminError::new(

@@ -91,7 +91,7 @@ pub(crate) async fn generate(
     };
     let settings = &world.settings;
     let now = tenant.now();
-    let token = tenant.with_core(|core| super::ids::access_token(&mut core.ids));
+    let token = tenant.with_core(|core| super::ids::access_token(core.secrets()));
     if settings.single_active_token {
         app.tenants.revoke(&tenant.id, super::PROVIDER, &consumer_key);
     }

@@ -67,6 +67,32 @@ pub(crate) fn default() -> Arc<Scenario> {
         .clone()
 }
 
+/// The most scenarios a tenant may have loaded at once.
+pub(crate) const MAX_SCENARIOS: usize = 64;
+
+/// The most rules and rate limits a tenant's loaded scenarios may hold in
+/// all: every request is matched against them in turn.
+pub(crate) const MAX_RULES: usize = 1_000;
+
+/// Checks that a tenant's loaded scenarios stay within [`MAX_SCENARIOS`]
+/// and [`MAX_RULES`]; the error says which limit and by how much.
+pub(crate) fn check_limits<'a>(loaded: impl IntoIterator<Item = &'a Scenario>) -> Result<(), String> {
+    let (mut scenarios, mut rules) = (0usize, 0usize);
+    for scenario in loaded {
+        scenarios = scenarios.saturating_add(1);
+        rules = rules.saturating_add(scenario.rules.len()).saturating_add(scenario.rate_limits.len());
+    }
+    if scenarios > MAX_SCENARIOS {
+        return Err(format!("a tenant may have at most {MAX_SCENARIOS} scenarios loaded; this would make {scenarios}"));
+    }
+    if rules > MAX_RULES {
+        return Err(format!(
+            "a tenant's loaded scenarios may hold at most {MAX_RULES} rules and rate limits in all; this would make {rules}"
+        ));
+    }
+    Ok(())
+}
+
 /// The shipped scenarios, by name.
 pub(crate) fn catalogue() -> Vec<Arc<Scenario>> {
     static CATALOGUE: OnceLock<Vec<Arc<Scenario>>> = OnceLock::new();

@@ -12,7 +12,7 @@ use secrecy::SecretString;
 use super::timeline::{Event, Timeline};
 use super::Limits;
 use crate::callbacks::CallbackJob;
-use crate::ids::IdGen;
+use crate::ids::{IdGen, Secrets};
 use crate::ledger::{Account, Ledger, Money};
 use crate::markets::{Currency, Market};
 use crate::provider::Registered;
@@ -37,8 +37,9 @@ impl TenantState {
         limits: Limits,
         scenarios: ScenarioSet,
         now: DateTime<Utc>,
+        secrets: Secrets,
     ) -> TenantState {
-        let mut core = Core::new(world.common.clone(), seed, tenant_id, limits, scenarios, now);
+        let mut core = Core::new(world.common.clone(), seed, tenant_id, limits, scenarios, now, secrets);
         let providers = States::new(&mut core, world);
         TenantState { core, providers }
     }
@@ -49,7 +50,7 @@ impl TenantState {
         let dropped = self.core.timeline.len();
         let world = self.providers.worlds(self.core.world.clone());
         let scenarios = std::mem::take(&mut self.core.scenarios);
-        *self = TenantState::new(&world, seed, tenant_id, self.core.limits, scenarios, now);
+        *self = TenantState::new(&world, seed, tenant_id, self.core.limits, scenarios, now, self.core.secrets_mode);
         dropped
     }
 }
@@ -73,6 +74,11 @@ pub struct Core {
     pub held: Vec<CallbackJob>,
     /// The secret callbacks are signed with, when the world asks for signing.
     pub signing_secret: Option<SecretString>,
+    /// Where this tenant's secrets come from.
+    secrets_mode: Secrets,
+    /// The generator of secrets when they come from the operating system;
+    /// seeded secrets come from `ids`, in the order they always did.
+    secret_ids: Option<IdGen>,
 }
 
 /// One token bucket: tokens left and when it was last refilled.
@@ -90,6 +96,7 @@ impl Core {
         limits: Limits,
         scenarios: ScenarioSet,
         now: DateTime<Utc>,
+        secrets_mode: Secrets,
     ) -> Core {
         let mut ledger = Ledger::new(limits.ledger_history);
         for currency in Currency::ALL {
@@ -100,9 +107,13 @@ impl Core {
             ledger.open(Account::customer(c.market, &c.msisdn), c.market.currency(), c.opening_balance);
         }
         let mut ids = IdGen::new(seed, tenant_id);
+        let mut secret_ids = (secrets_mode == Secrets::Random).then(IdGen::from_entropy);
         let signing_secret = world.callbacks.signing.then(|| match &world.callbacks.signing_secret {
             Some(secret) => secret.clone(),
-            None => SecretString::from(format!("whsec_{}", STANDARD.encode(ids.alnum(32)))),
+            None => {
+                let generator = secret_ids.as_mut().unwrap_or(&mut ids);
+                SecretString::from(format!("whsec_{}", STANDARD.encode(generator.alnum(32))))
+            }
         });
         Core {
             world,
@@ -115,6 +126,18 @@ impl Core {
             buckets: HashMap::new(),
             held: Vec::new(),
             signing_secret,
+            secrets_mode,
+            secret_ids,
+        }
+    }
+
+    /// The generator secrets (tokens, rotated consumer secrets and
+    /// passkeys) are drawn from: the operating system's randomness on a
+    /// shared deployment, else the tenant's seeded identifiers.
+    pub fn secrets(&mut self) -> &mut IdGen {
+        match self.secret_ids {
+            Some(ref mut generator) => generator,
+            None => &mut self.ids,
         }
     }
 

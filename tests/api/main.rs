@@ -9,5 +9,6 @@ mod helpers;
 mod reliability;
 mod robustness;
 mod scenarios;
+mod security;
 mod shutdown;
 mod tenants;
