@@ -175,8 +175,9 @@ impl Sandbox {
         };
         let scenarios = ScenarioSet { scenarios: config.scenarios.into_iter().map(Arc::new).collect() };
         let tenants = Arc::new(Tenants::new(seed, config.world, clock, config.limits, scenarios, secrets));
-        let state =
+        let mut state =
             AppState::new(tenants, callbacks, shared, seed, base_url, admin_token.map(Arc::from), health.clone());
+        state.request_timeout = config.request_timeout;
 
         let background_stop = CancellationToken::new();
         let scheduler_state = state.clone();
@@ -264,7 +265,7 @@ impl Sandbox {
     /// left: callbacks abandoned (due, never delivered) and callbacks
     /// scheduled for later. Nothing survives a restart.
     pub async fn shutdown(mut self) -> ShutdownReport {
-        let deadline = tokio::time::Instant::now() + self.grace;
+        let deadline = crate::clock::deadline(self.grace);
         self.server_stop.cancel();
         if let Some(server) = self.server.take() {
             let _ = tokio::time::timeout_at(deadline, server).await;

@@ -23,6 +23,8 @@ pub struct AppState {
     pub admin_token: Option<Arc<str>>,
     /// Panics caught in background tasks, events and handlers.
     pub(crate) health: Arc<Health>,
+    /// How long a request may take; a scripted delay reaching it answers 408.
+    pub(crate) request_timeout: std::time::Duration,
     request_seq: Arc<AtomicU64>,
 }
 
@@ -44,6 +46,7 @@ impl AppState {
             base_url,
             admin_token,
             health,
+            request_timeout: std::time::Duration::from_secs(60),
             request_seq: Arc::new(AtomicU64::new(0)),
         }
     }

@@ -95,23 +95,23 @@ pub struct ServeArgs {
     #[arg(long, env = "PESA_SANDBOX_CLOCK_START")]
     pub clock_start: Option<String>,
     /// Entries kept in each journal (callbacks, requests) per tenant.
-    #[arg(long, env = "PESA_SANDBOX_JOURNAL_ENTRIES", default_value_t = 10_000)]
+    #[arg(long, env = "PESA_SANDBOX_JOURNAL_ENTRIES", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=10_000_000), default_value_t = 10_000)]
     pub journal_entries: usize,
     /// Bytes each journal of a tenant may hold; the oldest entries go beyond it.
-    #[arg(long, env = "PESA_SANDBOX_JOURNAL_BYTES", default_value_t = 16 * 1024 * 1024)]
+    #[arg(long, env = "PESA_SANDBOX_JOURNAL_BYTES", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=(1u64 << 40)), default_value_t = 16 * 1024 * 1024)]
     pub journal_bytes: usize,
     /// Tenants the sandbox holds at once, the default one included.
-    #[arg(long, env = "PESA_SANDBOX_MAX_TENANTS", default_value_t = 1_000)]
+    #[arg(long, env = "PESA_SANDBOX_MAX_TENANTS", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000), default_value_t = 1_000)]
     pub max_tenants: usize,
     /// Settled transactions (and M-Pesa records) kept per tenant and kind for
     /// queries, status checks and reversals; older ones are forgotten.
-    #[arg(long, env = "PESA_SANDBOX_RETAIN_TRANSACTIONS", default_value_t = 10_000)]
+    #[arg(long, env = "PESA_SANDBOX_RETAIN_TRANSACTIONS", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=10_000_000), default_value_t = 10_000)]
     pub retain_transactions: usize,
     /// How long one callback attempt may take.
-    #[arg(long, env = "PESA_SANDBOX_CALLBACK_TIMEOUT_MS", default_value_t = 10_000)]
+    #[arg(long, env = "PESA_SANDBOX_CALLBACK_TIMEOUT_MS", value_parser = clap::value_parser!(u64).range(1..=600_000), default_value_t = 10_000)]
     pub callback_timeout_ms: u64,
     /// Connections served at once.
-    #[arg(long, env = "PESA_SANDBOX_MAX_CONNECTIONS", default_value_t = 4096)]
+    #[arg(long, env = "PESA_SANDBOX_MAX_CONNECTIONS", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000), default_value_t = 4096)]
     pub max_connections: usize,
     /// Token the admin API requires (generated and printed when listening beyond loopback;
     /// an empty one is refused).
@@ -126,12 +126,12 @@ pub struct ServeArgs {
     #[arg(long = "callback-allow", env = "PESA_SANDBOX_CALLBACK_ALLOW", value_delimiter = ',')]
     pub callback_allow: Vec<String>,
     /// Largest request body accepted.
-    #[arg(long, env = "PESA_SANDBOX_BODY_LIMIT_BYTES", default_value_t = 256 * 1024)]
+    #[arg(long, env = "PESA_SANDBOX_BODY_LIMIT_BYTES", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=(64u64 << 20)), default_value_t = 256 * 1024)]
     pub body_limit_bytes: usize,
     /// On SIGTERM or SIGINT, how long to keep delivering queued callbacks
     /// and those falling due before stopping; what is left is listed, and
     /// the exit status is 3 if a due callback was abandoned.
-    #[arg(long, env = "PESA_SANDBOX_SHUTDOWN_GRACE_MS", default_value_t = 5_000)]
+    #[arg(long, env = "PESA_SANDBOX_SHUTDOWN_GRACE_MS", value_parser = clap::value_parser!(u64).range(0..=3_600_000), default_value_t = 5_000)]
     pub shutdown_grace_ms: u64,
 }
 

@@ -9,6 +9,10 @@
 //! Wire formats in East Africa speak East Africa Time (UTC+3, no daylight
 //! saving); [`eat`] converts an instant to that wall-clock reading.
 
+// Time, money and counts from outside: every computation here saturates or
+// is checked, and the lint keeps it so.
+#![warn(clippy::arithmetic_side_effects)]
+
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, Utc};
@@ -109,6 +113,13 @@ pub(crate) fn after_ms(at: DateTime<Utc>, ms: i64) -> DateTime<Utc> {
 /// `at` plus `ms` milliseconds of an unsigned delay, saturating.
 pub(crate) fn after_ms_u64(at: DateTime<Utc>, ms: u64) -> DateTime<Utc> {
     after_ms(at, i64::try_from(ms).unwrap_or(i64::MAX))
+}
+
+/// The monotonic instant `after` from now, saturating thirty years ahead
+/// (a timeout or grace period from a flag cannot overflow the clock).
+pub(crate) fn deadline(after: std::time::Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(after.min(std::time::Duration::from_secs(30 * 365 * 86_400))).unwrap_or(now)
 }
 
 /// East Africa Time, the zone of every M-Pesa wire timestamp.

@@ -6,6 +6,10 @@
 //! ([`Provider::refuse`]); dropping the connection, a raw body and a delay
 //! are the same for every provider and are done here.
 
+// Time, money and counts from outside: every computation here saturates or
+// is checked, and the lint keeps it so.
+#![warn(clippy::arithmetic_side_effects)]
+
 use std::time::Duration;
 
 use axum::http::{header, StatusCode};

@@ -93,9 +93,18 @@ pub(crate) async fn middleware(State(app): State<AppState>, mut request: Request
     let surface = Surface::of_path(&path);
     let span = tracing::info_span!("request", provider = surface.name(), %method, %path, seq);
     let mut response = next.run(request).instrument(span.clone()).await;
-    let delay = response.extensions_mut().remove::<ResponseDelay>();
+    let mut delay = response.extensions_mut().remove::<ResponseDelay>().map(|d| d.0);
     let success_diagnosis = response.extensions_mut().remove::<Diagnosis>().map(|d| d.0);
     let connection_fault = response.extensions_mut().remove::<ConnectionFault>();
+    // A scripted delay is cut at the request timeout, and then the request
+    // times out as any other would: a scenario cannot hold a connection
+    // past it.
+    let timed_out = delay.filter(|d| *d >= app.request_timeout);
+    if timed_out.is_some() {
+        delay = Some(app.request_timeout);
+        response.extensions_mut().remove::<Fault>();
+        *response.status_mut() = StatusCode::REQUEST_TIMEOUT;
+    }
 
     let fault = response.extensions_mut().remove::<Fault>().map(|f| f.0).or_else(|| {
         // Errors raised by the router itself (unknown method, timeout) arrive
@@ -103,9 +112,10 @@ pub(crate) async fn middleware(State(app): State<AppState>, mut request: Request
         // the path. Error answers a handler wrote itself are left alone.
         let status = response.status();
         let bare = response.body().size_hint().exact() == Some(0) && connection_fault.is_none();
+        let bare = bare || timed_out.is_some();
         (bare && (status.is_client_error() || status.is_server_error())).then(|| surface.bare_error(status))
     });
-    let (request_id, error_code, diagnosis) = match &fault {
+    let (request_id, error_code, mut diagnosis) = match &fault {
         Some(fault) => {
             response = fault.render(&ctx);
             let diagnosis = fault.diagnosis();
@@ -121,6 +131,15 @@ pub(crate) async fn middleware(State(app): State<AppState>, mut request: Request
             (None, None, success_diagnosis)
         }
     };
+    if let Some(scripted) = timed_out {
+        let why = format!(
+            "the scenario delays the answer {} ms, at or past the request timeout ({} ms)",
+            scripted.as_millis(),
+            app.request_timeout.as_millis()
+        );
+        response.headers_mut().insert("x-sandbox-diagnosis", header_text(&why));
+        diagnosis = Some(why);
+    }
     let status = response.status().as_u16();
     span.in_scope(|| match &error_code {
         Some(code) => tracing::info!(status, error_code = %code, diagnosis = diagnosis.as_deref().unwrap_or(""), "request refused"),
@@ -145,7 +164,7 @@ pub(crate) async fn middleware(State(app): State<AppState>, mut request: Request
             },
         });
     }
-    if let Some(ResponseDelay(delay)) = delay {
+    if let Some(delay) = delay {
         tokio::time::sleep(delay).await;
     }
     if let (Some(fault), Some(connection)) = (connection_fault, connection) {

@@ -9,6 +9,10 @@
 //! Waiters (the admin long-poll) are woken on every append, so tests wait on a
 //! condition instead of sleeping.
 
+// Time, money and counts from outside: every computation here saturates or
+// is checked, and the lint keeps it so.
+#![warn(clippy::arithmetic_side_effects)]
+
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -138,13 +142,17 @@ impl Entry for CallbackAttempt {
     }
 
     fn weight(&self) -> usize {
-        std::mem::size_of::<Self>()
-            + self.url.len()
-            + self.correlation_id.len()
-            + self.callback_id.len()
-            + text_weight(&self.error)
-            + text_weight(&self.response_body)
-            + self.body.as_bytes().len()
+        [
+            std::mem::size_of::<Self>(),
+            self.url.len(),
+            self.correlation_id.len(),
+            self.callback_id.len(),
+            text_weight(&self.error),
+            text_weight(&self.response_body),
+            self.body.as_bytes().len(),
+        ]
+        .into_iter()
+        .fold(0, usize::saturating_add)
     }
 }
 
@@ -158,12 +166,16 @@ impl Entry for RequestRecord {
     }
 
     fn weight(&self) -> usize {
-        std::mem::size_of::<Self>()
-            + self.path.len()
-            + self.method.len()
-            + text_weight(&self.error_code)
-            + text_weight(&self.request_id)
-            + text_weight(&self.diagnosis)
+        [
+            std::mem::size_of::<Self>(),
+            self.path.len(),
+            self.method.len(),
+            text_weight(&self.error_code),
+            text_weight(&self.request_id),
+            text_weight(&self.diagnosis),
+        ]
+        .into_iter()
+        .fold(0, usize::saturating_add)
     }
 }
 
@@ -274,7 +286,7 @@ impl Journal {
     /// Waits until `found` returns `Some` over the journals, or the timeout
     /// passes; returns the last answer of `found`.
     pub async fn wait_for<R>(&self, timeout: Duration, mut found: impl FnMut(&Journals) -> Option<R>) -> Option<R> {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = crate::clock::deadline(timeout);
         loop {
             // Register interest before checking, so an append between the
             // check and the wait still wakes us.

@@ -11,6 +11,10 @@
 //! by health and skipped; the tenant's other events and every other tenant
 //! go on.
 
+// Time, money and counts from outside: every computation here saturates or
+// is checked, and the lint keeps it so.
+#![warn(clippy::arithmetic_side_effects)]
+
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -136,7 +140,7 @@ pub(crate) async fn run(app: AppState, stop: CancellationToken) {
         // event armed in between still wakes us.
         let notified = wakeups.notify.notified();
         let sleep = match wakeups.next() {
-            Some(at) => (at - chrono::Utc::now()).to_std().unwrap_or_default(),
+            Some(at) => at.signed_duration_since(chrono::Utc::now()).to_std().unwrap_or_default(),
             None => Duration::from_secs(3600),
         };
         tokio::select! {

@@ -12,6 +12,10 @@
 //! pause, so a task that panics at once cannot spin); one that returns is
 //! done.
 
+// Time, money and counts from outside: every computation here saturates or
+// is checked, and the lint keeps it so.
+#![warn(clippy::arithmetic_side_effects)]
+
 use std::any::Any;
 use std::collections::VecDeque;
 use std::future::Future;

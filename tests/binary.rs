@@ -291,3 +291,40 @@ fn an_empty_admin_token_stops_the_start() {
         assert!(out.stdout.is_empty(), "no banner (and no blank token) was printed");
     }
 }
+
+#[test]
+fn hostile_numbers_in_world_and_scenario_files_stop_the_start_with_a_message() {
+    let dir = std::env::temp_dir().join(format!("pesa-sandbox-hostile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases = [
+        ("world.toml", "[daraja]\ntoken_ttl_secs = 9223372036854775807\n", "--world", "daraja.token_ttl_secs"),
+        (
+            "initiators.toml",
+            "[[initiators]]\nname = \"x\"\npassword = \"p\"\npassword_age_days = 4294967295\n",
+            "--world",
+            "password_age_days",
+        ),
+        (
+            "scenario.toml",
+            "[[rules]]\nwhen = { operation = \"stk_push\" }\ncallback = { delay_ms = 9223372036854775807 }\n",
+            "--scenarios",
+            "callback.delay_ms",
+        ),
+        (
+            "spacing.toml",
+            "[[rules]]\ncallback = { duplicates = 2, duplicate_spacing_ms = 9223372036854775807 }\n",
+            "--scenarios",
+            "callback.duplicate_spacing_ms",
+        ),
+    ];
+    for (name, text, flag, field) in cases {
+        let file = dir.join(name);
+        std::fs::write(&file, text).unwrap();
+        let out = Command::new(BIN).args(["--listen", "127.0.0.1:0", flag]).arg(&file).output().unwrap();
+        let errors = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name} exits 2 (not a panic's 101): {errors}");
+        assert!(errors.contains(field) && errors.contains("out of range"), "{name}: {errors}");
+        assert!(!errors.contains("panicked"), "{errors}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

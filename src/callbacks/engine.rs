@@ -276,7 +276,7 @@ impl CallbackEngine {
     /// Not a sleep: it wakes as the lane drains.
     pub async fn admit(&self, tenant: &Tenant) {
         // The job next in line is not a backlog.
-        let limit = self.inner.capacity / 2 + 1;
+        let limit = (self.inner.capacity / 2).saturating_add(1);
         loop {
             let room = {
                 let lanes = self.inner.lanes();
@@ -334,7 +334,7 @@ impl CallbackEngine {
     /// Waits until the tenant's lane has nothing queued or in flight, at
     /// most `timeout`; returns whether it did.
     pub(crate) async fn wait_idle(&self, tenant: &str, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = crate::clock::deadline(timeout);
         loop {
             let idle = {
                 let lanes = self.inner.lanes();

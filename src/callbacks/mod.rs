@@ -26,6 +26,10 @@
 //!   the retry goes back into the tenant's timeline, so it follows the
 //!   tenant's clock.
 
+// Time, money and counts from outside: every computation here saturates or
+// is checked, and the lint keeps it so.
+#![warn(clippy::arithmetic_side_effects)]
+
 mod allowlist;
 mod deliver;
 mod engine;

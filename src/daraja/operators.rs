@@ -69,7 +69,7 @@ pub(crate) fn from_world(world: &World, now: DateTime<Utc>) -> BTreeMap<String, 
                 name: i.name.clone(),
                 kind: i.kind,
                 password: i.password.clone(),
-                password_set_at: now - Duration::days(i.password_age_days as i64),
+                password_set_at: crate::clock::after(now, -Duration::days(i64::from(i.password_age_days))),
                 shortcodes: i.shortcodes.clone(),
                 roles: i.roles.clone(),
                 status: i.status,
@@ -178,7 +178,8 @@ pub(crate) fn authorize(
         OperatorStatus::Active => {}
     }
     if operator.kind == OperatorKind::Web {
-        let expires = operator.password_set_at + Duration::days(settings.web_password_days as i64);
+        let expires =
+            crate::clock::after(operator.password_set_at, Duration::days(i64::from(settings.web_password_days)));
         if now >= expires {
             return Err(refuse(2001, format!("web operator {name:?}'s password expired at {}", expires.to_rfc3339())));
         }
@@ -196,7 +197,7 @@ pub(crate) fn authorize(
             Ok(())
         }
         CredentialVerdict::Wrong(why) => {
-            operator.failed_attempts += 1;
+            operator.failed_attempts = operator.failed_attempts.saturating_add(1);
             let limit = settings.lockout_after_failures;
             if limit > 0 && operator.failed_attempts >= limit {
                 operator.status = OperatorStatus::Locked;

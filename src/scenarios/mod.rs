@@ -14,6 +14,10 @@
 //! The format is documented in `scenarios/README.md`; [`catalogue`] holds
 //! the scenarios shipped in `scenarios/`.
 
+// Time, money and counts from outside: every computation here saturates or
+// is checked, and the lint keeps it so.
+#![warn(clippy::arithmetic_side_effects)]
+
 pub(crate) mod doc;
 mod rules;
 

@@ -292,7 +292,7 @@ pub(crate) type At<'a> = dyn Fn(std::ops::Range<usize>, String) -> ScenarioError
 fn resolve_rule(rule: RuleDoc, scenario: &str, idx: usize, at: &At<'_>) -> Result<Rule, ScenarioError> {
     let label = match &rule.name {
         Some(n) => format!("{scenario}#{n}"),
-        None => format!("{scenario}#{}", idx + 1),
+        None => format!("{scenario}#{}", idx.saturating_add(1)),
     };
     let when = resolve_when(rule.when, at)?;
     let outcome = rule.outcome.map(|o| resolve_outcome(o, at)).transpose()?;
@@ -596,7 +596,7 @@ fn default_name(origin: &str) -> String {
 /// `line N, column M` of a byte offset.
 fn line_of(text: &str, offset: usize) -> String {
     let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let line = before.matches('\n').count().saturating_add(1);
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()).saturating_add(1);
     format!("line {line}, column {column}:")
 }

@@ -180,8 +180,8 @@ impl Core {
                 .buckets
                 .entry((app.to_owned(), provider, operation, idx))
                 .or_insert(Bucket { tokens: limit.initial, refilled_at: now });
-            let elapsed = u64::try_from((now - bucket.refilled_at).num_milliseconds()).unwrap_or(0);
-            let periods = elapsed / limit.period_ms.max(1);
+            let elapsed = u64::try_from(now.signed_duration_since(bucket.refilled_at).num_milliseconds()).unwrap_or(0);
+            let periods = elapsed.checked_div(limit.period_ms).unwrap_or(0);
             if periods > 0 {
                 bucket.tokens = limit.capacity.min(bucket.tokens.saturating_add(periods.saturating_mul(limit.refill)));
                 let advanced = i64::try_from(periods.saturating_mul(limit.period_ms)).unwrap_or(i64::MAX);

@@ -14,6 +14,10 @@
 //! recorded; the scheduler task wakes up for the earliest due event of every
 //! tenant whose clock is the system clock.
 
+// Time, money and counts from outside: every computation here saturates or
+// is checked, and the lint keeps it so.
+#![warn(clippy::arithmetic_side_effects)]
+
 mod core;
 mod grants;
 mod timeline;
@@ -282,7 +286,7 @@ impl Tenants {
     /// A fresh tenant id: `tenant-1`, `tenant-2`, ... (skipping taken ones).
     pub fn next_id(&self) -> String {
         loop {
-            let n = self.id_counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            let n = self.id_counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed).saturating_add(1);
             let id = format!("tenant-{n}");
             if self.get(&id).is_none() {
                 return id;

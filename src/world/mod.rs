@@ -9,6 +9,10 @@
 //! The embedded default world works with zero configuration; a world file
 //! merges over it entry by entry, or replaces it with `replace_default = true`.
 
+// Time, money and counts from outside: every computation here saturates or
+// is checked, and the lint keeps it so.
+#![warn(clippy::arithmetic_side_effects)]
+
 use std::collections::BTreeMap;
 
 use secrecy::SecretString;

@@ -162,3 +162,145 @@ async fn a_tenant_whose_receiver_hangs_delays_only_itself() {
     assert!(answered < Duration::from_millis(1_000), "the other tenant's push took {answered:?}");
     assert!(called_back < Duration::from_millis(2_000), "the other tenant's callback took {called_back:?}");
 }
+
+/// Every hostile number a world may carry is refused at tenant creation
+/// with its field and range; nothing half-made is left behind, so the same
+/// id then works with a sane world.
+#[tokio::test]
+async fn hostile_numbers_in_a_tenants_world_are_refused_with_the_field_and_range() {
+    let app = crate::helpers::spawn().await;
+    let hostile = [
+        ("[daraja]\ntoken_ttl_secs = 9223372036854775807\n", "daraja.token_ttl_secs"),
+        ("[daraja]\nstk_answer_delay_ms = 9223372036854775807\n", "daraja.stk_answer_delay_ms"),
+        // Past what TOML's integers hold: refused by the parser, naming the line.
+        ("[daraja]\nstk_answer_delay_ms = 18446744073709551615\n", "line 2"),
+        ("[daraja]\nresult_delay_ms = 9223372036854775807\n", "daraja.result_delay_ms"),
+        ("[daraja]\nstk_timeout_secs = 9223372036854775807\n", "daraja.stk_timeout_secs"),
+        ("[[initiators]]\nname = \"x\"\npassword = \"p\"\npassword_age_days = 4294967295\n", "password_age_days"),
+        ("[[customers]]\nmsisdn = \"254708374149\"\nbalance = 1e300\n", "balance"),
+        ("[[rate_limits]]\ncapacity = 9223372036854775807\nperiod_ms = 1\n", "rate_limits.capacity"),
+        ("[[rate_limits]]\ncapacity = 1\nperiod_ms = 9223372036854775807\n", "rate_limits.period_ms"),
+    ];
+    for (world, field) in hostile {
+        let (status, err) = app.admin_post("/tenants", &json!({ "id": "hostile", "world": world })).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{world}: {err}");
+        assert_eq!(err["error"]["code"], "invalid_world", "{world}");
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(message.contains(field), "{world}: {message}");
+    }
+    let (status, created) = app.admin_post("/tenants", &json!({ "id": "hostile", "world": FAST_WORLD })).await;
+    assert_eq!(status, StatusCode::CREATED, "the id is not a ghost: {created}");
+    let (_, health) = app.admin_get("/health").await;
+    assert_eq!(health["status"], "ok");
+}
+
+/// Every hostile number a scenario may carry is refused with its field and
+/// range, through the admin API and at tenant creation.
+#[tokio::test]
+async fn hostile_numbers_in_a_scenario_are_refused_with_the_field_and_range() {
+    let app = crate::helpers::spawn().await;
+    let hostile = [
+        ("callback = { delay_ms = 9223372036854775807 }", "callback.delay_ms"),
+        ("callback = { delay_ms = { min = 0, max = 9223372036854775807 } }", "callback.delay_ms"),
+        ("callback = { delay_ms = 18446744073709551615 }", "line 3"),
+        ("callback = { duplicates = 4294967295 }", "callback.duplicates"),
+        ("callback = { duplicates = 1, duplicate_spacing_ms = 9223372036854775807 }", "callback.duplicate_spacing_ms"),
+        ("callback = { retry_ms = [9223372036854775807] }", "callback.retry_ms"),
+        ("callback = { out_of_order = true, hold_max_ms = 9223372036854775807 }", "callback.hold_max_ms"),
+        ("outcome = { result_code = 0, after_ms = 9223372036854775807 }", "outcome.after_ms"),
+        ("fault = { delay_ms = 3600000 }", "fault.delay_ms"),
+        ("fault = { status = 999 }", "fault.status"),
+        ("fault = { status = 70000 }", "line 3"),
+    ];
+    for (rule, field) in hostile {
+        let document = format!("[[rules]]\nwhen = {{ operation = \"stk_push\" }}\n{rule}\n");
+        let res = app
+            .http
+            .put(app.url("/__sandbox/scenarios"))
+            .header("content-type", "application/toml")
+            .body(document.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{rule}");
+        let err: Value = res.json().await.unwrap();
+        assert_eq!(err["error"]["code"], "invalid_scenario", "{rule}");
+        assert!(err["error"]["message"].as_str().unwrap().contains(field), "{rule}: {err}");
+        let (status, err) =
+            app.admin_post("/tenants", &json!({ "id": "scripted", "scenarios": { "documents": [document] } })).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{rule}: {err}");
+    }
+    let (_, loaded) = app.admin_get("/scenarios").await;
+    assert!(loaded["scenarios"].as_array().unwrap().is_empty(), "nothing was loaded");
+}
+
+/// The admin API's numbers: moves past ten years, floats and numbers past
+/// `u64` are refused; a clock set near the end of the year 9999 stops
+/// there, and everything computed from it still works.
+#[tokio::test]
+async fn hostile_clock_moves_are_refused_and_the_end_of_the_calendar_is_safe() {
+    // No timestamp window: the client's clock is not the tenant's.
+    let app = spawn_virtual(&format!("{FAST_WORLD}timestamp_window_secs = 0\n")).await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&app.receiver).await;
+    for body in [
+        json!({ "advance_ms": 9e15 }),
+        json!({ "advance_ms": 315_360_000_001u64 }),
+        json!({ "advance_ms": u64::MAX }),
+        json!({ "advance_ms": -1 }),
+        json!({ "set": "+262143-12-31T23:59:59Z" }),
+        json!({ "advance_ms": 1, "set": "2030-01-01T00:00:00Z" }),
+    ] {
+        let (status, err) = app.admin_post("/clock", &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {err}");
+        assert_eq!(err["error"]["code"], "bad_request", "{body}");
+    }
+    let raw = app
+        .http
+        .post(app.url("/__sandbox/clock"))
+        .header("content-type", "application/json")
+        .body(r#"{"advance_ms": 100000000000000000000000000000}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), StatusCode::BAD_REQUEST);
+
+    let (status, clock) = app.admin_post("/clock", &json!({ "set": "9999-12-31T20:00:00Z" })).await;
+    assert_eq!(status, StatusCode::OK, "{clock}");
+    let (status, ack) = app.stk_push(&app.stk_body("254708374149", 1)).await;
+    assert_eq!(status, StatusCode::OK, "{ack}");
+    app.advance_ms(60_000).await;
+    let attempts = app.attempts(ack["CheckoutRequestID"].as_str().unwrap()).await;
+    assert_eq!(attempts[0]["outcome"], "delivered", "{}", attempts[0]);
+    let (_, clock) = app.admin_post("/clock", &json!({ "advance_ms": 315_360_000_000u64 })).await;
+    assert_eq!(clock["now"], "9999-12-31T23:59:59.999Z", "the clock stops at the end of the year 9999");
+    assert_eq!(app.token().await.len(), 28, "a token expiring past the year 9999 is still issued");
+    let (_, health) = app.admin_get("/health").await;
+    assert_eq!(health["status"], "ok", "{health}");
+}
+
+/// A scripted delay at or past the request timeout answers, at the
+/// timeout, as a timed-out request in the provider's envelope.
+#[tokio::test]
+async fn a_scripted_delay_cannot_hold_a_connection_past_the_request_timeout() {
+    let mut config = Config::local().with_seed(7).with_world_toml(FAST_WORLD).unwrap();
+    config.request_timeout = Duration::from_millis(300);
+    let config = config
+        .with_scenario_toml("[[rules]]\nwhen = { operation = \"stk_push\" }\nfault = { delay_ms = 600000 }\n")
+        .unwrap();
+    let app = spawn_config(config).await;
+    let started = std::time::Instant::now();
+    let token = app.token().await;
+    let res = app
+        .http
+        .post(app.url("/mpesa/stkpush/v1/processrequest"))
+        .bearer_auth(token)
+        .json(&app.stk_body("254708374149", 1))
+        .send()
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "answered at the timeout: {:?}", started.elapsed());
+    let diagnosis = res.headers()["x-sandbox-diagnosis"].to_str().unwrap().to_owned();
+    assert!(diagnosis.contains("600000 ms"), "{diagnosis}");
+    let body: Value = res.json().await.unwrap();
+    assert!(body["errorCode"].as_str().is_some() && body["requestId"].as_str().is_some(), "Daraja's envelope: {body}");
+}
