@@ -353,3 +353,24 @@ impl Drop for Sandbox {
         self.engine_close.cancel();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_handler_that_panics_answers_500_in_its_envelope_and_marks_health_degraded() {
+        let sandbox = Sandbox::start(Config::local().with_seed(1)).await.unwrap();
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let res = http.get(format!("{}/__sandbox/test/panic", sandbox.base_url())).send().await.unwrap();
+        assert_eq!(res.status(), 500);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "error", "the admin envelope: {body}");
+        let health: serde_json::Value =
+            http.get(format!("{}/__sandbox/health", sandbox.base_url())).send().await.unwrap().json().await.unwrap();
+        assert_eq!(health["status"], "degraded");
+        assert_eq!(health["problems"][0]["task"], "request handler");
+        assert_eq!(health["problems"][0]["message"], "a bug in a handler");
+        sandbox.shutdown().await;
+    }
+}

@@ -45,13 +45,23 @@ use crate::store::{Core, Tenant, DEFAULT_TENANT};
 pub(crate) const PREFIX: &str = "/__sandbox";
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new()
+    let router = Router::new();
+    // A handler with a bug, to prove that a panic is contained (tests only).
+    #[cfg(test)]
+    let router = router.route("/test/panic", get(panicking_handler));
+    router
         .route("/health", get(health))
         .route("/scenarios/catalogue", get(state::catalogue))
         .route("/tenants", post(tenants::create).get(tenants::list))
         .route("/tenants/{tenant}", get(get_credentials).delete(tenants::delete))
         .merge(tenant_routes())
         .nest("/tenants/{tenant}", tenant_routes())
+}
+
+/// A handler with a bug (tests only).
+#[cfg(test)]
+async fn panicking_handler() -> &'static str {
+    panic!("a bug in a handler")
 }
 
 /// Everything that exists once per tenant.
