@@ -27,8 +27,9 @@ pub enum Clock {
 }
 
 impl Clock {
+    /// A virtual clock showing `start` (within the years 0 to 9999).
     pub fn virtual_at(start: DateTime<Utc>) -> Clock {
-        Clock::Virtual(Arc::new(Mutex::new(start)))
+        Clock::Virtual(Arc::new(Mutex::new(start.clamp(dawn(), horizon()))))
     }
 
     pub fn now(&self) -> DateTime<Utc> {

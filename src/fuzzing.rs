@@ -265,6 +265,245 @@ pub fn callback_security(data: &[u8]) {
     let _ = crate::crypto::webhook::verify(secret, id, 1_700_000_000, body.as_bytes(), &input);
 }
 
+// ---------------------------------------------------------------------------
+// Hostile numbers: documents whose every numeric field comes from the input,
+// biased towards the boundaries the sandbox checks.
+
+/// Values a hostile number is drawn from: every boundary the sandbox checks
+/// (and one past it), the ends of the integer types, and non-numbers.
+const EDGES: &[&str] = &[
+    "0",
+    "1",
+    "-1",
+    "100",
+    "101",
+    "600000",
+    "600001",
+    "86400000",
+    "86400001",
+    "31536000",
+    "31536001",
+    "36500",
+    "36501",
+    "1000000000",
+    "1000000001",
+    "4294967295",
+    "4294967296",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "18446744073709551615",
+    "1e13",
+    "1e300",
+    "-1e300",
+    "nan",
+    "inf",
+    "0.5",
+];
+
+/// The input as a stream of numbers in TOML syntax: each 9 bytes give one,
+/// the first byte choosing between a boundary, the raw 64 bits (unsigned
+/// or signed) and a small number.
+fn hostile_numbers(data: &[u8]) -> impl Iterator<Item = String> + '_ {
+    data.chunks(9).map(|chunk| {
+        let (selector, rest) = chunk.split_first().map_or((0, &[][..]), |(s, r)| (*s, r));
+        let mut raw = [0u8; 8];
+        for (slot, byte) in raw.iter_mut().zip(rest) {
+            *slot = *byte;
+        }
+        let value = u64::from_le_bytes(raw);
+        match selector % 4 {
+            0 => {
+                let index = usize::try_from(value % EDGES.len() as u64).unwrap_or(0);
+                EDGES.get(index).copied().unwrap_or("0").to_owned()
+            }
+            1 => value.to_string(),
+            2 => i64::from_le_bytes(raw).to_string(),
+            _ => (value % 1000).to_string(),
+        }
+    })
+}
+
+/// Fills each `{}` of `template` with the next number ("0" once the input
+/// runs out).
+fn fill(template: &str, numbers: &mut impl Iterator<Item = String>) -> String {
+    let mut parts = template.split("{}");
+    let mut out = parts.next().unwrap_or_default().to_owned();
+    for part in parts {
+        out.push_str(&numbers.next().unwrap_or_else(|| "0".to_owned()));
+        out.push_str(part);
+    }
+    out
+}
+
+const WORLD_NUMBERS: &str = "[daraja]
+token_ttl_secs = {}
+timestamp_window_secs = {}
+stk_answer_delay_ms = {}
+stk_timeout_secs = {}
+stk_min_amount = {}
+stk_max_amount = {}
+result_delay_ms = {}
+c2b_validation_timeout_ms = {}
+lockout_after_failures = {}
+web_password_days = {}
+b2c_min_amount = {}
+b2c_max_amount = {}
+[daraja.charges]
+b2c = {}
+b2b = {}
+[customer_defaults]
+balance = {}
+[[customers]]
+msisdn = \"254708374149\"
+balance = {}
+[[initiators]]
+name = \"fuzz\"
+password = \"p\"
+password_age_days = {}
+[[rate_limits]]
+capacity = {}
+refill = {}
+period_ms = {}
+initial = {}
+";
+
+const SCENARIO_NUMBERS: &str = "[[rules]]
+when = { operation = \"stk_push\", amount = { min = {}, max = {} } }
+outcome = { result_code = {}, after_ms = {} }
+fault = { delay_ms = {}, status = {} }
+callback = { delay_ms = { min = {}, max = {} }, duplicates = {}, duplicate_spacing_ms = {}, out_of_order = true, hold_max_ms = {}, retry_ms = [{}, {}] }
+[[rules]]
+callback = { delay_ms = {}, duplicates = {}, duplicate_spacing_ms = {} }
+[[rate_limits]]
+capacity = {}
+refill = {}
+period_ms = {}
+initial = {}
+";
+
+/// The instants hostile numbers are added to: the ends of what a virtual
+/// clock shows, and now.
+fn extreme_instants() -> [chrono::DateTime<chrono::Utc>; 3] {
+    [crate::clock::dawn(), chrono::Utc::now(), crate::clock::horizon()]
+}
+
+/// The world document [`world_numbers`] makes of an input (for checking seeds).
+pub fn world_numbers_text(data: &[u8]) -> String {
+    fill(WORLD_NUMBERS, &mut hostile_numbers(data))
+}
+
+/// The scenario document [`scenario_numbers`] makes of an input (for checking seeds).
+pub fn scenario_numbers_text(data: &[u8]) -> String {
+    fill(SCENARIO_NUMBERS, &mut hostile_numbers(data))
+}
+
+/// Whether a scenario document parses, with the error if not.
+pub fn parsed_scenario(text: &str) -> Result<(), String> {
+    scenarios::Scenario::parse(text, "seed").map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// A world document whose every number comes from the input: it resolves
+/// or is refused, and a world that resolves makes a tenant, at the ends of
+/// the virtual calendar, whose rate limits and customers work.
+pub fn world_numbers(data: &[u8]) {
+    if data.len() > MAX_INPUT_LEN {
+        return;
+    }
+    let text = world_numbers_text(data);
+    let Ok(doc) = World::parse_doc(&text, "fuzz") else { return };
+    let Ok(world) = World::from_overlays(&[(doc, "fuzz".into())]) else { return };
+    for at in extreme_instants() {
+        let tenants = crate::store::Tenants::new(
+            1,
+            world.clone(),
+            crate::clock::Clock::virtual_at(at),
+            crate::config::Config::local().limits,
+            scenarios::ScenarioSet::default(),
+            crate::ids::Secrets::Seeded,
+        );
+        let tenant = tenants.default_tenant();
+        tenant.with_core(|core| {
+            for now in extreme_instants() {
+                let _ = core.take_token("fuzz", "daraja", "stk_push", now);
+            }
+            let _ = core.ensure_customer(crate::markets::Market::Kenya, "254700000001");
+        });
+    }
+}
+
+/// One core to plan callbacks on, shared by every input (reset after each).
+fn fuzz_tenants() -> &'static crate::store::Tenants {
+    static TENANTS: OnceLock<crate::store::Tenants> = OnceLock::new();
+    TENANTS.get_or_init(|| {
+        crate::store::Tenants::new(
+            1,
+            World::default_world(),
+            crate::clock::Clock::virtual_at(crate::clock::horizon()),
+            crate::config::Config::local().limits,
+            scenarios::ScenarioSet::default(),
+            crate::ids::Secrets::Seeded,
+        )
+    })
+}
+
+/// A scenario whose every number comes from the input: it parses or is
+/// refused, and a scenario that parses plans its callbacks, delays its
+/// outcomes and takes rate-limit tokens at the ends of the virtual
+/// calendar without panicking.
+pub fn scenario_numbers(data: &[u8]) {
+    if data.len() > MAX_INPUT_LEN {
+        return;
+    }
+    let text = scenario_numbers_text(data);
+    let Ok(scenario) = scenarios::Scenario::parse(&text, "fuzz.toml") else { return };
+    let job = crate::callbacks::CallbackJob::new(
+        "cb-1".into(),
+        "daraja",
+        "fuzz",
+        "tx-1".into(),
+        "http://127.0.0.1:9/fuzz".into(),
+        &serde_json::json!({}),
+    );
+    let scenario = std::sync::Arc::new(scenario);
+    fuzz_tenants().default_tenant().with_core(|core| {
+        core.scenarios = scenarios::ScenarioSet { scenarios: vec![scenario.clone()] };
+        for at in extreme_instants() {
+            for rule in &scenario.rules {
+                let decision = &rule.decision;
+                crate::callbacks::plan(core, job.clone(), &decision.callback, at);
+                if let Some(delay) = decision.outcome.as_ref().and_then(|o| o.after_ms) {
+                    let ms = delay.sample(|low, high| core.ids.between(low, high));
+                    let _ = crate::clock::after_ms_u64(at, ms);
+                }
+                let facts = scenarios::Facts {
+                    provider: "daraja",
+                    operation: "stk_push",
+                    amount: Some(Money::from_shillings(10)),
+                    ..scenarios::Facts::default()
+                };
+                let _ = core.decide(&facts);
+            }
+            let _ = core.take_token("fuzz", "daraja", "stk_push", at);
+        }
+        core.timeline.clear();
+        core.held.clear();
+        core.scenarios = scenarios::ScenarioSet::default();
+    });
+}
+
+/// An admin API body, read as every admin endpoint that takes JSON reads
+/// it: a clock move, a tenant creation, a scenario request. Whatever is
+/// accepted stays within its documented ranges.
+pub fn admin_body(data: &[u8]) {
+    use crate::admin::fuzzing as admin;
+    if data.len() > MAX_INPUT_LEN {
+        return;
+    }
+    admin::clock_move(data);
+    admin::tenant_creation(data);
+    admin::scenario_request(data);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,7 +511,10 @@ mod tests {
     #[test]
     fn every_target_accepts_empty_and_oversized_inputs() {
         let oversized = vec![b'{'; MAX_INPUT_LEN + 1];
-        let targets: [fn(&[u8]); 10] = [
+        let targets: [fn(&[u8]); 13] = [
+            world_numbers,
+            scenario_numbers,
+            admin_body,
             daraja_result_request,
             callback_security,
             daraja_stk_push,

@@ -121,3 +121,40 @@ fn every_committed_result_api_body_is_handled_without_panicking() {
 fn every_committed_callback_security_input_is_handled_without_panicking() {
     replay("callback_security", fuzzing::callback_security);
 }
+
+#[test]
+fn every_committed_hostile_world_is_handled_without_panicking() {
+    replay("world_numbers", fuzzing::world_numbers);
+}
+
+#[test]
+fn every_committed_hostile_scenario_is_handled_without_panicking() {
+    replay("scenario_numbers", fuzzing::scenario_numbers);
+}
+
+#[test]
+fn every_committed_admin_body_is_handled_without_panicking() {
+    replay("admin_body", fuzzing::admin_body);
+}
+
+/// The hostile-number seeds reach both sides of the range checks: the sane
+/// ones are accepted in full, the hostile ones refused with the field named.
+#[test]
+fn the_hostile_number_seeds_reach_past_the_parsers() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz").join("corpus");
+    let read = |path: &str| fs::read(corpus.join(path)).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+
+    let world = fuzzing::world_numbers_text(&read("fuzz_world_numbers/sane-world"));
+    fuzzing::resolved_world(world.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{world}"));
+    let world = fuzzing::world_numbers_text(&read("fuzz_world_numbers/one-past-each-bound"));
+    let err = fuzzing::resolved_world(world.as_bytes()).expect_err("past the bounds");
+    assert!(err.contains("out of range") || err.contains("must be an amount"), "{err}");
+
+    let scenario = fuzzing::scenario_numbers_text(&read("fuzz_scenario_numbers/sane-scenario"));
+    fuzzing::parsed_scenario(&scenario).unwrap_or_else(|e| panic!("{e}\n{scenario}"));
+    let scenario = fuzzing::scenario_numbers_text(&read("fuzz_scenario_numbers/a-day-everywhere"));
+    fuzzing::parsed_scenario(&scenario).unwrap_or_else(|e| panic!("a day is the bound: {e}\n{scenario}"));
+    let scenario = fuzzing::scenario_numbers_text(&read("fuzz_scenario_numbers/one-past-each-bound"));
+    let err = fuzzing::parsed_scenario(&scenario).expect_err("past the bounds");
+    assert!(err.contains("out of range"), "{err}");
+}

@@ -19,6 +19,7 @@
 // is checked, and the lint keeps it so.
 #![warn(clippy::arithmetic_side_effects)]
 
+pub(crate) mod fuzzing;
 mod journal;
 mod state;
 mod tenants;

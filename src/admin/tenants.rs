@@ -6,6 +6,8 @@
 //! get new consumer keys and secrets), derived from the run's seed and the
 //! tenant id, so requests find their tenant through their credentials.
 
+use std::sync::Arc;
+
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -20,7 +22,7 @@ use crate::app_state::AppState;
 use crate::clock::Clock;
 use crate::ids::IdGen;
 use crate::providers::{credentials, World};
-use crate::scenarios::ScenarioSet;
+use crate::scenarios::{Scenario, ScenarioSet};
 use crate::store::TenantError;
 
 #[derive(Debug, Default, Deserialize)]
@@ -43,54 +45,71 @@ pub(crate) struct ClockSpec {
     start: Option<String>,
 }
 
+/// What a tenant creation request asks for, checked.
+pub(crate) struct NewTenant {
+    /// The world, before its credentials are made the tenant's own.
+    pub(crate) world: World,
+    pub(crate) clock: Clock,
+    pub(crate) scenarios: Vec<Arc<Scenario>>,
+}
+
+impl CreateTenant {
+    /// Checks everything but the id: the world document, the clock and the
+    /// scenarios (within the limits); nothing is created.
+    pub(crate) fn validate(&self) -> Result<NewTenant, AdminError> {
+        let invalid = |code: &'static str, message: String| AdminError::new(StatusCode::BAD_REQUEST, code, message);
+        let overlays = match &self.world {
+            Some(text) => vec![(
+                World::parse_doc(text, "world").map_err(|e| invalid("invalid_world", e.to_string()))?,
+                "world".to_owned(),
+            )],
+            None => Vec::new(),
+        };
+        let world = World::from_overlays(&overlays).map_err(|e| invalid("invalid_world", e.to_string()))?;
+        let clock = match &self.clock {
+            None => Clock::System,
+            Some(spec) => match spec.mode.as_str() {
+                "system" => Clock::System,
+                "virtual" => {
+                    let start = match &spec.start {
+                        Some(text) => chrono::DateTime::parse_from_rfc3339(text)
+                            .map_err(|e| {
+                                let text: String = text.chars().take(64).collect();
+                                invalid("invalid_clock", format!("clock.start {text:?} is not an RFC 3339 time: {e}"))
+                            })?
+                            .with_timezone(&chrono::Utc),
+                        None => chrono::Utc::now(),
+                    };
+                    Clock::virtual_at(start)
+                }
+                other => {
+                    let other: String = other.chars().take(64).collect();
+                    return Err(invalid(
+                        "invalid_clock",
+                        format!("clock.mode {other:?} is neither \"system\" nor \"virtual\""),
+                    ));
+                }
+            },
+        };
+        let scenarios = match &self.scenarios {
+            Some(s) => scenarios_from(s)?,
+            None => Vec::new(),
+        };
+        crate::scenarios::check_limits(scenarios.iter().map(|s| &**s)).map_err(too_many)?;
+        Ok(NewTenant { world, clock, scenarios })
+    }
+}
+
 /// `POST /__sandbox/tenants`: answers 201 with the tenant's credentials.
 pub(crate) async fn create(
     State(app): State<AppState>,
     AdminJson(request): AdminJson<CreateTenant>,
 ) -> Result<Response, AdminError> {
     let id = request.id.clone().unwrap_or_else(|| app.tenants.next_id());
-    let invalid = |code: &'static str, message: String| AdminError::new(StatusCode::BAD_REQUEST, code, message);
-
-    let overlays = match &request.world {
-        Some(text) => vec![(
-            World::parse_doc(text, "world").map_err(|e| invalid("invalid_world", e.to_string()))?,
-            "world".to_owned(),
-        )],
-        None => Vec::new(),
-    };
-    let mut world = World::from_overlays(&overlays).map_err(|e| invalid("invalid_world", e.to_string()))?;
+    let NewTenant { mut world, clock, scenarios } = request.validate()?;
     let secrets = app.tenants.secrets();
     let mut ids = IdGen::for_secrets(secrets, app.seed, &format!("tenant-credentials/{id}"));
     world.fresh_credentials(&World::default_world(), &mut ids);
-
-    let clock = match &request.clock {
-        None => Clock::System,
-        Some(spec) => match spec.mode.as_str() {
-            "system" => Clock::System,
-            "virtual" => {
-                let start = match &spec.start {
-                    Some(text) => chrono::DateTime::parse_from_rfc3339(text)
-                        .map_err(|e| {
-                            invalid("invalid_clock", format!("clock.start {text:?} is not an RFC 3339 time: {e}"))
-                        })?
-                        .with_timezone(&chrono::Utc),
-                    None => chrono::Utc::now(),
-                };
-                Clock::virtual_at(start)
-            }
-            other => {
-                return Err(invalid(
-                    "invalid_clock",
-                    format!("clock.mode {other:?} is neither \"system\" nor \"virtual\""),
-                ))
-            }
-        },
-    };
-    let scenarios = match &request.scenarios {
-        Some(s) => scenarios_from(s)?,
-        None => Vec::new(),
-    };
-    crate::scenarios::check_limits(scenarios.iter().map(|s| &**s)).map_err(too_many)?;
 
     let tenant = app.tenants.create(&id, world, clock, ScenarioSet { scenarios }).map_err(|e| match e {
         TenantError::Exists(_) | TenantError::KeyTaken { .. } => {
