@@ -82,6 +82,7 @@ impl Config {
             request_timeout: Duration::from_secs(60),
             server: ServerLimits {
                 header_read_timeout: Duration::from_secs(10),
+                body_read_timeout: Duration::from_secs(10),
                 max_connections: 4096,
                 max_header_bytes: 64 * 1024,
             },

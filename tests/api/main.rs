@@ -4,6 +4,7 @@
 //! surfaces (admin, scenarios, tenants, robustness, shutdown).
 
 mod admin;
+mod connections;
 mod daraja;
 mod helpers;
 mod reliability;
