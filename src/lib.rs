@@ -19,7 +19,7 @@
 //!   `world`: what a tenant starts with.
 //! * `scenarios`: what happens to accepted requests; `gate`: rate limits and scripted faults;
 //!   `scheduler`: releases due events.
-//! * `callbacks`: the only code that sends HTTP; `journal`: what happened.
+//! * `callbacks`: the only code that sends HTTP; `journal`: what happened; `supervisor`: bugs caught, health.
 //! * `crypto`: RSA credentials, Lipa na M-Pesa passwords, webhook signatures; `clock`, `ids`: time and seeded ids.
 //! * `http`, `server`, `fields`, `httpauth`: request plumbing shared by providers.
 //! * `cli`, `config`, `telemetry`: the binary's edge.
