@@ -464,24 +464,22 @@ impl CallbackEngine {
         };
         // An ordered lane's last delivery may have made more due (a
         // validation answer whose confirmation follows at once).
-        let last = {
-            let mut lanes = inner.lanes();
-            let lane = lanes.lane(&tenant);
+        let last = inner.lanes().by_tenant.get(&tenant.id).is_some_and(|lane| {
             lane.ordered
                 && lane.queue.is_empty()
                 && released.is_empty()
                 && lane.in_flight.len() == 1
                 && lane.follow_up_rounds > 0
-        };
+        });
         // The tenant's lock is never taken under the lanes' lock.
         let follow_ups = last && {
             let now = tenant.now();
             tenant.with_core(|core| core.timeline.earliest().is_some_and(|at| at <= now))
         };
         if follow_ups {
-            let mut lanes = inner.lanes();
-            let lane = lanes.lane(&tenant);
-            lane.follow_up_rounds = lane.follow_up_rounds.saturating_sub(1);
+            if let Some(lane) = inner.lanes().by_tenant.get_mut(&tenant.id) {
+                lane.follow_up_rounds = lane.follow_up_rounds.saturating_sub(1);
+            }
         }
         let more = if follow_ups {
             match std::panic::catch_unwind(AssertUnwindSafe(|| (inner.settle)(&tenant))) {
@@ -496,9 +494,16 @@ impl CallbackEngine {
         };
         let (idle, closed_with) = {
             let mut lanes = inner.lanes();
+            lanes.in_flight = lanes.in_flight.saturating_sub(1);
             let closed = lanes.closed;
             let added = released.len().saturating_add(more.len());
-            let lane = lanes.lane(&tenant);
+            // The tenant was deleted while this was in flight: its lane is gone
+            // and what this delivery released goes with it.
+            let Some(lane) = lanes.by_tenant.get_mut(&tenant.id) else {
+                drop(lanes);
+                inner.wake.notify_one();
+                return;
+            };
             lane.in_flight.remove(&number);
             let mut closed_with = Vec::new();
             if closed {
@@ -516,7 +521,6 @@ impl CallbackEngine {
                 lane.queue.extend(more);
             }
             let idle = lane.is_idle().then(|| lane.idle.clone());
-            lanes.in_flight = lanes.in_flight.saturating_sub(1);
             if !closed {
                 lanes.queued = lanes.queued.saturating_add(added);
             }
