@@ -25,6 +25,7 @@ use crate::http::{fault_response, RequestContext, WireError};
 use crate::vodafone::api::{Api, Profile};
 use crate::vodafone::bearer::BearerError;
 use crate::vodafone::codes::{self, Ins, StatusTable};
+use crate::vodafone::wire::Head;
 
 /// What a refused request answers with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,8 +223,7 @@ impl VodafoneError {
             Profile::OpenApi => (None, self.echo.third_party.clone()),
         };
         ErrorBody::Ins(InsBody {
-            code: self.code(),
-            desc: self.desc(),
+            head: Head::new(self.code(), self.desc()),
             transaction_id: self.echo.transaction_id.clone(),
             conversation_id: self.echo.conversation_id.clone(),
             third_party_reference,
@@ -235,10 +235,8 @@ impl VodafoneError {
 /// `{output_ResponseCode, output_ResponseDesc, ...echo}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct InsBody {
-    #[serde(rename = "output_ResponseCode")]
-    pub(crate) code: String,
-    #[serde(rename = "output_ResponseDesc")]
-    pub(crate) desc: String,
+    #[serde(flatten)]
+    pub(crate) head: Head,
     #[serde(rename = "output_TransactionID", skip_serializing_if = "Option::is_none")]
     pub(crate) transaction_id: Option<String>,
     #[serde(rename = "output_ConversationID", skip_serializing_if = "Option::is_none")]

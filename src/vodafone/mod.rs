@@ -32,8 +32,8 @@ pub(crate) mod keys;
 pub(crate) mod markets;
 pub(crate) mod openapi;
 pub(crate) mod portal;
-// pub(crate) mod wire;
-// pub(crate) mod world;
+pub(crate) mod wire;
+pub(crate) mod world;
 
 /// The provider's name: journals, scenario files, `/__sandbox/vodafone/...`.
 pub(crate) const PROVIDER: &str = "vodafone";
@@ -54,10 +54,35 @@ pub(crate) const OPERATIONS: &[&str] = &[
     "query_beneficiary_name",
 ];
 
+/// The default scenario: the OpenAPI sandbox's fixed trigger values and the
+/// portal's test MSISDNs (the file's comments hold the table). It uses the
+/// core scenario format with `provider = "vodafone"` and [`OPERATIONS`].
+pub(crate) const DEFAULT_SCENARIO_TOML: &str = include_str!("default-scenario.toml");
+
+/// The embedded default `[vodafone]` world table.
+pub(crate) const DEFAULT_WORLD_TOML: &str = include_str!("default.toml");
+
 /// The OpenAPI sandbox's query reference whose transaction reads as reversed
 /// (`output_Reversed` `True`); every other successful status query reads as
 /// not reversed. The scenario format has no field for this, so it is data here.
 pub(crate) const SANDBOX_REVERSED_QUERY_REFERENCE: &str = "000000000000000000001";
+
+/// The OpenAPI sandbox's Query Direct Debit answers by `input_CustomerMSISDN`:
+/// `output_AccountStatus` (every other customer is `Active`).
+pub(crate) const SANDBOX_ACCOUNT_STATUS: &[(&str, &str)] = &[
+    ("000000000001", "Active"),
+    ("000000000002", "Pending Approval"),
+    ("000000000003", "Locked"),
+    ("000000000004", "Inactive"),
+];
+
+/// ... and by `input_MandateID`: `output_MandateStatus`.
+pub(crate) const SANDBOX_MANDATE_STATUS: &[(&str, &str)] =
+    &[("000001", "Active"), ("000002", "Pending Approval"), ("000003", "Cancelled"), ("000004", "Expired")];
+
+/// ... and the balance the sandbox's test customers hold for
+/// `input_QueryBalanceAmount`: `600` reads as insufficient, `100` as sufficient.
+pub(crate) const SANDBOX_BALANCE_THRESHOLD: crate::ledger::Money = crate::ledger::Money(50_000);
 
 #[cfg(test)]
 mod tests {
@@ -70,5 +95,35 @@ mod tests {
             assert!(OPERATIONS.contains(&api.operation()), "{api:?}");
         }
         assert_eq!(OPERATIONS.len(), Api::ALL.len());
+    }
+
+    #[test]
+    fn the_default_scenario_speaks_only_this_providers_vocabulary_and_codes() {
+        use crate::scenarios::doc::{ResultCodeDoc, ScenarioDoc};
+        use crate::vodafone::api::Profile;
+        use crate::vodafone::codes::{self, Ins};
+        let doc: ScenarioDoc = toml::from_str(DEFAULT_SCENARIO_TOML).expect("the scenario format reads it");
+        assert!(doc.rules.len() > 60);
+        for rule in &doc.rules {
+            let name = rule.name.clone().unwrap_or_default();
+            let provider = rule.when.provider.as_ref().map(|p| p.get_ref().as_str());
+            assert_eq!(provider, Some(PROVIDER), "{name}");
+            let operations = rule.when.operation.as_ref().map(|o| o.get_ref().clone().into_vec()).unwrap_or_default();
+            assert!(!operations.is_empty() && operations.iter().all(|o| OPERATIONS.contains(&o.as_str())), "{name}");
+            let code = match rule.outcome.as_ref().map(|o| &o.result_code) {
+                Some(ResultCodeDoc::Text(code)) => Ins::parse(code),
+                _ => None,
+            };
+            let listed = code.is_some_and(|c| {
+                codes::listed(Profile::OpenApi).contains(&c) || codes::listed(Profile::Portal).contains(&c)
+            });
+            assert!(listed, "{name}: every outcome is a listed INS code");
+        }
+    }
+
+    #[test]
+    fn the_sandbox_balance_threshold_splits_the_matrix_values() {
+        assert!(crate::ledger::Money(60_000) > SANDBOX_BALANCE_THRESHOLD);
+        assert!(crate::ledger::Money(10_000) <= SANDBOX_BALANCE_THRESHOLD);
     }
 }
