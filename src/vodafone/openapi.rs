@@ -141,6 +141,16 @@ pub(crate) fn parse(
     }
 }
 
+/// [`parse`] for a GET API, from the raw query string of the request URI.
+pub(crate) fn parse_query(
+    api: Api,
+    query: Option<&str>,
+    market: Market,
+    today: NaiveDate,
+) -> Result<OpenApiRequest, Refusal> {
+    parse(api, &crate::vodafone::fields::query_map(query), market, today)
+}
+
 fn parse_payment(r: &Reader<'_>, market: Market, desc_field: &str, desc_code: Ins) -> Result<PaymentRequest, Refusal> {
     r.require(&[
         names::AMOUNT,
@@ -434,8 +444,7 @@ mod tests {
     #[test]
     fn the_beneficiary_query_reads_either_spelling_of_the_kyc_field() {
         let q = |s: &str| {
-            let map = crate::vodafone::fields::query_map(Some(s));
-            parse(Api::QueryBeneficiaryName, &map, Market::Lesotho, today()).map(|_| ()).map_err(|e| e.code())
+            parse_query(Api::QueryBeneficiaryName, Some(s), Market::Lesotho, today()).map(|_| ()).map_err(|e| e.code())
         };
         let base = "input_CustomerMSISDN=26658001234&input_Country=LES&input_ServiceProviderCode=000000&input_ThirdPartyConversationID=abc";
         assert_eq!(q(&format!("{base}&input_KycQueryType=Name")), Ok(()));

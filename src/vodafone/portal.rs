@@ -100,6 +100,11 @@ pub(crate) fn parse(api: Api, body: &Map<String, Value>, market: Market) -> Resu
     }
 }
 
+/// [`parse`] for a GET API, from the raw query string of the request URI.
+pub(crate) fn parse_query(api: Api, query: Option<&str>, market: Market) -> Result<PortalRequest, Refusal> {
+    parse(api, &crate::vodafone::fields::query_map(query), market)
+}
+
 pub(crate) fn parse_payment(api: Api, body: &Map<String, Value>, market: Market) -> Result<PaymentRequest, Refusal> {
     let r = Reader::new(body, Profile::Portal, api);
     r.require(&[
@@ -327,10 +332,11 @@ mod tests {
 
     #[test]
     fn the_status_query_reads_the_query_string() {
-        let query = crate::vodafone::fields::query_map(Some(
+        let query = Some(
             "input_ThirdPartyReference=11114&input_QueryReference=AG_20180206_00005e7dccc6da08efa8&input_ServiceProviderCode=171717",
-        ));
-        let Ok(PortalRequest::Status(status)) = parse(Api::QueryTransactionStatus, &query, Market::Mozambique) else {
+        );
+        let Ok(PortalRequest::Status(status)) = parse_query(Api::QueryTransactionStatus, query, Market::Mozambique)
+        else {
             panic!("the documented query parses");
         };
         assert_eq!(status.query_reference, "AG_20180206_00005e7dccc6da08efa8");
