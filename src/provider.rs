@@ -92,6 +92,9 @@ pub trait Provider: Sized + 'static {
     const OPERATIONS: &'static [&'static str];
     /// The payload variants its scenario rules may ask for.
     const VARIANTS: &'static [VariantSpec];
+    /// Its built-in default scenario (TOML), evaluated after a tenant's
+    /// loaded scenarios: the test values that produce each outcome.
+    const DEFAULT_SCENARIO: Option<&'static str>;
 
     /// Its resolved part of the world.
     type World: std::fmt::Debug + Clone + Send + Sync + 'static;

@@ -71,6 +71,12 @@ impl ProviderId {
         }
     }
 
+    pub fn default_scenario(self) -> Option<&'static str> {
+        match self {
+            ProviderId::Daraja => Daraja::DEFAULT_SCENARIO,
+        }
+    }
+
     /// The provider's envelope for an error the router raised itself.
     pub fn bare_error(self, status: StatusCode) -> Arc<dyn WireError> {
         match self {

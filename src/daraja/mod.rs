@@ -121,6 +121,7 @@ impl Provider for Daraja {
         qr::OPERATION,
     ];
     const VARIANTS: &'static [VariantSpec] = scenario::VARIANTS;
+    const DEFAULT_SCENARIO: Option<&'static str> = Some(include_str!("../../scenarios/default.toml"));
 
     type World = World;
     type State = State;

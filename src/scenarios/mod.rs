@@ -40,15 +40,29 @@ const SHIPPED: &[(&str, &str)] = &[
     ("connection-reset", include_str!("../../scenarios/connection-reset.toml")),
 ];
 
-const DEFAULT: &str = include_str!("../../scenarios/default.toml");
-
-/// The built-in default scenario (test MSISDNs).
+/// The built-in default scenario: every provider's default rules (its test
+/// values), in registry order, as one scenario named `default`.
 pub(crate) fn default() -> Arc<Scenario> {
     static DEFAULT_SCENARIO: OnceLock<Arc<Scenario>> = OnceLock::new();
     DEFAULT_SCENARIO
         .get_or_init(|| {
-            // A unit test proves the embedded file parses; it cannot fail here.
-            Arc::new(Scenario::parse(DEFAULT, "scenarios/default.toml").expect("the default scenario is valid"))
+            let mut rules = Vec::new();
+            let mut rate_limits = Vec::new();
+            for provider in crate::providers::ProviderId::ALL {
+                let Some(text) = provider.default_scenario() else { continue };
+                let origin = format!("the default scenario of {}", provider.name());
+                // A unit test proves every embedded default parses; it cannot fail here.
+                let scenario = Scenario::parse(text, &origin).expect("the default scenarios are valid");
+                rules.extend(scenario.rules);
+                rate_limits.extend(scenario.rate_limits);
+            }
+            Arc::new(Scenario {
+                name: "default".into(),
+                description: Some("Every provider's test values and the outcomes they produce.".into()),
+                origin: "built in".into(),
+                rules,
+                rate_limits,
+            })
         })
         .clone()
 }
