@@ -59,6 +59,8 @@ pub enum StartError {
     Provider { provider: &'static str, message: String },
     #[error("the callback HTTP client cannot be built: {0}")]
     HttpClient(#[from] reqwest::Error),
+    #[error("HTTPS cannot be served: {0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// What shutdown left behind.
@@ -74,12 +76,15 @@ pub struct ShutdownReport {
 /// A running sandbox.
 pub struct Sandbox {
     addr: SocketAddr,
+    /// The other addresses served (`Config::also_listen`, bound).
+    also: Vec<SocketAddr>,
+    tls: bool,
     state: AppState,
     server_stop: CancellationToken,
     background_stop: CancellationToken,
     engine_close: CancellationToken,
     tracker: TaskTracker,
-    server: Option<JoinHandle<()>>,
+    servers: Vec<JoinHandle<()>>,
     grace: Duration,
 }
 
@@ -89,6 +94,12 @@ impl Sandbox {
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;
         let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        let mut more = Vec::new();
+        for extra in &config.also_listen {
+            let bound = TcpListener::bind(extra).await.map_err(|source| StartError::Bind { addr: *extra, source })?;
+            more.push(bound);
+        }
+        let tls = config.tls.as_ref().map(crate::tls::server_config).transpose()?;
         let base_url: Arc<str> = format!("http://{addr}").into();
         let seed = config.seed;
         let shared = providers::Shared::new()
@@ -110,16 +121,26 @@ impl Sandbox {
 
         let server_stop = CancellationToken::new();
         let app = router(state.clone(), config.body_limit_bytes, config.request_timeout);
-        let server = tokio::spawn(crate::server::serve(listener, app, server_stop.clone(), config.server));
-        tracing::info!(%addr, seed, "sandbox listening");
+        let mut also = Vec::new();
+        let mut servers = Vec::new();
+        for extra in more {
+            also.push(extra.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?);
+            let serve = crate::server::serve(extra, app.clone(), server_stop.clone(), config.server, tls.clone());
+            servers.push(tokio::spawn(serve));
+        }
+        let serve = crate::server::serve(listener, app, server_stop.clone(), config.server, tls.clone());
+        servers.push(tokio::spawn(serve));
+        tracing::info!(%addr, ?also, tls = tls.is_some(), seed, "sandbox listening");
         Ok(Sandbox {
             addr,
+            also,
+            tls: tls.is_some(),
             state,
             server_stop,
             background_stop,
             engine_close,
             tracker,
-            server: Some(server),
+            servers,
             grace: config.shutdown_grace,
         })
     }
@@ -131,6 +152,16 @@ impl Sandbox {
     /// `http://127.0.0.1:<port>`: point clients here.
     pub fn base_url(&self) -> &str {
         &self.state.base_url
+    }
+
+    /// `https://localhost:<port>` when HTTPS is served (the same port serves both).
+    pub fn https_url(&self) -> Option<String> {
+        self.tls.then(|| format!("https://localhost:{}", self.addr.port()))
+    }
+
+    /// The other addresses served, as bound (`Config::also_listen`).
+    pub fn also_listening(&self) -> &[SocketAddr] {
+        &self.also
     }
 
     /// The token the admin API requires, if any.
@@ -179,9 +210,8 @@ impl Sandbox {
     /// within the grace period and reports what was left.
     pub async fn shutdown(mut self) -> ShutdownReport {
         self.server_stop.cancel();
-        if let Some(server) = self.server.take() {
-            let _ = tokio::time::timeout(self.grace, server).await;
-        }
+        let servers = std::mem::take(&mut self.servers);
+        let _ = tokio::time::timeout(self.grace, futures_join(servers)).await;
         self.background_stop.cancel();
         self.engine_close.cancel();
         self.tracker.close();
@@ -190,6 +220,13 @@ impl Sandbox {
         let report = ShutdownReport { callbacks: self.state.callbacks.stats(), pending_events, grace_exceeded };
         tracing::info!(?report, "sandbox stopped");
         report
+    }
+}
+
+/// Waits for every server task.
+async fn futures_join(servers: Vec<JoinHandle<()>>) {
+    for server in servers {
+        let _ = server.await;
     }
 }
 

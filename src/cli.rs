@@ -25,15 +25,56 @@ pub struct Cli {
     pub serve: ServeArgs,
 }
 
+// Parsed once per run: boxing `serve`'s flags would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the sandbox (the default).
     Serve(ServeArgs),
-    /// Print the test certificate Daraja clients encrypt initiator passwords with.
-    Keys,
+    /// Print the public keys clients encrypt with: Daraja's test certificate,
+    /// or with --vodafone the Vodafone M-Pesa public key as the portal prints it.
+    Keys(KeysArgs),
     /// Daraja helpers.
     #[command(subcommand)]
     Daraja(DarajaCommand),
+    /// Vodafone / Vodacom M-Pesa helpers.
+    #[command(subcommand)]
+    Vodafone(VodafoneCommand),
+    /// Print the test CA that `--tls` serving chains to (make clients trust it).
+    TlsCa,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    /// The Vodafone M-Pesa public key (one line of Base64 DER SubjectPublicKeyInfo).
+    #[arg(long)]
+    pub vodafone: bool,
+    /// With --vodafone: 4096 (as the real gateways) or 2048 (a world with `key_size = 2048`).
+    #[arg(long, default_value_t = 4096, requires = "vodafone")]
+    pub key_size: u64,
+    /// With --vodafone: as a PEM `PUBLIC KEY` block instead.
+    #[arg(long, requires = "vodafone")]
+    pub pem: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VodafoneCommand {
+    /// Print an `Authorization` bearer exactly as the portal's Java sample
+    /// makes it: base64(RSA-PKCS#1 v1.5(API key or session id)).
+    Bearer {
+        /// The API key (the portal's calls, the OpenAPI's getSession).
+        #[arg(long, required_unless_present = "session_id", conflicts_with = "session_id")]
+        api_key: Option<String>,
+        /// An OpenAPI session id (every OpenAPI call but getSession).
+        #[arg(long)]
+        session_id: Option<String>,
+        /// Encrypt to this Base64 SPKI public key instead of the sandbox's.
+        #[arg(long)]
+        public_key: Option<String>,
+        /// The sandbox key to encrypt to: 4096 or 2048.
+        #[arg(long, default_value_t = 4096)]
+        key_size: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,13 +158,57 @@ pub struct ServeArgs {
     /// Largest request body accepted.
     #[arg(long, env = "PESA_SANDBOX_BODY_LIMIT_BYTES", default_value_t = 256 * 1024)]
     pub body_limit_bytes: usize,
+    /// Serve HTTPS too (on the same ports as HTTP) with the committed test
+    /// CA's localhost certificate (`pesa-sandbox tls-ca` prints the CA).
+    #[arg(long, env = "PESA_SANDBOX_TLS")]
+    pub tls: bool,
+    /// Serve HTTPS with this PEM certificate chain instead (with --tls-key).
+    #[arg(long, env = "PESA_SANDBOX_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "PESA_SANDBOX_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Also serve on this address (repeatable).
+    #[arg(long = "also-listen", env = "PESA_SANDBOX_ALSO_LISTEN", value_delimiter = ',')]
+    pub also_listen: Vec<SocketAddr>,
+    /// Also serve on the Vodafone M-Pesa portal's per-API ports (18352 C2B,
+    /// 18345 B2C, 18349 B2B, 18354 reversal, 18353 status), on the listen
+    /// address's IP, so portal SDKs that fix the port run unmodified.
+    #[arg(long, env = "PESA_SANDBOX_VODAFONE_PORTS")]
+    pub vodafone_ports: bool,
+}
+
+impl ServeArgs {
+    /// The fixed ports providers' SDKs need, as the flags ask for them.
+    pub fn provider_ports(&self) -> Vec<u16> {
+        if !self.vodafone_ports {
+            return Vec::new();
+        }
+        crate::vodafone::api::Api::PORTAL.iter().filter_map(|api| api.portal_port()).collect()
+    }
 }
 
 /// Runs a helper command (everything but `serve`), writing to `out`.
 pub fn run_helper(command: &Command, out: &mut impl std::io::Write) -> anyhow::Result<()> {
     match command {
         Command::Serve(_) => anyhow::bail!("serve is not a helper command"),
-        Command::Keys => write!(out, "{}", crate::daraja::keys::CERTIFICATE_PEM)?,
+        Command::Keys(args) if args.vodafone => {
+            let keys = vodafone_keys(args.key_size)?;
+            match args.pem {
+                true => write!(out, "{}", keys.public_pem())?,
+                false => writeln!(out, "{}", keys.spki_base64)?,
+            }
+        }
+        Command::Keys(_) => write!(out, "{}", crate::daraja::keys::CERTIFICATE_PEM)?,
+        Command::TlsCa => write!(out, "{}", crate::tls::CA_PEM)?,
+        Command::Vodafone(VodafoneCommand::Bearer { api_key, session_id, public_key, key_size }) => {
+            let secret = api_key.as_deref().or(session_id.as_deref()).unwrap_or_default();
+            let public = match public_key {
+                Some(line) => crate::crypto::spki::from_base64(line)?,
+                None => vodafone_keys(*key_size)?.public,
+            };
+            writeln!(out, "{}", credential::encrypt(&public, secret.as_bytes(), &mut rand::rngs::OsRng)?)?;
+        }
         Command::Daraja(DarajaCommand::Password { shortcode, passkey, timestamp }) => {
             let timestamp = match timestamp {
                 Some(ts) => {
@@ -152,6 +237,14 @@ pub fn run_helper(command: &Command, out: &mut impl std::io::Write) -> anyhow::R
     Ok(())
 }
 
+/// A committed Vodafone key pair by size.
+fn vodafone_keys(bits: u64) -> anyhow::Result<crate::vodafone::keys::ProviderKeys> {
+    use crate::vodafone::keys::{KeySize, ProviderKeys};
+    let size =
+        KeySize::from_bits(bits).ok_or_else(|| anyhow::anyhow!("--key-size {bits}: the sandbox has 4096 and 2048"))?;
+    Ok(ProviderKeys::load(size)?)
+}
+
 /// What `serve` prints once it listens.
 pub fn banner(sandbox: &crate::Sandbox) -> String {
     let base = sandbox.base_url();
@@ -167,9 +260,23 @@ pub fn banner(sandbox: &crate::Sandbox) -> String {
          \x20 Daraja base URL:  {base}\n\
          \x20 consumer key:     {key}  (secret and passkeys: {base}/__sandbox/credentials)\n\
          \x20 certificate:      {base}/__sandbox/keys/daraja.pem\n\
+         \x20 Vodafone portal:  {base}/ipg/v1x/  (API key {vodafone_key}; public key: {base}/__sandbox/vodafone/public-key)\n\
+         \x20 Vodafone OpenAPI: {base}/sandbox/ipg/v2/{{market}}/{https}{also}\n\
          \x20 seed:             {seed}  (replay this run with --seed {seed}){admin}",
         version = env!("CARGO_PKG_VERSION"),
         key = creds.daraja.consumer_key,
+        vodafone_key = creds.vodafone.api_key,
+        https = match sandbox.https_url() {
+            Some(url) => format!("\n  HTTPS:            {url}  (test CA: {base}/__sandbox/tls/ca.pem)"),
+            None => String::new(),
+        },
+        also = match sandbox.also_listening() {
+            [] => String::new(),
+            addrs => format!(
+                "\n  also listening:   {}",
+                addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
+            ),
+        },
         seed = sandbox.seed(),
     )
 }

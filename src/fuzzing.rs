@@ -265,6 +265,89 @@ pub fn callback_security(data: &[u8]) {
     let _ = crate::crypto::webhook::verify(secret, id, 1_700_000_000, body.as_bytes(), &input);
 }
 
+/// The Vodafone bearer decoder for the fuzz targets (the 2048-bit pair, so
+/// an input that decrypts costs a seventh of a 4096-bit decryption).
+fn vodafone_decoder() -> &'static crate::vodafone::bearer::BearerDecoder {
+    use crate::vodafone::bearer::BearerDecoder;
+    use crate::vodafone::keys::{KeySize, ProviderKeys};
+    static DECODER: OnceLock<BearerDecoder> = OnceLock::new();
+    DECODER.get_or_init(|| {
+        BearerDecoder::new(ProviderKeys::load(KeySize::Rsa2048).expect("the committed Vodafone keys load"), 64)
+    })
+}
+
+/// A Vodafone `Authorization` header, decoded as every portal and OpenAPI
+/// call's bearer is (scheme, Base64, length, RSA PKCS#1 v1.5, UTF-8), and
+/// what a mismatch would say of it.
+pub fn vodafone_bearer(data: &[u8]) {
+    if data.len() > MAX_CREDENTIAL_LEN {
+        return;
+    }
+    if let Ok(secret) = vodafone_decoder().decode(Some(data)) {
+        let _ = crate::vodafone::bearer::describe_mismatch(&secret, crate::vodafone::bearer::Secret::ApiKey);
+    }
+}
+
+/// A portal request: the first byte picks the API, the rest is its JSON
+/// body (or, for the status query, its query string), parsed as the handler
+/// parses it; every refusal is an `INS-*` code.
+pub fn vodafone_portal_request(data: &[u8]) {
+    use crate::vodafone::api::{Api, Profile};
+    use crate::vodafone::markets::Market;
+    use crate::vodafone::{fields::Reader, portal};
+    let Some((&pick, rest)) = data.split_first() else { return };
+    if rest.len() > MAX_INPUT_LEN {
+        return;
+    }
+    let api = Api::PORTAL[usize::from(pick) % Api::PORTAL.len()];
+    let result = if api.reads_query_string() {
+        portal::parse_query(api, Some(&text(rest)), Market::Mozambique)
+    } else {
+        Reader::body(rest, Profile::Portal, api).and_then(|map| portal::parse(api, &map, Market::Mozambique))
+    };
+    if let Err(refusal) = result {
+        assert!(refusal.code().starts_with("INS-"), "a portal refusal is an INS code");
+        let _ = serde_json::to_vec(&refusal.body());
+    }
+}
+
+/// An OpenAPI request: the first byte picks the API and the second the
+/// market, the rest is its JSON body or query string.
+pub fn vodafone_openapi_request(data: &[u8]) {
+    use crate::vodafone::api::{Api, Profile};
+    use crate::vodafone::markets::Market;
+    use crate::vodafone::{fields::Reader, openapi};
+    let [pick, market, rest @ ..] = data else { return };
+    if rest.len() > MAX_INPUT_LEN {
+        return;
+    }
+    let api = Api::ALL[usize::from(*pick) % Api::ALL.len()];
+    let market = Market::ALL[usize::from(*market) % Market::ALL.len()];
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap_or_default();
+    let result = if api.reads_query_string() {
+        openapi::parse_query(api, Some(&text(rest)), market, today)
+    } else {
+        Reader::body(rest, Profile::OpenApi, api).and_then(|map| openapi::parse(api, &map, market, today))
+    };
+    if let Err(refusal) = result {
+        assert!(refusal.code().starts_with("INS-"), "an OpenAPI refusal is an INS code");
+        let _ = serde_json::to_vec(&refusal.body());
+    }
+}
+
+/// A listener's answer to an asynchronous result, judged against the
+/// acknowledgement contract (the first byte picks the API).
+pub fn vodafone_acknowledgement(data: &[u8]) {
+    use crate::vodafone::api::Api;
+    let Some((&pick, rest)) = data.split_first() else { return };
+    if rest.len() > MAX_INPUT_LEN {
+        return;
+    }
+    let api = Api::ALL[usize::from(pick) % Api::ALL.len()];
+    let judgement = crate::vodafone::wire::judge_ack(rest, api, "fd1e9143d22544459f7c66e1860ef276");
+    assert!(judgement.accepted || judgement.remark.is_some(), "a refused acknowledgement says why");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,19 @@ pub struct CallbackAttempt {
     pub error: Option<String>,
     /// The first bytes of the receiver's answer.
     pub response_body: Option<String>,
+    /// The provider's judgement of the receiver's answer, for callbacks
+    /// whose answer is an acknowledgement with a contract (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acknowledgement: Option<Acknowledgement>,
+}
+
+/// Whether a receiver's answer met the provider's acknowledgement contract.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Acknowledgement {
+    pub accepted: bool,
+    /// What was off, in plain words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remark: Option<String>,
 }
 
 fn method_name<S: serde::Serializer>(method: &axum::http::Method, serializer: S) -> Result<S::Ok, S::Error> {
@@ -143,6 +156,15 @@ impl Journal {
 
     pub fn record_callback(&self, make: impl FnOnce(u64) -> CallbackAttempt) {
         self.lock().callbacks.push(make);
+        self.changed.notify_waiters();
+    }
+
+    /// Records a provider's judgement of the answer to attempt `seq` (gone
+    /// if the ring has evicted it since).
+    pub fn acknowledge(&self, seq: u64, acknowledgement: Acknowledgement) {
+        if let Some(entry) = self.lock().callbacks.items.iter_mut().find(|e| e.seq == seq) {
+            entry.acknowledgement = Some(acknowledgement);
+        }
         self.changed.notify_waiters();
     }
 

@@ -13,7 +13,8 @@
 //! # Layout
 //! * `app`: the `Sandbox` handle and the router; `app_state`: what handlers reach.
 //! * `provider`: what a provider is (the seam); `providers`: the registry, the one place naming them all.
-//! * `daraja`: Safaricom Daraja (one folder per provider; providers never import each other).
+//! * `daraja`: Safaricom Daraja; `vodafone`: Vodafone/Vodacom M-Pesa (the Mozambique portal and the
+//!   multi-market OpenAPI) (one folder per provider; providers never import each other).
 //! * `admin`: the `/__sandbox/` API to inspect and drive state.
 //! * `store`: tenants, their state and timelines; `ledger`: money; `markets`: subscribers and currencies;
 //!   `world`: what a tenant starts with.
@@ -53,9 +54,8 @@ pub(crate) mod scheduler;
 pub(crate) mod server;
 pub(crate) mod store;
 pub mod telemetry;
-// Not yet wired: the provider registry will take it over once the seam lands.
-#[allow(dead_code)]
-pub(crate) mod vodafone;
+pub mod tls;
+pub mod vodafone;
 pub(crate) mod world;
 
 // The public API, deliberately: the embeddable sandbox and its

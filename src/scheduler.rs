@@ -12,7 +12,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::app_state::AppState;
-use crate::callbacks::{self, CallbackJob};
+use crate::callbacks;
 use crate::journal::DeliveryOutcome;
 use crate::providers;
 use crate::store::{Event, Tenant};
@@ -35,7 +35,7 @@ pub(crate) async fn settle_due(app: &AppState, tenant: &Arc<Tenant>) -> usize {
 /// Like [`settle_due`], choosing how callbacks are released.
 pub(crate) async fn settle_due_with(app: &AppState, tenant: &Arc<Tenant>, release: Release) -> usize {
     let now = tenant.now();
-    let (jobs, dropped): (Vec<CallbackJob>, Vec<CallbackJob>) = tenant.with_state(|state| {
+    let (jobs, dropped, judged) = tenant.with_state(|state| {
         let mut jobs = Vec::new();
         let mut dropped = Vec::new();
         let (core, states) = (&mut state.core, &mut state.providers);
@@ -63,8 +63,11 @@ pub(crate) async fn settle_due_with(app: &AppState, tenant: &Arc<Tenant>, releas
                 }
             }
         }
-        (jobs, dropped)
+        (jobs, dropped, std::mem::take(&mut core.acknowledgements))
     });
+    for (seq, acknowledgement) in judged {
+        tenant.journal.acknowledge(seq, acknowledgement);
+    }
     for job in &dropped {
         callbacks::journal_unsent(tenant, job, DeliveryOutcome::Dropped, "dropped by the scenario");
     }

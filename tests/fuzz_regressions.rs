@@ -121,3 +121,23 @@ fn every_committed_result_api_body_is_handled_without_panicking() {
 fn every_committed_callback_security_input_is_handled_without_panicking() {
     replay("callback_security", fuzzing::callback_security);
 }
+
+#[test]
+fn every_committed_vodafone_bearer_input_is_handled_without_panicking() {
+    replay("vodafone_bearer", fuzzing::vodafone_bearer);
+}
+
+#[test]
+fn every_committed_vodafone_portal_request_input_is_handled_without_panicking() {
+    replay("vodafone_portal_request", fuzzing::vodafone_portal_request);
+}
+
+#[test]
+fn every_committed_vodafone_openapi_request_input_is_handled_without_panicking() {
+    replay("vodafone_openapi_request", fuzzing::vodafone_openapi_request);
+}
+
+#[test]
+fn every_committed_vodafone_acknowledgement_input_is_handled_without_panicking() {
+    replay("vodafone_acknowledgement", fuzzing::vodafone_acknowledgement);
+}

@@ -2,6 +2,7 @@
 //!
 //! Sandbox-wide:
 //! * `GET  /__sandbox/health`: liveness, version, seed, callback engine counters.
+//! * `GET  /__sandbox/tls/ca.pem`: the test CA `--tls` serving chains to.
 //! * `GET  /__sandbox/scenarios/catalogue`: the shipped scenarios.
 //! * `POST /__sandbox/tenants`, `GET /__sandbox/tenants`: create and list tenants.
 //! * `GET|DELETE /__sandbox/tenants/{id}`: one tenant's credentials; delete it.
@@ -42,6 +43,7 @@ pub(crate) const PREFIX: &str = "/__sandbox";
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
+        .route("/tls/ca.pem", get(tls_ca))
         .route("/scenarios/catalogue", get(state::catalogue))
         .route("/tenants", post(tenants::create).get(tenants::list))
         .route("/tenants/{tenant}", get(get_credentials).delete(tenants::delete))
@@ -221,4 +223,9 @@ async fn health(State(app): State<AppState>) -> Json<Value> {
         "tenants": app.tenants.count(),
         "callbacks": app.callbacks.stats(),
     }))
+}
+
+/// The test CA the committed `localhost` certificate chains to (`--tls`).
+async fn tls_ca() -> Response {
+    ([(header::CONTENT_TYPE, "application/x-pem-file")], crate::tls::CA_PEM).into_response()
 }

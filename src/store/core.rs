@@ -11,8 +11,9 @@ use secrecy::SecretString;
 
 use super::timeline::{Event, Timeline};
 use super::Limits;
-use crate::callbacks::CallbackJob;
+use crate::callbacks::{CallbackJob, Reply};
 use crate::ids::IdGen;
+use crate::journal::Acknowledgement;
 use crate::ledger::{Account, Ledger, Money};
 use crate::markets::{Currency, Market};
 use crate::provider::Registered;
@@ -73,6 +74,9 @@ pub struct Core {
     pub held: Vec<CallbackJob>,
     /// The secret callbacks are signed with, when the world asks for signing.
     pub signing_secret: Option<SecretString>,
+    /// Providers' judgements of receivers' answers, by journal sequence
+    /// number, waiting to be written beside their attempts ([`Core::judge`]).
+    pub acknowledgements: Vec<(u64, Acknowledgement)>,
 }
 
 /// One token bucket: tokens left and when it was last refilled.
@@ -115,6 +119,7 @@ impl Core {
             buckets: HashMap::new(),
             held: Vec::new(),
             signing_secret,
+            acknowledgements: Vec::new(),
         }
     }
 
@@ -194,6 +199,13 @@ impl Core {
                 self.ledger.transfer("OPENING", "Opening balance", at, &Account::Outside(currency), &account, opening);
         }
         opening
+    }
+
+    /// Journals a provider's judgement of a receiver's answer (an
+    /// acknowledgement contract met or not) beside the attempt it answers;
+    /// the scheduler writes it once the tenant's lock is released.
+    pub fn judge(&mut self, reply: &Reply, accepted: bool, remark: Option<String>) {
+        self.acknowledgements.push((reply.attempt_seq, Acknowledgement { accepted, remark }));
     }
 
     /// The subscriber's display names (first, middle, last).

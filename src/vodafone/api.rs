@@ -173,6 +173,7 @@ impl Api {
     }
 
     /// The path a portal client calls, e.g. `/ipg/v1x/c2bPayment/singleStage/`.
+    #[cfg(test)]
     pub(crate) fn portal_path(self) -> Option<String> {
         self.portal_port().map(|_| format!("{PORTAL_PREFIX}{}", self.path_segment()))
     }
@@ -217,13 +218,6 @@ impl Route {
     pub(crate) fn api(self) -> Api {
         match self {
             Route::Portal { api } | Route::OpenApi { api, .. } => api,
-        }
-    }
-
-    pub(crate) fn profile(self) -> Profile {
-        match self {
-            Route::Portal { .. } => Profile::Portal,
-            Route::OpenApi { .. } => Profile::OpenApi,
         }
     }
 }

@@ -154,27 +154,6 @@ pub(crate) enum DirectDebitRequest {
     Cancel(CancelRequest),
 }
 
-impl DirectDebitRequest {
-    pub(crate) fn third_party_conversation_id(&self) -> &str {
-        match self {
-            DirectDebitRequest::Create(r) => &r.third_party_conversation_id,
-            DirectDebitRequest::Payment(r) => &r.third_party_conversation_id,
-            DirectDebitRequest::Query(r) => &r.third_party_conversation_id,
-            DirectDebitRequest::Cancel(r) => &r.third_party_conversation_id,
-        }
-    }
-
-    /// The mandate's reference (`input_ThirdPartyReference`).
-    pub(crate) fn third_party_reference(&self) -> &str {
-        match self {
-            DirectDebitRequest::Create(r) => &r.third_party_reference,
-            DirectDebitRequest::Payment(r) => &r.third_party_reference,
-            DirectDebitRequest::Query(r) => &r.third_party_reference,
-            DirectDebitRequest::Cancel(r) => &r.third_party_reference,
-        }
-    }
-}
-
 /// Parses a direct-debit request of the reader's API.
 pub(crate) fn parse(r: &Reader<'_>, market: Market, today: NaiveDate) -> Result<DirectDebitRequest, Refusal> {
     match r.api() {

@@ -337,10 +337,6 @@ impl<'a> Reader<'a> {
         names.iter().copied().find(|name| !self.is_absent(name)).unwrap_or(names.first().copied().unwrap_or(""))
     }
 
-    pub(crate) fn profile(&self) -> Profile {
-        self.profile
-    }
-
     pub(crate) fn api(&self) -> Api {
         self.api
     }

@@ -8,7 +8,7 @@
 //! * `output_TransactionID`: 12 lower-case alphanumerics, as the sandboxes
 //!   answer (`8loxwg1xwt4c` in a portal SDK's test fixture, `hv9ahxcg4ccv`
 //!   in the OpenAPI documentation). Live Mozambique ids are 11 upper-case
-//!   alphanumerics (`8AL05GXL79O`); [`live_transaction_id`] makes those.
+//!   alphanumerics (`8AL05GXL79O`).
 //! * `output_SessionID`: 32 lower-case hex digits.
 //! * Direct debit: `output_TransactionReference` 32 lower-case alphanumerics
 //!   (`vgisfyn4b22w6tmqjftatq75lyuie6vc`), `output_MsisdnToken` 24 Base64
@@ -25,10 +25,6 @@ pub(crate) fn conversation_id(ids: &mut IdGen) -> String {
 
 pub(crate) fn transaction_id(ids: &mut IdGen) -> String {
     ids.upper_alnum(12).to_ascii_lowercase()
-}
-
-pub(crate) fn live_transaction_id(ids: &mut IdGen) -> String {
-    ids.upper_alnum(11)
 }
 
 pub(crate) fn session_id(ids: &mut IdGen) -> String {
@@ -75,8 +71,6 @@ mod tests {
         assert!(c.len() == 32 && all(&c, |b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()), "{c}");
         let t = transaction_id(&mut ids);
         assert!(t.len() == 12 && all(&t, |b| b.is_ascii_lowercase() || b.is_ascii_digit()), "{t}");
-        let live = live_transaction_id(&mut ids);
-        assert!(live.len() == 11 && all(&live, |b| b.is_ascii_uppercase() || b.is_ascii_digit()), "{live}");
         let token = msisdn_token(&mut ids);
         assert!(token.len() == 24 && token.ends_with("=="), "{token}");
         let mandate = mandate_id(&mut ids);

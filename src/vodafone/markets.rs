@@ -58,17 +58,6 @@ impl Market {
         }
     }
 
-    /// The ISO 3166-1 alpha-2 country code (the core's market key).
-    pub(crate) fn iso_country(self) -> &'static str {
-        match self {
-            Market::Ghana => "GH",
-            Market::Tanzania => "TZ",
-            Market::Lesotho => "LS",
-            Market::DrCongo => "CD",
-            Market::Mozambique => "MZ",
-        }
-    }
-
     /// `input_Currency` and the ledger currency (DR Congo's M-Pesa runs in USD).
     pub(crate) fn currency(self) -> &'static str {
         match self {
@@ -119,6 +108,35 @@ impl Market {
         local.then(|| format!("{}{msisdn}", self.calling_code()))
     }
 
+    /// The core's market: the ledger keys customers' wallets by it.
+    pub(crate) fn core(self) -> crate::markets::Market {
+        match self {
+            Market::Ghana => crate::markets::Market::Ghana,
+            Market::Tanzania => crate::markets::Market::Tanzania,
+            Market::Lesotho => crate::markets::Market::Lesotho,
+            Market::DrCongo => crate::markets::Market::DrCongo,
+            Market::Mozambique => crate::markets::Market::Mozambique,
+        }
+    }
+
+    /// The ledger currency of the market's wallets.
+    pub(crate) fn ledger_currency(self) -> crate::markets::Currency {
+        self.core().currency()
+    }
+
+    /// The market's calendar day at an instant (its business day).
+    pub(crate) fn today(self, at: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+        self.local(at).date_naive()
+    }
+
+    /// An instant in the market's local time.
+    pub(crate) fn local(self, at: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::FixedOffset> {
+        use chrono::Offset;
+        let offset =
+            chrono::FixedOffset::east_opt(self.utc_offset_minutes().saturating_mul(60)).unwrap_or(chrono::Utc.fix());
+        at.with_timezone(&offset)
+    }
+
     /// The market's business-day offset from UTC, in minutes (DR Congo: Kinshasa).
     pub(crate) fn utc_offset_minutes(self) -> i32 {
         match self {
@@ -165,6 +183,14 @@ mod tests {
         assert!(!Market::Lesotho.is_msisdn("266580012345"));
         assert!(!Market::Ghana.is_msisdn("233-24123456"));
         assert!(!Market::Tanzania.is_msisdn("000000000001"));
+    }
+
+    #[test]
+    fn each_market_keeps_its_wallets_in_its_documented_currency() {
+        for m in Market::ALL {
+            assert_eq!(m.ledger_currency().code(), m.currency(), "{m}");
+            assert_eq!(m.core().country_code(), m.calling_code(), "{m}");
+        }
     }
 
     #[test]

@@ -98,21 +98,6 @@ pub(crate) enum OpenApiRequest {
     DirectDebit(DirectDebitRequest),
 }
 
-impl OpenApiRequest {
-    /// The client's conversation id, echoed in every answer.
-    pub(crate) fn third_party_conversation_id(&self) -> Option<&str> {
-        match self {
-            OpenApiRequest::GetSession => None,
-            OpenApiRequest::C2b(p) | OpenApiRequest::B2c(p) => Some(&p.third_party_conversation_id),
-            OpenApiRequest::B2b(b) => Some(&b.third_party_conversation_id),
-            OpenApiRequest::Reversal(r) => Some(&r.third_party_conversation_id),
-            OpenApiRequest::Status(s) => Some(&s.third_party_conversation_id),
-            OpenApiRequest::BeneficiaryName(q) => Some(&q.third_party_conversation_id),
-            OpenApiRequest::DirectDebit(d) => Some(d.third_party_conversation_id()),
-        }
-    }
-}
-
 /// Parses the body (or the query-string map, for GET APIs) of an OpenAPI
 /// call in `market`. `today` is the market's calendar day by the sandbox
 /// clock, for the direct-debit date rules.

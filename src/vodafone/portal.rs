@@ -207,18 +207,6 @@ fn market_msisdn(r: &Reader<'_>, market: Market) -> Result<String, Refusal> {
     })
 }
 
-impl PortalRequest {
-    /// The client's reference, echoed in every answer.
-    pub(crate) fn third_party_reference(&self) -> &str {
-        match self {
-            PortalRequest::C2b(p) | PortalRequest::B2c(p) => &p.third_party_reference,
-            PortalRequest::B2b(b) => &b.third_party_reference,
-            PortalRequest::Reversal(r) => &r.third_party_reference,
-            PortalRequest::Status(s) => &s.third_party_reference,
-        }
-    }
-}
-
 /// The client's reference of a request that failed to parse, when readable,
 /// so the refusal can echo it as the gateway's answers do.
 pub(crate) fn echoed_reference(body: &Map<String, Value>) -> Option<String> {

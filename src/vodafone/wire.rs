@@ -25,7 +25,7 @@
 //! Flags are the strings `True` and `False`, as the documentation's samples
 //! write `output_Reversed` and `output_SufficientBalance`.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::vodafone::api::Api;
@@ -398,7 +398,8 @@ pub(crate) struct DirectDebitQueryCallback {
 // The listener's acknowledgement.
 
 /// What a listener answers to close out a result (the documentation's sample).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg(test)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub(crate) struct Acknowledgement {
     #[serde(rename = "output_OriginalConversationID")]
     pub(crate) original_conversation_id: String,

@@ -3,8 +3,7 @@
 //! [`WorldDoc`] is the stable surface: every key is optional, unknown keys
 //! are refused, and a user's table merges over the embedded default
 //! (`default.toml`) entry by entry and field by field: accounts and
-//! applications by `name`, organisations by `code` and `market`, customers
-//! by `msisdn`. [`World`] is the checked form handlers read; resolving
+//! applications by `name`, organisations by `code` and `market`. [`World`] is the checked form handlers read; resolving
 //! range-checks every number and names the field of any refusal.
 //!
 //! What the table describes:
@@ -23,8 +22,11 @@
 //! * OpenAPI applications (`[[vodafone.apps]]`): API key, market, origins,
 //!   enabled products, session lifetime, activation delay, result listener
 //!   and limits;
-//! * organisations (service provider codes with opening balances) and
-//!   customers (with names and opening balances).
+//! * organisations (service provider codes with opening balances).
+//!
+//! Customers are the world's common `[[customers]]` (one wallet per person
+//! and market, whichever provider moves it); the default fragment lists the
+//! Mozambican ones.
 //!
 //! Amounts are written as decimal strings or integers (`"1000.50"`, `1000`)
 //! in the market's currency and kept in minor units; a TOML float is read
@@ -66,7 +68,7 @@ fn refuse(field: impl Into<String>, message: impl Into<String>) -> WorldError {
 /// The `[vodafone]` table.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct WorldDoc {
+pub struct WorldDoc {
     /// `4096` (default) or `2048`.
     pub(crate) key_size: Option<u64>,
     /// `documented` (default) or `alternate`.
@@ -79,16 +81,17 @@ pub(crate) struct WorldDoc {
     pub(crate) session_refusal: Option<SessionRefusalDoc>,
     /// `zero` (default) or `ins`.
     pub(crate) portal_result_code: Option<ResultCodeStyleDoc>,
-    /// Decrypted bearers kept per key pair (default 4096).
-    pub(crate) bearer_cache_capacity: Option<u64>,
+    /// How long an asynchronous result takes to arrive (default 500 ms).
+    pub(crate) result_delay_ms: Option<u64>,
+    /// How long a customer who never answers the USSD push takes to time
+    /// out, for timeout outcomes (default 60000 ms).
+    pub(crate) timeout_ms: Option<u64>,
     #[serde(default)]
     pub(crate) accounts: Vec<AccountDoc>,
     #[serde(default)]
     pub(crate) apps: Vec<AppDoc>,
     #[serde(default)]
     pub(crate) organisations: Vec<OrganisationDoc>,
-    #[serde(default)]
-    pub(crate) customers: Vec<CustomerDoc>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -189,15 +192,6 @@ pub(crate) struct OrganisationDoc {
     pub(crate) balance: Option<DecimalDoc>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct CustomerDoc {
-    pub(crate) msisdn: String,
-    pub(crate) first_name: Option<String>,
-    pub(crate) last_name: Option<String>,
-    pub(crate) balance: Option<DecimalDoc>,
-}
-
 /// An amount as written in TOML.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(untagged)]
@@ -219,12 +213,14 @@ impl DecimalDoc {
     }
 }
 
+/// A document's `[vodafone]` table (other tables are the registry's).
+#[cfg(test)]
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Fragment {
     vodafone: Option<WorldDoc>,
 }
 
+#[cfg(test)]
 impl WorldDoc {
     /// Parses a TOML document holding a `[vodafone]` table (and nothing else).
     pub(crate) fn from_fragment(text: &str, origin: &str) -> Result<WorldDoc, WorldError> {
@@ -236,7 +232,9 @@ impl WorldDoc {
     pub(crate) fn default_doc() -> Result<WorldDoc, WorldError> {
         WorldDoc::from_fragment(crate::vodafone::DEFAULT_WORLD_TOML, "vodafone default world")
     }
+}
 
+impl WorldDoc {
     /// Lays `overlay` over `self`: set keys win, entries with the same
     /// identity merge field by field, new entries are appended.
     pub(crate) fn merge(&mut self, overlay: WorldDoc) {
@@ -246,7 +244,8 @@ impl WorldDoc {
         self.duplicate_key = overlay.duplicate_key.or(self.duplicate_key);
         self.session_refusal = overlay.session_refusal.or(self.session_refusal);
         self.portal_result_code = overlay.portal_result_code.or(self.portal_result_code);
-        self.bearer_cache_capacity = overlay.bearer_cache_capacity.or(self.bearer_cache_capacity);
+        self.result_delay_ms = overlay.result_delay_ms.or(self.result_delay_ms);
+        self.timeout_ms = overlay.timeout_ms.or(self.timeout_ms);
         upsert(&mut self.accounts, overlay.accounts, |a| a.name.clone(), AccountDoc::merge);
         upsert(&mut self.apps, overlay.apps, |a| a.name.clone(), AppDoc::merge);
         upsert(
@@ -255,7 +254,6 @@ impl WorldDoc {
             |o| (o.code.clone(), o.market.clone()),
             OrganisationDoc::merge,
         );
-        upsert(&mut self.customers, overlay.customers, |c| c.msisdn.clone(), CustomerDoc::merge);
     }
 }
 
@@ -292,14 +290,6 @@ impl OrganisationDoc {
     }
 }
 
-impl CustomerDoc {
-    fn merge(&mut self, o: CustomerDoc) {
-        self.first_name = o.first_name.or(self.first_name.take());
-        self.last_name = o.last_name.or(self.last_name.take());
-        self.balance = o.balance.or(self.balance.take());
-    }
-}
-
 fn upsert<T, K: PartialEq>(base: &mut Vec<T>, overlay: Vec<T>, key: impl Fn(&T) -> K, merge: impl Fn(&mut T, T)) {
     for item in overlay {
         match base.iter_mut().find(|b| key(b) == key(&item)) {
@@ -313,19 +303,19 @@ fn upsert<T, K: PartialEq>(base: &mut Vec<T>, overlay: Vec<T>, key: impl Fn(&T) 
 // The resolved world.
 
 #[derive(Debug, Clone)]
-pub(crate) struct World {
+pub struct World {
     pub(crate) key_size: KeySize,
     pub(crate) portal_status_table: StatusTable,
     pub(crate) loopback_async_urls: bool,
     pub(crate) duplicate_key: DuplicateKey,
     pub(crate) session_refusal: SessionRefusal,
     pub(crate) portal_result_code: ResultCodeStyle,
-    pub(crate) bearer_cache_capacity: usize,
+    pub(crate) result_delay_ms: u64,
+    pub(crate) timeout_ms: u64,
     pub(crate) accounts: Vec<Account>,
     pub(crate) apps: Vec<App>,
     /// One entry per market an organisation holds money in.
     pub(crate) organisations: Vec<Organisation>,
-    pub(crate) customers: Vec<Customer>,
 }
 
 #[derive(Debug, Clone)]
@@ -382,15 +372,6 @@ pub(crate) struct Organisation {
     pub(crate) code: String,
     pub(crate) market: Market,
     pub(crate) name: String,
-    pub(crate) opening_balance: Money,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Customer {
-    pub(crate) msisdn: String,
-    pub(crate) market: Market,
-    pub(crate) first_name: String,
-    pub(crate) last_name: String,
     pub(crate) opening_balance: Money,
 }
 
@@ -512,6 +493,7 @@ fn origins(field: &str, list: Option<&Vec<String>>) -> Result<Vec<String>, World
 
 impl World {
     /// Resolves the default table with `overlays` merged over it in order.
+    #[cfg(test)]
     pub(crate) fn from_overlays(overlays: Vec<WorldDoc>) -> Result<World, WorldError> {
         let mut doc = WorldDoc::default_doc()?;
         for overlay in overlays {
@@ -526,9 +508,8 @@ impl World {
         let key_size = KeySize::from_bits(key_bits)
             .ok_or_else(|| refuse("vodafone.key_size", format!("must be 4096 or 2048, got {key_bits}")))?;
         let loopback = doc.loopback_async_urls.unwrap_or(false);
-        let bearer_cache_capacity =
-            usize::try_from(ranged("vodafone.bearer_cache_capacity", doc.bearer_cache_capacity, 4096, 1..=1_000_000)?)
-                .unwrap_or(4096);
+        let result_delay_ms = ranged("vodafone.result_delay_ms", doc.result_delay_ms, 500, 0..=86_400_000)?;
+        let timeout_ms = ranged("vodafone.timeout_ms", doc.timeout_ms, 60_000, 0..=86_400_000)?;
         let mut keys_seen = BTreeSet::new();
 
         let mut accounts = Vec::new();
@@ -635,24 +616,6 @@ impl World {
             }
         }
 
-        let mut customers = Vec::new();
-        for (i, c) in doc.customers.iter().enumerate() {
-            let at = |f: &str| format!("vodafone.customers[{i}] ({:?}).{f}", c.msisdn);
-            let market = Market::ALL.into_iter().find(|m| m.is_msisdn(&c.msisdn)).ok_or_else(|| {
-                refuse(
-                    at("msisdn"),
-                    "must be a market's calling code and subscriber digits (258 and 9 digits for Mozambique)",
-                )
-            })?;
-            customers.push(Customer {
-                msisdn: c.msisdn.clone(),
-                market,
-                first_name: c.first_name.clone().unwrap_or_default(),
-                last_name: c.last_name.clone().unwrap_or_default(),
-                opening_balance: balance(&at("balance"), c.balance.as_ref())?,
-            });
-        }
-
         Ok(World {
             key_size,
             portal_status_table: match doc.portal_status_table {
@@ -670,11 +633,11 @@ impl World {
                 Some(ResultCodeStyleDoc::Ins) => ResultCodeStyle::Ins,
                 _ => ResultCodeStyle::Zero,
             },
-            bearer_cache_capacity,
+            result_delay_ms,
+            timeout_ms,
             accounts,
             apps,
             organisations,
-            customers,
         })
     }
 
@@ -740,7 +703,6 @@ mod tests {
         assert_eq!(markets.len(), 5);
         assert!(world.apps.iter().all(|a| a.activation_delay_ms == 0 && a.enables(Api::QueryBeneficiaryName)));
         assert_eq!(world.key_size, KeySize::Rsa4096);
-        assert!(world.customers.iter().any(|c| c.market == Market::Mozambique && c.opening_balance.0 > 0));
         assert!(world.organisations.iter().any(|o| o.code == "000000" && o.market == Market::DrCongo));
         assert!(!format!("{world:?}").contains("aaaab09uz9f3asdcjyk7els777ihmwv8"), "keys stay out of logs");
     }
@@ -773,8 +735,8 @@ mod tests {
         let err = overlay("[[vodafone.apps]]\nname = \"x\"\napi_key = \"0123456789abcdef0123456789abcdef\"\nproducts = [\"stk_push\"]\n")
             .unwrap_err();
         assert!(err.message.contains("stk_push"), "{err}");
-        let err = overlay("[[vodafone.customers]]\nmsisdn = \"254708374149\"\n").unwrap_err();
-        assert!(err.field.ends_with("msisdn"), "{err}");
+        let err = overlay("[[vodafone.organisations]]\ncode = \"1\"\n").unwrap_err();
+        assert!(err.field.ends_with("code"), "{err}");
         let err = overlay("[[vodafone.apps]]\nname = \"x\"\napi_key = \"0123456789abcdef0123456789abcdef\"\n[vodafone.apps.limits]\nusage_hours = [22, 6]\n")
             .unwrap_err();
         assert!(err.field.ends_with("usage_hours"), "{err}");
@@ -782,16 +744,17 @@ mod tests {
 
     #[test]
     fn amounts_are_read_exactly_whatever_their_toml_type() {
-        let world = overlay(
-            "[[vodafone.customers]]\nmsisdn = \"258841111111\"\nbalance = 10.5\n[[vodafone.customers]]\nmsisdn = \"258842222222\"\nbalance = \"1000.25\"\n[[vodafone.customers]]\nmsisdn = \"258843333333\"\nbalance = 0\n",
-        )
-        .expect("resolves");
-        let balance = |m: &str| world.customers.iter().find(|c| c.msisdn == m).map(|c| c.opening_balance.0);
-        assert_eq!(balance("258841111111"), Some(1050));
-        assert_eq!(balance("258842222222"), Some(100_025));
-        assert_eq!(balance("258843333333"), Some(0));
-        assert!(overlay("[[vodafone.customers]]\nmsisdn = \"258841111111\"\nbalance = -5\n").is_err());
-        assert!(overlay("[[vodafone.customers]]\nmsisdn = \"258841111111\"\nbalance = \"1.005\"\n").is_err());
+        let org = |balance: &str| {
+            overlay(&format!(
+                "[[vodafone.organisations]]\ncode = \"4444\"\nmarket = \"vodacomMOZ\"\nbalance = {balance}\n"
+            ))
+            .map(|w| w.organisations.iter().find(|o| o.code == "4444").map(|o| o.opening_balance.0))
+        };
+        assert_eq!(org("10.5"), Ok(Some(1050)));
+        assert_eq!(org("\"1000.25\""), Ok(Some(100_025)));
+        assert_eq!(org("0"), Ok(Some(0)));
+        assert!(org("-5").is_err());
+        assert!(org("\"1.005\"").is_err());
     }
 
     #[test]

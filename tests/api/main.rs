@@ -1,6 +1,6 @@
 //! Black-box tests: a real sandbox on `127.0.0.1:0`, spoken to over HTTP,
 //! with wiremock receiving its callbacks. One binary: shared helpers
-//! (`helpers`), one folder per provider (`daraja/`), and the provider-neutral
+//! (`helpers`), one folder per provider (`daraja/`, `vodafone/`), and the provider-neutral
 //! surfaces (admin, scenarios, tenants, robustness, shutdown).
 
 mod admin;
@@ -10,3 +10,4 @@ mod robustness;
 mod scenarios;
 mod shutdown;
 mod tenants;
+mod vodafone;

@@ -17,10 +17,10 @@ use rsa::{RsaPrivateKey, RsaPublicKey};
 use crate::crypto::keys::KeyError;
 use crate::crypto::spki;
 
-const RSA4096_SPKI: &str = include_str!("../crypto/keys/vodafone-4096-spki.b64");
-const RSA4096_KEY_PEM: &str = include_str!("../crypto/keys/vodafone-4096-key.pem");
-const RSA2048_SPKI: &str = include_str!("../crypto/keys/vodafone-2048-spki.b64");
-const RSA2048_KEY_PEM: &str = include_str!("../crypto/keys/vodafone-2048-key.pem");
+const RSA4096_SPKI: &str = include_str!("rsa-4096-spki.b64");
+const RSA4096_KEY_PEM: &str = include_str!("rsa-4096-key.pem");
+const RSA2048_SPKI: &str = include_str!("rsa-2048-spki.b64");
+const RSA2048_KEY_PEM: &str = include_str!("rsa-2048-key.pem");
 
 /// Which committed pair a world uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
