@@ -17,6 +17,10 @@ use crate::httpauth;
 pub(crate) struct Shared {
     pub(crate) rsa4096: Arc<BearerDecoder>,
     pub(crate) rsa2048: Arc<BearerDecoder>,
+    /// Decryptions running at once, one per core: the first requests of a
+    /// client that reuses its bearer arrive together, and without this each
+    /// would decrypt it; with it, the others find the first one's result.
+    decrypting: tokio::sync::Semaphore,
 }
 
 /// Decrypted bearers kept per key pair.
@@ -29,7 +33,12 @@ impl Shared {
                 .map(|keys| Arc::new(BearerDecoder::new(keys, CACHE_CAPACITY)))
                 .map_err(|e| format!("the committed RSA-{} test keys do not load: {e}", size.bits()))
         };
-        Ok(Shared { rsa4096: load(KeySize::Rsa4096)?, rsa2048: load(KeySize::Rsa2048)? })
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        Ok(Shared {
+            rsa4096: load(KeySize::Rsa4096)?,
+            rsa2048: load(KeySize::Rsa2048)?,
+            decrypting: tokio::sync::Semaphore::new(cores),
+        })
     }
 
     pub(crate) fn keys(&self, size: KeySize) -> &ProviderKeys {
@@ -55,6 +64,11 @@ pub(crate) async fn decode(shared: &Shared, header: Option<&[u8]>) -> Result<(St
     let token = httpauth::bearer(header).map_err(BearerError::Header)?.trim().to_owned();
     let decoder = shared.for_token(&token).clone();
     let size = decoder.keys().size;
+    if let Some(hit) = decoder.cached_token(&token) {
+        return hit.map(|secret| (secret, size));
+    }
+    // The semaphore is never closed; were it, decrypting unguarded is still correct.
+    let _permit = shared.decrypting.acquire().await.ok();
     if let Some(hit) = decoder.cached_token(&token) {
         return hit.map(|secret| (secret, size));
     }

@@ -4,6 +4,7 @@
 
 mod openapi;
 mod portal;
+mod scenarios;
 mod tls_ports;
 
 use base64::engine::general_purpose::STANDARD;
