@@ -6,6 +6,7 @@ pub(crate) mod money;
 mod mpesa_client;
 mod oauth;
 mod pull_qr_statement;
+mod shapes;
 mod stk_push;
 mod stk_query;
 
