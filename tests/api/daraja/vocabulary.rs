@@ -181,3 +181,19 @@ async fn hold_max_ms_bounds_how_long_an_out_of_order_callback_waits() {
     app.advance_ms(1).await;
     assert_eq!(app.attempts(checkout).await.len(), 1, "released at its own limit, not the default minute");
 }
+
+#[tokio::test]
+async fn a_rate_limit_on_every_operation_gives_each_a_bucket_of_its_own() {
+    let world = format!(
+        "[[rate_limits]]\nprovider = \"daraja\"\noperation = \"*\"\ncapacity = 1\nrefill = 1\nperiod_ms = 3600000\n{FAST_WORLD}"
+    );
+    let app = spawn_with(&world).await;
+    let token = app.token().await;
+    let res = app.token_response(&app.creds.daraja.consumer_key, &app.creds.daraja.consumer_secret).await;
+    assert_eq!(res.status().as_u16(), 429, "oauth's bucket is empty");
+    let push = "/mpesa/stkpush/v1/processrequest";
+    let (status, ack) = app.post_json(push, &token, &app.stk_body("254708374149", 1)).await;
+    assert_eq!(status, StatusCode::OK, "stk_push has a bucket of its own: {ack}");
+    let (status, _) = app.post_json(push, &token, &app.stk_body("254722000000", 1)).await;
+    assert_eq!(status.as_u16(), 429);
+}
