@@ -54,13 +54,10 @@ pub struct StkState {
     /// The pending push of each locked customer.
     pending_by_msisdn: HashMap<String, String>,
     /// When each (phone, PartyB, amount) last completed, for `17 Rule limited.`;
-    /// kept only while the rule is on, and pruned to the window.
+    /// kept only while the rule is on, at most the retention limit of them,
+    /// those outside the window forgotten first.
     completed: HashMap<(String, String, Money), DateTime<Utc>>,
 }
-
-/// How many completions the rule-limited memory holds before it forgets
-/// those outside the window.
-const COMPLETED_PRUNE_AT: usize = 4096;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StkStatus {
@@ -437,9 +434,17 @@ pub(crate) fn settle(core: &mut Core, mine: &mut State, checkout_request_id: &st
     let window = mine.world.settings.stk_rule_limited_window_secs;
     if receipt.is_some() && window > 0 {
         let completed = &mut mine.stk.completed;
-        if completed.len() >= COMPLETED_PRUNE_AT {
-            let horizon = at - chrono::Duration::seconds(i64::try_from(window).unwrap_or(i64::MAX / 1000));
+        if completed.len() >= limit.max(1) {
+            let window_ms = i64::try_from(window.saturating_mul(1000)).unwrap_or(i64::MAX);
+            let horizon = crate::clock::after_ms(at, -window_ms);
             completed.retain(|_, when| *when >= horizon);
+        }
+        // Still full within the window: the oldest completion is forgotten first.
+        if completed.len() >= limit.max(1) {
+            let oldest = completed.iter().min_by_key(|(_, when)| **when).map(|(key, _)| key.clone());
+            if let Some(oldest) = oldest {
+                completed.remove(&oldest);
+            }
         }
         completed.insert((tx.phone_number.clone(), tx.party_b.clone(), tx.amount), at);
     }
