@@ -260,9 +260,9 @@ pub fn banner(sandbox: &crate::Sandbox) -> String {
          \x20 Daraja base URL:  {base}\n\
          \x20 consumer key:     {key}  (secret and passkeys: {base}/__sandbox/credentials)\n\
          \x20 certificate:      {base}/__sandbox/keys/daraja.pem\n\
+         \x20 seed:             {seed}  (replay this run with --seed {seed}){admin}\n\
          \x20 Vodafone portal:  {base}/ipg/v1x/  (API key {vodafone_key}; public key: {base}/__sandbox/vodafone/public-key)\n\
-         \x20 Vodafone OpenAPI: {base}/sandbox/ipg/v2/{{market}}/{https}{also}\n\
-         \x20 seed:             {seed}  (replay this run with --seed {seed}){admin}",
+         \x20 Vodafone OpenAPI: {base}/sandbox/ipg/v2/{{market}}/{https}{also}",
         version = env!("CARGO_PKG_VERSION"),
         key = creds.daraja.consumer_key,
         vodafone_key = creds.vodafone.api_key,

@@ -38,6 +38,9 @@ impl<'a> MakeWriter<'a> for Capture {
 const CONSUMER_SECRET: &str = "PesaSandboxConsumerSecret";
 const PASSKEY: &str = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919";
 const INITIATOR_PASSWORD: &str = "Safaricom999!*!";
+/// A Vodafone application's API key, and a renewed (so unknown) one sent on purpose.
+const VODAFONE_APP_KEY: &str = "6bc4157dbee34d409118e0978dc6dd17";
+const VODAFONE_UNKNOWN_KEY: &str = "zzzzb09uz9f3asdcjyk7els777ihmwv8";
 
 #[tokio::test]
 async fn captured_logs_never_contain_a_secret() {
@@ -54,6 +57,8 @@ async fn captured_logs_never_contain_a_secret() {
     let ts_free_password_prefix = &STANDARD.encode(format!("174379{PASSKEY}"))[..40];
     for secret in
         [CONSUMER_SECRET, basic.as_str(), PASSKEY, ts_free_password_prefix, INITIATOR_PASSWORD, "wrong-secret"]
+            .into_iter()
+            .chain([VODAFONE_APP_KEY, VODAFONE_UNKNOWN_KEY])
     {
         assert!(!logs.contains(secret), "a secret reached the logs: {secret}");
     }
@@ -96,5 +101,26 @@ async fn run_a_full_flow() {
         .await
         .unwrap();
     let _ = http.get(format!("{base}/__sandbox/credentials")).send().await.unwrap();
+    vodafone_flow(&http, &base, &sandbox.credentials().vodafone.public_key).await;
     sandbox.shutdown().await;
+}
+
+/// A Vodafone session and call, and a bearer with an unknown API key.
+async fn vodafone_flow(http: &reqwest::Client, base: &str, public_key: &str) {
+    let public = pesa_sandbox::crypto::spki::from_base64(public_key).unwrap();
+    let bearer = |secret: &str| {
+        pesa_sandbox::crypto::credential::encrypt(&public, secret.as_bytes(), &mut rand::rngs::OsRng).unwrap()
+    };
+    let session_url = format!("{base}/sandbox/ipg/v2/vodacomTZN/getSession/");
+    let _ = http.get(&session_url).bearer_auth(bearer(VODAFONE_UNKNOWN_KEY)).send().await.unwrap();
+    let session: Value =
+        http.get(&session_url).bearer_auth(bearer(VODAFONE_APP_KEY)).send().await.unwrap().json().await.unwrap();
+    let session_id = session["output_SessionID"].as_str().unwrap();
+    let _ = http
+        .post(format!("{base}/sandbox/ipg/v2/vodacomTZN/c2bPayment/singleStage/"))
+        .bearer_auth(bearer(session_id))
+        .json(&json!({"input_Amount": "1"}))
+        .send()
+        .await
+        .unwrap();
 }
