@@ -343,3 +343,41 @@ async fn reports_count_and_sum_per_api_and_result() {
     assert!(csv.starts_with("api,result_code,count,amount,currency\n"), "{csv}");
     assert!(csv.contains("c2b_payment,INS-0,2,25.50,MZN"), "{csv}");
 }
+
+#[tokio::test]
+async fn an_origin_outside_the_accounts_list_is_not_authorized() {
+    let app = spawn_with("[[vodafone.accounts]]\nname = \"sandbox\"\norigins = [\"developer.mpesa.vm.co.mz\"]\n").await;
+    let bearer = app.vodafone_bearer(SEED_API_KEY);
+    let body = portal_c2b("258843330333", "10", "o1");
+    let (s, b) = app
+        .vodafone_call("/ipg/v1x/c2bPayment/singleStage/", &bearer, Method::POST, &body, &[("Origin", "example.com")])
+        .await;
+    assert_ins(s, &b, 400, "INS-26");
+    let allowed = app
+        .http
+        .post(app.url("/ipg/v1x/c2bPayment/singleStage/"))
+        .bearer_auth(&bearer)
+        .header("Origin", "developer.mpesa.vm.co.mz")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn a_new_tenant_gets_its_own_api_keys_and_ledger() {
+    let app = spawn_with("").await;
+    let (status, tenant) = app.admin_post("/tenants", &json!({ "id": "team-a" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{tenant}");
+    let key = tenant["vodafone"]["api_key"].as_str().unwrap().to_owned();
+    assert_ne!(key, SEED_API_KEY, "a tenant's copy of the default account gets a fresh key");
+    let bearer = app.vodafone_bearer(&key);
+    let (status, _) = app
+        .portal_with(&bearer, Method::POST, "c2bPayment/singleStage/", &portal_c2b("258843330333", "10", "t1"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, theirs) = app.admin_get("/tenants/team-a/accounts?msisdn=258843330333").await;
+    assert_eq!(theirs["accounts"][0]["balance"], "49990.00");
+    assert_eq!(app.balance_of_msisdn("258843330333").await, "50000.00", "the default tenant is untouched");
+}
