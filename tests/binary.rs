@@ -140,3 +140,44 @@ fn scenarios_and_a_virtual_clock_load_from_the_command_line() {
     assert_eq!(out.status.code(), Some(2), "an unknown scenario stops the start");
     assert!(String::from_utf8(out.stderr).unwrap().contains("no-such-scenario"));
 }
+
+#[test]
+fn the_vodafone_portal_ports_serve_https_to_a_client_that_trusts_the_test_ca() {
+    let (mut child, base) = start(&["--tls", "--vodafone-ports"]);
+    let helper = |args: &[&str]| {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let ca = helper(&["tls-ca"]);
+    let bearer = helper(&["vodafone", "bearer", "--api-key", "aaaab09uz9f3asdcjyk7els777ihmwv8"]);
+    assert!(pesa_sandbox::crypto::spki::from_base64(&helper(&["keys", "--vodafone"])).is_ok(), "one line of SPKI");
+    assert!(helper(&["keys", "--vodafone", "--pem"]).starts_with("-----BEGIN PUBLIC KEY-----"));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let statuses = runtime.block_on(async {
+        let portal = "127.0.0.1:18352".parse().unwrap();
+        let http = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).unwrap())
+            .resolve("localhost", portal)
+            .no_proxy()
+            .build()
+            .unwrap();
+        // What a portal SDK does: only the host is configurable; port and TLS are fixed.
+        let paid = http
+            .post("https://localhost:18352/ipg/v1x/c2bPayment/singleStage/")
+            .header("Authorization", format!("Bearer {}", bearer.trim()))
+            .header("Origin", "*")
+            .json(&serde_json::json!({"input_TransactionReference": "T12344C", "input_CustomerMSISDN": "258843330333",
+                "input_Amount": "10", "input_ThirdPartyReference": "111PA2D", "input_ServiceProviderCode": "171717"}))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        let plain = reqwest::get(format!("{base}/__sandbox/health")).await.unwrap().status();
+        (paid, plain)
+    });
+    signal(&child, "TERM");
+    assert!(wait_exit(&mut child, Duration::from_secs(10)).success());
+    assert_eq!(statuses.0.as_u16(), 201);
+    assert_eq!(statuses.1.as_u16(), 200);
+}
