@@ -62,8 +62,9 @@ pub(crate) mod world;
 // configuration, the credentials document, the client-side crypto helpers
 // (`crypto`), Daraja's published certificate (`daraja::keys`) and the names
 // of the body shapes it emits (`daraja::shapes::NAMES`, for conformance
-// tests), the binary's edge (`cli`, `telemetry`) and the fuzz targets'
-// bodies (`fuzzing`).
+// tests), Vodafone's credentials section (`vodafone::VodafoneCredentials`),
+// the HTTPS test CA (`tls`), the binary's edge (`cli`, `telemetry`) and the
+// fuzz targets' bodies (`fuzzing`).
 pub use admin::CallbackCredentials;
 pub use app::{Sandbox, ShutdownReport, StartError};
 pub use callbacks::{Destination, EngineConfig, EngineStats};
