@@ -36,6 +36,8 @@ pub mod httpauth;
 pub mod ids;
 pub mod journal;
 pub mod ledger;
+#[allow(dead_code)]
+mod pesaflow;
 pub mod scenarios;
 pub mod scheduler;
 pub mod server;
