@@ -4,3 +4,4 @@
 
 pub(crate) mod amount;
 pub(crate) mod params;
+pub(crate) mod wire;

@@ -178,12 +178,9 @@ impl Params {
 
     /// An optional absolute `http`/`https` URL.
     pub(crate) fn url(&self, name: &str) -> Result<Option<String>, FieldError> {
-        let Some(text) = self.optional(name)? else {
-            return Ok(None);
-        };
-        match url::Url::parse(text.trim()) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(Some(text)),
-            _ => Err(FieldError::new(name, FieldProblem::NotAUrl(text))),
+        match self.optional(name)? {
+            Some(text) => url_field(name, text).map(Some),
+            None => Ok(None),
         }
     }
 
@@ -199,6 +196,14 @@ impl Params {
             map.insert(k, v);
         }
         elixir_map(map.into_iter())
+    }
+}
+
+/// `text` if it is an absolute `http`/`https` URL.
+pub(crate) fn url_field(name: &str, text: String) -> Result<String, FieldError> {
+    match url::Url::parse(text.trim()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(text),
+        _ => Err(FieldError::new(name, FieldProblem::NotAUrl(text))),
     }
 }
 
