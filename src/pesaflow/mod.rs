@@ -3,5 +3,9 @@
 //! Placeholder; the module documentation is written with the endpoints.
 
 pub(crate) mod amount;
+pub(crate) mod error;
 pub(crate) mod params;
 pub(crate) mod wire;
+
+/// The provider's name in journals, scenario files and admin paths.
+pub(crate) const PROVIDER: &str = "pesaflow";
