@@ -6,6 +6,7 @@ pub(crate) mod amount;
 pub(crate) mod error;
 pub(crate) mod params;
 pub(crate) mod wire;
+pub(crate) mod world;
 
 /// The provider's name in journals, scenario files and admin paths.
 pub(crate) const PROVIDER: &str = "pesaflow";
