@@ -4,6 +4,7 @@
 
 pub(crate) mod amount;
 pub(crate) mod error;
+pub(crate) mod invoice;
 pub(crate) mod params;
 pub(crate) mod wire;
 pub(crate) mod world;
