@@ -448,6 +448,19 @@ pub(crate) mod tests {
         }
     }
 
+    /// An invoice with a chosen number and payments, to reproduce captures.
+    pub(crate) fn invoice_with(number: &str, new: NewInvoice, payments: Vec<Payment>) -> Invoice {
+        let amount_expected = amount::add(new.amount_net, new.commission);
+        Invoice {
+            number: number.into(),
+            request_id: "d8HbuZT_0nO3XLjH7nRy".into(),
+            details: new,
+            amount_expected,
+            created_at: at(0),
+            payments,
+        }
+    }
+
     fn recorded(paid: Result<Paid, PayRefusal>) -> Receipt {
         match paid {
             Ok(Paid::Recorded(receipt)) => receipt,

@@ -5,6 +5,7 @@
 pub(crate) mod amount;
 pub(crate) mod error;
 pub(crate) mod invoice;
+pub(crate) mod notification;
 pub(crate) mod params;
 pub(crate) mod wire;
 pub(crate) mod world;
