@@ -7,6 +7,7 @@ pub(crate) mod error;
 pub(crate) mod invoice;
 pub(crate) mod notification;
 pub(crate) mod params;
+pub(crate) mod token;
 pub(crate) mod wire;
 pub(crate) mod world;
 
