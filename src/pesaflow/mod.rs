@@ -6,6 +6,7 @@ pub(crate) mod amount;
 pub(crate) mod error;
 pub(crate) mod invoice;
 pub(crate) mod notification;
+pub(crate) mod page;
 pub(crate) mod params;
 pub(crate) mod token;
 pub(crate) mod wire;
