@@ -28,6 +28,7 @@
 //! **Invariant:** this module never imports another provider.
 
 pub(crate) mod amount;
+pub(crate) mod checks;
 pub(crate) mod error;
 pub(crate) mod invoice;
 pub(crate) mod notification;

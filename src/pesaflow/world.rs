@@ -380,7 +380,8 @@ impl World {
         self.services.get(service_id)
     }
 
-    pub(crate) fn services_of<'a>(&'a self, api_client_id: &'a str) -> impl Iterator<Item = &'a Service> + 'a {
+    pub(crate) fn services_of<'a>(&'a self, api_client_id: &str) -> impl Iterator<Item = &'a Service> + 'a {
+        let api_client_id = api_client_id.to_owned();
         self.services.values().filter(move |s| s.api_client_id == api_client_id)
     }
 
