@@ -582,6 +582,59 @@ mod tests {
         ),
     ];
 
+    /// The worked examples of the Pesaflow integration notes, with the
+    /// default world's sandbox credentials: one per recipe.
+    const WORKED: &[(Recipe, &[&str], &str)] = &[
+        (
+            Recipe::Checkout,
+            &["1", "100.00", "1001", "12345678", "KES", "REF-1", "Business name search", "Jane Doe"],
+            "MDE3ZDNiODI2MmMyZDVjZDgzOGFmYjdjNzg0MGNmOGUyZmU0ZTAxNmNkNjQ4YzY2MDE1MTdlZjA2MjlmMDcwZg==",
+        ),
+        (
+            Recipe::Validate,
+            &["1", "GWLQKD", "105.00"],
+            "ODNmZTEyZTYyYWUzN2JiNjYyNTM4ZWZkMTcwMWI0NjU0NzYyMjQyMGE1NWY1ZjE3YmE1OGY0NDQyYjIyMGI3MQ==",
+        ),
+        (
+            Recipe::Confirm,
+            &["1", "GWLQKD", "105.00", "KES", "1234434", "2021-01-26 15:30:01", "JOHN DOE", "438485959"],
+            "MGE4ZTE3MDcwOGZiNjYyZDBjNDc2NzM4MDQwODE0NzQ5ZGQ2NThlOTVlMjZmY2FhOTY5OWIyNzYzMGYwMTg2Yw==",
+        ),
+        (
+            Recipe::Notification,
+            &["REF-1", "GWLQKD", "105", "2026-02-11 17:31:40+03:00 EAT Africa/Nairobi"],
+            "YjYxY2I2MThjYjg4ODhjZmQ3MmI2NmI3NDQ4YmFiMTE3YjFiNTU3OWJiNjJiZTBjMjhjYWM1NzIwOWI5YzcyZQ==",
+        ),
+        (
+            Recipe::NotificationInvoiceAmount,
+            &["GWLQKD", "105"],
+            "YmE5ODg5Mjk5ZmE1MzM1OWIwNzc5MGQ4ZGRiN2NhNmJlNGI1OGZjNmUyYzY4MjllN2MwMDI2ODU1YWRmMDZjOQ==",
+        ),
+        (
+            Recipe::StatusQuery,
+            &["1", "GWLQKD"],
+            "NzNhNGJjYjZlY2JiNTUyM2U4MjI0MDlhZWJlZWM1NWNiNDQ1ODhkZDE2MWQ3OTQ5YWE3ZTBiZmVjMGUzNDE1Mw==",
+        ),
+        (
+            Recipe::UssdValidation,
+            &["12345678", "1002"],
+            "MjM1NmQ2Njg5NmQ5MzllZGNkOWVmMTI0ODZjZTYxMmMwYzAwNDg1MmM0Yzg0ZDUwZmUyNThiMDEwZTViOGYwOQ==",
+        ),
+    ];
+
+    #[test]
+    fn the_integration_notes_worked_examples_hold() {
+        let sandbox = HashKey { key: "PesaflowSandboxKey", secret: "PesaflowSandboxSecret" };
+        for (recipe, values, expected) in WORKED {
+            assert_eq!(
+                secure_hash(*recipe, values, sandbox, HashEncoding::Base64OfHex).unwrap(),
+                *expected,
+                "{recipe}"
+            );
+        }
+        assert!(WORKED.iter().map(|(r, _, _)| *r).eq(Recipe::ALL), "one example per recipe, in order");
+    }
+
     #[test]
     fn every_published_vector_hashes_and_verifies() {
         for (source, recipe, key, secret, values, encoding, expected) in VECTORS {
