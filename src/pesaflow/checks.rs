@@ -7,8 +7,7 @@
 //! checked before anything it covers, so a wrong hash is reported as such
 //! even when a hashed field is also wrong.
 //!
-//! Decisions where no source shows the live answer (each says so in its
-//! diagnosis and in `notes/pesaflow-findings.md`):
+//! Decisions where no source shows the live answer:
 //! an unknown `apiClientID` is a 401 (no key to check the hash with); an
 //! unknown `serviceID` is the checkout's 422 (one live 422 went with a
 //! wrong serviceID); another client's service is a 403; a currency other
@@ -80,7 +79,15 @@ pub(crate) fn checkout<'w>(
         let error = FieldError::new(
             "serviceID",
             FieldProblem::NotOneOf {
-                allowed: "a service of the world's [pesaflow] services",
+                allowed: format!(
+                    "the services of api client {} ({})",
+                    client.api_client_id,
+                    world
+                        .services_of(&client.api_client_id)
+                        .map(|s| s.service_id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
                 given: request.service_id.clone(),
             },
         );
@@ -90,7 +97,10 @@ pub(crate) fn checkout<'w>(
     if service.currency != request.currency {
         let error = FieldError::new(
             "currency",
-            FieldProblem::NotOneOf { allowed: service.currency.as_str(), given: request.currency.as_str().to_owned() },
+            FieldProblem::NotOneOf {
+                allowed: service.currency.as_str().into(),
+                given: request.currency.as_str().to_owned(),
+            },
         );
         return Err(PesaflowError::field(Envelope::Error, &error, params));
     }
@@ -366,6 +376,10 @@ mod tests {
         let err = checkout(&world, &request, &params).unwrap_err();
         assert!(matches!(err.kind, ErrorKind::InvalidParams { .. }));
         assert_eq!(err.status().as_u16(), 422);
+        assert_eq!(
+            err.diagnosis.as_deref(),
+            Some("serviceID must be one of the services of api client 1 (1001, 1002), got \"7777\"")
+        );
 
         let (params, request) = signed_checkout(&world, "1", "2001", "KES", "100.00");
         assert_eq!(checkout(&world, &request, &params).unwrap_err().kind, ErrorKind::Forbidden);

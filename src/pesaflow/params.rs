@@ -61,7 +61,9 @@ pub(crate) enum FieldProblem {
     #[error("must be a date and time written {format}, got {given:?}")]
     NotADateTime { format: &'static str, given: String },
     #[error("must be one of {allowed}, got {given:?}")]
-    NotOneOf { allowed: &'static str, given: String },
+    NotOneOf { allowed: String, given: String },
+    #[error("is not a JSON object: {0}")]
+    NotAnObject(String),
     #[error("must be a whole number from {min} to {max}, got {given:?}")]
     OutOfRange { min: u64, max: u64, given: String },
     #[error("is not a Pesaflow field; Pesaflow spells it {expected}")]

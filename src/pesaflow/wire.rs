@@ -274,7 +274,9 @@ fn checkout_format(params: &Params, names: FieldNames) -> Result<CheckoutFormat,
         "html" => Ok(CheckoutFormat::Html),
         "iframe" => Ok(CheckoutFormat::Iframe),
         "json" => Ok(CheckoutFormat::Json),
-        _ => Err(FieldError::new("format", FieldProblem::NotOneOf { allowed: "html, iframe, json", given: text })),
+        _ => {
+            Err(FieldError::new("format", FieldProblem::NotOneOf { allowed: "html, iframe, json".into(), given: text }))
+        }
     }
 }
 
@@ -636,12 +638,8 @@ impl UssdValidationAnswer {
     /// `"true"`/`"false"`); `display_info` may be absent, and its values may
     /// be strings or numbers.
     pub(crate) fn parse(body: &[u8]) -> Result<UssdValidationAnswer, FieldError> {
-        let params = Params::from_json(body).map_err(|e| {
-            FieldError::new(
-                "body",
-                FieldProblem::NotOneOf { allowed: "a JSON object {display_info, valid}", given: e.to_string() },
-            )
-        })?;
+        let params =
+            Params::from_json(body).map_err(|e| FieldError::new("body", FieldProblem::NotAnObject(e.to_string())))?;
         let valid = match params.get("valid") {
             Some(Value::Bool(b)) => *b,
             Some(Value::String(s)) if s == "true" => true,
