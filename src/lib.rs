@@ -45,6 +45,8 @@ pub(crate) mod ids;
 pub(crate) mod journal;
 pub(crate) mod ledger;
 pub(crate) mod markets;
+#[allow(dead_code)]
+pub(crate) mod pesaflow;
 pub(crate) mod provider;
 pub(crate) mod providers;
 pub(crate) mod retained;

@@ -8,4 +8,5 @@
 pub mod credential;
 pub mod keys;
 pub mod lnm;
+pub mod secure_hash;
 pub mod webhook;
