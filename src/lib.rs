@@ -13,7 +13,8 @@
 //! # Layout
 //! * `app`: the `Sandbox` handle and the router; `app_state`: what handlers reach.
 //! * `provider`: what a provider is (the seam); `providers`: the registry, the one place naming them all.
-//! * `daraja`: Safaricom Daraja (one folder per provider; providers never import each other).
+//! * `daraja`: Safaricom Daraja; `pesaflow`: eCitizen's Pesaflow payments (one folder per provider;
+//!   providers never import each other).
 //! * `admin`: the `/__sandbox/` API to inspect and drive state.
 //! * `store`: tenants, their state and timelines; `ledger`: money; `markets`: subscribers and currencies;
 //!   `world`: what a tenant starts with.
@@ -45,7 +46,6 @@ pub(crate) mod ids;
 pub(crate) mod journal;
 pub(crate) mod ledger;
 pub(crate) mod markets;
-#[allow(dead_code)]
 pub(crate) mod pesaflow;
 pub(crate) mod provider;
 pub(crate) mod providers;
@@ -58,7 +58,7 @@ pub mod telemetry;
 pub(crate) mod world;
 
 // The public API, deliberately: the embeddable sandbox and its
-// configuration, the credentials document, the client-side crypto helpers
+// configuration, the credentials document (with each provider's section), the client-side crypto helpers
 // (`crypto`), Daraja's published certificate (`daraja::keys`), the binary's
 // edge (`cli`, `telemetry`) and the fuzz targets' bodies (`fuzzing`).
 pub use admin::CallbackCredentials;
@@ -66,6 +66,7 @@ pub use app::{Sandbox, ShutdownReport, StartError};
 pub use callbacks::{Destination, EngineConfig, EngineStats};
 pub use clock::Clock;
 pub use config::{ClockMode, Config};
+pub use pesaflow::credentials::{PesaflowClient, PesaflowCredentials, PesaflowService, PesaflowTestMsisdn};
 pub use providers::Credentials;
 pub use server::ServerLimits;
 pub use store::{Limits, MAX_TOKENS_PER_APP};

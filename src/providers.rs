@@ -25,6 +25,7 @@ use crate::callbacks::Reply;
 use crate::daraja::{self, Daraja};
 use crate::http::WireError;
 use crate::ids::IdGen;
+use crate::pesaflow::{self, Pesaflow};
 use crate::provider::{CredentialContext, Provider, Registered, TransactionRow, VariantSpec};
 use crate::scenarios::doc::RateLimitDoc;
 use crate::store::{Core, Tenant};
@@ -38,14 +39,16 @@ use crate::world::{CallbackSettingsDoc, Common, CommonDoc, CustomerDefaultsDoc, 
 #[serde(rename_all = "snake_case")]
 pub enum ProviderId {
     Daraja,
+    Pesaflow,
 }
 
 impl ProviderId {
-    pub const ALL: [ProviderId; 1] = [ProviderId::Daraja];
+    pub const ALL: [ProviderId; 2] = [ProviderId::Daraja, ProviderId::Pesaflow];
 
     pub fn name(self) -> &'static str {
         match self {
             ProviderId::Daraja => Daraja::NAME,
+            ProviderId::Pesaflow => Pesaflow::NAME,
         }
     }
 
@@ -56,24 +59,35 @@ impl ProviderId {
     pub fn prefixes(self) -> &'static [&'static str] {
         match self {
             ProviderId::Daraja => Daraja::PREFIXES,
+            ProviderId::Pesaflow => Pesaflow::PREFIXES,
         }
     }
 
     pub fn operations(self) -> &'static [&'static str] {
         match self {
             ProviderId::Daraja => Daraja::OPERATIONS,
+            ProviderId::Pesaflow => Pesaflow::OPERATIONS,
         }
     }
 
     pub fn variants(self) -> &'static [VariantSpec] {
         match self {
             ProviderId::Daraja => Daraja::VARIANTS,
+            ProviderId::Pesaflow => Pesaflow::VARIANTS,
+        }
+    }
+
+    pub fn faults(self) -> &'static [&'static str] {
+        match self {
+            ProviderId::Daraja => Daraja::FAULTS,
+            ProviderId::Pesaflow => Pesaflow::FAULTS,
         }
     }
 
     pub fn default_scenario(self) -> Option<&'static str> {
         match self {
             ProviderId::Daraja => Daraja::DEFAULT_SCENARIO,
+            ProviderId::Pesaflow => Pesaflow::DEFAULT_SCENARIO,
         }
     }
 
@@ -81,6 +95,7 @@ impl ProviderId {
     pub fn bare_error(self, status: StatusCode) -> Arc<dyn WireError> {
         match self {
             ProviderId::Daraja => Daraja::bare_error(status),
+            ProviderId::Pesaflow => Pesaflow::bare_error(status),
         }
     }
 }
@@ -110,6 +125,30 @@ impl Registered for Daraja {
 
     fn world_part(world: &World) -> &Arc<daraja::World> {
         &world.daraja
+    }
+}
+
+impl Registered for Pesaflow {
+    const ID: ProviderId = ProviderId::Pesaflow;
+
+    fn state(states: &States) -> &pesaflow::State {
+        &states.pesaflow
+    }
+
+    fn state_mut(states: &mut States) -> &mut pesaflow::State {
+        &mut states.pesaflow
+    }
+
+    fn due(due: pesaflow::Due) -> Due {
+        Due::Pesaflow(due)
+    }
+
+    fn shared_part(shared: &Shared) -> &() {
+        &shared.pesaflow
+    }
+
+    fn world_part(world: &World) -> &Arc<pesaflow::World> {
+        &world.pesaflow
     }
 }
 
@@ -171,12 +210,14 @@ pub(crate) fn owner(path: &str) -> Option<ProviderId> {
 
 /// Every provider's API.
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().merge(Daraja::routes())
+    Router::new().merge(Daraja::routes()).merge(Pesaflow::routes())
 }
 
 /// Every provider's admin views, each under `/{name}` (mounted per tenant).
 pub(crate) fn admin_routes() -> Router<AppState> {
-    Router::new().nest(&format!("/{}", Daraja::NAME), Daraja::admin_routes())
+    Router::new()
+        .nest(&format!("/{}", Daraja::NAME), Daraja::admin_routes())
+        .nest(&format!("/{}", Pesaflow::NAME), Pesaflow::admin_routes())
 }
 
 /// Daraja's admin views were served at the admin root before providers had
@@ -192,23 +233,28 @@ pub(crate) fn admin_aliases() -> Router<AppState> {
 #[derive(Debug)]
 pub struct States {
     daraja: daraja::State,
+    pesaflow: pesaflow::State,
 }
 
 impl States {
     /// Fresh states over a world; each provider opens its ledger accounts.
     pub fn new(core: &mut Core, world: &World) -> States {
-        States { daraja: Daraja::new_state(core, world.daraja.clone()) }
+        States {
+            daraja: Daraja::new_state(core, world.daraja.clone()),
+            pesaflow: Pesaflow::new_state(core, world.pesaflow.clone()),
+        }
     }
 
     /// The world the states were made from (with credentials rotated since).
     pub fn worlds(&self, common: Arc<Common>) -> World {
-        World { common, daraja: Daraja::world(&self.daraja).clone() }
+        World { common, daraja: Daraja::world(&self.daraja).clone(), pesaflow: Pesaflow::world(&self.pesaflow).clone() }
     }
 
     /// Every provider's transactions, for the admin API.
     pub fn transactions(&self) -> Vec<TransactionRow> {
         let mut rows = Vec::new();
         Daraja::transactions(&self.daraja, &mut rows);
+        Pesaflow::transactions(&self.pesaflow, &mut rows);
         rows
     }
 }
@@ -217,12 +263,14 @@ impl States {
 #[derive(Debug)]
 pub enum Due {
     Daraja(daraja::Due),
+    Pesaflow(pesaflow::Due),
 }
 
 /// Acts on a provider's event that fell due.
 pub(crate) fn on_due(core: &mut Core, states: &mut States, due: Due, at: DateTime<Utc>) {
     match due {
         Due::Daraja(due) => Daraja::on_due(core, &mut states.daraja, due, at),
+        Due::Pesaflow(due) => Pesaflow::on_due(core, &mut states.pesaflow, due, at),
     }
 }
 
@@ -237,17 +285,22 @@ pub(crate) fn on_reply(
 ) {
     match to {
         ProviderId::Daraja => Daraja::on_reply(core, &mut states.daraja, key, reply, at),
+        ProviderId::Pesaflow => Pesaflow::on_reply(core, &mut states.pesaflow, key, reply, at),
     }
 }
 
 /// Every provider's sandbox-wide resources.
 pub struct Shared {
     daraja: daraja::Shared,
+    pesaflow: <Pesaflow as Provider>::Shared,
 }
 
 impl Shared {
     pub fn new() -> Result<Shared, (ProviderId, String)> {
-        Ok(Shared { daraja: Daraja::shared().map_err(|e| (ProviderId::Daraja, e))? })
+        Ok(Shared {
+            daraja: Daraja::shared().map_err(|e| (ProviderId::Daraja, e))?,
+            pesaflow: Pesaflow::shared().map_err(|e| (ProviderId::Pesaflow, e))?,
+        })
     }
 }
 
@@ -263,6 +316,7 @@ pub struct Credentials {
     pub admin_url: String,
     pub callbacks: CallbackCredentials,
     pub daraja: <Daraja as Provider>::Credentials,
+    pub pesaflow: <Pesaflow as Provider>::Credentials,
 }
 
 /// A tenant's credentials document.
@@ -278,6 +332,7 @@ pub(crate) fn credentials(app: &AppState, tenant: &Tenant) -> Credentials {
             admin_url: admin_url.clone(),
             callbacks: CallbackCredentials::of(core),
             daraja: Daraja::credentials(&ctx, &shared.daraja, core, &state.providers.daraja),
+            pesaflow: Pesaflow::credentials(&ctx, &shared.pesaflow, core, &state.providers.pesaflow),
         }
     })
 }
@@ -311,6 +366,9 @@ pub struct WorldDoc {
     #[serde(default)]
     pub initiators: Vec<daraja::world::InitiatorDoc>,
     pub daraja: Option<daraja::world::DarajaSettingsDoc>,
+
+    // Pesaflow's tables, under [pesaflow].
+    pub pesaflow: Option<pesaflow::world::WorldDoc>,
 }
 
 /// A document split into its common part and every provider's part.
@@ -318,6 +376,7 @@ pub struct WorldDoc {
 struct Parts {
     common: CommonDoc,
     daraja: daraja::world::WorldDoc,
+    pesaflow: pesaflow::world::WorldDoc,
 }
 
 impl WorldDoc {
@@ -335,6 +394,7 @@ impl WorldDoc {
                 initiators: self.initiators,
                 settings: self.daraja,
             },
+            pesaflow: self.pesaflow.unwrap_or_default(),
         }
     }
 }
@@ -343,6 +403,7 @@ impl Parts {
     fn merge(&mut self, overlay: Parts) {
         self.common.merge(overlay.common);
         self.daraja.merge(overlay.daraja);
+        self.pesaflow.merge(overlay.pesaflow);
     }
 }
 
@@ -350,6 +411,7 @@ impl Parts {
 pub(crate) const DEFAULT_WORLD: &[(&str, &str)] = &[
     ("the default world (common)", crate::world::COMMON_DEFAULT_TOML),
     ("the default world (daraja)", daraja::world::DEFAULT_TOML),
+    ("the default world (pesaflow)", pesaflow::world::DEFAULT_TOML),
 ];
 
 /// A resolved world: the common part and every provider's part.
@@ -357,6 +419,7 @@ pub(crate) const DEFAULT_WORLD: &[(&str, &str)] = &[
 pub struct World {
     pub common: Arc<Common>,
     pub daraja: Arc<daraja::World>,
+    pub pesaflow: Arc<pesaflow::World>,
 }
 
 impl World {
@@ -395,6 +458,7 @@ impl World {
         Ok(World {
             common: Arc::new(Common::resolve(merged.common, origin)?),
             daraja: Arc::new(merged.daraja.resolve(origin)?),
+            pesaflow: Arc::new(merged.pesaflow.resolve().map_err(|e| WorldError::invalid(origin, e.to_string()))?),
         })
     }
 
@@ -402,6 +466,7 @@ impl World {
     pub fn routing_keys(&self) -> Vec<(ProviderId, String)> {
         let mut keys = Vec::new();
         keys.extend(Daraja::routing_keys(&self.daraja).into_iter().map(|k| (ProviderId::Daraja, k)));
+        keys.extend(Pesaflow::routing_keys(&self.pesaflow).into_iter().map(|k| (ProviderId::Pesaflow, k)));
         keys
     }
 
@@ -409,6 +474,7 @@ impl World {
     /// fresh value, so a new tenant's requests find it.
     pub fn fresh_credentials(&mut self, defaults: &World, ids: &mut IdGen) {
         Daraja::fresh_credentials(Arc::make_mut(&mut self.daraja), &defaults.daraja, ids);
+        Pesaflow::fresh_credentials(Arc::make_mut(&mut self.pesaflow), &defaults.pesaflow, ids);
     }
 
     /// One provider's part.

@@ -74,11 +74,6 @@ impl Amount {
         Ok(Amount { text: text.to_owned(), money })
     }
 
-    /// An amount the sandbox writes itself, spelled with two decimals.
-    pub(crate) fn from_money(money: Money) -> Amount {
-        Amount { text: two_decimals(money), money }
-    }
-
     /// Exactly what the client sent; this is what gets hashed.
     pub(crate) fn text(&self) -> &str {
         &self.text
@@ -178,7 +173,6 @@ mod tests {
         assert_eq!(shortest(Money(550)), "5.5");
         assert_eq!(shortest(Money(525)), "5.25");
         assert_eq!(shortest(Money(0)), "0");
-        assert_eq!(Amount::from_money(Money(10500)).text(), "105.00");
     }
 
     #[test]

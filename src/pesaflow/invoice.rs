@@ -58,6 +58,21 @@ impl InvoiceStatus {
 pub(crate) enum Origin {
     Checkout(CheckoutPath),
     InvoiceCreate,
+    /// A customer who dialled the USSD channel with a reference.
+    Ussd,
+}
+
+impl Origin {
+    /// How the admin views name it.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Origin::Checkout(CheckoutPath::Iframe) => "checkout",
+            Origin::Checkout(CheckoutPath::Documented) => "checkout (documented path)",
+            Origin::Checkout(CheckoutPath::WhiteLabel) => "checkout (white-label path)",
+            Origin::InvoiceCreate => "invoice/create",
+            Origin::Ussd => "ussd",
+        }
+    }
 }
 
 /// How a payment arrived.
@@ -67,6 +82,15 @@ pub(crate) enum Channel {
     Mpesa,
     /// A bank or aggregator's `payment/confirm`.
     Aggregator,
+}
+
+impl Channel {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Channel::Mpesa => "mpesa",
+            Channel::Aggregator => "aggregator",
+        }
+    }
 }
 
 /// What a new invoice is made of; the checkout and `invoice/create`
@@ -247,10 +271,6 @@ impl Invoices {
         self.by_number.len()
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.by_number.is_empty()
-    }
-
     /// Bills `new`, with an invoice number of `number_length` letters and a
     /// checkout link token, both from the tenant's seeded generator.
     pub(crate) fn create(
@@ -295,6 +315,11 @@ impl Invoices {
         self.by_number.get(number)
     }
 
+    /// Every invoice kept, oldest first.
+    pub(crate) fn all(&self) -> impl Iterator<Item = &Invoice> {
+        self.order.iter().filter_map(|n| self.by_number.get(n))
+    }
+
     /// The newest invoice of a client's `billRefNumber`.
     pub(crate) fn by_client_ref(&self, api_client_id: &str, client_ref: &str) -> Option<&Invoice> {
         let number = self.by_client_ref.get(&(api_client_id.to_owned(), client_ref.to_owned()))?;
@@ -318,33 +343,52 @@ impl Invoices {
         self.receipts.get(reference)
     }
 
-    /// Records a payment towards invoice `number`.
-    pub(crate) fn pay(&mut self, number: &str, payment_in: PaymentIn) -> Result<Paid, PayRefusal> {
-        let PaymentIn { payment, currency, overpayment, notify_on } = payment_in;
+    /// Why a new payment towards invoice `number` would be refused, if it
+    /// would: what a payer checks before moving money. A reference already
+    /// recorded is not a refusal (see [`Invoices::pay`]).
+    pub(crate) fn refusal(&self, number: &str, payment_in: &PaymentIn) -> Option<PayRefusal> {
+        let PaymentIn { payment, currency, overpayment, .. } = payment_in;
         if payment.reference.trim().is_empty() {
-            return Err(PayRefusal::NoReference);
-        }
-        if let Some(earlier) = self.receipts.get(&payment.reference) {
-            return Ok(Paid::Repeated(earlier.clone()));
+            return Some(PayRefusal::NoReference);
         }
         if payment.amount.cents() <= 0 {
-            return Err(PayRefusal::NotPositive);
+            return Some(PayRefusal::NotPositive);
         }
-        let invoice = self.by_number.get_mut(number).ok_or_else(|| PayRefusal::UnknownInvoice(number.to_owned()))?;
-        if invoice.details.currency != currency {
-            return Err(PayRefusal::CurrencyMismatch {
+        let Some(invoice) = self.by_number.get(number) else {
+            return Some(PayRefusal::UnknownInvoice(number.to_owned()));
+        };
+        if invoice.details.currency != *currency {
+            return Some(PayRefusal::CurrencyMismatch {
                 number: number.to_owned(),
                 expected: invoice.details.currency,
-                given: currency,
+                given: *currency,
             });
         }
         if invoice.status() == InvoiceStatus::Settled {
-            return Err(PayRefusal::AlreadySettled(number.to_owned()));
+            return Some(PayRefusal::AlreadySettled(number.to_owned()));
         }
         let balance = invoice.balance();
-        if payment.amount > balance && overpayment == Overpayment::Refuse {
-            return Err(PayRefusal::Overpayment { number: number.to_owned(), balance, amount: payment.amount });
+        if payment.amount > balance && *overpayment == Overpayment::Refuse {
+            return Some(PayRefusal::Overpayment { number: number.to_owned(), balance, amount: payment.amount });
         }
+        None
+    }
+
+    /// Records a payment towards invoice `number`.
+    pub(crate) fn pay(&mut self, number: &str, payment_in: PaymentIn) -> Result<Paid, PayRefusal> {
+        if payment_in.payment.reference.trim().is_empty() {
+            return Err(PayRefusal::NoReference);
+        }
+        if let Some(earlier) = self.receipts.get(&payment_in.payment.reference) {
+            return Ok(Paid::Repeated(earlier.clone()));
+        }
+        if let Some(refusal) = self.refusal(number, &payment_in) {
+            return Err(refusal);
+        }
+        let PaymentIn { payment, notify_on, .. } = payment_in;
+        let Some(invoice) = self.by_number.get_mut(number) else {
+            return Err(PayRefusal::UnknownInvoice(number.to_owned()));
+        };
         let reference = payment.reference.clone();
         let amount = payment.amount;
         invoice.payments.push(payment);

@@ -118,10 +118,27 @@ impl Params {
         self.entries.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v)
     }
 
+    /// The parameters as a JSON object (the last of a repeated field), for
+    /// scenario matchers that read any field by name.
+    pub(crate) fn to_object(&self) -> Map<String, Value> {
+        self.entries.iter().cloned().collect()
+    }
+
+    /// Adds the parameters of `other` that this one lacks (a status query's
+    /// fields sent in a body rather than the query string).
+    pub(crate) fn fill_from(&mut self, other: Params) {
+        for (name, value) in other.entries {
+            if self.get(&name).is_none() {
+                self.entries.push((name, value));
+            }
+        }
+    }
+
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.entries.iter().map(|(k, _)| k.as_str())
     }
 
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

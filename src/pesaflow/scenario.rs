@@ -18,10 +18,25 @@
 //! Facts map onto the engine's common fields: `shortcode` is the service id,
 //! `account_reference` the merchant's or Pesaflow's invoice reference, and
 //! `initiator` the api_client_id.
+//!
+//! The gate's refusals are rendered in the envelope of the endpoint that was
+//! refused: [`refuse`] answers in the `{"error": …}` envelope and marks the
+//! answer, and [`gate`] moves a marked answer into the endpoint's envelope.
 
-use super::error::{ErrorKind, Maintenance};
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::error::{Envelope, ErrorKind, Maintenance, PesaflowError};
 use super::params::Params;
+use super::{Pesaflow, PROVIDER};
+pub(crate) use crate::gate::Gate;
+use crate::http::Fault;
 use crate::ledger::Money;
+use crate::provider::Refusal;
+use crate::scenarios::{Facts, LimitError};
+use crate::store::Tenant;
 
 /// Every operation a Pesaflow scenario rule may name.
 pub(crate) const OPERATIONS: &[&str] = &[
@@ -37,14 +52,16 @@ pub(crate) const OPERATIONS: &[&str] = &[
     "invoice_create",
 ];
 
-/// The named faults of `fault.error` on Pesaflow paths.
+/// The named faults of `fault.error` on Pesaflow paths: the seed's error
+/// table (400, 401, 403, 404, 500, 502, 503), by name.
 pub(crate) const FAULTS: &[&str] = &[
     "maintenance_502",
     "maintenance_503",
-    "internal_error",
     "failed",
     "forbidden",
     "unauthorized",
+    "invalid_secure_hash",
+    "invalid_request",
     "invoice_not_found",
     "bill_not_found",
 ];
@@ -53,8 +70,11 @@ pub(crate) const FAULTS: &[&str] = &[
 pub(crate) fn named_fault(name: &str) -> Option<ErrorKind> {
     Some(match name {
         "maintenance_502" => ErrorKind::Maintenance(Maintenance::BadGateway),
-        "maintenance_503" => ErrorKind::Maintenance(Maintenance::Unavailable),
+        "maintenance_503" | "system_busy" => ErrorKind::Maintenance(Maintenance::Unavailable),
         "internal_error" => ErrorKind::Internal,
+        "spike_arrest" | "quota_violation" => ErrorKind::TooManyRequests,
+        "invalid_secure_hash" => ErrorKind::InvalidSecureHash,
+        "invalid_request" => ErrorKind::BadRequest,
         "failed" => ErrorKind::Failed { message: "Failed" },
         "forbidden" => ErrorKind::Forbidden,
         "unauthorized" => ErrorKind::Unauthorized,
@@ -62,6 +82,92 @@ pub(crate) fn named_fault(name: &str) -> Option<ErrorKind> {
         "bill_not_found" => ErrorKind::BillNotFound,
         _ => return None,
     })
+}
+
+/// The gate's refusal, in the `{"error": …}` envelope, marked so that [`gate`]
+/// can move it into the refused endpoint's envelope.
+pub(crate) fn refuse(refusal: Refusal<'_>) -> Response {
+    let error = refusal_error(refusal);
+    let mut response = error.clone().into_response();
+    response.extensions_mut().insert(Refused(error));
+    response
+}
+
+/// A refusal waiting for its endpoint's envelope.
+#[derive(Clone)]
+struct Refused(PesaflowError);
+
+/// The error a refusal of the gate answers with.
+fn refusal_error(refusal: Refusal<'_>) -> PesaflowError {
+    match refusal {
+        Refusal::RateLimited { limit, why } => {
+            let what = match limit {
+                LimitError::SpikeArrest => "spike arrest",
+                LimitError::QuotaViolation => "quota",
+            };
+            PesaflowError::new(ErrorKind::TooManyRequests, Envelope::Error, format!("{why} ({what})"))
+        }
+        Refusal::Scripted { error, message, status, why } => {
+            let named = error.and_then(named_fault);
+            let kind = match (named, error, status) {
+                // A maintenance page keeps its HTML whatever status is asked for.
+                (Some(ErrorKind::Maintenance(_)), _, Some(s)) if s == StatusCode::BAD_GATEWAY => {
+                    ErrorKind::Maintenance(Maintenance::BadGateway)
+                }
+                (Some(kind @ ErrorKind::Maintenance(_)), _, _) => kind,
+                (Some(kind), _, None) => kind,
+                (Some(kind), _, Some(s)) if s == kind.status() => kind,
+                (Some(kind), _, Some(s)) => {
+                    ErrorKind::Custom { status: s, message: message.map_or_else(|| kind.message(), str::to_owned) }
+                }
+                // A raw code: its message, or the code itself.
+                (None, Some(code), s) => ErrorKind::Custom {
+                    status: s.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                    message: message.unwrap_or(code).to_owned(),
+                },
+                (None, None, Some(s)) if s == StatusCode::BAD_GATEWAY => {
+                    ErrorKind::Maintenance(Maintenance::BadGateway)
+                }
+                (None, None, Some(s)) if s == StatusCode::SERVICE_UNAVAILABLE => {
+                    ErrorKind::Maintenance(Maintenance::Unavailable)
+                }
+                (None, None, Some(s)) => ErrorKind::Custom {
+                    status: s,
+                    message: message.map_or_else(|| s.canonical_reason().unwrap_or("Error").to_owned(), str::to_owned),
+                },
+                (None, None, None) => ErrorKind::Internal,
+            };
+            PesaflowError::new(kind, Envelope::Error, why)
+        }
+    }
+}
+
+/// Applies rate limits (per api_client_id) and scripted faults to a Pesaflow
+/// request; a refusal comes back in `envelope`, the endpoint's own.
+pub(crate) fn gate(
+    tenant: &Tenant,
+    client: &str,
+    operation: &'static str,
+    params: &Params,
+    envelope: Envelope,
+) -> Gate {
+    let body = params.to_object();
+    gate_with(tenant, client, &facts(params).into_facts(operation, Some(&body)), envelope)
+}
+
+/// [`gate`] with facts the handler assembled itself (the page's prompt form
+/// names an invoice, not a service or a client).
+pub(crate) fn gate_with(tenant: &Tenant, client: &str, facts: &Facts<'_>, envelope: Envelope) -> Gate {
+    match crate::gate::gate::<Pesaflow>(tenant, client, facts) {
+        Gate::Refuse(mut response) => {
+            if let Some(Refused(error)) = response.extensions_mut().remove::<Refused>() {
+                let error = PesaflowError { envelope, ..error };
+                response.extensions_mut().insert(Fault(Arc::new(error)));
+            }
+            Gate::Refuse(response)
+        }
+        pass => pass,
+    }
 }
 
 /// M-Pesa prompt results a rule's `outcome.result_code` may give, with the
@@ -100,6 +206,26 @@ const SERVICE: &[&str] = &["serviceID", "account_id", "service_code"];
 const REFERENCE: &[&str] = &["billRefNumber", "client_invoice_ref", "ref_no", "reference"];
 const CLIENT: &[&str] = &["apiClientID", "api_client_id"];
 
+impl FactValues {
+    /// What the scenario engine matches on, for `operation`.
+    pub(crate) fn into_facts<'a>(
+        self,
+        operation: &'static str,
+        body: Option<&'a serde_json::Map<String, serde_json::Value>>,
+    ) -> Facts<'a> {
+        Facts {
+            provider: PROVIDER,
+            operation,
+            body,
+            msisdn: self.msisdn,
+            amount: self.amount,
+            shortcode: self.shortcode,
+            account_reference: self.account_reference,
+            initiator: self.initiator,
+        }
+    }
+}
+
 /// Reads the facts of any Pesaflow request; absent or malformed fields are
 /// simply not facts (the request's own parser reports them).
 pub(crate) fn facts(params: &Params) -> FactValues {
@@ -124,7 +250,51 @@ mod tests {
         }
         assert_eq!(named_fault("maintenance_502").map(|k| k.status().as_u16()), Some(502));
         assert_eq!(named_fault("maintenance_503").map(|k| k.status().as_u16()), Some(503));
-        assert!(named_fault("spike_arrest").is_none());
+        assert_eq!(named_fault("spike_arrest"), Some(ErrorKind::TooManyRequests), "the common names work too");
+        assert_eq!(named_fault("system_busy"), Some(ErrorKind::Maintenance(Maintenance::Unavailable)));
+        assert!(named_fault("maintenance_504").is_none());
+    }
+
+    fn scripted(error: Option<&str>, status: Option<u16>) -> PesaflowError {
+        refusal_error(Refusal::Scripted {
+            error,
+            message: None,
+            status: status.and_then(|s| StatusCode::from_u16(s).ok()),
+            why: "scripted by scenario rule t#r".into(),
+        })
+    }
+
+    #[test]
+    fn a_scripted_fault_answers_the_seeds_error_table() {
+        assert_eq!(scripted(Some("maintenance_502"), None).parts().1, "text/html");
+        assert_eq!(scripted(None, Some(502)).kind, ErrorKind::Maintenance(Maintenance::BadGateway));
+        assert_eq!(scripted(None, Some(503)).kind, ErrorKind::Maintenance(Maintenance::Unavailable));
+        assert_eq!(scripted(Some("maintenance_503"), Some(502)).kind, ErrorKind::Maintenance(Maintenance::BadGateway));
+        assert_eq!(scripted(Some("bill_not_found"), None).status(), StatusCode::NOT_FOUND);
+        assert_eq!(scripted(None, None).kind, ErrorKind::Internal);
+        assert_eq!(
+            scripted(Some("forbidden"), Some(418)).kind,
+            ErrorKind::Custom { status: StatusCode::IM_A_TEAPOT, message: "Forbidden Access".into() }
+        );
+        assert_eq!(
+            scripted(Some("PF-409"), Some(409)).kind,
+            ErrorKind::Custom { status: StatusCode::CONFLICT, message: "PF-409".into() }
+        );
+        let limited = refusal_error(Refusal::RateLimited { limit: LimitError::SpikeArrest, why: "too fast".into() });
+        assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+
+    #[test]
+    fn a_pesaflow_fault_name_is_part_of_the_scenario_vocabulary() {
+        let parsed = crate::scenarios::Scenario::parse(
+            "[[rules]]\nwhen = { provider = \"pesaflow\", operation = \"status\" }\nfault = { error = \"maintenance_503\" }\n",
+            "t.toml",
+        );
+        assert!(parsed.is_ok(), "{parsed:?}");
+        let err = crate::scenarios::Scenario::parse("[[rules]]\nfault = { error = \"maintenance_504\" }\n", "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("maintenance_503") && err.contains("maintenance_504"), "{err}");
     }
 
     #[test]

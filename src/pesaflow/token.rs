@@ -11,35 +11,14 @@
 //!
 //! **Invariant:** expiry is decided by the sandbox clock passed in.
 
-use std::collections::{HashMap, VecDeque};
-
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 /// The header every live token carries, in its key order.
 const HEADER: &str = r#"{"typ":"JWT","alg":"HS256"}"#;
-
-/// A token the sandbox issued.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct IssuedToken {
-    pub(crate) token: String,
-    pub(crate) api_client_id: String,
-    pub(crate) expires_at: DateTime<Utc>,
-}
-
-/// Why a bearer token is refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum TokenProblem {
-    /// Not a token this sandbox issued (or one it has forgotten).
-    #[error("the bearer token was not issued by POST /api/oauth/generate/token")]
-    Unknown,
-    /// Issued, but its lifetime is over.
-    #[error("the bearer token expired at {0}")]
-    Expired(DateTime<Utc>),
-}
 
 /// The payload's `id`, as live tokens spell it.
 pub(crate) fn token_id(api_client_id: &str, at: DateTime<Utc>) -> String {
@@ -55,55 +34,6 @@ pub(crate) fn jwt(api_client_id: &str, at: DateTime<Utc>, signing_key: &[u8]) ->
     let mut mac = Hmac::<Sha256>::new_from_slice(signing_key).expect("HMAC takes any key length");
     mac.update(signing_input.as_bytes());
     format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
-}
-
-/// The tokens a tenant has issued, bounded: the oldest are forgotten first.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Tokens {
-    by_token: HashMap<String, IssuedToken>,
-    order: VecDeque<String>,
-    cap: usize,
-}
-
-impl Tokens {
-    pub(crate) fn new(cap: usize) -> Tokens {
-        Tokens { cap: cap.max(1), ..Tokens::default() }
-    }
-
-    /// Issues a token valid for `ttl_secs` from `at`.
-    pub(crate) fn issue(
-        &mut self,
-        api_client_id: &str,
-        at: DateTime<Utc>,
-        ttl_secs: u64,
-        signing_key: &[u8],
-    ) -> IssuedToken {
-        let ttl = Duration::seconds(i64::try_from(ttl_secs).unwrap_or(i64::MAX).min(86_400));
-        let issued = IssuedToken {
-            token: jwt(api_client_id, at, signing_key),
-            api_client_id: api_client_id.to_owned(),
-            expires_at: at.checked_add_signed(ttl).unwrap_or(at),
-        };
-        while self.by_token.len() >= self.cap {
-            let Some(oldest) = self.order.pop_front() else { break };
-            self.by_token.remove(&oldest);
-        }
-        // Two tokens issued in the same second for the same client are the
-        // same text; the newer replaces the older.
-        if self.by_token.insert(issued.token.clone(), issued.clone()).is_none() {
-            self.order.push_back(issued.token.clone());
-        }
-        issued
-    }
-
-    /// The token's record if it is known and unexpired at `at`.
-    pub(crate) fn check(&self, token: &str, at: DateTime<Utc>) -> Result<&IssuedToken, TokenProblem> {
-        let issued = self.by_token.get(token).ok_or(TokenProblem::Unknown)?;
-        if at >= issued.expires_at {
-            return Err(TokenProblem::Expired(issued.expires_at));
-        }
-        Ok(issued)
-    }
 }
 
 #[cfg(test)]
@@ -126,26 +56,5 @@ mod tests {
         let mut mac = Hmac::<Sha256>::new_from_slice(b"sandbox").unwrap();
         mac.update(format!("{}.{}", parts[0], parts[1]).as_bytes());
         assert!(mac.verify_slice(&URL_SAFE_NO_PAD.decode(parts[2]).unwrap()).is_ok());
-    }
-
-    #[test]
-    fn a_token_is_valid_until_it_expires() {
-        let mut tokens = Tokens::new(10);
-        let issued = tokens.issue("1", at(1_000), 3599, b"k");
-        assert_eq!(issued.expires_at, at(4_599));
-        assert_eq!(tokens.check(&issued.token, at(4_598)).map(|t| t.api_client_id.as_str()), Ok("1"));
-        assert_eq!(tokens.check(&issued.token, at(4_599)), Err(TokenProblem::Expired(at(4_599))));
-        assert_eq!(tokens.check("eyJ.forged.token", at(1_000)), Err(TokenProblem::Unknown));
-    }
-
-    #[test]
-    fn the_oldest_tokens_are_forgotten_past_the_cap() {
-        let mut tokens = Tokens::new(2);
-        let first = tokens.issue("1", at(1), 60, b"k");
-        tokens.issue("1", at(2), 60, b"k");
-        tokens.issue("1", at(3), 60, b"k");
-        assert_eq!(tokens.check(&first.token, at(3)), Err(TokenProblem::Unknown));
-        let again = tokens.issue("1", at(3), 60, b"k");
-        assert!(tokens.check(&again.token, at(3)).is_ok());
     }
 }

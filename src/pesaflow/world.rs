@@ -23,18 +23,26 @@ use super::wire::{CheckoutPath, FieldNames};
 use crate::crypto::secure_hash::{HashEncoding, HashKey};
 use crate::ledger::Money;
 
-/// The embedded default table.
-pub(crate) const DEFAULT_TOML: &str = include_str!("default.toml");
+/// The embedded default world's Pesaflow fragment (a world document with
+/// only the `[pesaflow]` tables).
+pub(crate) const DEFAULT_TOML: &str = include_str!("default-world.toml");
+
+/// The largest delay a world may give a prompt: a day, in milliseconds.
+const MAX_DELAY_MS: u64 = 86_400_000;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct WorldDoc {
+pub struct WorldDoc {
     pub(crate) hash_encoding: Option<HashEncodingDoc>,
     pub(crate) field_names: Option<FieldNamesDoc>,
     pub(crate) status_ref_no: Option<StatusRefNo>,
     pub(crate) invoice_number_length: Option<u32>,
     pub(crate) token_ttl_secs: Option<u64>,
     pub(crate) overpayment: Option<Overpayment>,
+    /// How long a customer takes to answer an M-Pesa prompt by default.
+    pub(crate) prompt_answer_delay_ms: Option<u64>,
+    /// How long an unanswered prompt waits before it times out (1037).
+    pub(crate) prompt_timeout_secs: Option<u64>,
     pub(crate) notification: Option<NotificationDoc>,
     pub(crate) paths: Option<PathsDoc>,
     /// Replaces the default's windows when given.
@@ -215,6 +223,8 @@ pub(crate) struct ServiceDoc {
     pub(crate) ussd_service_code: Option<String>,
     /// Where a USSD reference is validated before a payment is allowed.
     pub(crate) ussd_validation_url: Option<String>,
+    /// Where payments that no checkout asked to be notified of (USSD) are notified.
+    pub(crate) notification_url: Option<String>,
 }
 
 /// A convenience fee: `flat + percent of the amount`, clamped to `min..=max`.
@@ -267,6 +277,7 @@ pub(crate) struct Service {
     pub(crate) commission: Commission,
     pub(crate) ussd_service_code: String,
     pub(crate) ussd_validation_url: Option<String>,
+    pub(crate) notification_url: Option<String>,
 }
 
 /// A service's convenience fee, in minor units and basis points.
@@ -332,7 +343,7 @@ pub(crate) struct MaintenanceWindow {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct World {
+pub struct World {
     pub(crate) clients: BTreeMap<String, Client>,
     pub(crate) services: BTreeMap<String, Service>,
     pub(crate) hash: HashSettings,
@@ -341,6 +352,8 @@ pub(crate) struct World {
     pub(crate) invoice_number_length: usize,
     pub(crate) token_ttl_secs: u64,
     pub(crate) overpayment: Overpayment,
+    pub(crate) prompt_answer_delay_ms: u64,
+    pub(crate) prompt_timeout_secs: u64,
     pub(crate) notification: NotificationFormat,
     pub(crate) paths: Paths,
     pub(crate) maintenance: Vec<MaintenanceWindow>,
@@ -348,23 +361,34 @@ pub(crate) struct World {
 
 impl World {
     /// The embedded default table, resolved.
+    #[cfg(test)]
     pub(crate) fn default_world() -> World {
         // A unit test checks the embedded table; it cannot fail here.
         World::from_overlays(&[]).expect("the embedded pesaflow table is valid")
     }
 
     /// Parses the embedded default table.
+    #[cfg(test)]
     pub(crate) fn default_doc() -> Result<WorldDoc, WorldError> {
-        toml::from_str(DEFAULT_TOML).map_err(|e| invalid("(default)", e.to_string()))
+        /// The fragment is a world document holding only Pesaflow's tables.
+        #[derive(Deserialize)]
+        struct Fragment {
+            #[serde(rename = "version")]
+            _version: Option<u32>,
+            pesaflow: Option<WorldDoc>,
+        }
+        let fragment: Fragment = toml::from_str(DEFAULT_TOML).map_err(|e| invalid("(default)", e.to_string()))?;
+        Ok(fragment.pesaflow.unwrap_or_default())
     }
 
     /// The default table with each overlay merged over it in order.
+    #[cfg(test)]
     pub(crate) fn from_overlays(overlays: &[WorldDoc]) -> Result<World, WorldError> {
         let mut merged = World::default_doc()?;
         for overlay in overlays {
-            merge(&mut merged, overlay.clone());
+            merged.merge(overlay.clone());
         }
-        resolve(merged)
+        merged.resolve()
     }
 
     pub(crate) fn client(&self, api_client_id: &str) -> Option<&Client> {
@@ -404,6 +428,19 @@ impl World {
     }
 }
 
+impl WorldDoc {
+    /// Merges an overlay over this table: switches field by field, clients by
+    /// api_client_id and services by service_id, each field by field.
+    pub(crate) fn merge(&mut self, overlay: WorldDoc) {
+        merge(self, overlay);
+    }
+
+    /// The resolved table, every number range-checked.
+    pub(crate) fn resolve(self) -> Result<World, WorldError> {
+        resolve(self)
+    }
+}
+
 fn merge(base: &mut WorldDoc, overlay: WorldDoc) {
     base.hash_encoding = overlay.hash_encoding.or(base.hash_encoding);
     base.field_names = overlay.field_names.or(base.field_names);
@@ -411,6 +448,8 @@ fn merge(base: &mut WorldDoc, overlay: WorldDoc) {
     base.invoice_number_length = overlay.invoice_number_length.or(base.invoice_number_length);
     base.token_ttl_secs = overlay.token_ttl_secs.or(base.token_ttl_secs);
     base.overpayment = overlay.overpayment.or(base.overpayment);
+    base.prompt_answer_delay_ms = overlay.prompt_answer_delay_ms.or(base.prompt_answer_delay_ms);
+    base.prompt_timeout_secs = overlay.prompt_timeout_secs.or(base.prompt_timeout_secs);
     if let Some(n) = overlay.notification {
         let b = base.notification.get_or_insert_with(NotificationDoc::default);
         b.signature_field = n.signature_field.or(b.signature_field);
@@ -453,6 +492,7 @@ fn merge(base: &mut WorldDoc, overlay: WorldDoc) {
                 b.commission = service.commission.or(b.commission);
                 b.ussd_service_code = service.ussd_service_code.or(b.ussd_service_code.take());
                 b.ussd_validation_url = service.ussd_validation_url.or(b.ussd_validation_url.take());
+                b.notification_url = service.notification_url.or(b.notification_url.take());
             }
             None => base.services.push(service),
         }
@@ -497,11 +537,12 @@ fn resolve(doc: WorldDoc) -> Result<World, WorldError> {
             )
         })?;
         let commission = commission(s.commission.unwrap_or_default(), &format!("{at}.commission"))?;
-        if let Some(url) = &s.ussd_validation_url {
-            match url::Url::parse(url) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-                _ => {
-                    return Err(invalid(format!("{at}.ussd_validation_url"), format!("{url:?} is not an http(s) URL")))
+        for (field, url) in [("ussd_validation_url", &s.ussd_validation_url), ("notification_url", &s.notification_url)]
+        {
+            if let Some(url) = url {
+                match url::Url::parse(url) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => {}
+                    _ => return Err(invalid(format!("{at}.{field}"), format!("{url:?} is not an http(s) URL"))),
                 }
             }
         }
@@ -515,6 +556,7 @@ fn resolve(doc: WorldDoc) -> Result<World, WorldError> {
                 currency,
                 commission,
                 ussd_validation_url: s.ussd_validation_url,
+                notification_url: s.notification_url,
             },
         );
     }
@@ -538,6 +580,18 @@ fn resolve(doc: WorldDoc) -> Result<World, WorldError> {
     let token_ttl_secs = doc.token_ttl_secs.unwrap_or(3599);
     if !(1..=86_400).contains(&token_ttl_secs) {
         return Err(invalid("token_ttl_secs", format!("{token_ttl_secs} must be from 1 to 86400")));
+    }
+
+    let prompt_answer_delay_ms = doc.prompt_answer_delay_ms.unwrap_or(1000);
+    if prompt_answer_delay_ms > MAX_DELAY_MS {
+        return Err(invalid(
+            "prompt_answer_delay_ms",
+            format!("{prompt_answer_delay_ms} must be from 0 to {MAX_DELAY_MS}"),
+        ));
+    }
+    let prompt_timeout_secs = doc.prompt_timeout_secs.unwrap_or(60);
+    if !(1..=86_400).contains(&prompt_timeout_secs) {
+        return Err(invalid("prompt_timeout_secs", format!("{prompt_timeout_secs} must be from 1 to 86400")));
     }
 
     let n = doc.notification.unwrap_or_default();
@@ -598,6 +652,8 @@ fn resolve(doc: WorldDoc) -> Result<World, WorldError> {
         invoice_number_length: usize::try_from(invoice_number_length).unwrap_or(6),
         token_ttl_secs,
         overpayment: doc.overpayment.unwrap_or(Overpayment::Accept),
+        prompt_answer_delay_ms,
+        prompt_timeout_secs,
         notification,
         paths,
         maintenance,
