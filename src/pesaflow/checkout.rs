@@ -24,7 +24,7 @@ use serde::Serialize;
 use super::amount::{self, Amount};
 use super::checks;
 use super::error::{Envelope, ErrorKind, PesaflowError};
-use super::extract::{tenant_of_client, tenant_of_link, Ctx, RawBody};
+use super::extract::{tenant_of_link, Ctx, RawBody, Routed};
 use super::invoice::Invoice;
 use super::page::{self, CheckoutPage, Notice};
 use super::params::Params;
@@ -51,25 +51,21 @@ pub(crate) async fn checkout(
 ) -> Result<Response, PesaflowError> {
     let path = CheckoutPath::from_path(uri.path())
         .ok_or_else(|| PesaflowError::new(ErrorKind::NotFound, Envelope::Error, "no checkout at this path"))?;
-    let params = body?.params(Envelope::Error)?;
-    let client_id = params.optional("apiClientID").ok().flatten().unwrap_or_default();
-    let tenant = tenant_of_client(&app, &ctx, &client_id);
-    let now = tenant.now();
-    let world = tenant.world_of::<Pesaflow>();
-    if !world.serves_checkout(path) {
+    let routed = Routed::new(&app, &ctx, body?.params(Envelope::Error)?, "apiClientID", Envelope::Error)?;
+    if !routed.world.serves_checkout(path) {
         return Err(PesaflowError::new(
             ErrorKind::NotFound,
             Envelope::Error,
             format!("{} is turned off by the world's [pesaflow.paths]", path.path()),
         ));
     }
-    checks::maintenance(&world, now, Envelope::Error)?;
-    if params.flag("sendSTK").unwrap_or(false) {
+    if routed.params.flag("sendSTK").unwrap_or(false) {
         app.callbacks.admit().await;
     }
-    if let scenario::Gate::Refuse(refused) = scenario::gate(&tenant, &client_id, OPERATION, &params, Envelope::Error) {
+    if let scenario::Gate::Refuse(refused) = routed.gate(OPERATION, Envelope::Error) {
         return Ok(refused);
     }
+    let Routed { params, tenant, now, world, .. } = routed;
     let request = CheckoutRequest::parse(&params, path, world.field_names)
         .map_err(|e| PesaflowError::field(Envelope::Error, &e, &params))?;
     let (_, service) = checks::checkout(&world, &request, &params)?;
@@ -80,14 +76,10 @@ pub(crate) async fn checkout(
     let (invoice, reused, prompted) = tenant.with::<Pesaflow, _>(|core, mine| {
         let created = mine.invoices.create(new, &mut core.ids, world.invoice_number_length, now);
         let number = created.number().to_owned();
-        let prompted = match (&msisdn, request.send_stk) {
-            (Some(msisdn), true) => Some(prompt::start_deciding(
-                core,
-                mine,
-                &PromptRequest { invoice_number: &number, msisdn, amount: None, origin: PromptOrigin::SendStk },
-                now,
-            )),
-            _ => None,
+        let prompted = if request.send_stk {
+            prompt::send_stk(core, mine, &number, msisdn.as_deref(), PromptOrigin::SendStk, now)
+        } else {
+            None
         };
         let reused = matches!(created, super::invoice::Created::Reused(_));
         (mine.invoices.get(&number).cloned(), reused, prompted)

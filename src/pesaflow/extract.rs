@@ -15,9 +15,13 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 
+use chrono::{DateTime, Utc};
+
+use super::checks;
 use super::error::{Envelope, ErrorKind, PesaflowError};
 use super::params::Params;
-use super::{routing, Pesaflow};
+use super::scenario::{self, Gate};
+use super::{routing, Pesaflow, World};
 use crate::app_state::AppState;
 use crate::http::RequestContext;
 use crate::store::Tenant;
@@ -79,6 +83,41 @@ impl FromRequest<AppState> for RawBody {
             }
         })?;
         Ok(RawBody { content_type, bytes })
+    }
+}
+
+/// A request routed by the client it names: its parameters, that client id
+/// (empty when absent), the tenant, the tenant's time and Pesaflow world.
+pub(crate) struct Routed {
+    pub(crate) params: Params,
+    pub(crate) client_id: String,
+    pub(crate) tenant: Arc<Tenant>,
+    pub(crate) now: DateTime<Utc>,
+    pub(crate) world: Arc<World>,
+}
+
+impl Routed {
+    /// Routes `params` by the client id in `client_field`; refuses the
+    /// request in `envelope` while one of the world's maintenance windows is
+    /// open, before anything else is looked at.
+    pub(crate) fn new(
+        app: &AppState,
+        ctx: &RequestContext,
+        params: Params,
+        client_field: &str,
+        envelope: Envelope,
+    ) -> Result<Routed, PesaflowError> {
+        let client_id = params.optional(client_field).ok().flatten().unwrap_or_default();
+        let tenant = tenant_of_client(app, ctx, &client_id);
+        let now = tenant.now();
+        let world = tenant.world_of::<Pesaflow>();
+        checks::maintenance(&world, now, envelope)?;
+        Ok(Routed { params, client_id, tenant, now, world })
+    }
+
+    /// The gate, with the request's client as the rate-limited caller.
+    pub(crate) fn gate(&self, operation: &'static str, envelope: Envelope) -> Gate {
+        scenario::gate(&self.tenant, &self.client_id, operation, &self.params, envelope)
     }
 }
 

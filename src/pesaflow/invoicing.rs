@@ -21,7 +21,7 @@ use subtle::ConstantTimeEq;
 use super::checks;
 use super::error::{Envelope, ErrorKind, PesaflowError};
 use super::extract::{tenant_of_key, Ctx, RawBody};
-use super::prompt::{self, PromptOrigin, PromptRequest};
+use super::prompt::{self, PromptOrigin};
 use super::scenario;
 use super::token::jwt;
 use super::wire::{normalise_msisdn, CheckoutResponse, InvoiceCreateRequest, TokenRequest, TokenResponse};
@@ -125,14 +125,10 @@ pub(crate) async fn create(
     let msisdn = request.msisdn.as_deref().and_then(normalise_msisdn);
     let (invoice, prompted) = tenant.with::<Pesaflow, _>(|core, mine| {
         let number = mine.invoices.create(new, &mut core.ids, world.invoice_number_length, now).number().to_owned();
-        let prompted = match (&msisdn, request.send_stk) {
-            (Some(msisdn), true) => Some(prompt::start_deciding(
-                core,
-                mine,
-                &PromptRequest { invoice_number: &number, msisdn, amount: None, origin: PromptOrigin::InvoiceCreate },
-                now,
-            )),
-            _ => None,
+        let prompted = if request.send_stk {
+            prompt::send_stk(core, mine, &number, msisdn.as_deref(), PromptOrigin::InvoiceCreate, now)
+        } else {
+            None
         };
         (mine.invoices.get(&number).cloned(), prompted)
     });

@@ -14,13 +14,13 @@ use axum::Json;
 
 use super::checks;
 use super::error::{Envelope, ErrorKind, PesaflowError};
-use super::extract::{tenant_of_client, Ctx, RawBody};
+use super::extract::{Ctx, RawBody, Routed};
 use super::invoice::Paid;
-use super::scenario;
+use super::scenario::Gate;
 use super::wire::{ConfirmRequest, ConfirmResponse, ValidateRequest, ValidateResponse};
 use super::{accounts, notify, Pesaflow};
 use crate::app_state::AppState;
-use crate::http::Diagnosis;
+use crate::http::{Diagnosis, RequestContext};
 use crate::ledger::Account;
 
 pub(crate) const OPERATION_VALIDATE: &str = "validate";
@@ -34,15 +34,10 @@ pub(crate) async fn validate(
     Ctx(ctx): Ctx,
     body: Result<RawBody, PesaflowError>,
 ) -> Result<Response, PesaflowError> {
-    let params = body.map_err(in_envelope)?.params(ENVELOPE)?;
-    let client_id = params.optional("api_client_id").ok().flatten().unwrap_or_default();
-    let tenant = tenant_of_client(&app, &ctx, &client_id);
-    let now = tenant.now();
-    checks::maintenance(&tenant.world_of::<Pesaflow>(), now, ENVELOPE)?;
-    if let scenario::Gate::Refuse(refused) = scenario::gate(&tenant, &client_id, OPERATION_VALIDATE, &params, ENVELOPE)
-    {
-        return Ok(refused);
-    }
+    let Routed { params, tenant, .. } = match routed(&app, &ctx, body, OPERATION_VALIDATE)? {
+        Ok(routed) => routed,
+        Err(refused) => return Ok(refused),
+    };
     let request = ValidateRequest::parse(&params).map_err(|e| PesaflowError::field(ENVELOPE, &e, &params))?;
     let answer = tenant.with::<Pesaflow, _>(|_, mine| {
         let invoice = checks::validate(&mine.world, &mine.invoices, &request)?;
@@ -61,15 +56,11 @@ pub(crate) async fn confirm(
     Ctx(ctx): Ctx,
     body: Result<RawBody, PesaflowError>,
 ) -> Result<Response, PesaflowError> {
-    let params = body.map_err(in_envelope)?.params(ENVELOPE)?;
-    let client_id = params.optional("api_client_id").ok().flatten().unwrap_or_default();
-    let tenant = tenant_of_client(&app, &ctx, &client_id);
-    let now = tenant.now();
-    checks::maintenance(&tenant.world_of::<Pesaflow>(), now, ENVELOPE)?;
     app.callbacks.admit().await;
-    if let scenario::Gate::Refuse(refused) = scenario::gate(&tenant, &client_id, OPERATION_CONFIRM, &params, ENVELOPE) {
-        return Ok(refused);
-    }
+    let Routed { params, tenant, now, .. } = match routed(&app, &ctx, body, OPERATION_CONFIRM)? {
+        Ok(routed) => routed,
+        Err(refused) => return Ok(refused),
+    };
     let request = ConfirmRequest::parse(&params).map_err(|e| PesaflowError::field(ENVELOPE, &e, &params))?;
     let diagnosis = tenant.with::<Pesaflow, _>(|core, mine| {
         let (number, payment) = checks::confirm(&mine.world, &mine.invoices, &request, now)?;
@@ -116,6 +107,22 @@ pub(crate) async fn confirm(
         response.extensions_mut().insert(Diagnosis(diagnosis));
     }
     Ok(response)
+}
+
+/// An aggregator request routed by its `api_client_id`, past the maintenance
+/// window and the gate (whose refusal is the inner `Err`).
+fn routed(
+    app: &AppState,
+    ctx: &RequestContext,
+    body: Result<RawBody, PesaflowError>,
+    operation: &'static str,
+) -> Result<Result<Routed, Response>, PesaflowError> {
+    let params = body.map_err(in_envelope)?.params(ENVELOPE)?;
+    let routed = Routed::new(app, ctx, params, "api_client_id", ENVELOPE)?;
+    Ok(match routed.gate(operation, ENVELOPE) {
+        Gate::Pass(_) => Ok(routed),
+        Gate::Refuse(refused) => Err(refused),
+    })
 }
 
 /// A body the extractor refused, in the aggregator envelope.

@@ -142,6 +142,20 @@ pub(crate) fn facts(invoice: &Invoice, msisdn: &str, amount: Money) -> Facts<'st
     .into_facts(OPERATION, None)
 }
 
+/// The prompt `sendSTK` (checkout) and `send_stk` (`invoice/create`) ask for:
+/// everything still due, to the invoice's phone, when there is one.
+pub(crate) fn send_stk(
+    core: &mut Core,
+    mine: &mut State,
+    invoice_number: &str,
+    msisdn: Option<&str>,
+    origin: PromptOrigin,
+    now: DateTime<Utc>,
+) -> Option<Result<String, PromptRefusal>> {
+    let request = PromptRequest { invoice_number, msisdn: msisdn?, amount: None, origin };
+    Some(start_deciding(core, mine, &request, now))
+}
+
 /// Sends a prompt whose outcome the scenario engine decides now (no request
 /// of its own carries it: `sendSTK`, `invoice/create`, USSD).
 pub(crate) fn start_deciding(

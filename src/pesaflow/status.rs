@@ -14,7 +14,7 @@ use axum::Json;
 
 use super::checks;
 use super::error::{Envelope, ErrorKind, PesaflowError};
-use super::extract::{tenant_of_client, Ctx, RawBody};
+use super::extract::{Ctx, RawBody, Routed};
 use super::notification::status_response;
 use super::params::Params;
 use super::scenario;
@@ -36,20 +36,18 @@ pub(crate) async fn status(
 ) -> Result<Response, PesaflowError> {
     let mut params = Params::from_form(query.unwrap_or_default().as_bytes());
     params.fill_from(body?.params(Envelope::Error)?);
-    let client_id = params.optional("api_client_id").ok().flatten().unwrap_or_default();
-    let tenant = tenant_of_client(&app, &ctx, &client_id);
-    let world = tenant.world_of::<Pesaflow>();
-    if uri.path() == UNPREFIXED_STATUS_PATH && !world.paths.unprefixed_status {
+    let routed = Routed::new(&app, &ctx, params, "api_client_id", Envelope::Error)?;
+    if uri.path() == UNPREFIXED_STATUS_PATH && !routed.world.paths.unprefixed_status {
         return Err(PesaflowError::new(
             ErrorKind::NotFound,
             Envelope::Error,
             "/invoice/payment/status is turned off by the world's [pesaflow.paths]; use /api/invoice/payment/status",
         ));
     }
-    checks::maintenance(&world, tenant.now(), Envelope::Error)?;
-    if let scenario::Gate::Refuse(refused) = scenario::gate(&tenant, &client_id, OPERATION, &params, Envelope::Error) {
+    if let scenario::Gate::Refuse(refused) = routed.gate(OPERATION, Envelope::Error) {
         return Ok(refused);
     }
+    let Routed { params, tenant, world, .. } = routed;
     let query = StatusQuery::parse(&params).map_err(|e| PesaflowError::field(Envelope::Error, &e, &params))?;
     checks::authenticate(
         &world,
