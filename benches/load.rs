@@ -7,6 +7,9 @@
 //!   (c) B2C with one repeated `SecurityCredential`, and with a fresh ciphertext
 //!       on every request (one RSA decryption each);
 //!   (d) a C2B payment with external validation and confirmation callbacks;
+//!   (e) a Pesaflow checkout (JSON answer, a new invoice each, hash-checked);
+//!   (f) a Pesaflow notification round trip: a checkout with `sendSTK`, the
+//!       prompt paid, the signed notification delivered to a local receiver;
 //!   plus peak memory after a million STK pushes and the time from start to ready.
 //!
 //! The servers under test run as child processes (the release `pesa-sandbox`
@@ -69,6 +72,9 @@ external_validation = true
 stk_answer_delay_ms = 1
 result_delay_ms = 1
 timestamp_window_secs = 0
+
+[pesaflow]
+prompt_answer_delay_ms = 1
 "#;
 
 fn main() {
@@ -547,6 +553,47 @@ fn stk_requests(d: &Daraja, tokens_every: usize) -> MakeRequest {
     })
 }
 
+// ---------------------------------------------------------------- Pesaflow requests
+
+/// A JSON checkout of the default client's service 1001 for KES 1 (6.00 with
+/// its fee), a new `billRefNumber` each, signed as merchants sign it.
+fn pesaflow_checkout(creds: &Value, receiver: &str, i: usize, send_stk: bool) -> Value {
+    let client = creds["pesaflow"]["api_client_id"].as_str().expect("api_client_id");
+    let key = creds["pesaflow"]["key"].as_str().expect("key");
+    let secret = creds["pesaflow"]["secret"].as_str().expect("secret");
+    // A reference of its own per phase too: an unpaid checkout posted again
+    // would answer the same invoice.
+    let bill_ref = format!("BENCH-{}-{i}", if send_stk { "STK" } else { "JSON" });
+    let values = [client, "1", "1001", "12345678", "KES", &bill_ref, "load", "Bench Citizen"];
+    let hash = pesa_sandbox::crypto::secure_hash::secure_hash(
+        pesa_sandbox::crypto::secure_hash::Recipe::Checkout,
+        &values,
+        pesa_sandbox::crypto::secure_hash::HashKey { key, secret },
+        pesa_sandbox::crypto::secure_hash::HashEncoding::Base64OfHex,
+    )
+    .expect("eight checkout values");
+    json!({
+        "apiClientID": client, "serviceID": "1001", "billDesc": "load", "currency": "KES", "billRefNumber": bill_ref,
+        "clientMSISDN": format!("25479{:07}", i % CUSTOMER_POOL), "clientName": "Bench Citizen", "clientIDNumber": "12345678",
+        "amountExpected": "1", "notificationURL": format!("{receiver}/ipn"), "format": "json", "sendSTK": send_stk,
+        "secureHash": hash,
+    })
+}
+
+/// Pesaflow checkouts; with `send_stk`, each brings one notification.
+fn pesaflow_requests(creds: Arc<Value>, receiver: String, send_stk: bool) -> MakeRequest {
+    let none: Arc<str> = Arc::from("");
+    Arc::new(move |i| Req {
+        authorization: None,
+        ..Req::post(
+            "/PaymentAPI/iframev2.1.php".into(),
+            &none,
+            pesaflow_checkout(&creds, &receiver, i, send_stk),
+            u64::from(send_stk),
+        )
+    })
+}
+
 // ---------------------------------------------------------------- the run
 
 async fn run(knobs: Knobs) -> String {
@@ -661,6 +708,39 @@ async fn run(knobs: Knobs) -> String {
                 // Validation and confirmation.
                 Req::post("/mpesa/c2b/v1/simulate".into(), &bearer, body, 2)
             }),
+        )
+        .await,
+    );
+
+    eprintln!("(e) Pesaflow checkout, (f) checkout with its notification");
+    let creds: Arc<Value> = Arc::new(
+        http.get(format!("{}/__sandbox/credentials", daraja.base))
+            .send()
+            .await
+            .expect("credentials")
+            .json()
+            .await
+            .expect("json"),
+    );
+    rows.push(
+        phase(
+            "(e) Pesaflow checkout",
+            &sandbox,
+            knobs,
+            knobs.requests,
+            None,
+            pesaflow_requests(creds.clone(), receiver_url.clone(), false),
+        )
+        .await,
+    );
+    rows.push(
+        phase(
+            "(f) Pesaflow checkout + notification",
+            &sandbox,
+            knobs,
+            knobs.requests,
+            Some(&receiver),
+            pesaflow_requests(creds, receiver_url.clone(), true),
         )
         .await,
     );

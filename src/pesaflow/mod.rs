@@ -33,6 +33,16 @@
 //! shared ledger (`Account::customer(Market::Kenya, msisdn)`), the same
 //! wallet every Kenyan provider moves, without knowing any other provider.
 //!
+//! Sources, captured traffic first: live exchanges with test.pesaflow.com
+//! (token, checkout, status, invoice/create) in Bengo-Hub/truload-backend's
+//! e2e logs, its integration guide and Postman collection; a real production
+//! notification (2025-05-30) and two more found by exact search; the PyPI
+//! `ecitizen-pesaflow-gateway` SDK and JoseModi97/pesaflow4j (golden hash
+//! vectors); BethMwangi/KNA-Digital-backend (the plain-hex claim, JSON
+//! bodies); a CapitalPay white-label (base64 of the raw digest,
+//! `/PaymentAPI/invoice/checkout`); the official guide (the seed) for what no
+//! integration shows (validate, confirm, USSD, `/api/PaymentAPI/checkout`).
+//!
 //! **Invariant:** nothing panics on request, world or scenario data; money
 //! and the invoice that records it change together, under the tenant's lock.
 //! **Invariant:** this module never imports another provider.
