@@ -9,6 +9,7 @@ mod faults;
 mod flow;
 mod invoicing;
 mod payments;
+mod robustness;
 mod ussd;
 mod vectors;
 
