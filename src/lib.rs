@@ -59,8 +59,10 @@ pub(crate) mod world;
 
 // The public API, deliberately: the embeddable sandbox and its
 // configuration, the credentials document (with each provider's section), the client-side crypto helpers
-// (`crypto`), Daraja's published certificate (`daraja::keys`), the binary's
-// edge (`cli`, `telemetry`) and the fuzz targets' bodies (`fuzzing`).
+// (`crypto`), Daraja's published certificate (`daraja::keys`) and the names
+// of the body shapes it emits (`daraja::shapes::NAMES`, for conformance
+// tests), the binary's edge (`cli`, `telemetry`) and the fuzz targets'
+// bodies (`fuzzing`).
 pub use admin::CallbackCredentials;
 pub use app::{Sandbox, ShutdownReport, StartError};
 pub use callbacks::{Destination, EngineConfig, EngineStats};

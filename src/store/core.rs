@@ -17,7 +17,7 @@ use crate::ledger::{Account, Ledger, Money};
 use crate::markets::{Currency, Market};
 use crate::provider::Registered;
 use crate::providers::{States, World};
-use crate::scenarios::{Decision, Facts, LimitError, RateLimit, ScenarioSet};
+use crate::scenarios::{Decision, Facts, RateLimit, ScenarioSet};
 use crate::world::Common;
 
 /// Everything about a tenant that changes, behind one lock: the core and
@@ -135,15 +135,17 @@ impl Core {
     }
 
     /// Takes one token from every bucket that limits this app's operation;
-    /// the first empty bucket refuses the request. Runs under the tenant
-    /// lock, so N concurrent requests against capacity C let exactly C pass.
+    /// the first empty bucket refuses the request, and is returned so the
+    /// provider can word its refusal with the bucket's numbers. Runs under
+    /// the tenant lock, so N concurrent requests against capacity C let
+    /// exactly C pass.
     pub fn take_token(
         &mut self,
         app: &str,
         provider: &'static str,
         operation: &'static str,
         now: DateTime<Utc>,
-    ) -> Result<(), LimitError> {
+    ) -> Result<(), RateLimit> {
         let limits: Vec<RateLimit> = self
             .world
             .rate_limits
@@ -165,7 +167,7 @@ impl Core {
                 bucket.refilled_at = crate::clock::after_ms(bucket.refilled_at, advanced);
             }
             if bucket.tokens == 0 {
-                return Err(limit.error);
+                return Err(limit.clone());
             }
         }
         for idx in 0..limits.len() {
