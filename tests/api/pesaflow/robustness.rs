@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::spawn_config;
+use crate::helpers::{any_json_value, spawn_config};
 
 const ROUTES: &[&str] = &[
     "/PaymentAPI/iframev2.1.php",
@@ -63,17 +63,13 @@ const FIELDS: &[&str] = &[
     "phone",
 ];
 
+/// Any value, or one of the default world's that gets past the first checks.
 fn json_value() -> impl Strategy<Value = Value> {
     prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
-        ".{0,40}".prop_map(Value::from),
-        prop::sample::select(vec!["1", "1001", "KES", "100.00", "json", "true", "254708374149", "PesaflowSandboxKey"])
+        3 => any_json_value(),
+        1 => prop::sample::select(vec!["1", "1001", "KES", "100.00", "json", "true", "254708374149", "PesaflowSandboxKey"])
             .prop_map(Value::from),
-        Just(json!([{ "desc": "d", "price": "five" }])),
-        Just(json!({ "nested": [1, "x"] })),
+        1 => Just(json!([{ "desc": "d", "price": "five" }])),
     ]
 }
 
