@@ -7,8 +7,11 @@
 //!   (c) B2C with one repeated `SecurityCredential`, and with a fresh ciphertext
 //!       on every request (one RSA decryption each);
 //!   (d) a C2B payment with external validation and confirmation callbacks;
-//!   (e) the Vodafone portal's C2B with a reused bearer and with a fresh RSA-4096 one;
-//!   (f) a Vodafone OpenAPI C2B in a session (its bearer reused);
+//!   (e) a Pesaflow checkout (JSON answer, a new invoice each, hash-checked);
+//!   (f) a Pesaflow notification round trip: a checkout with `sendSTK`, the
+//!       prompt paid, the signed notification delivered to a local receiver;
+//!   (g) the Vodafone portal's C2B with a reused bearer and with a fresh RSA-4096 one;
+//!   (h) a Vodafone OpenAPI C2B in a session (its bearer reused);
 //!   plus peak memory after a million STK pushes and the time from start to ready.
 //!
 //! The servers under test run as child processes (the release `pesa-sandbox`
@@ -71,6 +74,9 @@ external_validation = true
 stk_answer_delay_ms = 1
 result_delay_ms = 1
 timestamp_window_secs = 0
+
+[pesaflow]
+prompt_answer_delay_ms = 1
 "#;
 
 fn main() {
@@ -549,6 +555,47 @@ fn stk_requests(d: &Daraja, tokens_every: usize) -> MakeRequest {
     })
 }
 
+// ---------------------------------------------------------------- Pesaflow requests
+
+/// A JSON checkout of the default client's service 1001 for KES 1 (6.00 with
+/// its fee), a new `billRefNumber` each, signed as merchants sign it.
+fn pesaflow_checkout(creds: &Value, receiver: &str, i: usize, send_stk: bool) -> Value {
+    let client = creds["pesaflow"]["api_client_id"].as_str().expect("api_client_id");
+    let key = creds["pesaflow"]["key"].as_str().expect("key");
+    let secret = creds["pesaflow"]["secret"].as_str().expect("secret");
+    // A reference of its own per phase too: an unpaid checkout posted again
+    // would answer the same invoice.
+    let bill_ref = format!("BENCH-{}-{i}", if send_stk { "STK" } else { "JSON" });
+    let values = [client, "1", "1001", "12345678", "KES", &bill_ref, "load", "Bench Citizen"];
+    let hash = pesa_sandbox::crypto::secure_hash::secure_hash(
+        pesa_sandbox::crypto::secure_hash::Recipe::Checkout,
+        &values,
+        pesa_sandbox::crypto::secure_hash::HashKey { key, secret },
+        pesa_sandbox::crypto::secure_hash::HashEncoding::Base64OfHex,
+    )
+    .expect("eight checkout values");
+    json!({
+        "apiClientID": client, "serviceID": "1001", "billDesc": "load", "currency": "KES", "billRefNumber": bill_ref,
+        "clientMSISDN": format!("25479{:07}", i % CUSTOMER_POOL), "clientName": "Bench Citizen", "clientIDNumber": "12345678",
+        "amountExpected": "1", "notificationURL": format!("{receiver}/ipn"), "format": "json", "sendSTK": send_stk,
+        "secureHash": hash,
+    })
+}
+
+/// Pesaflow checkouts; with `send_stk`, each brings one notification.
+fn pesaflow_requests(creds: Arc<Value>, receiver: String, send_stk: bool) -> MakeRequest {
+    let none: Arc<str> = Arc::from("");
+    Arc::new(move |i| Req {
+        authorization: None,
+        ..Req::post(
+            "/PaymentAPI/iframev2.1.php".into(),
+            &none,
+            pesaflow_checkout(&creds, &receiver, i, send_stk),
+            u64::from(send_stk),
+        )
+    })
+}
+
 // ---------------------------------------------------------------- the run
 
 async fn run(knobs: Knobs) -> String {
@@ -666,6 +713,40 @@ async fn run(knobs: Knobs) -> String {
         )
         .await,
     );
+
+    eprintln!("(e) Pesaflow checkout, (f) checkout with its notification");
+    let creds: Arc<Value> = Arc::new(
+        http.get(format!("{}/__sandbox/credentials", daraja.base))
+            .send()
+            .await
+            .expect("credentials")
+            .json()
+            .await
+            .expect("json"),
+    );
+    rows.push(
+        phase(
+            "(e) Pesaflow checkout",
+            &sandbox,
+            knobs,
+            knobs.requests,
+            None,
+            pesaflow_requests(creds.clone(), receiver_url.clone(), false),
+        )
+        .await,
+    );
+    rows.push(
+        phase(
+            "(f) Pesaflow checkout + notification",
+            &sandbox,
+            knobs,
+            knobs.requests,
+            Some(&receiver),
+            pesaflow_requests(creds, receiver_url.clone(), true),
+        )
+        .await,
+    );
+
     vodafone_rows(&sandbox, knobs, &mut rows).await;
     drop(sandbox);
 
@@ -713,8 +794,8 @@ fn vodafone_bearer(public: &rsa::RsaPublicKey, secret: &str, rng: &mut rand::rng
     Arc::from(format!("Bearer {token}"))
 }
 
-/// (e) The Vodafone portal with a reused and with a fresh RSA-4096 bearer,
-/// and (f) an OpenAPI call in a session, all answered synchronously.
+/// (g) The Vodafone portal with a reused and with a fresh RSA-4096 bearer,
+/// and (h) an OpenAPI call in a session, all answered synchronously.
 async fn vodafone_rows(sandbox: &Server, knobs: Knobs, rows: &mut Vec<Row>) {
     let http = reqwest::Client::builder().no_proxy().build().expect("client");
     let creds: Value = http
@@ -732,11 +813,11 @@ async fn vodafone_rows(sandbox: &Server, knobs: Knobs, rows: &mut Vec<Row>) {
     let mut rng = rand::thread_rng();
     let path = "/ipg/v1x/c2bPayment/singleStage/";
 
-    eprintln!("(e) Vodafone portal C2B");
+    eprintln!("(g) Vodafone portal C2B");
     let reused = vodafone_bearer(&public, &api_key, &mut rng);
     rows.push(
         phase(
-            "(e) Vodafone C2B, reused bearer",
+            "(g) Vodafone C2B, reused bearer",
             sandbox,
             knobs,
             knobs.requests,
@@ -750,7 +831,7 @@ async fn vodafone_rows(sandbox: &Server, knobs: Knobs, rows: &mut Vec<Row>) {
     let offset = knobs.requests;
     rows.push(
         phase(
-            "(e) Vodafone C2B, fresh RSA-4096 bearer",
+            "(g) Vodafone C2B, fresh RSA-4096 bearer",
             sandbox,
             knobs,
             knobs.fresh,
@@ -760,7 +841,7 @@ async fn vodafone_rows(sandbox: &Server, knobs: Knobs, rows: &mut Vec<Row>) {
         .await,
     );
 
-    eprintln!("(f) Vodafone OpenAPI C2B in a session");
+    eprintln!("(h) Vodafone OpenAPI C2B in a session");
     let app_key = vodafone["apps"]
         .as_array()
         .and_then(|apps| apps.iter().find(|a| a["market"] == "vodacomTZN"))
@@ -779,7 +860,7 @@ async fn vodafone_rows(sandbox: &Server, knobs: Knobs, rows: &mut Vec<Row>) {
     let session_bearer = vodafone_bearer(&public, session["output_SessionID"].as_str().unwrap_or_default(), &mut rng);
     rows.push(
         phase(
-            "(f) Vodafone OpenAPI C2B, session bearer",
+            "(h) Vodafone OpenAPI C2B, session bearer",
             sandbox,
             knobs,
             knobs.requests,
@@ -851,7 +932,7 @@ fn render(rows: &[Row], million: Option<&Row>, starts: &[Duration], knobs: Knobs
             (fresh.cpu_per_request_us() - repeated.cpu_per_request_us()) / 1000.0,
         );
     }
-    if let (Some(reused), Some(fresh)) = (by_name("(e) Vodafone C2B, reused"), by_name("(e) Vodafone C2B, fresh")) {
+    if let (Some(reused), Some(fresh)) = (by_name("(g) Vodafone C2B, reused"), by_name("(g) Vodafone C2B, fresh")) {
         let _ = writeln!(
             out,
             "A Vodafone call with a fresh RSA-4096 bearer costs {:.2} ms more server CPU than one with a reused bearer (the decryption the digest cache saves).",

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::crypto::secure_hash::{self, HashEncoding, HashKey, Recipe};
 use crate::crypto::{credential, keys, lnm};
 
 #[derive(Debug, Parser)]
@@ -40,6 +41,9 @@ pub enum Command {
     /// Vodafone / Vodacom M-Pesa helpers.
     #[command(subcommand)]
     Vodafone(VodafoneCommand),
+    /// Pesaflow helpers.
+    #[command(subcommand)]
+    Pesaflow(PesaflowCommand),
     /// Print the test CA that `--tls` serving chains to (make clients trust it).
     TlsCa,
 }
@@ -74,6 +78,30 @@ pub enum VodafoneCommand {
         /// The sandbox key to encrypt to: 4096 or 2048.
         #[arg(long, default_value_t = 4096)]
         key_size: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PesaflowCommand {
+    /// Print a Pesaflow secure hash: HMAC-SHA256 keyed by the key over the
+    /// recipe's values concatenated, then the secret (except for `status`),
+    /// written as base64 of the lowercase hex digest by default. Values are
+    /// hashed exactly as given: "5" and "5.00" differ.
+    Hash {
+        /// checkout, validate, confirm, notification, notification-invoice-amount, status or ussd.
+        recipe: String,
+        /// The recipe's values in order, e.g. for checkout: apiClientID amountExpected
+        /// serviceID clientIDNumber currency billRefNumber billDesc clientName.
+        values: Vec<String>,
+        /// The client's key (the default world's client 1 if omitted).
+        #[arg(long, default_value = "PesaflowSandboxKey")]
+        key: String,
+        /// The client's secret (the default world's client 1 if omitted).
+        #[arg(long, default_value = "PesaflowSandboxSecret")]
+        secret: String,
+        /// b64hex (what the live server accepts), hex, b64raw or b64raw-lowercase.
+        #[arg(long, default_value = "b64hex")]
+        encoding: String,
     },
 }
 
@@ -233,6 +261,18 @@ pub fn run_helper(command: &Command, out: &mut impl std::io::Write) -> anyhow::R
             let public = keys::public_key_from_certificate(&pem)?;
             writeln!(out, "{}", credential::encrypt(&public, password.as_bytes(), &mut rand::rngs::OsRng)?)?;
         }
+        Command::Pesaflow(PesaflowCommand::Hash { recipe, values, key, secret, encoding }) => {
+            let names: Vec<&str> = Recipe::ALL.iter().map(|r| r.name()).collect();
+            let recipe = Recipe::from_name(recipe)
+                .with_context(|| format!("recipe {recipe:?} is not one of {}", names.join(", ")))?;
+            let encodings: Vec<&str> = HashEncoding::ALL.iter().map(|e| e.name()).collect();
+            let encoding = HashEncoding::from_name(encoding)
+                .with_context(|| format!("encoding {encoding:?} is not one of {}", encodings.join(", ")))?;
+            let values: Vec<&str> = values.iter().map(String::as_str).collect();
+            let hash = secure_hash::secure_hash(recipe, &values, HashKey { key, secret }, encoding)?;
+            eprintln!("Recipe: {} = {}", recipe.formula(), recipe_values(recipe, &values));
+            writeln!(out, "{hash}")?;
+        }
     }
     Ok(())
 }
@@ -243,6 +283,15 @@ fn vodafone_keys(bits: u64) -> anyhow::Result<crate::vodafone::keys::ProviderKey
     let size =
         KeySize::from_bits(bits).ok_or_else(|| anyhow::anyhow!("--key-size {bits}: the sandbox has 4096 and 2048"))?;
     Ok(ProviderKeys::load(size)?)
+}
+
+/// The values of a recipe as the hash concatenates them, the secret hidden.
+fn recipe_values(recipe: Recipe, values: &[&str]) -> String {
+    let mut parts: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
+    if recipe.appends_secret() {
+        parts.push("<secret>".into());
+    }
+    parts.join(" + ")
 }
 
 /// What `serve` prints once it listens.

@@ -25,6 +25,7 @@ use crate::callbacks::Reply;
 use crate::daraja::{self, Daraja};
 use crate::http::WireError;
 use crate::ids::IdGen;
+use crate::pesaflow::{self, Pesaflow};
 use crate::provider::{CredentialContext, Provider, Registered, TransactionRow, VariantSpec};
 use crate::scenarios::doc::RateLimitDoc;
 use crate::store::{Core, Tenant};
@@ -40,15 +41,17 @@ use crate::world::{CallbackSettingsDoc, Common, CommonDoc, CustomerDefaultsDoc, 
 pub enum ProviderId {
     Daraja,
     Vodafone,
+    Pesaflow,
 }
 
 impl ProviderId {
-    pub const ALL: [ProviderId; 2] = [ProviderId::Daraja, ProviderId::Vodafone];
+    pub const ALL: [ProviderId; 3] = [ProviderId::Daraja, ProviderId::Vodafone, ProviderId::Pesaflow];
 
     pub fn name(self) -> &'static str {
         match self {
             ProviderId::Daraja => Daraja::NAME,
             ProviderId::Vodafone => Vodafone::NAME,
+            ProviderId::Pesaflow => Pesaflow::NAME,
         }
     }
 
@@ -60,6 +63,7 @@ impl ProviderId {
         match self {
             ProviderId::Daraja => Daraja::PREFIXES,
             ProviderId::Vodafone => Vodafone::PREFIXES,
+            ProviderId::Pesaflow => Pesaflow::PREFIXES,
         }
     }
 
@@ -67,6 +71,7 @@ impl ProviderId {
         match self {
             ProviderId::Daraja => Daraja::OPERATIONS,
             ProviderId::Vodafone => Vodafone::OPERATIONS,
+            ProviderId::Pesaflow => Pesaflow::OPERATIONS,
         }
     }
 
@@ -74,6 +79,15 @@ impl ProviderId {
         match self {
             ProviderId::Daraja => Daraja::VARIANTS,
             ProviderId::Vodafone => Vodafone::VARIANTS,
+            ProviderId::Pesaflow => Pesaflow::VARIANTS,
+        }
+    }
+
+    pub fn faults(self) -> &'static [&'static str] {
+        match self {
+            ProviderId::Daraja => Daraja::FAULTS,
+            ProviderId::Pesaflow => Pesaflow::FAULTS,
+            ProviderId::Vodafone => Vodafone::FAULTS,
         }
     }
 
@@ -81,6 +95,7 @@ impl ProviderId {
         match self {
             ProviderId::Daraja => Daraja::DEFAULT_SCENARIO,
             ProviderId::Vodafone => Vodafone::DEFAULT_SCENARIO,
+            ProviderId::Pesaflow => Pesaflow::DEFAULT_SCENARIO,
         }
     }
 
@@ -89,6 +104,7 @@ impl ProviderId {
         match self {
             ProviderId::Daraja => Daraja::bare_error(status),
             ProviderId::Vodafone => Vodafone::bare_error(status),
+            ProviderId::Pesaflow => Pesaflow::bare_error(status),
         }
     }
 }
@@ -142,6 +158,30 @@ impl Registered for Vodafone {
 
     fn world_part(world: &World) -> &Arc<vodafone::World> {
         &world.vodafone
+    }
+}
+
+impl Registered for Pesaflow {
+    const ID: ProviderId = ProviderId::Pesaflow;
+
+    fn state(states: &States) -> &pesaflow::State {
+        &states.pesaflow
+    }
+
+    fn state_mut(states: &mut States) -> &mut pesaflow::State {
+        &mut states.pesaflow
+    }
+
+    fn due(due: pesaflow::Due) -> Due {
+        Due::Pesaflow(due)
+    }
+
+    fn shared_part(shared: &Shared) -> &() {
+        &shared.pesaflow
+    }
+
+    fn world_part(world: &World) -> &Arc<pesaflow::World> {
+        &world.pesaflow
     }
 }
 
@@ -203,7 +243,7 @@ pub(crate) fn owner(path: &str) -> Option<ProviderId> {
 
 /// Every provider's API.
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().merge(Daraja::routes()).merge(Vodafone::routes())
+    Router::new().merge(Daraja::routes()).merge(Vodafone::routes()).merge(Pesaflow::routes())
 }
 
 /// Every provider's admin views, each under `/{name}` (mounted per tenant).
@@ -211,6 +251,7 @@ pub(crate) fn admin_routes() -> Router<AppState> {
     Router::new()
         .nest(&format!("/{}", Daraja::NAME), Daraja::admin_routes())
         .nest(&format!("/{}", Vodafone::NAME), Vodafone::admin_routes())
+        .nest(&format!("/{}", Pesaflow::NAME), Pesaflow::admin_routes())
 }
 
 /// Daraja's admin views were served at the admin root before providers had
@@ -227,6 +268,7 @@ pub(crate) fn admin_aliases() -> Router<AppState> {
 pub struct States {
     daraja: daraja::State,
     vodafone: vodafone::State,
+    pesaflow: pesaflow::State,
 }
 
 impl States {
@@ -235,12 +277,18 @@ impl States {
         States {
             daraja: Daraja::new_state(core, world.daraja.clone()),
             vodafone: Vodafone::new_state(core, world.vodafone.clone()),
+            pesaflow: Pesaflow::new_state(core, world.pesaflow.clone()),
         }
     }
 
     /// The world the states were made from (with credentials rotated since).
     pub fn worlds(&self, common: Arc<Common>) -> World {
-        World { common, daraja: Daraja::world(&self.daraja).clone(), vodafone: Vodafone::world(&self.vodafone).clone() }
+        World {
+            common,
+            daraja: Daraja::world(&self.daraja).clone(),
+            vodafone: Vodafone::world(&self.vodafone).clone(),
+            pesaflow: Pesaflow::world(&self.pesaflow).clone(),
+        }
     }
 
     /// Every provider's transactions, for the admin API.
@@ -248,6 +296,7 @@ impl States {
         let mut rows = Vec::new();
         Daraja::transactions(&self.daraja, &mut rows);
         Vodafone::transactions(&self.vodafone, &mut rows);
+        Pesaflow::transactions(&self.pesaflow, &mut rows);
         rows
     }
 }
@@ -257,6 +306,7 @@ impl States {
 pub enum Due {
     Daraja(daraja::Due),
     Vodafone(vodafone::Due),
+    Pesaflow(pesaflow::Due),
 }
 
 /// Acts on a provider's event that fell due.
@@ -264,6 +314,7 @@ pub(crate) fn on_due(core: &mut Core, states: &mut States, due: Due, at: DateTim
     match due {
         Due::Daraja(due) => Daraja::on_due(core, &mut states.daraja, due, at),
         Due::Vodafone(due) => Vodafone::on_due(core, &mut states.vodafone, due, at),
+        Due::Pesaflow(due) => Pesaflow::on_due(core, &mut states.pesaflow, due, at),
     }
 }
 
@@ -279,6 +330,7 @@ pub(crate) fn on_reply(
     match to {
         ProviderId::Daraja => Daraja::on_reply(core, &mut states.daraja, key, reply, at),
         ProviderId::Vodafone => Vodafone::on_reply(core, &mut states.vodafone, key, reply, at),
+        ProviderId::Pesaflow => Pesaflow::on_reply(core, &mut states.pesaflow, key, reply, at),
     }
 }
 
@@ -286,6 +338,7 @@ pub(crate) fn on_reply(
 pub struct Shared {
     daraja: daraja::Shared,
     vodafone: vodafone::Shared,
+    pesaflow: <Pesaflow as Provider>::Shared,
 }
 
 impl Shared {
@@ -293,6 +346,7 @@ impl Shared {
         Ok(Shared {
             daraja: Daraja::shared().map_err(|e| (ProviderId::Daraja, e))?,
             vodafone: Vodafone::shared().map_err(|e| (ProviderId::Vodafone, e))?,
+            pesaflow: Pesaflow::shared().map_err(|e| (ProviderId::Pesaflow, e))?,
         })
     }
 }
@@ -310,6 +364,7 @@ pub struct Credentials {
     pub callbacks: CallbackCredentials,
     pub daraja: <Daraja as Provider>::Credentials,
     pub vodafone: vodafone::VodafoneCredentials,
+    pub pesaflow: <Pesaflow as Provider>::Credentials,
 }
 
 /// A tenant's credentials document.
@@ -326,6 +381,7 @@ pub(crate) fn credentials(app: &AppState, tenant: &Tenant) -> Credentials {
             callbacks: CallbackCredentials::of(core),
             daraja: Daraja::credentials(&ctx, &shared.daraja, core, &state.providers.daraja),
             vodafone: Vodafone::credentials(&ctx, &shared.vodafone, core, &state.providers.vodafone),
+            pesaflow: Pesaflow::credentials(&ctx, &shared.pesaflow, core, &state.providers.pesaflow),
         }
     })
 }
@@ -362,6 +418,8 @@ pub struct WorldDoc {
 
     // Vodafone's table.
     pub vodafone: Option<vodafone::world::WorldDoc>,
+    // Pesaflow's tables, under [pesaflow].
+    pub pesaflow: Option<pesaflow::world::WorldDoc>,
 }
 
 /// A document split into its common part and every provider's part.
@@ -370,6 +428,7 @@ struct Parts {
     common: CommonDoc,
     daraja: daraja::world::WorldDoc,
     vodafone: vodafone::world::WorldDoc,
+    pesaflow: pesaflow::world::WorldDoc,
 }
 
 impl WorldDoc {
@@ -388,6 +447,7 @@ impl WorldDoc {
                 settings: self.daraja,
             },
             vodafone: self.vodafone.unwrap_or_default(),
+            pesaflow: self.pesaflow.unwrap_or_default(),
         }
     }
 }
@@ -397,6 +457,7 @@ impl Parts {
         self.common.merge(overlay.common);
         self.daraja.merge(overlay.daraja);
         self.vodafone.merge(overlay.vodafone);
+        self.pesaflow.merge(overlay.pesaflow);
     }
 }
 
@@ -405,6 +466,7 @@ pub(crate) const DEFAULT_WORLD: &[(&str, &str)] = &[
     ("the default world (common)", crate::world::COMMON_DEFAULT_TOML),
     ("the default world (daraja)", daraja::world::DEFAULT_TOML),
     ("the default world (vodafone)", vodafone::DEFAULT_WORLD_TOML),
+    ("the default world (pesaflow)", pesaflow::world::DEFAULT_TOML),
 ];
 
 /// A resolved world: the common part and every provider's part.
@@ -413,6 +475,7 @@ pub struct World {
     pub common: Arc<Common>,
     pub daraja: Arc<daraja::World>,
     pub vodafone: Arc<vodafone::World>,
+    pub pesaflow: Arc<pesaflow::World>,
 }
 
 impl World {
@@ -454,6 +517,7 @@ impl World {
             vodafone: Arc::new(
                 vodafone::World::resolve(merged.vodafone).map_err(|e| WorldError::invalid(origin, e.to_string()))?,
             ),
+            pesaflow: Arc::new(merged.pesaflow.resolve().map_err(|e| WorldError::invalid(origin, e.to_string()))?),
         })
     }
 
@@ -462,6 +526,7 @@ impl World {
         let mut keys = Vec::new();
         keys.extend(Daraja::routing_keys(&self.daraja).into_iter().map(|k| (ProviderId::Daraja, k)));
         keys.extend(Vodafone::routing_keys(&self.vodafone).into_iter().map(|k| (ProviderId::Vodafone, k)));
+        keys.extend(Pesaflow::routing_keys(&self.pesaflow).into_iter().map(|k| (ProviderId::Pesaflow, k)));
         keys
     }
 
@@ -469,6 +534,8 @@ impl World {
     /// fresh value, so a new tenant's requests find it.
     pub fn fresh_credentials(&mut self, defaults: &World, ids: &mut IdGen) {
         Daraja::fresh_credentials(Arc::make_mut(&mut self.daraja), &defaults.daraja, ids);
+        Pesaflow::fresh_credentials(Arc::make_mut(&mut self.pesaflow), &defaults.pesaflow, ids);
+        // Last, so the providers before it draw the ids they drew before it came.
         Vodafone::fresh_credentials(Arc::make_mut(&mut self.vodafone), &defaults.vodafone, ids);
     }
 
