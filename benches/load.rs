@@ -7,6 +7,11 @@
 //!   (c) B2C with one repeated `SecurityCredential`, and with a fresh ciphertext
 //!       on every request (one RSA decryption each);
 //!   (d) a C2B payment with external validation and confirmation callbacks;
+//!   (e) a Pesaflow checkout (JSON answer, a new invoice each, hash-checked);
+//!   (f) a Pesaflow notification round trip: a checkout with `sendSTK`, the
+//!       prompt paid, the signed notification delivered to a local receiver;
+//!   (g) the Vodafone portal's C2B with a reused bearer and with a fresh RSA-4096 one;
+//!   (h) a Vodafone OpenAPI C2B in a session (its bearer reused);
 //!   plus peak memory after a million STK pushes and the time from start to ready.
 //!
 //! The servers under test run as child processes (the release `pesa-sandbox`
@@ -69,6 +74,9 @@ external_validation = true
 stk_answer_delay_ms = 1
 result_delay_ms = 1
 timestamp_window_secs = 0
+
+[pesaflow]
+prompt_answer_delay_ms = 1
 "#;
 
 fn main() {
@@ -547,6 +555,47 @@ fn stk_requests(d: &Daraja, tokens_every: usize) -> MakeRequest {
     })
 }
 
+// ---------------------------------------------------------------- Pesaflow requests
+
+/// A JSON checkout of the default client's service 1001 for KES 1 (6.00 with
+/// its fee), a new `billRefNumber` each, signed as merchants sign it.
+fn pesaflow_checkout(creds: &Value, receiver: &str, i: usize, send_stk: bool) -> Value {
+    let client = creds["pesaflow"]["api_client_id"].as_str().expect("api_client_id");
+    let key = creds["pesaflow"]["key"].as_str().expect("key");
+    let secret = creds["pesaflow"]["secret"].as_str().expect("secret");
+    // A reference of its own per phase too: an unpaid checkout posted again
+    // would answer the same invoice.
+    let bill_ref = format!("BENCH-{}-{i}", if send_stk { "STK" } else { "JSON" });
+    let values = [client, "1", "1001", "12345678", "KES", &bill_ref, "load", "Bench Citizen"];
+    let hash = pesa_sandbox::crypto::secure_hash::secure_hash(
+        pesa_sandbox::crypto::secure_hash::Recipe::Checkout,
+        &values,
+        pesa_sandbox::crypto::secure_hash::HashKey { key, secret },
+        pesa_sandbox::crypto::secure_hash::HashEncoding::Base64OfHex,
+    )
+    .expect("eight checkout values");
+    json!({
+        "apiClientID": client, "serviceID": "1001", "billDesc": "load", "currency": "KES", "billRefNumber": bill_ref,
+        "clientMSISDN": format!("25479{:07}", i % CUSTOMER_POOL), "clientName": "Bench Citizen", "clientIDNumber": "12345678",
+        "amountExpected": "1", "notificationURL": format!("{receiver}/ipn"), "format": "json", "sendSTK": send_stk,
+        "secureHash": hash,
+    })
+}
+
+/// Pesaflow checkouts; with `send_stk`, each brings one notification.
+fn pesaflow_requests(creds: Arc<Value>, receiver: String, send_stk: bool) -> MakeRequest {
+    let none: Arc<str> = Arc::from("");
+    Arc::new(move |i| Req {
+        authorization: None,
+        ..Req::post(
+            "/PaymentAPI/iframev2.1.php".into(),
+            &none,
+            pesaflow_checkout(&creds, &receiver, i, send_stk),
+            u64::from(send_stk),
+        )
+    })
+}
+
 // ---------------------------------------------------------------- the run
 
 async fn run(knobs: Knobs) -> String {
@@ -664,6 +713,41 @@ async fn run(knobs: Knobs) -> String {
         )
         .await,
     );
+
+    eprintln!("(e) Pesaflow checkout, (f) checkout with its notification");
+    let creds: Arc<Value> = Arc::new(
+        http.get(format!("{}/__sandbox/credentials", daraja.base))
+            .send()
+            .await
+            .expect("credentials")
+            .json()
+            .await
+            .expect("json"),
+    );
+    rows.push(
+        phase(
+            "(e) Pesaflow checkout",
+            &sandbox,
+            knobs,
+            knobs.requests,
+            None,
+            pesaflow_requests(creds.clone(), receiver_url.clone(), false),
+        )
+        .await,
+    );
+    rows.push(
+        phase(
+            "(f) Pesaflow checkout + notification",
+            &sandbox,
+            knobs,
+            knobs.requests,
+            Some(&receiver),
+            pesaflow_requests(creds, receiver_url.clone(), true),
+        )
+        .await,
+    );
+
+    vodafone_rows(&sandbox, knobs, &mut rows).await;
     drop(sandbox);
 
     // Memory after a million pushes, default journal and retention limits.
@@ -691,6 +775,108 @@ async fn run(knobs: Knobs) -> String {
     starts.sort();
 
     render(&rows, million.as_ref(), &starts, knobs)
+}
+
+// ---------------------------------------------------------------- Vodafone requests
+
+/// A portal C2B body; each request its own reference (the portal refuses a
+/// repeated `input_ThirdPartyReference` as a duplicate).
+fn portal_c2b(i: usize) -> Value {
+    json!({
+        "input_TransactionReference": "BENCH", "input_CustomerMSISDN": format!("25886{:07}", i % CUSTOMER_POOL),
+        "input_Amount": "1", "input_ThirdPartyReference": format!("B{i}"), "input_ServiceProviderCode": "171717",
+    })
+}
+
+/// `Bearer base64(RSA-PKCS#1 v1.5(secret))`, as the portal's Java sample makes it.
+fn vodafone_bearer(public: &rsa::RsaPublicKey, secret: &str, rng: &mut rand::rngs::ThreadRng) -> Arc<str> {
+    let token = pesa_sandbox::crypto::credential::encrypt(public, secret.as_bytes(), rng).expect("a key fits");
+    Arc::from(format!("Bearer {token}"))
+}
+
+/// (g) The Vodafone portal with a reused and with a fresh RSA-4096 bearer,
+/// and (h) an OpenAPI call in a session, all answered synchronously.
+async fn vodafone_rows(sandbox: &Server, knobs: Knobs, rows: &mut Vec<Row>) {
+    let http = reqwest::Client::builder().no_proxy().build().expect("client");
+    let creds: Value = http
+        .get(format!("{}/__sandbox/credentials", sandbox.base))
+        .send()
+        .await
+        .expect("credentials")
+        .json()
+        .await
+        .expect("credentials JSON");
+    let vodafone = &creds["vodafone"];
+    let public = pesa_sandbox::crypto::spki::from_base64(vodafone["public_key"].as_str().unwrap_or_default())
+        .expect("the published Vodafone key");
+    let api_key = vodafone["api_key"].as_str().unwrap_or_default().to_owned();
+    let mut rng = rand::thread_rng();
+    let path = "/ipg/v1x/c2bPayment/singleStage/";
+
+    eprintln!("(g) Vodafone portal C2B");
+    let reused = vodafone_bearer(&public, &api_key, &mut rng);
+    rows.push(
+        phase(
+            "(g) Vodafone C2B, reused bearer",
+            sandbox,
+            knobs,
+            knobs.requests,
+            None,
+            Arc::new(move |i| Req::post(path.into(), &reused, portal_c2b(i), 0)),
+        )
+        .await,
+    );
+    let fresh: Arc<Vec<Arc<str>>> =
+        Arc::new((0..knobs.fresh).map(|_| vodafone_bearer(&public, &api_key, &mut rng)).collect());
+    let offset = knobs.requests;
+    rows.push(
+        phase(
+            "(g) Vodafone C2B, fresh RSA-4096 bearer",
+            sandbox,
+            knobs,
+            knobs.fresh,
+            None,
+            Arc::new(move |i| Req::post(path.into(), &fresh[i % fresh.len()], portal_c2b(offset + i), 0)),
+        )
+        .await,
+    );
+
+    eprintln!("(h) Vodafone OpenAPI C2B in a session");
+    let app_key = vodafone["apps"]
+        .as_array()
+        .and_then(|apps| apps.iter().find(|a| a["market"] == "vodacomTZN"))
+        .and_then(|a| a["api_key"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let session: Value = http
+        .get(format!("{}/sandbox/ipg/v2/vodacomTZN/getSession/", sandbox.base))
+        .header("authorization", vodafone_bearer(&public, &app_key, &mut rng).as_ref())
+        .send()
+        .await
+        .expect("getSession")
+        .json()
+        .await
+        .expect("getSession JSON");
+    let session_bearer = vodafone_bearer(&public, session["output_SessionID"].as_str().unwrap_or_default(), &mut rng);
+    rows.push(
+        phase(
+            "(h) Vodafone OpenAPI C2B, session bearer",
+            sandbox,
+            knobs,
+            knobs.requests,
+            None,
+            Arc::new(move |i| {
+                let body = json!({
+                    "input_Amount": "1", "input_Country": "TZN", "input_Currency": "TZS",
+                    "input_CustomerMSISDN": format!("25574{:07}", i % CUSTOMER_POOL), "input_ServiceProviderCode": "000000",
+                    "input_ThirdPartyConversationID": format!("B{i}"), "input_TransactionReference": "BENCH",
+                    "input_PurchasedItemsDesc": "Bench",
+                });
+                Req::post("/sandbox/ipg/v2/vodacomTZN/c2bPayment/singleStage/".into(), &session_bearer, body, 0)
+            }),
+        )
+        .await,
+    );
 }
 
 fn render(rows: &[Row], million: Option<&Row>, starts: &[Duration], knobs: Knobs) -> String {
@@ -744,6 +930,13 @@ fn render(rows: &[Row], million: Option<&Row>, starts: &[Duration], knobs: Knobs
             "\nB2C with a repeated credential costs {:.2}× the server CPU of an STK push; a fresh ciphertext costs {:.2} ms of server CPU per decryption.",
             repeated.cpu_per_request_us() / stk.cpu_per_request_us().max(1e-9),
             (fresh.cpu_per_request_us() - repeated.cpu_per_request_us()) / 1000.0,
+        );
+    }
+    if let (Some(reused), Some(fresh)) = (by_name("(g) Vodafone C2B, reused"), by_name("(g) Vodafone C2B, fresh")) {
+        let _ = writeln!(
+            out,
+            "A Vodafone call with a fresh RSA-4096 bearer costs {:.2} ms more server CPU than one with a reused bearer (the decryption the digest cache saves).",
+            (fresh.cpu_per_request_us() - reused.cpu_per_request_us()) / 1000.0,
         );
     }
     if let Some(m) = million {

@@ -81,6 +81,8 @@ pub enum StartError {
     /// More scenarios or rules than a tenant may hold.
     #[error("the scenarios to load: {0}")]
     Scenarios(String),
+    #[error("HTTPS cannot be served: {0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// The most callbacks the shutdown report lists of each kind (the counts
@@ -116,12 +118,15 @@ impl ShutdownReport {
 /// A running sandbox.
 pub struct Sandbox {
     addr: SocketAddr,
+    /// The other addresses served (`Config::also_listen`, bound).
+    also: Vec<SocketAddr>,
+    tls: bool,
     state: AppState,
     server_stop: CancellationToken,
     background_stop: CancellationToken,
     engine_close: CancellationToken,
     tracker: TaskTracker,
-    server: Option<JoinHandle<()>>,
+    servers: Vec<JoinHandle<()>>,
     grace: Duration,
 }
 
@@ -141,16 +146,24 @@ impl Sandbox {
     pub async fn start(config: Config) -> Result<Sandbox, StartError> {
         check_admin_token(config.admin_token.as_deref())?;
         crate::scenarios::check_limits(&config.scenarios).map_err(StartError::Scenarios)?;
-        let secrets = config.secrets.resolve(config.listen);
+        let beyond_loopback =
+            std::iter::once(&config.listen).chain(&config.also_listen).any(|addr| !addr.ip().is_loopback());
+        let secrets = config.secrets.resolve(beyond_loopback);
         // A sandbox reachable from other machines always guards its admin API.
         let admin_token = match config.admin_token {
-            None if !config.listen.ip().is_loopback() => Some(IdGen::from_entropy().alnum(32)),
+            None if beyond_loopback => Some(IdGen::from_entropy().alnum(32)),
             given => given,
         };
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;
         let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        let mut more = Vec::new();
+        for extra in &config.also_listen {
+            let bound = TcpListener::bind(extra).await.map_err(|source| StartError::Bind { addr: *extra, source })?;
+            more.push(bound);
+        }
+        let tls = config.tls.as_ref().map(crate::tls::server_config).transpose()?;
         let base_url: Arc<str> = format!("http://{addr}").into();
         let seed = config.seed;
         let shared = providers::Shared::new()
@@ -188,16 +201,26 @@ impl Sandbox {
 
         let server_stop = CancellationToken::new();
         let app = router(state.clone(), config.body_limit_bytes, config.request_timeout);
-        let server = tokio::spawn(crate::server::serve(listener, app, server_stop.clone(), config.server));
-        tracing::info!(%addr, seed, "sandbox listening");
+        let mut also = Vec::new();
+        let mut servers = Vec::new();
+        for extra in more {
+            also.push(extra.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?);
+            let serve = crate::server::serve(extra, app.clone(), server_stop.clone(), config.server, tls.clone());
+            servers.push(tokio::spawn(serve));
+        }
+        let serve = crate::server::serve(listener, app, server_stop.clone(), config.server, tls.clone());
+        servers.push(tokio::spawn(serve));
+        tracing::info!(%addr, ?also, tls = tls.is_some(), seed, "sandbox listening");
         Ok(Sandbox {
             addr,
+            also,
+            tls: tls.is_some(),
             state,
             server_stop,
             background_stop,
             engine_close,
             tracker,
-            server: Some(server),
+            servers,
             grace: config.shutdown_grace,
         })
     }
@@ -215,6 +238,16 @@ impl Sandbox {
     /// `http://127.0.0.1:<port>`: point clients here.
     pub fn base_url(&self) -> &str {
         &self.state.base_url
+    }
+
+    /// `https://localhost:<port>` when HTTPS is served (the same port serves both).
+    pub fn https_url(&self) -> Option<String> {
+        self.tls.then(|| format!("https://localhost:{}", self.addr.port()))
+    }
+
+    /// The other addresses served, as bound (`Config::also_listen`).
+    pub fn also_listening(&self) -> &[SocketAddr] {
+        &self.also
     }
 
     /// The token the admin API requires, if any.
@@ -267,9 +300,8 @@ impl Sandbox {
     pub async fn shutdown(mut self) -> ShutdownReport {
         let deadline = crate::clock::deadline(self.grace);
         self.server_stop.cancel();
-        if let Some(server) = self.server.take() {
-            let _ = tokio::time::timeout_at(deadline, server).await;
-        }
+        let servers = std::mem::take(&mut self.servers);
+        let _ = tokio::time::timeout_at(deadline, futures_join(servers)).await;
         let drained = self.drain(deadline).await;
         self.background_stop.cancel();
         let mut abandoned = self.state.callbacks.close();
@@ -343,6 +375,13 @@ impl Sandbox {
             // Shutdown only: a short poll keeps this simple and bounded.
             tokio::time::sleep(left.min(Duration::from_millis(20))).await;
         }
+    }
+}
+
+/// Waits for every server task.
+async fn futures_join(servers: Vec<JoinHandle<()>>) {
+    for server in servers {
+        let _ = server.await;
     }
 }
 

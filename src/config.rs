@@ -51,6 +51,12 @@ pub struct Config {
     pub callback_allow: Vec<crate::callbacks::Destination>,
     /// How long shutdown waits for in-flight requests and callbacks.
     pub shutdown_grace: Duration,
+    /// Serve HTTPS with this certificate and key (beside plain HTTP, on the
+    /// same ports); `None` serves plain HTTP only.
+    pub tls: Option<crate::tls::TlsIdentity>,
+    /// More addresses to serve the same sandbox on (a provider's fixed
+    /// per-API ports, such as the Vodafone portal's).
+    pub also_listen: Vec<SocketAddr>,
 }
 
 impl Config {
@@ -90,6 +96,8 @@ impl Config {
             secrets: Secrets::Auto,
             callback_allow: Vec::new(),
             shutdown_grace: Duration::from_secs(5),
+            tls: None,
+            also_listen: Vec::new(),
         }
     }
 
@@ -123,6 +131,18 @@ impl Config {
 
     pub fn with_clock(mut self, clock: ClockMode) -> Config {
         self.clock = clock;
+        self
+    }
+
+    /// Serves HTTPS too, with the committed test CA's `localhost` certificate.
+    pub fn with_test_tls(mut self) -> Config {
+        self.tls = Some(crate::tls::TlsIdentity::test_localhost());
+        self
+    }
+
+    /// Serves the sandbox on one more address too.
+    pub fn also_listening_on(mut self, addr: SocketAddr) -> Config {
+        self.also_listen.push(addr);
         self
     }
 
@@ -172,6 +192,24 @@ impl Config {
             .iter()
             .map(|text| text.parse().map_err(|e| anyhow::anyhow!("--callback-allow {text:?}: {e}")))
             .collect::<anyhow::Result<_>>()?;
+        config.tls = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::TlsIdentity {
+                cert_pem: std::fs::read_to_string(cert)
+                    .with_context(|| format!("cannot read --tls-cert {}", cert.display()))?,
+                key_pem: std::fs::read_to_string(key)
+                    .with_context(|| format!("cannot read --tls-key {}", key.display()))?,
+            }),
+            (None, None) if args.tls => Some(crate::tls::TlsIdentity::test_localhost()),
+            (None, None) => None,
+            _ => anyhow::bail!("--tls-cert and --tls-key go together"),
+        };
+        config.also_listen = args.also_listen.clone();
+        for port in args.provider_ports() {
+            let addr = SocketAddr::new(config.listen.ip(), port);
+            if !config.also_listen.contains(&addr) {
+                config.also_listen.push(addr);
+            }
+        }
         Ok(config)
     }
 }
@@ -204,5 +242,17 @@ mod tests {
         assert_eq!(set.limits.transactions, 25);
         assert_eq!(set.limits.journal_entries, 7);
         assert_eq!(config(&["pesa-sandbox", "--retain-transactions", "0"]).limits.transactions, 1);
+    }
+
+    #[test]
+    fn tls_and_the_vodafone_ports_come_from_flags() {
+        let plain = config(&["pesa-sandbox"]);
+        assert!(plain.tls.is_none() && plain.also_listen.is_empty());
+        let set = config(&["pesa-sandbox", "--tls", "--vodafone-ports", "--also-listen", "127.0.0.1:9000"]);
+        assert!(set.tls.is_some());
+        let ports: Vec<u16> = set.also_listen.iter().map(|a| a.port()).collect();
+        assert_eq!(ports, [9000, 18352, 18345, 18349, 18354, 18353]);
+        let cli = Cli::try_parse_from(["pesa-sandbox", "--tls-cert", "c.pem"]).expect("flags parse");
+        assert!(Config::from_args(&cli.serve).is_err(), "a certificate needs its key");
     }
 }

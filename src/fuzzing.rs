@@ -504,6 +504,223 @@ pub fn admin_body(data: &[u8]) {
     admin::scenario_request(data);
 }
 
+/// The Vodafone bearer decoder for the fuzz targets (the 2048-bit pair, so
+/// an input that decrypts costs a seventh of a 4096-bit decryption).
+fn vodafone_decoder() -> &'static crate::vodafone::bearer::BearerDecoder {
+    use crate::vodafone::bearer::BearerDecoder;
+    use crate::vodafone::keys::{KeySize, ProviderKeys};
+    static DECODER: OnceLock<BearerDecoder> = OnceLock::new();
+    DECODER.get_or_init(|| {
+        BearerDecoder::new(ProviderKeys::load(KeySize::Rsa2048).expect("the committed Vodafone keys load"), 64)
+    })
+}
+
+/// A Vodafone `Authorization` header, decoded as every portal and OpenAPI
+/// call's bearer is (scheme, Base64, length, RSA PKCS#1 v1.5, UTF-8), and
+/// what a mismatch would say of it.
+pub fn vodafone_bearer(data: &[u8]) {
+    if data.len() > MAX_CREDENTIAL_LEN {
+        return;
+    }
+    if let Ok(secret) = vodafone_decoder().decode(Some(data)) {
+        let _ = crate::vodafone::bearer::describe_mismatch(&secret, crate::vodafone::bearer::Secret::ApiKey);
+    }
+}
+
+/// A portal request: the first byte picks the API, the rest is its JSON
+/// body (or, for the status query, its query string), parsed as the handler
+/// parses it; every refusal is an `INS-*` code.
+pub fn vodafone_portal_request(data: &[u8]) {
+    use crate::vodafone::api::{Api, Profile};
+    use crate::vodafone::markets::Market;
+    use crate::vodafone::{fields::Reader, portal};
+    let Some((&pick, rest)) = data.split_first() else { return };
+    if rest.len() > MAX_INPUT_LEN {
+        return;
+    }
+    let api = Api::PORTAL[usize::from(pick) % Api::PORTAL.len()];
+    let result = if api.reads_query_string() {
+        portal::parse_query(api, Some(&text(rest)), Market::Mozambique)
+    } else {
+        Reader::body(rest, Profile::Portal, api).and_then(|map| portal::parse(api, &map, Market::Mozambique))
+    };
+    if let Err(refusal) = result {
+        assert!(refusal.code().starts_with("INS-"), "a portal refusal is an INS code");
+        let _ = serde_json::to_vec(&refusal.body());
+    }
+}
+
+/// An OpenAPI request: the first byte picks the API and the second the
+/// market, the rest is its JSON body or query string.
+pub fn vodafone_openapi_request(data: &[u8]) {
+    use crate::vodafone::api::{Api, Profile};
+    use crate::vodafone::markets::Market;
+    use crate::vodafone::{fields::Reader, openapi};
+    let [pick, market, rest @ ..] = data else { return };
+    if rest.len() > MAX_INPUT_LEN {
+        return;
+    }
+    let api = Api::ALL[usize::from(*pick) % Api::ALL.len()];
+    let market = Market::ALL[usize::from(*market) % Market::ALL.len()];
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap_or_default();
+    let result = if api.reads_query_string() {
+        openapi::parse_query(api, Some(&text(rest)), market, today)
+    } else {
+        Reader::body(rest, Profile::OpenApi, api).and_then(|map| openapi::parse(api, &map, market, today))
+    };
+    if let Err(refusal) = result {
+        assert!(refusal.code().starts_with("INS-"), "an OpenAPI refusal is an INS code");
+        let _ = serde_json::to_vec(&refusal.body());
+    }
+}
+
+/// A listener's answer to an asynchronous result, judged against the
+/// acknowledgement contract (the first byte picks the API).
+pub fn vodafone_acknowledgement(data: &[u8]) {
+    use crate::vodafone::api::Api;
+    let Some((&pick, rest)) = data.split_first() else { return };
+    if rest.len() > MAX_INPUT_LEN {
+        return;
+    }
+    let api = Api::ALL[usize::from(pick) % Api::ALL.len()];
+    let judgement = crate::vodafone::wire::judge_ack(rest, api, "fd1e9143d22544459f7c66e1860ef276");
+    assert!(judgement.accepted || judgement.remark.is_some(), "a refused acknowledgement says why");
+}
+
+/// A Pesaflow request body, read as a form and as JSON, through every
+/// Pesaflow parser: the checkout on each of its paths (lenient and strict
+/// field names), validate, confirm, the status query, the token exchange,
+/// `invoice/create`, and a merchant's USSD answer.
+pub fn pesaflow_form(data: &[u8]) {
+    use crate::pesaflow::params::Params;
+    use crate::pesaflow::wire::{
+        CheckoutPath, CheckoutRequest, ConfirmRequest, FieldNames, InvoiceCreateRequest, StatusQuery, TokenRequest,
+        UssdValidationAnswer, ValidateRequest,
+    };
+    if data.len() > MAX_INPUT_LEN {
+        return;
+    }
+    let mut bodies = vec![Params::from_form(data)];
+    if let Ok(json) = Params::from_json(data) {
+        bodies.push(json);
+    }
+    for params in &bodies {
+        let _ = params.to_elixir(&[]);
+        for path in CheckoutPath::ALL {
+            for names in [FieldNames::Lenient, FieldNames::Strict] {
+                if let Ok(checkout) = CheckoutRequest::parse(params, path, names) {
+                    let sent = params.required("amountExpected").ok();
+                    assert_eq!(
+                        sent.as_deref(),
+                        Some(checkout.amount_expected.text()),
+                        "an accepted amount is hashed exactly as sent"
+                    );
+                    assert!(checkout.amount_expected.money().cents() > 0, "an accepted amount is positive");
+                    assert!(!checkout.send_stk || checkout.msisdn().is_some(), "a prompt always has a phone");
+                }
+            }
+        }
+        let _ = ValidateRequest::parse(params);
+        let _ = ConfirmRequest::parse(params);
+        let _ = StatusQuery::parse(params);
+        let _ = TokenRequest::parse(params);
+        if let Ok(created) = InvoiceCreateRequest::parse(params) {
+            let _ = created.items_total();
+        }
+    }
+    let _ = UssdValidationAnswer::parse(data);
+}
+
+/// Separates the parts of a [`pesaflow_secure_hash`] input.
+pub const HASH_SEPARATOR: char = '\n';
+
+/// A [`pesaflow_secure_hash`] input, split: the recipe and encoding the first
+/// byte picks, then the key, the secret, the hash given and the values.
+struct HashInput {
+    recipe: crate::crypto::secure_hash::Recipe,
+    encoding: crate::crypto::secure_hash::HashEncoding,
+    parts: Vec<String>,
+}
+
+impl HashInput {
+    fn read(data: &[u8]) -> Option<HashInput> {
+        use crate::crypto::secure_hash::{HashEncoding, Recipe};
+        let (&selector, rest) = data.split_first()?;
+        if rest.len() > MAX_INPUT_LEN {
+            return None;
+        }
+        let recipes = Recipe::ALL;
+        let encodings = HashEncoding::ALL;
+        let recipe = *recipes.get(usize::from(selector) % recipes.len())?;
+        let encoding = *encodings.get(usize::from(selector / 16) % encodings.len())?;
+        let parts = text(rest).split(HASH_SEPARATOR).map(str::to_owned).collect();
+        Some(HashInput { recipe, encoding, parts })
+    }
+
+    fn part(&self, index: usize) -> &str {
+        self.parts.get(index).map_or("", String::as_str)
+    }
+
+    fn values(&self) -> Vec<&str> {
+        self.parts.iter().skip(3).map(String::as_str).collect()
+    }
+
+    fn credentials(&self) -> crate::crypto::secure_hash::HashKey<'_> {
+        crate::crypto::secure_hash::HashKey { key: self.part(0), secret: self.part(1) }
+    }
+}
+
+/// Pesaflow secure hashes: the first byte picks the recipe and the encoding;
+/// the rest is `key \n secret \n given \n value \n value …`. Whatever the
+/// input, a hash computed from the values verifies, and a mismatch's
+/// diagnosis never shows a key or secret.
+pub fn pesaflow_secure_hash(data: &[u8]) {
+    use crate::crypto::secure_hash::{secure_hash, verify};
+    let Some(input) = HashInput::read(data) else {
+        return;
+    };
+    let (recipe, encoding, credentials, values) = (input.recipe, input.encoding, input.credentials(), input.values());
+    match secure_hash(recipe, &values, credentials, encoding) {
+        Ok(hash) => {
+            let matched = verify(recipe, &values, credentials, &hash, &[encoding]);
+            assert!(matched.is_ok(), "a hash computed from the values verifies");
+        }
+        Err(_) => assert_ne!(values.len(), recipe.fields().len(), "only a wrong number of values is refused"),
+    }
+    if let Err(mismatch) = verify(recipe, &values, credentials, input.part(2), &[]) {
+        let diagnosis = mismatch.to_string();
+        // Values are shown quoted (`{:?}`), which escapes control characters,
+        // so a credential with one cannot appear raw unless it leaked.
+        for credential in [credentials.key, credentials.secret] {
+            if credential.chars().any(char::is_control) {
+                assert!(!diagnosis.contains(credential), "a diagnosis never shows a key or secret");
+            }
+        }
+    }
+}
+
+/// Whether the hash a [`pesaflow_secure_hash`] input gives matches its
+/// values under its recipe and encoding (for checking that seeds are real
+/// vectors).
+pub fn pesaflow_hash_matches(data: &[u8]) -> bool {
+    let Some(input) = HashInput::read(data) else {
+        return false;
+    };
+    let values = input.values();
+    crate::crypto::secure_hash::verify(input.recipe, &values, input.credentials(), input.part(2), &[input.encoding])
+        .is_ok()
+}
+
+/// The `billRefNumber` of a checkout body (form or JSON) the lenient parser
+/// accepts in full on the live path (for checking that seeds reach past the
+/// first check).
+pub fn accepted_pesaflow_checkout(data: &[u8]) -> Option<String> {
+    use crate::pesaflow::params::Params;
+    use crate::pesaflow::wire::{CheckoutPath, CheckoutRequest, FieldNames};
+    let params = Params::from_body(None, data).ok()?;
+    CheckoutRequest::parse(&params, CheckoutPath::Iframe, FieldNames::Lenient).ok().map(|c| c.bill_ref_number)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -511,10 +728,12 @@ mod tests {
     #[test]
     fn every_target_accepts_empty_and_oversized_inputs() {
         let oversized = vec![b'{'; MAX_INPUT_LEN + 1];
-        let targets: [fn(&[u8]); 13] = [
+        let targets: [fn(&[u8]); 15] = [
             world_numbers,
             scenario_numbers,
             admin_body,
+            pesaflow_form,
+            pesaflow_secure_hash,
             daraja_result_request,
             callback_security,
             daraja_stk_push,

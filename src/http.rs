@@ -39,7 +39,9 @@ impl RequestContext {
         *self.tenant.lock().unwrap_or_else(|e| e.into_inner()) = Some(tenant.clone());
     }
 
-    fn tenant(&self) -> Option<Arc<Tenant>> {
+    /// The tenant the request reached, once its caller is known; a provider
+    /// rendering an error may consult the tenant's world.
+    pub(crate) fn tenant(&self) -> Option<Arc<Tenant>> {
         self.tenant.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }

@@ -48,6 +48,19 @@ pub struct CallbackAttempt {
     pub error: Option<String>,
     /// The first bytes of the receiver's answer.
     pub response_body: Option<String>,
+    /// The provider's judgement of the receiver's answer, for callbacks
+    /// whose answer is an acknowledgement with a contract (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acknowledgement: Option<Acknowledgement>,
+}
+
+/// Whether a receiver's answer met the provider's acknowledgement contract.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Acknowledgement {
+    pub accepted: bool,
+    /// What was off, in plain words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remark: Option<String>,
 }
 
 fn method_name<S: serde::Serializer>(method: &axum::http::Method, serializer: S) -> Result<S::Ok, S::Error> {
@@ -265,6 +278,17 @@ impl Journal {
     /// How many callback attempts were ever journaled (evicted ones included).
     pub fn callbacks_recorded(&self) -> u64 {
         self.lock().callbacks.next_seq.saturating_sub(1)
+    }
+
+    /// Records a provider's judgement of the answer to attempt `seq` (gone
+    /// if the ring has evicted it since).
+    pub fn acknowledge(&self, seq: u64, mut acknowledgement: Acknowledgement) {
+        // Weighed with its entry already: a remark is kept short.
+        cut_option(&mut acknowledgement.remark, MAX_TEXT);
+        if let Some((entry, _)) = self.lock().callbacks.items.iter_mut().find(|(e, _)| e.seq == seq) {
+            entry.acknowledgement = Some(acknowledgement);
+        }
+        self.changed.notify_waiters();
     }
 
     pub fn record_request(&self, make: impl FnOnce(u64) -> RequestRecord) {

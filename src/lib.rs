@@ -13,7 +13,9 @@
 //! # Layout
 //! * `app`: the `Sandbox` handle and the router; `app_state`: what handlers reach.
 //! * `provider`: what a provider is (the seam); `providers`: the registry, the one place naming them all.
-//! * `daraja`: Safaricom Daraja (one folder per provider; providers never import each other).
+//! * `daraja`: Safaricom Daraja; `vodafone`: Vodafone/Vodacom M-Pesa (the Mozambique portal and the
+//!   multi-market OpenAPI); `pesaflow`: eCitizen's Pesaflow payments (one folder per provider;
+//!   providers never import each other).
 //! * `admin`: the `/__sandbox/` API to inspect and drive state.
 //! * `store`: tenants, their state and timelines; `ledger`: money; `markets`: subscribers and currencies;
 //!   `world`: what a tenant starts with.
@@ -45,6 +47,7 @@ pub(crate) mod ids;
 pub(crate) mod journal;
 pub(crate) mod ledger;
 pub(crate) mod markets;
+pub(crate) mod pesaflow;
 pub(crate) mod provider;
 pub(crate) mod providers;
 pub(crate) mod retained;
@@ -54,18 +57,24 @@ pub(crate) mod server;
 pub(crate) mod store;
 pub(crate) mod supervisor;
 pub mod telemetry;
+pub mod tls;
+pub mod vodafone;
 pub(crate) mod world;
 
 // The public API, deliberately: the embeddable sandbox and its
-// configuration, the credentials document, the client-side crypto helpers
-// (`crypto`), Daraja's published certificate (`daraja::keys`), the binary's
-// edge (`cli`, `telemetry`) and the fuzz targets' bodies (`fuzzing`).
+// configuration, the credentials document (with each provider's section), the client-side crypto helpers
+// (`crypto`), Daraja's published certificate (`daraja::keys`) and the names
+// of the body shapes it emits (`daraja::shapes::NAMES`, for conformance
+// tests), Vodafone's credentials section (`vodafone::VodafoneCredentials`),
+// the HTTPS test CA (`tls`), the binary's edge (`cli`, `telemetry`) and the
+// fuzz targets' bodies (`fuzzing`).
 pub use admin::CallbackCredentials;
 pub use app::{Sandbox, ShutdownReport, StartError};
 pub use callbacks::{Destination, EngineConfig, EngineStats, UnsentCallback};
 pub use clock::Clock;
 pub use config::{ClockMode, Config};
 pub use ids::Secrets;
+pub use pesaflow::credentials::{PesaflowClient, PesaflowCredentials, PesaflowService, PesaflowTestMsisdn};
 pub use providers::Credentials;
 pub use server::ServerLimits;
 pub use store::{Limits, MAX_TOKENS_PER_APP};

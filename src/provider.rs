@@ -92,6 +92,10 @@ pub trait Provider: Sized + 'static {
     const OPERATIONS: &'static [&'static str];
     /// The payload variants its scenario rules may ask for.
     const VARIANTS: &'static [VariantSpec];
+    /// Named errors its scenario rules' `fault.error` may choose, besides the
+    /// common ones every provider renders (`spike_arrest`, `system_busy`,
+    /// `quota_violation`, `internal_error`) and raw error codes.
+    const FAULTS: &'static [&'static str] = &[];
     /// Its built-in default scenario (TOML), evaluated after a tenant's
     /// loaded scenarios: the test values that produce each outcome.
     const DEFAULT_SCENARIO: Option<&'static str>;

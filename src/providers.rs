@@ -25,9 +25,11 @@ use crate::callbacks::Reply;
 use crate::daraja::{self, Daraja};
 use crate::http::WireError;
 use crate::ids::IdGen;
+use crate::pesaflow::{self, Pesaflow};
 use crate::provider::{CredentialContext, Provider, Registered, TransactionRow, VariantSpec};
 use crate::scenarios::doc::RateLimitDoc;
 use crate::store::{Core, Tenant};
+use crate::vodafone::{self, Vodafone};
 use crate::world::{CallbackSettingsDoc, Common, CommonDoc, CustomerDefaultsDoc, CustomerDoc, WorldError};
 
 // ---------------------------------------------------------------------------
@@ -38,14 +40,18 @@ use crate::world::{CallbackSettingsDoc, Common, CommonDoc, CustomerDefaultsDoc, 
 #[serde(rename_all = "snake_case")]
 pub enum ProviderId {
     Daraja,
+    Vodafone,
+    Pesaflow,
 }
 
 impl ProviderId {
-    pub const ALL: [ProviderId; 1] = [ProviderId::Daraja];
+    pub const ALL: [ProviderId; 3] = [ProviderId::Daraja, ProviderId::Vodafone, ProviderId::Pesaflow];
 
     pub fn name(self) -> &'static str {
         match self {
             ProviderId::Daraja => Daraja::NAME,
+            ProviderId::Vodafone => Vodafone::NAME,
+            ProviderId::Pesaflow => Pesaflow::NAME,
         }
     }
 
@@ -56,24 +62,40 @@ impl ProviderId {
     pub fn prefixes(self) -> &'static [&'static str] {
         match self {
             ProviderId::Daraja => Daraja::PREFIXES,
+            ProviderId::Vodafone => Vodafone::PREFIXES,
+            ProviderId::Pesaflow => Pesaflow::PREFIXES,
         }
     }
 
     pub fn operations(self) -> &'static [&'static str] {
         match self {
             ProviderId::Daraja => Daraja::OPERATIONS,
+            ProviderId::Vodafone => Vodafone::OPERATIONS,
+            ProviderId::Pesaflow => Pesaflow::OPERATIONS,
         }
     }
 
     pub fn variants(self) -> &'static [VariantSpec] {
         match self {
             ProviderId::Daraja => Daraja::VARIANTS,
+            ProviderId::Vodafone => Vodafone::VARIANTS,
+            ProviderId::Pesaflow => Pesaflow::VARIANTS,
+        }
+    }
+
+    pub fn faults(self) -> &'static [&'static str] {
+        match self {
+            ProviderId::Daraja => Daraja::FAULTS,
+            ProviderId::Pesaflow => Pesaflow::FAULTS,
+            ProviderId::Vodafone => Vodafone::FAULTS,
         }
     }
 
     pub fn default_scenario(self) -> Option<&'static str> {
         match self {
             ProviderId::Daraja => Daraja::DEFAULT_SCENARIO,
+            ProviderId::Vodafone => Vodafone::DEFAULT_SCENARIO,
+            ProviderId::Pesaflow => Pesaflow::DEFAULT_SCENARIO,
         }
     }
 
@@ -81,6 +103,8 @@ impl ProviderId {
     pub fn bare_error(self, status: StatusCode) -> Arc<dyn WireError> {
         match self {
             ProviderId::Daraja => Daraja::bare_error(status),
+            ProviderId::Vodafone => Vodafone::bare_error(status),
+            ProviderId::Pesaflow => Pesaflow::bare_error(status),
         }
     }
 }
@@ -110,6 +134,54 @@ impl Registered for Daraja {
 
     fn world_part(world: &World) -> &Arc<daraja::World> {
         &world.daraja
+    }
+}
+
+impl Registered for Vodafone {
+    const ID: ProviderId = ProviderId::Vodafone;
+
+    fn state(states: &States) -> &vodafone::State {
+        &states.vodafone
+    }
+
+    fn state_mut(states: &mut States) -> &mut vodafone::State {
+        &mut states.vodafone
+    }
+
+    fn due(due: vodafone::Due) -> Due {
+        Due::Vodafone(due)
+    }
+
+    fn shared_part(shared: &Shared) -> &vodafone::Shared {
+        &shared.vodafone
+    }
+
+    fn world_part(world: &World) -> &Arc<vodafone::World> {
+        &world.vodafone
+    }
+}
+
+impl Registered for Pesaflow {
+    const ID: ProviderId = ProviderId::Pesaflow;
+
+    fn state(states: &States) -> &pesaflow::State {
+        &states.pesaflow
+    }
+
+    fn state_mut(states: &mut States) -> &mut pesaflow::State {
+        &mut states.pesaflow
+    }
+
+    fn due(due: pesaflow::Due) -> Due {
+        Due::Pesaflow(due)
+    }
+
+    fn shared_part(shared: &Shared) -> &() {
+        &shared.pesaflow
+    }
+
+    fn world_part(world: &World) -> &Arc<pesaflow::World> {
+        &world.pesaflow
     }
 }
 
@@ -171,12 +243,15 @@ pub(crate) fn owner(path: &str) -> Option<ProviderId> {
 
 /// Every provider's API.
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().merge(Daraja::routes())
+    Router::new().merge(Daraja::routes()).merge(Vodafone::routes()).merge(Pesaflow::routes())
 }
 
 /// Every provider's admin views, each under `/{name}` (mounted per tenant).
 pub(crate) fn admin_routes() -> Router<AppState> {
-    Router::new().nest(&format!("/{}", Daraja::NAME), Daraja::admin_routes())
+    Router::new()
+        .nest(&format!("/{}", Daraja::NAME), Daraja::admin_routes())
+        .nest(&format!("/{}", Vodafone::NAME), Vodafone::admin_routes())
+        .nest(&format!("/{}", Pesaflow::NAME), Pesaflow::admin_routes())
 }
 
 /// Daraja's admin views were served at the admin root before providers had
@@ -192,23 +267,36 @@ pub(crate) fn admin_aliases() -> Router<AppState> {
 #[derive(Debug)]
 pub struct States {
     daraja: daraja::State,
+    vodafone: vodafone::State,
+    pesaflow: pesaflow::State,
 }
 
 impl States {
     /// Fresh states over a world; each provider opens its ledger accounts.
     pub fn new(core: &mut Core, world: &World) -> States {
-        States { daraja: Daraja::new_state(core, world.daraja.clone()) }
+        States {
+            daraja: Daraja::new_state(core, world.daraja.clone()),
+            vodafone: Vodafone::new_state(core, world.vodafone.clone()),
+            pesaflow: Pesaflow::new_state(core, world.pesaflow.clone()),
+        }
     }
 
     /// The world the states were made from (with credentials rotated since).
     pub fn worlds(&self, common: Arc<Common>) -> World {
-        World { common, daraja: Daraja::world(&self.daraja).clone() }
+        World {
+            common,
+            daraja: Daraja::world(&self.daraja).clone(),
+            vodafone: Vodafone::world(&self.vodafone).clone(),
+            pesaflow: Pesaflow::world(&self.pesaflow).clone(),
+        }
     }
 
     /// Every provider's transactions, for the admin API.
     pub fn transactions(&self) -> Vec<TransactionRow> {
         let mut rows = Vec::new();
         Daraja::transactions(&self.daraja, &mut rows);
+        Vodafone::transactions(&self.vodafone, &mut rows);
+        Pesaflow::transactions(&self.pesaflow, &mut rows);
         rows
     }
 }
@@ -217,12 +305,16 @@ impl States {
 #[derive(Debug)]
 pub enum Due {
     Daraja(daraja::Due),
+    Vodafone(vodafone::Due),
+    Pesaflow(pesaflow::Due),
 }
 
 /// Acts on a provider's event that fell due.
 pub(crate) fn on_due(core: &mut Core, states: &mut States, due: Due, at: DateTime<Utc>) {
     match due {
         Due::Daraja(due) => Daraja::on_due(core, &mut states.daraja, due, at),
+        Due::Vodafone(due) => Vodafone::on_due(core, &mut states.vodafone, due, at),
+        Due::Pesaflow(due) => Pesaflow::on_due(core, &mut states.pesaflow, due, at),
     }
 }
 
@@ -237,17 +329,25 @@ pub(crate) fn on_reply(
 ) {
     match to {
         ProviderId::Daraja => Daraja::on_reply(core, &mut states.daraja, key, reply, at),
+        ProviderId::Vodafone => Vodafone::on_reply(core, &mut states.vodafone, key, reply, at),
+        ProviderId::Pesaflow => Pesaflow::on_reply(core, &mut states.pesaflow, key, reply, at),
     }
 }
 
 /// Every provider's sandbox-wide resources.
 pub struct Shared {
     daraja: daraja::Shared,
+    vodafone: vodafone::Shared,
+    pesaflow: <Pesaflow as Provider>::Shared,
 }
 
 impl Shared {
     pub fn new() -> Result<Shared, (ProviderId, String)> {
-        Ok(Shared { daraja: Daraja::shared().map_err(|e| (ProviderId::Daraja, e))? })
+        Ok(Shared {
+            daraja: Daraja::shared().map_err(|e| (ProviderId::Daraja, e))?,
+            vodafone: Vodafone::shared().map_err(|e| (ProviderId::Vodafone, e))?,
+            pesaflow: Pesaflow::shared().map_err(|e| (ProviderId::Pesaflow, e))?,
+        })
     }
 }
 
@@ -267,6 +367,8 @@ pub struct Credentials {
     pub admin_token: Option<String>,
     pub callbacks: CallbackCredentials,
     pub daraja: <Daraja as Provider>::Credentials,
+    pub vodafone: vodafone::VodafoneCredentials,
+    pub pesaflow: <Pesaflow as Provider>::Credentials,
 }
 
 /// A tenant's credentials document.
@@ -283,6 +385,8 @@ pub(crate) fn credentials(app: &AppState, tenant: &Tenant) -> Credentials {
             admin_token: tenant.admin_token().map(|t| secrecy::ExposeSecret::expose_secret(t).to_owned()),
             callbacks: CallbackCredentials::of(core),
             daraja: Daraja::credentials(&ctx, &shared.daraja, core, &state.providers.daraja),
+            vodafone: Vodafone::credentials(&ctx, &shared.vodafone, core, &state.providers.vodafone),
+            pesaflow: Pesaflow::credentials(&ctx, &shared.pesaflow, core, &state.providers.pesaflow),
         }
     })
 }
@@ -316,6 +420,11 @@ pub struct WorldDoc {
     #[serde(default)]
     pub initiators: Vec<daraja::world::InitiatorDoc>,
     pub daraja: Option<daraja::world::DarajaSettingsDoc>,
+
+    // Vodafone's table.
+    pub vodafone: Option<vodafone::world::WorldDoc>,
+    // Pesaflow's tables, under [pesaflow].
+    pub pesaflow: Option<pesaflow::world::WorldDoc>,
 }
 
 /// A document split into its common part and every provider's part.
@@ -323,6 +432,8 @@ pub struct WorldDoc {
 struct Parts {
     common: CommonDoc,
     daraja: daraja::world::WorldDoc,
+    vodafone: vodafone::world::WorldDoc,
+    pesaflow: pesaflow::world::WorldDoc,
 }
 
 impl WorldDoc {
@@ -340,6 +451,8 @@ impl WorldDoc {
                 initiators: self.initiators,
                 settings: self.daraja,
             },
+            vodafone: self.vodafone.unwrap_or_default(),
+            pesaflow: self.pesaflow.unwrap_or_default(),
         }
     }
 }
@@ -348,6 +461,8 @@ impl Parts {
     fn merge(&mut self, overlay: Parts) {
         self.common.merge(overlay.common);
         self.daraja.merge(overlay.daraja);
+        self.vodafone.merge(overlay.vodafone);
+        self.pesaflow.merge(overlay.pesaflow);
     }
 }
 
@@ -355,6 +470,8 @@ impl Parts {
 pub(crate) const DEFAULT_WORLD: &[(&str, &str)] = &[
     ("the default world (common)", crate::world::COMMON_DEFAULT_TOML),
     ("the default world (daraja)", daraja::world::DEFAULT_TOML),
+    ("the default world (vodafone)", vodafone::DEFAULT_WORLD_TOML),
+    ("the default world (pesaflow)", pesaflow::world::DEFAULT_TOML),
 ];
 
 /// A resolved world: the common part and every provider's part.
@@ -362,6 +479,8 @@ pub(crate) const DEFAULT_WORLD: &[(&str, &str)] = &[
 pub struct World {
     pub common: Arc<Common>,
     pub daraja: Arc<daraja::World>,
+    pub vodafone: Arc<vodafone::World>,
+    pub pesaflow: Arc<pesaflow::World>,
 }
 
 impl World {
@@ -400,6 +519,10 @@ impl World {
         Ok(World {
             common: Arc::new(Common::resolve(merged.common, origin)?),
             daraja: Arc::new(merged.daraja.resolve(origin)?),
+            vodafone: Arc::new(
+                vodafone::World::resolve(merged.vodafone).map_err(|e| WorldError::invalid(origin, e.to_string()))?,
+            ),
+            pesaflow: Arc::new(merged.pesaflow.resolve().map_err(|e| WorldError::invalid(origin, e.to_string()))?),
         })
     }
 
@@ -407,6 +530,8 @@ impl World {
     pub fn routing_keys(&self) -> Vec<(ProviderId, String)> {
         let mut keys = Vec::new();
         keys.extend(Daraja::routing_keys(&self.daraja).into_iter().map(|k| (ProviderId::Daraja, k)));
+        keys.extend(Vodafone::routing_keys(&self.vodafone).into_iter().map(|k| (ProviderId::Vodafone, k)));
+        keys.extend(Pesaflow::routing_keys(&self.pesaflow).into_iter().map(|k| (ProviderId::Pesaflow, k)));
         keys
     }
 
@@ -414,6 +539,9 @@ impl World {
     /// fresh value, so a new tenant's requests find it.
     pub fn fresh_credentials(&mut self, defaults: &World, ids: &mut IdGen) {
         Daraja::fresh_credentials(Arc::make_mut(&mut self.daraja), &defaults.daraja, ids);
+        Pesaflow::fresh_credentials(Arc::make_mut(&mut self.pesaflow), &defaults.pesaflow, ids);
+        // Last, so the providers before it draw the ids they drew before it came.
+        Vodafone::fresh_credentials(Arc::make_mut(&mut self.vodafone), &defaults.vodafone, ids);
     }
 
     /// One provider's part.

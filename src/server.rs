@@ -17,6 +17,10 @@
 //! closed, so slow clients cannot hold every slot. A client may half-close
 //! its side after its request and still get the answer.
 //!
+//! With a TLS configuration, each connection's first byte says whether it
+//! opens a TLS handshake; TLS and plain HTTP are served on the same port, so
+//! `--tls` never breaks a plain client (the admin API, `http://` tests).
+//!
 //! Each connection runs in a task tracked by a [`TaskTracker`]; on shutdown
 //! the loop stops accepting, every connection finishes its in-flight request
 //! and closes (HTTP graceful shutdown), and [`serve`] returns when all are
@@ -93,8 +97,16 @@ fn scarce(slots: &tokio::sync::Semaphore, max: usize) -> bool {
 }
 
 /// Serves `router` on `listener` until `stop` is cancelled, then shuts every
-/// connection down gracefully and returns once they are all closed.
-pub(crate) async fn serve(listener: TcpListener, router: Router, stop: CancellationToken, limits: ServerLimits) {
+/// connection down gracefully and returns once they are all closed. With
+/// `tls`, connections that open a TLS handshake are served over TLS.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    router: Router,
+    stop: CancellationToken,
+    limits: ServerLimits,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) {
+    let tls = tls.map(tokio_rustls::TlsAcceptor::from);
     let connections = TaskTracker::new();
     let max = limits.max_connections.max(1);
     let slots = Arc::new(tokio::sync::Semaphore::new(max));
@@ -123,9 +135,10 @@ pub(crate) async fn serve(listener: TcpListener, router: Router, stop: Cancellat
         };
         let _ = stream.set_nodelay(true);
         pressure.send_if_modified(|p| std::mem::replace(p, scarce(&slots, max)) != *p);
-        let (router, stop, slots, pressure) = (router.clone(), stop.clone(), slots.clone(), pressure.clone());
+        let (router, stop, tls) = (router.clone(), stop.clone(), tls.clone());
+        let (slots, pressure) = (slots.clone(), pressure.clone());
         connections.spawn(async move {
-            serve_connection(stream, router, stop, limits, pressure.subscribe()).await;
+            serve_connection(stream, router, stop, limits, tls, pressure.subscribe()).await;
             drop(slot);
             pressure.send_if_modified(|p| std::mem::replace(p, scarce(&slots, max)) != *p);
         });
@@ -140,9 +153,46 @@ async fn serve_connection(
     router: Router,
     stop: CancellationToken,
     limits: ServerLimits,
-    mut pressure: tokio::sync::watch::Receiver<bool>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    pressure: tokio::sync::watch::Receiver<bool>,
 ) {
     let stream = Arc::new(stream);
+    let Some(acceptor) = tls else {
+        return drive(SharedStream(stream.clone()), stream, router, stop, limits, pressure).await;
+    };
+    // Peek without consuming: a TLS client speaks first with a handshake
+    // record; a plain HTTP client with a method name. Both within the
+    // header-read timeout, or the connection closes.
+    let mut first = [0u8; 1];
+    let peeked = tokio::time::timeout(limits.header_read_timeout, stream.peek(&mut first)).await;
+    if !matches!(peeked, Ok(Ok(1))) {
+        return;
+    }
+    if !crate::tls::is_handshake(first[0]) {
+        return drive(SharedStream(stream.clone()), stream, router, stop, limits, pressure).await;
+    }
+    let handshake =
+        tokio::time::timeout(limits.header_read_timeout, acceptor.accept(SharedStream(stream.clone()))).await;
+    match handshake {
+        Ok(Ok(tls_stream)) => drive(tls_stream, stream, router, stop, limits, pressure).await,
+        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+        Err(_) => tracing::debug!("TLS handshake timed out"),
+    }
+}
+
+/// Serves HTTP on one connection's byte stream (plain or TLS); `socket` is
+/// the TCP socket underneath, for connection faults.
+async fn drive<S>(
+    io: S,
+    socket: Arc<TcpStream>,
+    router: Router,
+    stop: CancellationToken,
+    limits: ServerLimits,
+    mut pressure: tokio::sync::watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let stream = socket;
     let control = ConnectionControl::default();
     let request_control = control.clone();
     let activity = Arc::new(Activity::new());
@@ -174,8 +224,7 @@ async fn serve_connection(
         .header_read_timeout(limits.header_read_timeout)
         .half_close(true)
         .max_buf_size(limits.max_header_bytes.max(8192));
-    let mut conn = pin!(builder
-        .serve_connection_with_upgrades(TokioIo::new(SharedStream(stream.clone())), TowerToHyperService::new(service)));
+    let mut conn = pin!(builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service)));
     let mut stopping = false;
     let mut idle_since_shutdown: Option<tokio::time::Instant> = None;
     loop {

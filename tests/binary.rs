@@ -110,6 +110,38 @@ fn the_helper_commands_print_what_tests_in_any_language_need() {
 }
 
 #[test]
+fn the_pesaflow_hash_command_computes_every_recipe_as_the_notes_work_them() {
+    let hash = |args: &[&str]| {
+        let out = Command::new(BIN).args(["pesaflow", "hash"]).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        (String::from_utf8(out.stdout).unwrap().trim().to_owned(), String::from_utf8(out.stderr).unwrap())
+    };
+    let (checkout, explained) =
+        hash(&["checkout", "1", "100.00", "1001", "12345678", "KES", "REF-1", "Business name search", "Jane Doe"]);
+    assert_eq!(checkout, "MDE3ZDNiODI2MmMyZDVjZDgzOGFmYjdjNzg0MGNmOGUyZmU0ZTAxNmNkNjQ4YzY2MDE1MTdlZjA2MjlmMDcwZg==");
+    assert!(explained.contains(r#""1" + "100.00" + "1001""#) && explained.contains("<secret>"), "{explained}");
+    assert!(!explained.contains("PesaflowSandboxSecret"), "the secret is never printed");
+    assert_eq!(
+        hash(&["status", "1", "GWLQKD"]).0,
+        "NzNhNGJjYjZlY2JiNTUyM2U4MjI0MDlhZWJlZWM1NWNiNDQ1ODhkZDE2MWQ3OTQ5YWE3ZTBiZmVjMGUzNDE1Mw=="
+    );
+    assert_eq!(
+        hash(&["ussd", "12345678", "1002"]).0,
+        "MjM1NmQ2Njg5NmQ5MzllZGNkOWVmMTI0ODZjZTYxMmMwYzAwNDg1MmM0Yzg0ZDUwZmUyNThiMDEwZTViOGYwOQ=="
+    );
+    let sdk = ["checkout", "--key", "KEY1", "--secret", "SECRET1", "--encoding", "hex"];
+    let values = ["CLIENT1", "500.00", "SERVICE1", "12345678", "KES", "INV-0001", "School fees", "Jane Doe"];
+    let args: Vec<&str> = sdk.iter().chain(values.iter()).copied().collect();
+    assert_eq!(hash(&args).0, "b12eb1bc37380f86ebf4156063606b6eccc849a6a9afe896dc65de3c677d102c");
+
+    let out = Command::new(BIN).args(["pesaflow", "hash", "status", "1"]).output().unwrap();
+    assert!(!out.status.success(), "a wrong number of values is refused");
+    assert!(String::from_utf8(out.stderr).unwrap().contains("the status recipe hashes 2 fields"));
+    let out = Command::new(BIN).args(["pesaflow", "hash", "checkin", "1"]).output().unwrap();
+    assert!(String::from_utf8(out.stderr).unwrap().contains("is not one of checkout, validate"));
+}
+
+#[test]
 fn scenarios_and_a_virtual_clock_load_from_the_command_line() {
     let dir = std::env::temp_dir().join(format!("pesa-sandbox-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -327,4 +359,45 @@ fn hostile_numbers_in_world_and_scenario_files_stop_the_start_with_a_message() {
         assert!(!errors.contains("panicked"), "{errors}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_vodafone_portal_ports_serve_https_to_a_client_that_trusts_the_test_ca() {
+    let (mut child, base) = start(&["--tls", "--vodafone-ports"]);
+    let helper = |args: &[&str]| {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let ca = helper(&["tls-ca"]);
+    let bearer = helper(&["vodafone", "bearer", "--api-key", "aaaab09uz9f3asdcjyk7els777ihmwv8"]);
+    assert!(pesa_sandbox::crypto::spki::from_base64(&helper(&["keys", "--vodafone"])).is_ok(), "one line of SPKI");
+    assert!(helper(&["keys", "--vodafone", "--pem"]).starts_with("-----BEGIN PUBLIC KEY-----"));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let statuses = runtime.block_on(async {
+        let portal = "127.0.0.1:18352".parse().unwrap();
+        let http = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).unwrap())
+            .resolve("localhost", portal)
+            .no_proxy()
+            .build()
+            .unwrap();
+        // What a portal SDK does: only the host is configurable; port and TLS are fixed.
+        let paid = http
+            .post("https://localhost:18352/ipg/v1x/c2bPayment/singleStage/")
+            .header("Authorization", format!("Bearer {}", bearer.trim()))
+            .header("Origin", "*")
+            .json(&serde_json::json!({"input_TransactionReference": "T12344C", "input_CustomerMSISDN": "258843330333",
+                "input_Amount": "10", "input_ThirdPartyReference": "111PA2D", "input_ServiceProviderCode": "171717"}))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        let plain = reqwest::get(format!("{base}/__sandbox/health")).await.unwrap().status();
+        (paid, plain)
+    });
+    signal(&child, "TERM");
+    assert!(wait_exit(&mut child, Duration::from_secs(10)).success());
+    assert_eq!(statuses.0.as_u16(), 201);
+    assert_eq!(statuses.1.as_u16(), 200);
 }

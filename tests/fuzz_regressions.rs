@@ -158,3 +158,54 @@ fn the_hostile_number_seeds_reach_past_the_parsers() {
     let err = fuzzing::parsed_scenario(&scenario).expect_err("past the bounds");
     assert!(err.contains("out of range"), "{err}");
 }
+
+#[test]
+fn every_committed_vodafone_bearer_input_is_handled_without_panicking() {
+    replay("vodafone_bearer", fuzzing::vodafone_bearer);
+}
+
+#[test]
+fn every_committed_vodafone_portal_request_input_is_handled_without_panicking() {
+    replay("vodafone_portal_request", fuzzing::vodafone_portal_request);
+}
+
+#[test]
+fn every_committed_vodafone_openapi_request_input_is_handled_without_panicking() {
+    replay("vodafone_openapi_request", fuzzing::vodafone_openapi_request);
+}
+
+#[test]
+fn every_committed_vodafone_acknowledgement_input_is_handled_without_panicking() {
+    replay("vodafone_acknowledgement", fuzzing::vodafone_acknowledgement);
+}
+
+#[test]
+fn every_committed_pesaflow_body_is_handled_without_panicking() {
+    replay("pesaflow_form", fuzzing::pesaflow_form);
+}
+
+#[test]
+fn every_committed_pesaflow_hash_input_is_handled_without_panicking() {
+    replay("pesaflow_secure_hash", fuzzing::pesaflow_secure_hash);
+}
+
+/// The Pesaflow seeds reach past the first check: checkouts parse in full,
+/// and the hash seeds are real vectors (the integration notes' worked
+/// examples and the SDKs' golden vectors).
+#[test]
+fn the_pesaflow_seeds_are_accepted_by_the_library() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz").join("corpus");
+    let read = |path: &str| fs::read(corpus.join(path)).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+    for (seed, bill_ref) in [("checkout-live-form.txt", "REF-1"), ("checkout-json-variants.json", "TEST-1")] {
+        let accepted = fuzzing::accepted_pesaflow_checkout(&read(&format!("fuzz_pesaflow_form/{seed}")));
+        assert_eq!(accepted.as_deref(), Some(bill_ref), "{seed}");
+    }
+    for seed in [
+        "checkout-worked-example.bin",
+        "status-worked-example.bin",
+        "notification-sdk-vector.bin",
+        "checkout-hex-sdk-vector.bin",
+    ] {
+        assert!(fuzzing::pesaflow_hash_matches(&read(&format!("fuzz_pesaflow_secure_hash/{seed}"))), "{seed}");
+    }
+}

@@ -29,6 +29,9 @@ pub(crate) struct CallbackFilter {
     url: Option<String>,
     /// Only entries with a journal sequence number above this.
     after_seq: Option<u64>,
+    /// Only entries whose answer the provider has judged (`true`) or not
+    /// (`false`): an acknowledgement contract's verdict.
+    judged: Option<bool>,
     /// Wait only: how many matching entries to wait for (default 1).
     count: Option<usize>,
     /// Wait only: how long to wait, in milliseconds (default 5000, at most 30000).
@@ -47,6 +50,7 @@ impl CallbackFilter {
             && self.outcome.as_deref().is_none_or(|o| o == outcome_name(entry.outcome))
             && self.url.as_deref().is_none_or(|u| entry.url.contains(u))
             && self.after_seq.is_none_or(|s| entry.seq > s)
+            && self.judged.is_none_or(|j| entry.acknowledgement.is_some() == j)
     }
 }
 

@@ -2,6 +2,7 @@
 //!
 //! Sandbox-wide:
 //! * `GET  /__sandbox/health`: liveness, version, seed, callback engine counters.
+//! * `GET  /__sandbox/tls/ca.pem`: the test CA `--tls` serving chains to.
 //! * `GET  /__sandbox/scenarios/catalogue`: the shipped scenarios.
 //! * `POST /__sandbox/tenants`, `GET /__sandbox/tenants`: create and list tenants.
 //! * `GET|DELETE /__sandbox/tenants/{id}`: one tenant's credentials; delete it.
@@ -52,6 +53,7 @@ pub(crate) fn router() -> Router<AppState> {
     let router = router.route("/test/panic", get(panicking_handler));
     router
         .route("/health", get(health))
+        .route("/tls/ca.pem", get(tls_ca))
         .route("/scenarios/catalogue", get(state::catalogue))
         .route("/tenants", post(tenants::create).get(tenants::list))
         .route("/tenants/{tenant}", get(get_credentials).delete(tenants::delete))
@@ -314,4 +316,9 @@ async fn health(State(app): State<AppState>) -> Json<Value> {
         "problems_total": health.problems_total,
         "problems": health.problems,
     }))
+}
+
+/// The test CA the committed `localhost` certificate chains to (`--tls`).
+async fn tls_ca() -> Response {
+    ([(header::CONTENT_TYPE, "application/x-pem-file")], crate::tls::CA_PEM).into_response()
 }

@@ -195,6 +195,7 @@ impl CallbackJob {
             latency_ms: None,
             error: None,
             response_body: None,
+            acknowledgement: None,
         }
     }
 }
@@ -212,6 +213,9 @@ pub struct Reply {
     pub status: Option<u16>,
     pub body: String,
     pub error: Option<String>,
+    /// The journal entry of the attempt this answers, so the provider's
+    /// judgement of the answer can be journaled beside it ([`Core::judge`]).
+    pub attempt_seq: u64,
 }
 
 /// Schedules a settled transaction's callback as the scenario's callback

@@ -8,4 +8,6 @@
 pub mod credential;
 pub mod keys;
 pub mod lnm;
+pub mod secure_hash;
+pub mod spki;
 pub mod webhook;

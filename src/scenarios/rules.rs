@@ -420,16 +420,23 @@ fn is_error_code(code: &str) -> bool {
         && code.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
 }
 
+/// The named errors a rule's `fault.error` may choose: the common ones, then
+/// every provider's own.
+fn named_errors() -> impl Iterator<Item = &'static str> {
+    NAMED_ERRORS.iter().copied().chain(ProviderId::ALL.into_iter().flat_map(|p| p.faults().iter().copied()))
+}
+
 fn resolve_fault(fault: FaultDoc, at: &At<'_>) -> Result<Fault, ScenarioError> {
     let error = match fault.error {
         Some(e) => {
             let span = e.span();
             let e = e.into_inner();
-            if !NAMED_ERRORS.contains(&e.as_str()) && !is_error_code(&e) {
+            if !named_errors().any(|n| n == e) && !is_error_code(&e) {
+                let named: Vec<&str> = named_errors().collect();
                 return Err(at(
                     span,
                     format!(
-                        "fault.error {e:?} is neither one of {NAMED_ERRORS:?} nor a provider's error code like \"500.003.02\" or \"INS-9\""
+                        "fault.error {e:?} is neither one of {named:?} nor a provider's error code like \"500.003.02\" or \"INS-9\""
                     ),
                 ));
             }

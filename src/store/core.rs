@@ -11,13 +11,14 @@ use secrecy::SecretString;
 
 use super::timeline::{Event, Timeline};
 use super::Limits;
-use crate::callbacks::CallbackJob;
+use crate::callbacks::{CallbackJob, Reply};
 use crate::ids::{IdGen, Secrets};
+use crate::journal::Acknowledgement;
 use crate::ledger::{Account, Ledger, Money};
 use crate::markets::{Currency, Market};
 use crate::provider::Registered;
 use crate::providers::{States, World};
-use crate::scenarios::{Decision, Facts, LimitError, RateLimit, ScenarioSet};
+use crate::scenarios::{Decision, Facts, RateLimit, ScenarioSet};
 use crate::world::Common;
 
 /// Everything about a tenant that changes, behind one lock: the core and
@@ -79,6 +80,9 @@ pub struct Core {
     /// The generator of secrets when they come from the operating system;
     /// seeded secrets come from `ids`, in the order they always did.
     secret_ids: Option<IdGen>,
+    /// Providers' judgements of receivers' answers, by journal sequence
+    /// number, waiting to be written beside their attempts ([`Core::judge`]).
+    pub acknowledgements: Vec<(u64, Acknowledgement)>,
 }
 
 /// One token bucket: tokens left and when it was last refilled.
@@ -128,6 +132,7 @@ impl Core {
             signing_secret,
             secrets_mode,
             secret_ids,
+            acknowledgements: Vec::new(),
         }
     }
 
@@ -158,15 +163,17 @@ impl Core {
     }
 
     /// Takes one token from every bucket that limits this app's operation;
-    /// the first empty bucket refuses the request. Runs under the tenant
-    /// lock, so N concurrent requests against capacity C let exactly C pass.
+    /// the first empty bucket refuses the request, and is returned so the
+    /// provider can word its refusal with the bucket's numbers. Runs under
+    /// the tenant lock, so N concurrent requests against capacity C let
+    /// exactly C pass.
     pub fn take_token(
         &mut self,
         app: &str,
         provider: &'static str,
         operation: &'static str,
         now: DateTime<Utc>,
-    ) -> Result<(), LimitError> {
+    ) -> Result<(), RateLimit> {
         let limits: Vec<RateLimit> = self
             .world
             .rate_limits
@@ -188,7 +195,7 @@ impl Core {
                 bucket.refilled_at = crate::clock::after_ms(bucket.refilled_at, advanced);
             }
             if bucket.tokens == 0 {
-                return Err(limit.error);
+                return Err(limit.clone());
             }
         }
         for idx in 0..limits.len() {
@@ -217,6 +224,13 @@ impl Core {
                 self.ledger.transfer("OPENING", "Opening balance", at, &Account::Outside(currency), &account, opening);
         }
         opening
+    }
+
+    /// Journals a provider's judgement of a receiver's answer (an
+    /// acknowledgement contract met or not) beside the attempt it answers;
+    /// the scheduler writes it once the tenant's lock is released.
+    pub fn judge(&mut self, reply: &Reply, accepted: bool, remark: Option<String>) {
+        self.acknowledgements.push((reply.attempt_seq, Acknowledgement { accepted, remark }));
     }
 
     /// The subscriber's display names (first, middle, last).

@@ -174,7 +174,7 @@ async fn journal_entries_cut_what_a_client_controls_and_lists_come_in_pages() {
         assert_eq!(res.status(), StatusCode::NOT_FOUND);
     }
     let mut body = app.stk_body("254708374149", 1);
-    body["AccountReference"] = json!("R".repeat(200_000));
+    body["TransactionType"] = json!("T".repeat(200_000));
     let (status, _) = app.stk_push(&body).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
@@ -187,7 +187,7 @@ async fn journal_entries_cut_what_a_client_controls_and_lists_come_in_pages() {
     let (_, rest) = app.admin_get(&format!("/requests?after_seq={cursor}&limit=10")).await;
     let rest = rest["requests"].as_array().unwrap().clone();
     assert!(!rest.is_empty() && rest.iter().all(|r| r["seq"].as_u64().unwrap() > cursor));
-    let refused = rest.iter().find(|r| r["error_code"] == "400.002.02").expect("the long reference was refused");
+    let refused = rest.iter().find(|r| r["error_code"] == "400.002.02").expect("the long TransactionType was refused");
     let diagnosis = refused["diagnosis"].as_str().unwrap_or_default();
     assert!(diagnosis.len() <= 2200, "the diagnosis is cut: {} bytes", diagnosis.len());
     let (_, last) = app.admin_get(&format!("/requests?after_seq={cursor}&limit=10")).await;

@@ -259,9 +259,8 @@ async fn a_rate_limit_lets_exactly_its_capacity_through_under_concurrency() {
         let (status, body) = handle.await.unwrap();
         match status.as_u16() {
             200 => ok += 1,
-            500 => {
-                assert_eq!(body["errorCode"], "500.003.02");
-                assert_eq!(body["errorMessage"], "Error Occurred: Spike Arrest Violation");
+            429 => {
+                assert_eq!(body["fault"]["detail"]["errorcode"], "policies.ratelimit.SpikeArrestViolation");
                 arrested += 1;
             }
             other => panic!("unexpected status {other}: {body}"),
