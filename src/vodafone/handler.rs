@@ -113,6 +113,11 @@ async fn handle(
         Ok(caller) => caller,
         Err(refusal) => return Ok(*refusal),
     };
+    // A request whose result is called back waits while its tenant's
+    // callbacks are backed up (back-pressure on that tenant only).
+    if caller.async_url.is_some() {
+        app.callbacks.admit(&caller.tenant).await;
+    }
     let decision = caller.decision.clone();
     let response = match caller.profile {
         Profile::Portal => {
