@@ -11,7 +11,8 @@
 //!
 //! This is the one test of the `api` binary that binds the portal's fixed
 //! ports; `tests/binary.rs` binds them too, but it is another test binary and
-//! cargo runs test binaries one after another.
+//! `cargo test` runs test binaries one after another (a runner that runs
+//! binaries in parallel, such as nextest, needs the two kept apart).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
