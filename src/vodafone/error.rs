@@ -265,7 +265,7 @@ impl WireError for VodafoneError {
     }
 
     fn diagnosis(&self) -> Option<String> {
-        self.diagnosis.clone()
+        self.diagnosis.as_deref().map(without_quotes)
     }
 
     fn request_id(&self, ctx: &RequestContext) -> String {
@@ -278,6 +278,17 @@ impl WireError for VodafoneError {
     fn render(&self, _ctx: &RequestContext) -> Response {
         (self.status(), Json(self.body())).into_response()
     }
+}
+
+/// The diagnosis with every quote mark written as a backtick.
+/// The OpenAPI portal's own Python SDK (`APIRequest`, vendored by many
+/// integrators) reads the response headers by writing Python's repr of them
+/// and parsing that as JSON with `'` replaced by `"`: one quote mark of either
+/// kind in any header value makes every call that gets it raise in the client,
+/// so the refusal in the body is never seen.
+/// The real gateways send no such header, so the sandbox's must not break it.
+fn without_quotes(text: &str) -> String {
+    text.replace(['"', '\''], "`")
 }
 
 impl IntoResponse for VodafoneError {
@@ -308,6 +319,20 @@ mod tests {
             r#"{"output_ResponseCode":"INS-10","output_ResponseDesc":"Duplicate Transaction","output_ConversationID":"dfc12eec891244c6847b4ea594496bc3","output_ThirdPartyReference":"3QYWDW"}"#
         );
         assert_eq!(error.status(), StatusCode::CONFLICT);
+    }
+
+    #[test]
+    fn the_diagnosis_has_no_quote_marks_for_the_portal_sdk_to_trip_on() {
+        let error = VodafoneError::new(
+            Profile::OpenApi,
+            Some(Api::C2bSingleStage),
+            Ins::DUPLICATE_TRANSACTION,
+            "input_ThirdPartyConversationID \"a1\" was used by the customer's first payment",
+        );
+        assert_eq!(
+            WireError::diagnosis(&error).as_deref(),
+            Some("input_ThirdPartyConversationID `a1` was used by the customer`s first payment")
+        );
     }
 
     #[test]

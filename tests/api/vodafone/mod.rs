@@ -4,6 +4,7 @@
 
 mod openapi;
 mod portal;
+mod real_clients;
 mod scenarios;
 mod tls_ports;
 
