@@ -166,25 +166,30 @@ impl Matcher {
         let any = |wanted: &[String], got: &Option<String>| {
             wanted.is_empty() || got.as_deref().is_some_and(|g| wanted.iter().any(|w| w == g))
         };
-        let amount_ok = match (self.amount_min, self.amount_max) {
+        let amount_ok = || match (self.amount_min, self.amount_max) {
             (None, None) => true,
             (min, max) => facts.amount.is_some_and(|a| {
                 let a = a.as_f64();
                 min.is_none_or(|m| a >= m) && max.is_none_or(|m| a <= m)
             }),
         };
-        let fields_ok = self.fields.iter().all(|(name, wanted)| {
-            let got = facts.body.and_then(|b| crate::fields::text(b, name).ok());
-            any(wanted, &got)
-        });
+        // Body fields are read last, and only for a rule whose other
+        // conditions hold: every request is matched against every rule of
+        // every provider's default scenario, and most fail on the provider.
+        let fields_ok = || {
+            self.fields.iter().all(|(name, wanted)| {
+                let got = facts.body.and_then(|b| crate::fields::text(b, name).ok());
+                any(wanted, &got)
+            })
+        };
         self.provider.as_deref().is_none_or(|p| p == facts.provider)
             && (self.operations.is_empty() || self.operations.iter().any(|o| o == facts.operation))
             && any(&self.msisdn, &facts.msisdn)
-            && amount_ok
+            && amount_ok()
             && any(&self.shortcode, &facts.shortcode)
             && any(&self.account_reference, &facts.account_reference)
             && any(&self.initiator, &facts.initiator)
-            && fields_ok
+            && fields_ok()
     }
 }
 
