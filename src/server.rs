@@ -27,10 +27,9 @@
 //! gone.
 
 use std::future::Future;
-use std::io;
 use std::pin::{pin, Pin};
 use std::sync::{Arc, Mutex};
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -40,7 +39,7 @@ use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -156,9 +155,13 @@ async fn serve_connection(
     tls: Option<tokio_rustls::TlsAcceptor>,
     pressure: tokio::sync::watch::Receiver<bool>,
 ) {
-    let stream = Arc::new(stream);
+    // A second descriptor of the same socket, kept to set its linger for a
+    // connection-reset fault while hyper owns the stream itself (a wrapper
+    // sharing the stream would cost hyper its uninitialised read buffers).
+    // Without one (no descriptors left), a reset fault closes instead.
+    let socket = socket2::SockRef::from(&stream).try_clone().ok();
     let Some(acceptor) = tls else {
-        return drive(SharedStream(stream.clone()), stream, router, stop, limits, pressure).await;
+        return drive(stream, socket, router, stop, limits, pressure).await;
     };
     // Peek without consuming: a TLS client speaks first with a handshake
     // record; a plain HTTP client with a method name. Both within the
@@ -169,12 +172,11 @@ async fn serve_connection(
         return;
     }
     if !crate::tls::is_handshake(first[0]) {
-        return drive(SharedStream(stream.clone()), stream, router, stop, limits, pressure).await;
+        return drive(stream, socket, router, stop, limits, pressure).await;
     }
-    let handshake =
-        tokio::time::timeout(limits.header_read_timeout, acceptor.accept(SharedStream(stream.clone()))).await;
+    let handshake = tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await;
     match handshake {
-        Ok(Ok(tls_stream)) => drive(tls_stream, stream, router, stop, limits, pressure).await,
+        Ok(Ok(tls_stream)) => drive(tls_stream, socket, router, stop, limits, pressure).await,
         Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
         Err(_) => tracing::debug!("TLS handshake timed out"),
     }
@@ -184,7 +186,7 @@ async fn serve_connection(
 /// the TCP socket underneath, for connection faults.
 async fn drive<S>(
     io: S,
-    socket: Arc<TcpStream>,
+    socket: Option<socket2::Socket>,
     router: Router,
     stop: CancellationToken,
     limits: ServerLimits,
@@ -192,7 +194,6 @@ async fn drive<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let stream = socket;
     let control = ConnectionControl::default();
     let request_control = control.clone();
     let activity = Arc::new(Activity::new());
@@ -258,15 +259,15 @@ async fn drive<S>(
                 }
             }
             _ = control.inner.tripped.notified() => {
-                if control.fault() == Some(ConnectionFault::Reset) {
+                if let (Some(ConnectionFault::Reset), Some(socket)) = (control.fault(), &socket) {
                     // A zero linger turns the close into a TCP RST.
-                    let _ = socket2::SockRef::from(&*stream).set_linger(Some(Duration::ZERO));
+                    let _ = socket.set_linger(Some(Duration::ZERO));
                 }
                 break;
             }
         }
     }
-    // Dropping the connection and the last handle on the stream closes the socket.
+    // Dropping the connection and the second descriptor closes the socket.
 }
 
 /// What a connection is doing, for its idle and shedding limits.
@@ -490,46 +491,5 @@ impl hyper::body::Body for TimeoutBody {
 
     fn size_hint(&self) -> hyper::body::SizeHint {
         self.inner.as_ref().map_or_else(|| hyper::body::SizeHint::with_exact(0), hyper::body::Body::size_hint)
-    }
-}
-
-/// A `TcpStream` shared between hyper and the connection task, so the task
-/// can still reach the socket (to set its linger) while hyper owns the I/O.
-struct SharedStream(Arc<TcpStream>);
-
-impl AsyncRead for SharedStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        loop {
-            ready!(self.0.poll_read_ready(cx))?;
-            match self.0.try_read(buf.initialize_unfilled()) {
-                Ok(n) => {
-                    buf.advance(n);
-                    return Poll::Ready(Ok(()));
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
-    }
-}
-
-impl AsyncWrite for SharedStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        loop {
-            ready!(self.0.poll_write_ready(cx))?;
-            match self.0.try_write(buf) {
-                Ok(n) => return Poll::Ready(Ok(n)),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(socket2::SockRef::from(&*self.0).shutdown(std::net::Shutdown::Write))
     }
 }
