@@ -94,7 +94,10 @@ pub(crate) async fn middleware(State(app): State<AppState>, mut request: Request
     let connection = request.extensions().get::<ConnectionControl>().cloned();
     let body_timeout = request.extensions().get::<BodyTimeout>().cloned();
     let surface = Surface::of_path(&path);
-    let span = tracing::info_span!("request", provider = surface.name(), %method, %path, seq);
+    // A debug span: at the default level it is disabled and costs nothing,
+    // and the one line a request logs at info (a refusal) names the request
+    // itself.
+    let span = tracing::debug_span!("request", provider = surface.name(), %method, %path, seq);
     let mut response = next.run(request).instrument(span.clone()).await;
     let mut delay = response.extensions_mut().remove::<ResponseDelay>().map(|d| d.0);
     let success_diagnosis = response.extensions_mut().remove::<Diagnosis>().map(|d| d.0);
@@ -157,7 +160,16 @@ pub(crate) async fn middleware(State(app): State<AppState>, mut request: Request
     }
     let status = response.status().as_u16();
     span.in_scope(|| match &error_code {
-        Some(code) => tracing::info!(status, error_code = %code, diagnosis = diagnosis.as_deref().unwrap_or(""), "request refused"),
+        Some(code) => tracing::info!(
+            provider = surface.name(),
+            %method,
+            %path,
+            seq,
+            status,
+            error_code = %code,
+            diagnosis = diagnosis.as_deref().unwrap_or(""),
+            "request refused"
+        ),
         None => tracing::debug!(status, "request served"),
     });
     if surface.is_journaled() {
