@@ -179,6 +179,16 @@ pub struct ServeArgs {
     /// How long one callback attempt may take.
     #[arg(long, env = "PESA_SANDBOX_CALLBACK_TIMEOUT_MS", value_parser = clap::value_parser!(u64).range(1..=600_000), default_value_t = 10_000)]
     pub callback_timeout_ms: u64,
+    /// Unanswered attempts in a row (refused, reset, timed out) after which a
+    /// callback destination's circuit opens and its attempts fail at once,
+    /// journaled, without a connection; 0 always tries.
+    #[arg(long, env = "PESA_SANDBOX_CALLBACK_BREAKER_FAILURES", value_parser = clap::value_parser!(u32).range(0..=1_000_000), default_value_t = 5)]
+    pub callback_breaker_failures: u32,
+    /// How long an open circuit waits before one attempt probes the
+    /// destination again, and how long a destination may leave as many
+    /// attempts in flight unanswered before it is treated as down.
+    #[arg(long, env = "PESA_SANDBOX_CALLBACK_BREAKER_MS", value_parser = clap::value_parser!(u64).range(1..=3_600_000), default_value_t = 1_000)]
+    pub callback_breaker_ms: u64,
     /// Connections served at once.
     #[arg(long, env = "PESA_SANDBOX_MAX_CONNECTIONS", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000), default_value_t = 4096)]
     pub max_connections: usize,

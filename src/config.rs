@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
-use crate::callbacks::EngineConfig;
+use crate::callbacks::{BreakerConfig, EngineConfig};
 use crate::cli::{ClockArg, ServeArgs};
 use crate::ids::Secrets;
 use crate::scenarios::{Scenario, ScenarioError};
@@ -83,6 +83,7 @@ impl Config {
                 timeout: Duration::from_secs(10),
                 connect_timeout: Duration::from_secs(2),
                 response_capture_bytes: 4096,
+                breaker: BreakerConfig { failures: 5, window: Duration::from_secs(1) },
             },
             body_limit_bytes: 256 * 1024,
             request_timeout: Duration::from_secs(60),
@@ -178,6 +179,10 @@ impl Config {
         config.limits.journal_entries = args.journal_entries.max(1);
         config.limits.transactions = args.retain_transactions.max(1);
         config.callbacks.timeout = Duration::from_millis(args.callback_timeout_ms.max(1));
+        config.callbacks.breaker = BreakerConfig {
+            failures: args.callback_breaker_failures,
+            window: Duration::from_millis(args.callback_breaker_ms),
+        };
         config.body_limit_bytes = args.body_limit_bytes.max(1024);
         config.server.max_connections = args.max_connections.max(1);
         config.shutdown_grace = Duration::from_millis(args.shutdown_grace_ms);

@@ -70,7 +70,7 @@ pub(crate) mod world;
 // fuzz targets' bodies (`fuzzing`).
 pub use admin::CallbackCredentials;
 pub use app::{Sandbox, ShutdownReport, StartError};
-pub use callbacks::{Destination, EngineConfig, EngineStats, UnsentCallback};
+pub use callbacks::{BreakerConfig, Destination, EngineConfig, EngineStats, UnsentCallback};
 pub use clock::Clock;
 pub use config::{ClockMode, Config};
 pub use ids::Secrets;

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 
 use super::allowlist::{refused, Destination};
+use super::breaker::Attempt;
 use super::engine::Stats;
 use super::{journal_unsent, release_held, CallbackJob, Reply};
 use crate::clock::after_ms_u64;
@@ -30,15 +31,31 @@ impl Answer {
 }
 
 /// Makes one attempt; returns the held callbacks this attempt releases.
+/// `permit` is the breaker's leave for it (none for a virtual-clock lane,
+/// or when the breaker is off), or why the destination's open circuit
+/// refused it: then it is journaled and retried as a failed attempt,
+/// without a connection.
 pub(super) async fn deliver(
     client: &reqwest::Client,
     stats: &Stats,
     capture: usize,
     allow: &[Destination],
+    permit: Result<Option<Attempt>, String>,
     tenant: Arc<Tenant>,
     job: CallbackJob,
 ) -> Vec<CallbackJob> {
+    let attempt = match permit {
+        Ok(attempt) => attempt,
+        Err(why) => {
+            stats.short_circuited.fetch_add(1, Ordering::Relaxed);
+            let answer = Answer { status: None, body: None, error: Some(why) };
+            return conclude(stats, &tenant, job, tenant.now(), answer, 0);
+        }
+    };
     if let Some(why) = refused(allow, &job.url).await {
+        if let Some(attempt) = attempt {
+            attempt.forget();
+        }
         stats.failed.fetch_add(1, Ordering::Relaxed);
         journal_unsent(&tenant, &job, DeliveryOutcome::Refused, &why);
         return tenant.with_core(|core| release_held(core, &job.correlation_id));
@@ -46,7 +63,24 @@ pub(super) async fn deliver(
     let at = tenant.now();
     let started = Instant::now();
     let answer = send(client, capture, &tenant, &job, at).await;
+    if let Some(attempt) = attempt {
+        attempt.finish(answer.status.is_some(), answer.error.as_deref());
+    }
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    conclude(stats, &tenant, job, at, answer, latency_ms)
+}
+
+/// Counts and journals an attempt's answer, hands a receiver's answer to
+/// its provider, schedules a retry of a failure; returns the held
+/// callbacks it releases.
+fn conclude(
+    stats: &Stats,
+    tenant: &Tenant,
+    job: CallbackJob,
+    at: DateTime<Utc>,
+    answer: Answer,
+    latency_ms: u64,
+) -> Vec<CallbackJob> {
     let delivered = answer.delivered();
     let outcome = if delivered { DeliveryOutcome::Delivered } else { DeliveryOutcome::Failed };
     let counter = if delivered { &stats.delivered } else { &stats.failed };
@@ -61,7 +95,8 @@ pub(super) async fn deliver(
         "callback attempt"
     );
     let mut attempt_seq = 0;
-    let answered = (answer.status, answer.body.clone(), answer.error.clone());
+    // Only a callback whose answer matters keeps a copy of it.
+    let answered = job.reply_to.is_some().then(|| (answer.status, answer.body.clone(), answer.error.clone()));
     tenant.journal.record_callback(|seq| {
         attempt_seq = seq;
         CallbackAttempt {
@@ -72,8 +107,7 @@ pub(super) async fn deliver(
             ..job.attempt_record(seq, at, outcome)
         }
     });
-    let reply = job.reply_to.clone().map(|reply_to| {
-        let (status, body, error) = answered;
+    let reply = job.reply_to.clone().zip(answered).map(|(reply_to, (status, body, error))| {
         (reply_to, Reply { status, body: body.unwrap_or_default(), error, attempt_seq })
     });
     if let Some((reply_to, reply)) = reply {
@@ -84,7 +118,7 @@ pub(super) async fn deliver(
     // transaction's callback has been delivered (or has failed).
     let released = tenant.with_core(|core| release_held(core, &job.correlation_id));
     if !delivered {
-        schedule_retry(stats, &tenant, job, at);
+        schedule_retry(stats, tenant, job, at);
     }
     released
 }

@@ -9,6 +9,13 @@
 //! Back-pressure is per tenant too: [`CallbackEngine::admit`] holds a
 //! request only while its own tenant's lane is backed up.
 //!
+//! Receivers that do not answer: each attempt of a system-clock lane asks
+//! the destination's circuit breaker first ([`super::breaker`]). A job whose
+//! destination's circuit is open is journaled as failed without being sent
+//! and takes no slot, so a lane whose slots are all held by a hanging
+//! receiver still moves: while a lane waits for a slot, the dispatcher looks
+//! at its next job every half breaker window.
+//!
 //! Order: the lane of a tenant on a virtual clock is sequential (one
 //! delivery at a time, in the order the jobs were handed over, each
 //! released out-of-order callback right after the delivery that released
@@ -34,6 +41,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::allowlist::Destination;
+use super::breaker::{Attempt, BreakerConfig, Breakers};
 use super::deliver::deliver;
 use super::{journal_unsent, CallbackJob};
 use crate::journal::DeliveryOutcome;
@@ -53,6 +61,8 @@ pub struct EngineConfig {
     pub connect_timeout: Duration,
     /// How much of a receiver's answer is kept in the journal.
     pub response_capture_bytes: usize,
+    /// When a destination that does not answer stops being tried for a while.
+    pub breaker: BreakerConfig,
 }
 
 /// How many times a virtual-clock lane settles what its own deliveries made
@@ -66,6 +76,7 @@ pub(super) struct Stats {
     pub(super) failed: AtomicU64,
     pub(super) retries_scheduled: AtomicU64,
     pub(super) abandoned: AtomicU64,
+    pub(super) short_circuited: AtomicU64,
 }
 
 /// Counters of the engine since start.
@@ -76,6 +87,9 @@ pub struct EngineStats {
     pub failed: u64,
     pub retries_scheduled: u64,
     pub abandoned: u64,
+    /// Attempts failed at once, unsent, because their destination's circuit
+    /// was open (counted in `failed` too).
+    pub short_circuited: u64,
     pub in_flight: u64,
     /// Callbacks waiting behind the next one in line of their tenant's lane.
     pub queued: u64,
@@ -121,10 +135,14 @@ struct Lane {
     queue: VecDeque<CallbackJob>,
     /// Deliveries in flight, by delivery number.
     in_flight: HashMap<u64, CallbackJob>,
+    /// Jobs refused by their circuit and being journaled (they hold no slot).
+    not_sent: usize,
     /// One delivery at a time, in order (a virtual clock).
     ordered: bool,
     /// Whether the lane is in the ready ring.
     ready: bool,
+    /// Whether the lane is in the list of lanes waiting for a slot.
+    capped: bool,
     follow_up_rounds: u32,
     /// Signalled when a job leaves the queue (admission waits on it).
     room: Arc<Notify>,
@@ -134,7 +152,7 @@ struct Lane {
 
 impl Lane {
     fn is_idle(&self) -> bool {
-        self.queue.is_empty() && self.in_flight.is_empty()
+        self.queue.is_empty() && self.in_flight.is_empty() && self.not_sent == 0
     }
 }
 
@@ -143,6 +161,9 @@ struct Lanes {
     by_tenant: HashMap<String, Lane>,
     /// Tenants whose lane has a job and a free slot, in turn order.
     ring: VecDeque<String>,
+    /// Tenants whose lane has jobs but no free slot: their next job may
+    /// still go if its destination's circuit is open (it needs no slot).
+    capped: Vec<String>,
     in_flight: usize,
     queued: usize,
     next_delivery: u64,
@@ -155,26 +176,55 @@ impl Lanes {
             tenant: tenant.clone(),
             queue: VecDeque::new(),
             in_flight: HashMap::new(),
+            not_sent: 0,
             ordered: tenant.clock.is_virtual(),
             ready: false,
+            capped: false,
             follow_up_rounds: 0,
             room: Arc::new(Notify::new()),
             idle: Arc::new(Notify::new()),
         })
     }
 
-    /// Puts a lane in the ring if it has a job and a free slot.
+    /// Puts a lane in the ring if it has a job and a free slot, or among
+    /// the capped lanes if it has jobs and no slot.
     fn refresh(&mut self, tenant: &str, per_tenant: usize) {
         let Some(lane) = self.by_tenant.get_mut(tenant) else { return };
         let cap = if lane.ordered { 1 } else { per_tenant };
-        if !lane.ready && !lane.queue.is_empty() && lane.in_flight.len() < cap {
+        if lane.ready || lane.queue.is_empty() {
+            return;
+        }
+        if lane.in_flight.len() < cap {
             lane.ready = true;
             self.ring.push_back(tenant.to_owned());
+        } else if !lane.ordered && !lane.capped {
+            lane.capped = true;
+            self.capped.push(tenant.to_owned());
         }
     }
 
-    /// The next job to start, taking lanes in turn.
-    fn next(&mut self, per_tenant: usize, max_in_flight: usize) -> Option<(u64, Arc<Tenant>, CallbackJob)> {
+    /// Moves the capped lanes whose next job's circuit is open into the
+    /// ring (that job fails at once and needs no slot), and those with a
+    /// free slot again.
+    fn sweep(&mut self, per_tenant: usize, breakers: &Breakers) {
+        for id in std::mem::take(&mut self.capped) {
+            let Some(lane) = self.by_tenant.get_mut(&id) else { continue };
+            lane.capped = false;
+            if lane.ready || lane.queue.is_empty() {
+                continue;
+            }
+            if lane.queue.front().is_some_and(|job| breakers.check(&job.url).is_some()) {
+                lane.ready = true;
+                self.ring.push_back(id);
+            } else {
+                self.refresh(&id, per_tenant);
+            }
+        }
+    }
+
+    /// The next job to start (or to fail at once, its circuit open),
+    /// taking lanes in turn.
+    fn next(&mut self, per_tenant: usize, max_in_flight: usize, breakers: &Arc<Breakers>) -> Option<Next> {
         if self.closed || self.in_flight >= max_in_flight {
             return None;
         }
@@ -182,22 +232,53 @@ impl Lanes {
             let Some(lane) = self.by_tenant.get_mut(&id) else { continue };
             lane.ready = false;
             let cap = if lane.ordered { 1 } else { per_tenant };
-            if lane.in_flight.len() >= cap {
-                continue;
-            }
+            let permit = if lane.ordered {
+                if lane.in_flight.len() >= cap {
+                    continue;
+                }
+                Ok(None)
+            } else {
+                let Some(job) = lane.queue.front() else { continue };
+                match (lane.in_flight.len() < cap, breakers.check(&job.url)) {
+                    (_, Some(why)) => Err(why),
+                    (true, None) => breakers.admit(&job.url),
+                    (false, None) => {
+                        self.refresh(&id, per_tenant);
+                        continue;
+                    }
+                }
+            };
             let Some(job) = lane.queue.pop_front() else { continue };
-            self.next_delivery = self.next_delivery.wrapping_add(1);
-            let number = self.next_delivery;
-            lane.in_flight.insert(number, job.clone());
             lane.room.notify_waiters();
             let tenant = lane.tenant.clone();
-            self.in_flight = self.in_flight.saturating_add(1);
             self.queued = self.queued.saturating_sub(1);
+            self.in_flight = self.in_flight.saturating_add(1);
+            let next = match permit {
+                // Not sent: it takes no slot of its lane.
+                Err(why) => {
+                    lane.not_sent = lane.not_sent.saturating_add(1);
+                    Next::NotSent { tenant, job, why }
+                }
+                Ok(attempt) => {
+                    self.next_delivery = self.next_delivery.wrapping_add(1);
+                    let number = self.next_delivery;
+                    lane.in_flight.insert(number, job.clone());
+                    Next::Start { number, tenant, job, attempt }
+                }
+            };
             self.refresh(&id, per_tenant);
-            return Some((number, tenant, job));
+            return Some(next);
         }
         None
     }
+}
+
+/// What the dispatcher does next.
+enum Next {
+    /// A delivery in slot `number`, with the breaker's leave.
+    Start { number: u64, tenant: Arc<Tenant>, job: CallbackJob, attempt: Option<Attempt> },
+    /// A job whose destination's circuit is open: journaled as failed, unsent.
+    NotSent { tenant: Arc<Tenant>, job: CallbackJob, why: String },
 }
 
 struct Inner {
@@ -208,6 +289,9 @@ struct Inner {
     client: reqwest::Client,
     capture: usize,
     allow: Arc<[Destination]>,
+    breakers: Arc<Breakers>,
+    /// The breaker's window, for the dispatcher's look at capped lanes.
+    window: Duration,
     capacity: usize,
     per_tenant: usize,
     max_in_flight: usize,
@@ -254,6 +338,8 @@ impl CallbackEngine {
             client,
             capture: config.response_capture_bytes,
             allow: Arc::from(allow),
+            breakers: Arc::new(Breakers::new(config.breaker)),
+            window: config.breaker.window,
             capacity: config.queue_capacity.max(1),
             per_tenant,
             max_in_flight: config.max_in_flight.max(per_tenant),
@@ -388,6 +474,7 @@ impl CallbackEngine {
             lanes.closed = true;
             lanes.queued = 0;
             lanes.ring.clear();
+            lanes.capped.clear();
             for lane in lanes.by_tenant.values_mut() {
                 for job in lane.in_flight.values() {
                     unsent.push(UnsentCallback::of(&lane.tenant.id, job, "in_flight"));
@@ -424,6 +511,7 @@ impl CallbackEngine {
             failed: s.failed.load(Ordering::Relaxed),
             retries_scheduled: s.retries_scheduled.load(Ordering::Relaxed),
             abandoned: s.abandoned.load(Ordering::Relaxed),
+            short_circuited: s.short_circuited.load(Ordering::Relaxed),
             in_flight: as_u64(in_flight),
             queued: as_u64(queued),
             busy_tenants: as_u64(busy),
@@ -431,20 +519,34 @@ impl CallbackEngine {
     }
 
     /// The dispatcher: starts deliveries, lanes in turn, until `close`.
+    /// While a lane waits for a slot, it looks again every half window:
+    /// its next job may meanwhile be refused by its destination's circuit.
     async fn dispatch(self, tasks: TaskTracker, close: CancellationToken) {
+        let inner = &self.inner;
+        let tick = inner.window.checked_div(2).unwrap_or_default().max(Duration::from_millis(10));
         loop {
-            let woken = self.inner.wake.notified();
+            let woken = inner.wake.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            loop {
-                let next = self.inner.lanes().next(self.inner.per_tenant, self.inner.max_in_flight);
-                let Some((number, tenant, job)) = next else { break };
-                let engine = self.clone();
-                tasks.spawn(async move { engine.run_delivery(number, tenant, job).await });
-            }
+            // Rounds until nothing starts: a capped lane whose next job was
+            // refused by its circuit is looked at again at once.
+            let capped = loop {
+                let mut lanes = inner.lanes();
+                lanes.sweep(inner.per_tenant, &inner.breakers);
+                let mut started = false;
+                while let Some(next) = lanes.next(inner.per_tenant, inner.max_in_flight, &inner.breakers) {
+                    let engine = self.clone();
+                    tasks.spawn(async move { engine.run_delivery(next).await });
+                    started = true;
+                }
+                if !started {
+                    break !lanes.capped.is_empty();
+                }
+            };
             tokio::select! {
                 _ = close.cancelled() => return,
                 _ = woken => {}
+                _ = tokio::time::sleep(tick), if capped => {}
             }
         }
     }
@@ -452,9 +554,13 @@ impl CallbackEngine {
     /// One delivery, then the lane's bookkeeping (even if the delivery
     /// panicked): released callbacks go back into the lane, an ordered
     /// lane's follow-ups are settled, the slot is freed.
-    async fn run_delivery(self, number: u64, tenant: Arc<Tenant>, job: CallbackJob) {
+    async fn run_delivery(self, next: Next) {
         let inner = &self.inner;
-        let delivery = deliver(&inner.client, &inner.stats, inner.capture, &inner.allow, tenant.clone(), job);
+        let (number, tenant, job, permit) = match next {
+            Next::Start { number, tenant, job, attempt } => (Some(number), tenant, job, Ok(attempt)),
+            Next::NotSent { tenant, job, why } => (None, tenant, job, Err(why)),
+        };
+        let delivery = deliver(&inner.client, &inner.stats, inner.capture, &inner.allow, permit, tenant.clone(), job);
         let released = match AssertUnwindSafe(delivery).catch_unwind().await {
             Ok(released) => released,
             Err(panic) => {
@@ -504,7 +610,12 @@ impl CallbackEngine {
                 inner.wake.notify_one();
                 return;
             };
-            lane.in_flight.remove(&number);
+            match number {
+                Some(number) => {
+                    lane.in_flight.remove(&number);
+                }
+                None => lane.not_sent = lane.not_sent.saturating_sub(1),
+            }
             let mut closed_with = Vec::new();
             if closed {
                 closed_with.extend(released.into_iter().chain(more));

@@ -22,6 +22,10 @@
 //! * one pooled `reqwest` client, so connections to a receiver are reused;
 //! * every attempt is bounded by `timeout` and journaled (body, receiver
 //!   status, latency, error) ([`deliver`]);
+//! * a destination that leaves attempts unanswered (refuses, hangs) has its
+//!   circuit opened: its attempts fail at once, journaled with the reason,
+//!   so it cannot back the lane up and hold the tenant's requests
+//!   ([`breaker`]);
 //! * a failed attempt is retried only if the job carries a retry schedule;
 //!   the retry goes back into the tenant's timeline, so it follows the
 //!   tenant's clock.
@@ -31,6 +35,7 @@
 #![warn(clippy::arithmetic_side_effects)]
 
 mod allowlist;
+mod breaker;
 mod deliver;
 mod engine;
 
@@ -42,6 +47,7 @@ use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
 pub use allowlist::Destination;
+pub use breaker::BreakerConfig;
 pub(crate) use engine::{CallbackEngine, Settle};
 pub use engine::{EngineConfig, EngineStats, UnsentCallback};
 

@@ -330,3 +330,58 @@ async fn pushes_wait_for_room_when_the_callback_queue_is_backed_up() {
     let (status, ack) = tokio::time::timeout(PATIENCE, next).await.expect("the push is admitted once the queue drains");
     assert_eq!(status, StatusCode::OK, "{ack}");
 }
+
+/// A receiver that accepts connections and never answers holds every
+/// delivery slot of its tenant; once it has answered none of them for the
+/// breaker's window, its circuit opens: further callbacks are journaled as
+/// failed, with the reason, without being sent, and pushes are no longer
+/// held behind them. Nothing is lost: every callback is delivered or
+/// journaled as failed.
+#[tokio::test]
+async fn a_hanging_receiver_opens_its_circuit_and_no_longer_holds_pushes() {
+    let mut config = fast();
+    config.callbacks.queue_capacity = 2;
+    config.callbacks.concurrency = 1;
+    config.callbacks.timeout = Duration::from_secs(30);
+    config.callbacks.breaker.failures = 1;
+    config.callbacks.breaker.window = Duration::from_millis(200);
+    let app = spawn_config(config).await;
+    // Accepts every connection and keeps it open, never answering.
+    let hanging = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hangs", hanging.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = hanging.accept().await {
+            held.push(socket);
+        }
+    });
+    let pushes = 12;
+    let started = tokio::time::Instant::now();
+    let mut ids = Vec::new();
+    for i in 0..pushes {
+        let mut body = app.stk_body(&format!("2547220002{i:02}"), 1);
+        body["CallBackURL"] = json!(url);
+        let (status, ack) = app.stk_push(&body).await;
+        assert_eq!(status, StatusCode::OK, "{ack}");
+        ids.push(ack["CheckoutRequestID"].as_str().unwrap().to_owned());
+    }
+    // Without the breaker, the fifth push would wait the whole 30 s timeout.
+    assert!(started.elapsed() < Duration::from_secs(10), "pushes were held for {:?}", started.elapsed());
+    // The first callback hangs; every later one fails at once, unsent.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let health = loop {
+        let (_, health) = app.admin_get("/health").await;
+        if health["callbacks"]["failed"].as_u64().unwrap_or(0) >= pushes - 1 {
+            break health;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "callbacks were not journaled: {health}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(health["callbacks"]["in_flight"], 1, "{health}");
+    assert!(health["callbacks"]["short_circuited"].as_u64().unwrap() >= pushes - 1, "{health}");
+    let last = app.attempts(ids.last().unwrap()).await;
+    assert_eq!(last.len(), 1, "{last:?}");
+    assert_eq!(last[0]["outcome"], "failed");
+    let why = last[0]["error"].as_str().unwrap();
+    assert!(why.starts_with("not sent: http://127.0.0.1:"), "{why}");
+}
