@@ -12,7 +12,16 @@
 //!       prompt paid, the signed notification delivered to a local receiver;
 //!   (g) the Vodafone portal's C2B with a reused bearer and with a fresh RSA-4096 one;
 //!   (h) a Vodafone OpenAPI C2B in a session (its bearer reused);
+//!   (k) Daraja token requests alone;
+//!   (i) STK pushes whose callbacks go to a port that refuses connections, and
+//!   (j) to a receiver that accepts and never answers, each at the benchmark's
+//!       concurrency and at 16 connections: push latency, and lost callbacks
+//!       (neither delivered nor journaled as failed);
+//!   (p) the peer, PyPI's `daraja-mock`, on the endpoints both serve (token,
+//!       STK push), installed in a virtual environment under `target/` when
+//!       `python3` and `pip` can, skipped with a note otherwise;
 //!   plus peak memory after a million STK pushes and the time from start to ready.
+//!   eCitizen's rows (an OIDC code exchange, an introspection) join here.
 //!
 //! The servers under test run as child processes (the release `pesa-sandbox`
 //! binary, and this benchmark re-executed as the echo server), so their CPU and
@@ -249,8 +258,10 @@ struct Row {
     elapsed: Duration,
     latencies_us: Vec<u64>,
     cpu: Duration,
-    callbacks: Option<(u64, u64, Duration)>, // (expected, delivered, until the last arrived)
+    callbacks: Option<(u64, u64, Duration)>, // (expected, delivered or journaled as failed, until the last)
     peak_mib: f64,
+    /// Said under the table.
+    note: Option<String>,
 }
 
 impl Row {
@@ -298,16 +309,23 @@ struct Connection {
 impl Connection {
     /// The status and body of the answer; `None` when the connection failed.
     async fn send(&mut self, req: &Req) -> Option<(hyper::StatusCode, Bytes)> {
-        if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
-            let stream = tokio::net::TcpStream::connect(self.addr).await.ok()?;
-            stream.set_nodelay(true).ok()?;
-            let (sender, connection) =
-                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.ok()?;
-            tokio::spawn(connection);
-            self.sender = Some(sender);
+        // A server that closes after each answer (the peer's HTTP/1.0) may
+        // have closed the kept connection since: connect again, once.
+        for _ in 0..2 {
+            if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
+                let stream = tokio::net::TcpStream::connect(self.addr).await.ok()?;
+                stream.set_nodelay(true).ok()?;
+                let (sender, connection) =
+                    hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.ok()?;
+                tokio::spawn(connection);
+                self.sender = Some(sender);
+            }
+            match self.sender.as_mut()?.ready().await {
+                Ok(()) => break,
+                Err(_) => self.sender = None,
+            }
         }
         let sender = self.sender.as_mut()?;
-        sender.ready().await.ok()?;
         let mut builder = hyper::Request::builder().method(req.method).uri(&req.path).header("host", "127.0.0.1");
         if let Some(auth) = &req.authorization {
             builder = builder.header("authorization", auth.as_ref());
@@ -455,6 +473,7 @@ async fn phase(
         cpu: server.cpu().saturating_sub(cpu_before),
         callbacks,
         peak_mib: server.peak_mib(),
+        note: None,
     };
     eprintln!(
         "  {name}: {requests} requests ({failed} failed) in {:.2}s, {:.0} req/s, p99 {:.2} ms",
@@ -465,8 +484,181 @@ async fn phase(
     row
 }
 
+// ---------------------------------------------------------------- receivers that fail
+
+/// The engine's callback counters, from the health endpoint.
+#[derive(Clone, Copy, Default)]
+struct Counters {
+    accounted: u64,
+    short_circuited: u64,
+    busy: u64,
+}
+
+async fn counters(http: &reqwest::Client, base: &str) -> Counters {
+    let health: Value = match http.get(format!("{base}/__sandbox/health")).send().await {
+        Ok(res) => res.json().await.unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    };
+    let n = |key: &str| health["callbacks"][key].as_u64().unwrap_or(0);
+    Counters {
+        accounted: n("delivered") + n("failed"),
+        short_circuited: n("short_circuited"),
+        busy: n("in_flight") + n("queued"),
+    }
+}
+
+/// A loopback address nobody listens on: connections to it are refused.
+fn refusing_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    format!("http://{addr}")
+}
+
+/// A receiver that accepts every connection and never answers.
+async fn hanging_url() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// STK pushes whose callbacks go to a receiver that fails, at `concurrency`
+/// connections; then waits (bounded) until every callback is delivered or
+/// journaled as failed. Lost means neither.
+async fn failing_phase(
+    name: &str,
+    sandbox: &Server,
+    daraja: &Daraja,
+    knobs: Knobs,
+    concurrency: usize,
+    receiver: String,
+) -> Row {
+    let http = reqwest::Client::builder().no_proxy().build().expect("client");
+    let before = counters(&http, &sandbox.base).await;
+    let cpu_before = sandbox.cpu();
+    let started = Instant::now();
+    // A bearer of its own: each phase renews tokens, and an app keeps only its newest thousand.
+    let d = Daraja::connect(&daraja.base, &receiver).await;
+    let make = stk_requests(&d, TOKENS_EVERY.max(knobs.requests / MAX_TOKENS));
+    let Driven { requests, failed, callbacks: expected, elapsed, latencies_us } =
+        drive(&sandbox.base, knobs.requests, concurrency, knobs.max, make).await;
+    // A hanging receiver's attempts end at the callback timeout (10 s).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (mut now, mut until) = (counters(&http, &sandbox.base).await, started.elapsed());
+    while (now.accounted - before.accounted < expected || now.busy > 0) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let next = counters(&http, &sandbox.base).await;
+        if next.accounted != now.accounted {
+            until = started.elapsed();
+        }
+        now = next;
+    }
+    let row = Row {
+        name: name.to_owned(),
+        requests,
+        failed,
+        elapsed,
+        latencies_us,
+        cpu: sandbox.cpu().saturating_sub(cpu_before),
+        callbacks: Some((expected, now.accounted - before.accounted, until)),
+        peak_mib: sandbox.peak_mib(),
+        note: Some(format!(
+            "{name}: {} of {expected} callbacks failed at once, unsent, their destination's circuit open.",
+            now.short_circuited - before.short_circuited
+        )),
+    };
+    eprintln!(
+        "  {name}: {requests} requests ({failed} failed) in {:.2}s, {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+        elapsed.as_secs_f64(),
+        row.rps(),
+        row.percentile_ms(0.5),
+        row.percentile_ms(0.99)
+    );
+    row
+}
+
+/// (i) a receiver that refuses connections, (j) one that accepts and never
+/// answers, each at the benchmark's concurrency and at 16 connections.
+async fn failing_rows(sandbox: &Server, daraja: &Daraja, knobs: Knobs, rows: &mut Vec<Row>) {
+    for concurrency in [knobs.concurrency, 16] {
+        eprintln!("(i) refusing receiver, {concurrency} connections");
+        let name = format!("(i) STK push, refusing receiver, {concurrency} conns");
+        rows.push(failing_phase(&name, sandbox, daraja, knobs, concurrency, refusing_url()).await);
+    }
+    for concurrency in [knobs.concurrency, 16] {
+        eprintln!("(j) hanging receiver, {concurrency} connections");
+        let name = format!("(j) STK push, hanging receiver, {concurrency} conns");
+        rows.push(failing_phase(&name, sandbox, daraja, knobs, concurrency, hanging_url().await).await);
+    }
+}
+
+// ---------------------------------------------------------------- the peer
+
+/// The peer's virtual environment: made under `target/` with the machine's
+/// `python3` and `pip` the first time, reused after; `None` (and why) when
+/// they are missing or the install fails.
+fn peer_venv(target: &std::path::Path) -> Result<std::path::PathBuf, String> {
+    let venv = target.join("bench-peer-venv");
+    let bin = venv.join("bin/daraja-mock");
+    if bin.exists() {
+        return Ok(bin);
+    }
+    let quiet = |c: &mut Command| c.stdout(Stdio::null()).stderr(Stdio::null()).status();
+    match quiet(Command::new("python3").arg("-m").arg("venv").arg(&venv)) {
+        Ok(status) if status.success() => {}
+        _ => return Err("python3 with venv is not available".into()),
+    }
+    match quiet(Command::new(venv.join("bin/pip")).args(["install", "--quiet", "daraja-mock==1.0.5"])) {
+        Ok(status) if status.success() && bin.exists() => Ok(bin),
+        _ => Err("pip could not install daraja-mock".into()),
+    }
+}
+
+/// The peer, PyPI's `daraja-mock` (a Flask test double that answers fixed
+/// bodies, checks nothing and sends no callback), on a free loopback port.
+fn peer_server(bin: &std::path::Path) -> Option<Server> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+    let started = Instant::now();
+    let mut command = Command::new(bin);
+    command.args(["--host", "127.0.0.1", "--port", &port.to_string()]);
+    let child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()?;
+    let mut server = Server { child, base: format!("http://127.0.0.1:{port}"), ready: Duration::ZERO };
+    let addr: SocketAddr = server.base.trim_start_matches("http://").parse().ok()?;
+    while std::net::TcpStream::connect(addr).is_err() {
+        if started.elapsed() > Duration::from_secs(30) {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.ready = started.elapsed();
+    Some(server)
+}
+
+/// (p) The endpoints the peer shares with the sandbox, token and STK push,
+/// driven the same way; `Err` says why the peer was skipped.
+async fn peer_rows(target: &std::path::Path, daraja: &Daraja, knobs: Knobs) -> Result<Vec<Row>, String> {
+    let bin = peer_venv(target)?;
+    let peer = peer_server(&bin).ok_or("daraja-mock did not start")?;
+    let d = Daraja { base: peer.base.clone(), ..daraja.clone() };
+    let mut rows = Vec::new();
+    // The peer serves about a thousand requests a second: fewer of them
+    // measure it as well.
+    let count = knobs.requests.min(10_000);
+    eprintln!("(p) the peer, daraja-mock: token, STK push");
+    rows.push(phase("(p) daraja-mock: token", &peer, knobs, count, None, token_requests(&d)).await);
+    rows.push(phase("(p) daraja-mock: STK push", &peer, knobs, count, None, stk_requests(&d, 0)).await);
+    Ok(rows)
+}
+
 // ---------------------------------------------------------------- Daraja requests
 
+#[derive(Clone)]
 struct Daraja {
     base: String,
     /// `Basic …` of the default app, for token requests.
@@ -540,6 +732,15 @@ fn b2c_body(receiver: &str, credential: &str) -> Value {
 /// A `SecurityCredential` as clients make it, to the published certificate.
 fn credential(public: &rsa::RsaPublicKey, rng: &mut rand::rngs::ThreadRng) -> String {
     pesa_sandbox::crypto::credential::encrypt(public, INITIATOR_PASSWORD.as_bytes(), rng).expect("encrypt")
+}
+
+/// Token requests only (Basic auth, as clients renew).
+fn token_requests(d: &Daraja) -> MakeRequest {
+    let basic = d.basic.clone();
+    Arc::new(move |_| {
+        let path = "/oauth/v1/generate?grant_type=client_credentials".to_owned();
+        Req { method: "GET", path, authorization: Some(basic.clone()), body: None, brings: 0 }
+    })
 }
 
 /// Token + STK push: pushes, with a token request in every `tokens_every`
@@ -748,7 +949,16 @@ async fn run(knobs: Knobs) -> String {
     );
 
     vodafone_rows(&sandbox, knobs, &mut rows).await;
+
+    // Tokens only, for the side-by-side: this many revoke the bearer the
+    // phases above used, so the phases below fetch their own.
+    eprintln!("(k) token");
+    rows.push(phase("(k) token", &sandbox, knobs, knobs.requests, None, token_requests(&daraja)).await);
+    let daraja = Daraja::connect(&sandbox.base, &receiver_url).await;
+    failing_rows(&sandbox, &daraja, knobs, &mut rows).await;
     drop(sandbox);
+
+    let peer = peer_rows(&target, &daraja, knobs).await;
 
     // Memory after a million pushes, default journal and retention limits.
     let mut million = None;
@@ -774,7 +984,7 @@ async fn run(knobs: Knobs) -> String {
     let mut starts: Vec<Duration> = (0..5).map(|seed| Server::sandbox(&world, 10 + seed).ready).collect();
     starts.sort();
 
-    render(&rows, million.as_ref(), &starts, knobs)
+    render(&rows, million.as_ref(), &starts, knobs, peer)
 }
 
 // ---------------------------------------------------------------- Vodafone requests
@@ -879,7 +1089,13 @@ async fn vodafone_rows(sandbox: &Server, knobs: Knobs, rows: &mut Vec<Row>) {
     );
 }
 
-fn render(rows: &[Row], million: Option<&Row>, starts: &[Duration], knobs: Knobs) -> String {
+fn render(
+    rows: &[Row],
+    million: Option<&Row>,
+    starts: &[Duration],
+    knobs: Knobs,
+    peer: Result<Vec<Row>, String>,
+) -> String {
     use std::fmt::Write;
     let floor = &rows[0];
     let mut out = String::new();
@@ -897,7 +1113,8 @@ fn render(rows: &[Row], million: Option<&Row>, starts: &[Duration], knobs: Knobs
         "| phase | req/s | × (a) | p50 ms | p99 ms | server CPU/req µs | × (a) | callbacks/s | lost | peak MiB |"
     );
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for row in rows.iter().chain(million) {
+    let peer_rows: &[Row] = peer.as_deref().unwrap_or(&[]);
+    for row in rows.iter().chain(million).chain(peer_rows) {
         let (cb_rate, lost) = match row.callbacks {
             Some((expected, delivered, until)) => (
                 format!("{:.0}", delivered as f64 / until.as_secs_f64().max(1e-9)),
@@ -921,7 +1138,40 @@ fn render(rows: &[Row], million: Option<&Row>, starts: &[Duration], knobs: Knobs
             row.peak_mib,
         );
     }
+    for note in rows.iter().filter_map(|r| r.note.as_deref()) {
+        let _ = writeln!(out, "\n{note}");
+    }
+    let _ = writeln!(
+        out,
+        "\nLost: callbacks neither delivered nor journaled as failed (for (i) and (j), failed at once or after the timeout counts as journaled)."
+    );
     let by_name = |prefix: &str| rows.iter().find(|r| r.name.starts_with(prefix));
+    match &peer {
+        Ok(peer) => {
+            let ours = [("token", by_name("(k) token")), ("STK push", by_name("(b)"))];
+            for ((what, ours), theirs) in ours.iter().zip(peer) {
+                if let Some(ours) = ours {
+                    let _ = writeln!(
+                        out,
+                        "\nThe peer, daraja-mock, {what}: the sandbox serves {:.1}× its requests per second at {:.2}× its p99 ({:.0} against {:.0} req/s, {:.1} against {:.1} ms).",
+                        ours.rps() / theirs.rps().max(1e-9),
+                        ours.percentile_ms(0.99) / theirs.percentile_ms(0.99).max(1e-9),
+                        ours.rps(),
+                        theirs.rps(),
+                        ours.percentile_ms(0.99),
+                        theirs.percentile_ms(0.99),
+                    );
+                }
+            }
+            let _ = writeln!(
+                out,
+                "The peer answers fixed bodies and checks nothing (no credentials, no password, no state) and sends no callback; the sandbox's push is checked, settled and called back."
+            );
+        }
+        Err(why) => {
+            let _ = writeln!(out, "\nThe peer (PyPI daraja-mock) was skipped: {why}.");
+        }
+    }
     if let (Some(stk), Some(repeated), Some(fresh)) =
         (by_name("(b)"), by_name("(c) B2C, repeated"), by_name("(c) B2C, fresh"))
     {
