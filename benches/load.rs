@@ -455,8 +455,8 @@ async fn phase(
     let cpu_before = server.cpu();
     let received_before = receiver.map(|r| r.received.load(Ordering::Relaxed)).unwrap_or(0);
     let started = Instant::now();
-    let Driven { requests, failed, callbacks: expected, elapsed, latencies_us } =
-        drive(&server.base, count, knobs.concurrency, knobs.max, make).await;
+    let driven = drive(&server.base, count, knobs.concurrency, knobs.max, make).await;
+    let expected = driven.callbacks;
     let callbacks = match receiver {
         Some(receiver) => {
             let (delivered, until) = await_callbacks(receiver, received_before, expected, started, knobs.max).await;
@@ -464,6 +464,18 @@ async fn phase(
         }
         None => None,
     };
+    measured(name, server, cpu_before, driven, callbacks)
+}
+
+/// The row of a phase just driven, reported as it ends.
+fn measured(
+    name: &str,
+    server: &Server,
+    cpu_before: Duration,
+    driven: Driven,
+    callbacks: Option<(u64, u64, Duration)>,
+) -> Row {
+    let Driven { requests, failed, elapsed, latencies_us, .. } = driven;
     let row = Row {
         name: name.to_owned(),
         requests,
@@ -476,9 +488,10 @@ async fn phase(
         note: None,
     };
     eprintln!(
-        "  {name}: {requests} requests ({failed} failed) in {:.2}s, {:.0} req/s, p99 {:.2} ms",
+        "  {name}: {requests} requests ({failed} failed) in {:.2}s, {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
         elapsed.as_secs_f64(),
         row.rps(),
+        row.percentile_ms(0.5),
         row.percentile_ms(0.99)
     );
     row
@@ -546,8 +559,8 @@ async fn failing_phase(
     // A bearer of its own: each phase renews tokens, and an app keeps only its newest thousand.
     let d = Daraja::connect(&daraja.base, &receiver).await;
     let make = stk_requests(&d, TOKENS_EVERY.max(knobs.requests / MAX_TOKENS));
-    let Driven { requests, failed, callbacks: expected, elapsed, latencies_us } =
-        drive(&sandbox.base, knobs.requests, concurrency, knobs.max, make).await;
+    let driven = drive(&sandbox.base, knobs.requests, concurrency, knobs.max, make).await;
+    let expected = driven.callbacks;
     // A hanging receiver's attempts end at the callback timeout (10 s).
     let deadline = Instant::now() + Duration::from_secs(30);
     let (mut now, mut until) = (counters(&http, &sandbox.base).await, started.elapsed());
@@ -559,27 +572,12 @@ async fn failing_phase(
         }
         now = next;
     }
-    let row = Row {
-        name: name.to_owned(),
-        requests,
-        failed,
-        elapsed,
-        latencies_us,
-        cpu: sandbox.cpu().saturating_sub(cpu_before),
-        callbacks: Some((expected, now.accounted - before.accounted, until)),
-        peak_mib: sandbox.peak_mib(),
-        note: Some(format!(
-            "{name}: {} of {expected} callbacks failed at once, unsent, their destination's circuit open.",
-            now.short_circuited - before.short_circuited
-        )),
-    };
-    eprintln!(
-        "  {name}: {requests} requests ({failed} failed) in {:.2}s, {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
-        elapsed.as_secs_f64(),
-        row.rps(),
-        row.percentile_ms(0.5),
-        row.percentile_ms(0.99)
-    );
+    let callbacks = Some((expected, now.accounted - before.accounted, until));
+    let mut row = measured(name, sandbox, cpu_before, driven, callbacks);
+    row.note = Some(format!(
+        "{name}: {} of {expected} callbacks failed at once, unsent, their destination's circuit open.",
+        now.short_circuited - before.short_circuited
+    ));
     row
 }
 
