@@ -365,7 +365,7 @@ impl Sandbox {
                 chrono::Utc::now(),
                 chrono::Duration::from_std(left).unwrap_or(chrono::Duration::zero()),
             );
-            let nothing_due = self.state.tenants.wakeups.next().is_none_or(|at| at > horizon);
+            let nothing_due = self.state.tenants.wakeups.quiet_until(horizon);
             if self.state.callbacks.is_idle() && nothing_due {
                 return true;
             }

@@ -151,13 +151,27 @@ pub(crate) async fn run(app: AppState, stop: CancellationToken) {
             _ = notified => continue,
             _ = tokio::time::sleep(sleep) => {}
         }
-        for tenant_id in wakeups.take_due(chrono::Utc::now()) {
+        let due = wakeups.take_due(chrono::Utc::now());
+        // Each tenant taken counts as settling until done, even if this
+        // task panics or is stopped first.
+        let mut guards: Vec<Settling<'_>> = due.iter().map(|_| Settling(&wakeups)).collect();
+        for tenant_id in due {
             if let Some(tenant) = app.tenants.get(&tenant_id) {
                 settle_due(&app, &tenant).await;
                 // Whatever is left (later events) is armed again by the
                 // tenant's lock; after a caught panic too.
             }
+            guards.pop();
         }
+    }
+}
+
+/// Marks one tenant taken as due settled when dropped.
+struct Settling<'a>(&'a crate::store::Wakeups);
+
+impl Drop for Settling<'_> {
+    fn drop(&mut self) {
+        self.0.settled();
     }
 }
 

@@ -2,6 +2,7 @@
 //! scheduler sleeps towards.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
@@ -14,6 +15,10 @@ pub struct Wakeups {
     /// Signalled when a tenant's earliest due time moves earlier than
     /// everything the scheduler is sleeping towards.
     pub notify: Notify,
+    /// Tenants taken as due and not yet settled: while one is, its later
+    /// events are not armed yet, and shutdown must not take the quiet for
+    /// the end.
+    settling: AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -60,6 +65,23 @@ impl Wakeups {
                 due.push(tenant);
             }
         }
+        // Counted before the lock is released, so no reader sees the
+        // tenants neither armed nor settling.
+        self.settling.fetch_add(due.len(), Ordering::SeqCst);
         due
+    }
+
+    /// One tenant taken by [`Wakeups::take_due`] is settled, its callbacks
+    /// handed over and its later events armed.
+    pub fn settled(&self) {
+        let _ = self.settling.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| Some(n.saturating_sub(1)));
+    }
+
+    /// Whether nothing is due before `horizon`, nor being settled.
+    pub fn quiet_until(&self, horizon: DateTime<Utc>) -> bool {
+        // The due time first: a tenant taken after it was read is counted
+        // as settling before the count is read.
+        let next = self.next();
+        self.settling.load(Ordering::SeqCst) == 0 && next.is_none_or(|at| at > horizon)
     }
 }
