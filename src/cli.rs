@@ -186,7 +186,8 @@ pub struct ServeArgs {
     pub callback_breaker_failures: u32,
     /// How long an open circuit waits before one attempt probes the
     /// destination again, and how long a destination may leave as many
-    /// attempts in flight unanswered before it is treated as down.
+    /// attempts in flight unanswered, while its tenant's callbacks back up,
+    /// before it is treated as down.
     #[arg(long, env = "PESA_SANDBOX_CALLBACK_BREAKER_MS", value_parser = clap::value_parser!(u64).range(1..=3_600_000), default_value_t = 1_000)]
     pub callback_breaker_ms: u64,
     /// Connections served at once.

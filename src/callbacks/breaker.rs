@@ -8,7 +8,9 @@
 //! requests until the failures drain. With it, once a destination (scheme,
 //! host and port) has left `failures` attempts in a row unanswered (refused,
 //! reset, timed out), or has had that many attempts in flight and answered
-//! none of them for `window`, its circuit opens: attempts fail at once,
+//! none of them for `window` while its tenant's lane is backed up (a live
+//! receiver slow to answer a burst is waited for), its circuit opens:
+//! attempts fail at once,
 //! without a connection, journaled as failed with the reason, and are
 //! retried as their script says. After `window` one attempt goes through
 //! (half-open); if it is answered the circuit closes, otherwise it opens
@@ -131,17 +133,20 @@ impl Breakers {
         self.circuits.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Why an attempt to `url` must fail at once, if it must.
-    pub(super) fn check(&self, url: &str) -> Option<String> {
+    /// Why an attempt to `url` must fail at once, if it must; `backed_up`
+    /// says whether waiting for the destination would hold requests.
+    pub(super) fn check(&self, url: &str, backed_up: bool) -> Option<String> {
         if self.config.failures == 0 {
             return None;
         }
         let circuits = self.circuits();
         let key = destination(url);
-        self.refusal(key, circuits.get(key)?, Instant::now())
+        self.refusal(key, circuits.get(key)?, Instant::now(), backed_up)
     }
 
-    fn refusal(&self, key: &str, circuit: &Circuit, now: Instant) -> Option<String> {
+    /// A silent destination is only cut off when waiting for it would hold
+    /// requests: a live receiver slow to answer a burst is waited for.
+    fn refusal(&self, key: &str, circuit: &Circuit, now: Instant, backed_up: bool) -> Option<String> {
         let window = self.config.window;
         match circuit.open_until {
             Some(until) if now < until => Some(format!(
@@ -158,7 +163,7 @@ impl Breakers {
             None => {
                 let threshold = usize::try_from(self.config.failures).unwrap_or(usize::MAX);
                 let silent = now.saturating_duration_since(circuit.answered_at);
-                (circuit.in_flight >= threshold && silent >= window).then(|| {
+                (backed_up && circuit.in_flight >= threshold && silent >= window).then(|| {
                     format!(
                         "not sent: {key} has answered none of its {} attempts in flight for {} ms",
                         circuit.in_flight,
@@ -171,7 +176,7 @@ impl Breakers {
 
     /// Lets an attempt to `url` go out (`None` when the breaker is off), or
     /// says why it must fail at once.
-    pub(super) fn admit(self: &Arc<Self>, url: &str) -> Result<Option<Attempt>, String> {
+    pub(super) fn admit(self: &Arc<Self>, url: &str, backed_up: bool) -> Result<Option<Attempt>, String> {
         if self.config.failures == 0 {
             return Ok(None);
         }
@@ -190,7 +195,7 @@ impl Breakers {
             circuits.insert(Box::from(key), Circuit::new(now));
         }
         let Some(circuit) = circuits.get_mut(key) else { return Ok(None) };
-        if let Some(why) = self.refusal(key, circuit, now) {
+        if let Some(why) = self.refusal(key, circuit, now, backed_up) {
             return Err(why);
         }
         if circuit.open_until.is_some() {
@@ -245,7 +250,7 @@ mod tests {
     }
 
     fn attempt(b: &Arc<Breakers>, url: &str) -> Attempt {
-        b.admit(url).unwrap().unwrap()
+        b.admit(url, true).unwrap().unwrap()
     }
 
     #[test]
@@ -262,8 +267,8 @@ mod tests {
         for _ in 0..3 {
             attempt(&b, "http://h:1/a").finish(false, Some("connection refused"));
         }
-        let why = b.admit("http://h:1/other").err().unwrap();
-        assert_eq!(b.check("http://h:1/x"), Some(why.clone()), "checking says the same, without an attempt");
+        let why = b.admit("http://h:1/other", true).err().unwrap();
+        assert_eq!(b.check("http://h:1/x", true), Some(why.clone()), "checking says the same, without an attempt");
         assert!(why.contains("http://h:1 left 3 attempts in a row unanswered"), "{why}");
         assert!(why.contains("connection refused"), "{why}");
         // Another destination is not affected.
@@ -271,7 +276,7 @@ mod tests {
         // An answer, whatever its status, closes a circuit.
         b.circuits().get_mut("http://h:1").unwrap().open_until = Some(Instant::now());
         let probe = attempt(&b, "http://h:1/a");
-        assert!(b.admit("http://h:1/a").is_err(), "one probe at a time");
+        assert!(b.admit("http://h:1/a", true).is_err(), "one probe at a time");
         probe.finish(true, None);
         attempt(&b, "http://h:1/a").finish(true, None);
         assert!(b.circuits().is_empty(), "healthy idle destinations are forgotten");
@@ -283,7 +288,7 @@ mod tests {
         attempt(&b, "http://h:1/").finish(false, None);
         b.circuits().get_mut("http://h:1").unwrap().open_until = Some(Instant::now());
         attempt(&b, "http://h:1/").finish(false, Some("timed out"));
-        assert!(b.admit("http://h:1/").err().unwrap().contains("timed out"));
+        assert!(b.admit("http://h:1/", true).err().unwrap().contains("timed out"));
     }
 
     #[test]
@@ -291,11 +296,12 @@ mod tests {
         let b = breakers(2, 0);
         let first = attempt(&b, "http://h:1/");
         let second = attempt(&b, "http://h:1/");
-        let why = b.admit("http://h:1/").err().unwrap();
+        assert!(b.check("http://h:1/", false).is_none(), "waited for while nothing backs up");
+        let why = b.admit("http://h:1/", true).err().unwrap();
         assert!(why.contains("answered none of its 2 attempts in flight"), "{why}");
         drop(first);
         second.finish(true, None);
-        assert!(b.admit("http://h:1/").is_ok());
+        assert!(b.admit("http://h:1/", true).is_ok());
     }
 
     #[test]
@@ -306,9 +312,9 @@ mod tests {
         }
         let off = breakers(0, 60_000);
         for _ in 0..5 {
-            assert!(off.admit("http://h:1/").unwrap().is_none());
+            assert!(off.admit("http://h:1/", true).unwrap().is_none());
         }
-        assert!(off.check("http://h:1/").is_none());
+        assert!(off.check("http://h:1/", true).is_none());
         assert!(off.circuits().is_empty());
     }
 }

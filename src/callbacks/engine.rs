@@ -206,14 +206,15 @@ impl Lanes {
     /// Moves the capped lanes whose next job's circuit is open into the
     /// ring (that job fails at once and needs no slot), and those with a
     /// free slot again.
-    fn sweep(&mut self, per_tenant: usize, breakers: &Breakers) {
+    fn sweep(&mut self, per_tenant: usize, shed_at: usize, breakers: &Breakers) {
         for id in std::mem::take(&mut self.capped) {
             let Some(lane) = self.by_tenant.get_mut(&id) else { continue };
             lane.capped = false;
             if lane.ready || lane.queue.is_empty() {
                 continue;
             }
-            if lane.queue.front().is_some_and(|job| breakers.check(&job.url).is_some()) {
+            let backed_up = lane.queue.len() >= shed_at;
+            if lane.queue.front().is_some_and(|job| breakers.check(&job.url, backed_up).is_some()) {
                 lane.ready = true;
                 self.ring.push_back(id);
             } else {
@@ -224,7 +225,10 @@ impl Lanes {
 
     /// The next job to start (or to fail at once, its circuit open),
     /// taking lanes in turn.
-    fn next(&mut self, per_tenant: usize, max_in_flight: usize, breakers: &Arc<Breakers>) -> Option<Next> {
+    /// A lane with `shed_at` jobs waiting is backed up: its requests are
+    /// about to be held, so a silent destination's jobs fail rather than wait.
+    fn next(&mut self, limits: (usize, usize, usize), breakers: &Arc<Breakers>) -> Option<Next> {
+        let (per_tenant, max_in_flight, shed_at) = limits;
         if self.closed || self.in_flight >= max_in_flight {
             return None;
         }
@@ -238,10 +242,11 @@ impl Lanes {
                 }
                 Ok(None)
             } else {
+                let backed_up = lane.queue.len() >= shed_at;
                 let Some(job) = lane.queue.front() else { continue };
-                match (lane.in_flight.len() < cap, breakers.check(&job.url)) {
+                match (lane.in_flight.len() < cap, breakers.check(&job.url, backed_up)) {
                     (_, Some(why)) => Err(why),
-                    (true, None) => breakers.admit(&job.url),
+                    (true, None) => breakers.admit(&job.url, backed_up),
                     (false, None) => {
                         self.refresh(&id, per_tenant);
                         continue;
@@ -532,9 +537,12 @@ impl CallbackEngine {
             // refused by its circuit is looked at again at once.
             let capped = loop {
                 let mut lanes = inner.lanes();
-                lanes.sweep(inner.per_tenant, &inner.breakers);
+                // Where admission starts holding a tenant's requests.
+                let shed_at = inner.capacity / 2;
+                lanes.sweep(inner.per_tenant, shed_at, &inner.breakers);
                 let mut started = false;
-                while let Some(next) = lanes.next(inner.per_tenant, inner.max_in_flight, &inner.breakers) {
+                let limits = (inner.per_tenant, inner.max_in_flight, shed_at);
+                while let Some(next) = lanes.next(limits, &inner.breakers) {
                     let engine = self.clone();
                     tasks.spawn(async move { engine.run_delivery(next).await });
                     started = true;
