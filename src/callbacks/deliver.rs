@@ -2,11 +2,18 @@
 //! the answer, journal the attempt, and schedule what follows (the
 //! receiver's answer for its provider, a retry, held callbacks released).
 
+use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::http::Request;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use secrecy::ExposeSecret;
 
 use super::allowlist::{refused, Destination};
@@ -36,7 +43,7 @@ impl Answer {
 /// refused it: then it is journaled and retried as a failed attempt,
 /// without a connection.
 pub(super) async fn deliver(
-    client: &reqwest::Client,
+    clients: &Clients,
     stats: &Stats,
     capture: usize,
     allow: &[Destination],
@@ -62,7 +69,7 @@ pub(super) async fn deliver(
     }
     let at = tenant.now();
     let started = Instant::now();
-    let answer = send(client, capture, &tenant, &job, at).await;
+    let answer = send(clients, capture, &tenant, &job, at).await;
     if let Some(attempt) = attempt {
         attempt.finish(answer.status.is_some(), answer.error.as_deref());
     }
@@ -123,30 +130,126 @@ fn conclude(
     released
 }
 
-/// Sends the request and reads at most `capture` bytes of the answer.
-async fn send(
-    client: &reqwest::Client,
-    capture: usize,
-    tenant: &Tenant,
-    job: &CallbackJob,
-    at: DateTime<Utc>,
-) -> Answer {
-    let body = job.body.as_bytes().to_vec();
-    let mut request =
-        client.request(job.method.clone(), &job.url).header(reqwest::header::CONTENT_TYPE, job.body.content_type());
-    for (name, value) in job.headers.iter() {
-        request = request.header(name.as_str(), value.as_str());
+/// The engine's HTTP clients: hyper's pooled client for plain HTTP (the
+/// usual local receiver), reqwest with rustls for HTTPS and for URLs only
+/// the `url` crate reads (international host names). Neither follows
+/// redirects or uses a proxy; both bound the connect and the attempt.
+pub(super) struct Clients {
+    plain: Client<HttpConnector, Full<Bytes>>,
+    tls: reqwest::Client,
+    timeout: Duration,
+}
+
+const USER_AGENT: &str = concat!("pesa-sandbox/", env!("CARGO_PKG_VERSION"));
+
+impl Clients {
+    pub(super) fn new(
+        timeout: Duration,
+        connect_timeout: Duration,
+        idle_per_host: usize,
+    ) -> Result<Clients, reqwest::Error> {
+        let tls = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(idle_per_host)
+            .no_proxy()
+            .user_agent(USER_AGENT)
+            .build()?;
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(connect_timeout));
+        connector.set_nodelay(true);
+        let plain = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(idle_per_host)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .build(connector);
+        Ok(Clients { plain, tls, timeout })
     }
-    if let Some(ms) = job.timeout_ms {
-        request = request.timeout(Duration::from_millis(ms));
-    }
+}
+
+/// Sends the request and reads at most `capture` bytes of the answer,
+/// all within the attempt's timeout.
+async fn send(clients: &Clients, capture: usize, tenant: &Tenant, job: &CallbackJob, at: DateTime<Utc>) -> Answer {
+    let body = Bytes::copy_from_slice(job.body.as_bytes());
+    let mut headers: Vec<(&str, Cow<'_, str>)> = vec![("content-type", Cow::Borrowed(job.body.content_type()))];
+    headers.extend(job.headers.iter().map(|(name, value)| (name.as_str(), Cow::Borrowed(value.as_str()))));
     if let Some(secret) = tenant.with_core(|core| core.signing_secret.clone()) {
         let timestamp = at.timestamp();
         let signature = crate::crypto::webhook::sign(secret.expose_secret(), &job.id, timestamp, &body);
-        request = request
-            .header("webhook-id", &job.id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", signature);
+        headers.push(("webhook-id", Cow::Borrowed(job.id.as_str())));
+        headers.push(("webhook-timestamp", Cow::Owned(timestamp.to_string())));
+        headers.push(("webhook-signature", Cow::Owned(signature)));
+    }
+    let timeout = job.timeout_ms.map_or(clients.timeout, Duration::from_millis);
+    let plain = job.url.starts_with("http://").then(|| plain_request(job, &headers, body.clone())).flatten();
+    match plain {
+        Some(request) => send_plain(&clients.plain, request, capture, timeout).await,
+        None => send_reqwest(&clients.tls, job, &headers, body, capture, timeout).await,
+    }
+}
+
+/// The request for hyper's client, or `None` if the URL or a header is one
+/// only reqwest takes.
+fn plain_request(job: &CallbackJob, headers: &[(&str, Cow<'_, str>)], body: Bytes) -> Option<Request<Full<Bytes>>> {
+    let mut builder =
+        Request::builder().method(job.method.clone()).uri(job.url.as_str()).header("user-agent", USER_AGENT);
+    for (name, value) in headers {
+        builder = builder.header(*name, value.as_ref());
+    }
+    builder.body(Full::new(body)).ok()
+}
+
+async fn send_plain(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    request: Request<Full<Bytes>>,
+    capture: usize,
+    timeout: Duration,
+) -> Answer {
+    let deadline = crate::clock::deadline(timeout);
+    let timed_out = || format!("operation timed out (after {} ms)", timeout.as_millis());
+    let response = match tokio::time::timeout_at(deadline, client.request(request)).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(e)) => return Answer { status: None, body: None, error: Some(error_chain(&e)) },
+        Err(_) => return Answer { status: None, body: None, error: Some(timed_out()) },
+    };
+    let status = response.status().as_u16();
+    let mut body = response.into_body();
+    let mut captured = Vec::new();
+    let mut error = None;
+    while captured.len() < capture {
+        match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(Some(Ok(frame))) => {
+                if let Ok(chunk) = frame.into_data() {
+                    let room = capture.saturating_sub(captured.len());
+                    captured.extend_from_slice(chunk.get(..chunk.len().min(room)).unwrap_or_default());
+                }
+            }
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                error = Some(error_chain(&e));
+                break;
+            }
+            Err(_) => {
+                error = Some(timed_out());
+                break;
+            }
+        }
+    }
+    Answer { status: Some(status), body: Some(String::from_utf8_lossy(&captured).into_owned()), error }
+}
+
+async fn send_reqwest(
+    client: &reqwest::Client,
+    job: &CallbackJob,
+    headers: &[(&str, Cow<'_, str>)],
+    body: Bytes,
+    capture: usize,
+    timeout: Duration,
+) -> Answer {
+    let mut request = client.request(job.method.clone(), &job.url).timeout(timeout);
+    for (name, value) in headers {
+        request = request.header(*name, value.as_ref());
     }
     match request.body(body).send().await {
         Ok(mut response) => {
@@ -185,7 +288,8 @@ fn schedule_retry(stats: &Stats, tenant: &Tenant, job: CallbackJob, at: DateTime
     tenant.with_core(|core| core.timeline.schedule(after_ms_u64(at, delay), Event::Deliver(retry)));
 }
 
-/// "connection refused" rather than reqwest's outer "error sending request".
+/// Every cause, so the journal says "connection refused" rather than only
+/// the client's outer "error sending request".
 fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = vec![e.to_string()];
     let mut source = e.source();

@@ -1,5 +1,5 @@
 //! The engine: one lane of callbacks per tenant, a dispatcher that serves
-//! the lanes in turn, one pooled HTTP client.
+//! the lanes in turn, pooled HTTP clients.
 //!
 //! Fairness: every tenant has its own lane (a queue and its own in-flight
 //! count). The dispatcher takes one job from each ready lane in turn, a
@@ -42,7 +42,7 @@ use tokio_util::task::TaskTracker;
 
 use super::allowlist::Destination;
 use super::breaker::{Attempt, BreakerConfig, Breakers};
-use super::deliver::deliver;
+use super::deliver::{deliver, Clients};
 use super::{journal_unsent, CallbackJob};
 use crate::journal::DeliveryOutcome;
 use crate::store::Tenant;
@@ -291,7 +291,7 @@ struct Inner {
     /// Wakes the dispatcher: a job arrived or a slot freed.
     wake: Notify,
     stats: Stats,
-    client: reqwest::Client,
+    clients: Clients,
     capture: usize,
     allow: Arc<[Destination]>,
     breakers: Arc<Breakers>,
@@ -327,20 +327,13 @@ impl CallbackEngine {
         settle: Settle,
         health: Arc<Health>,
     ) -> Result<CallbackEngine, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(config.concurrency)
-            .no_proxy()
-            .user_agent(concat!("pesa-sandbox/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let clients = Clients::new(config.timeout, config.connect_timeout, config.concurrency)?;
         let per_tenant = config.concurrency.max(1);
         let inner = Arc::new(Inner {
             lanes: Mutex::new(Lanes::default()),
             wake: Notify::new(),
             stats: Stats::default(),
-            client,
+            clients,
             capture: config.response_capture_bytes,
             allow: Arc::from(allow),
             breakers: Arc::new(Breakers::new(config.breaker)),
@@ -568,7 +561,7 @@ impl CallbackEngine {
             Next::Start { number, tenant, job, attempt } => (Some(number), tenant, job, Ok(attempt)),
             Next::NotSent { tenant, job, why } => (None, tenant, job, Err(why)),
         };
-        let delivery = deliver(&inner.client, &inner.stats, inner.capture, &inner.allow, permit, tenant.clone(), job);
+        let delivery = deliver(&inner.clients, &inner.stats, inner.capture, &inner.allow, permit, tenant.clone(), job);
         let released = match AssertUnwindSafe(delivery).catch_unwind().await {
             Ok(released) => released,
             Err(panic) => {

@@ -19,7 +19,9 @@
 //!   tracked by the [`TaskTracker`](tokio_util::task::TaskTracker) so
 //!   shutdown can wait for them; a virtual-clock tenant's lane delivers one
 //!   at a time, in order;
-//! * one pooled `reqwest` client, so connections to a receiver are reused;
+//! * pooled clients, so connections to a receiver are reused: hyper's own
+//!   for plain HTTP (the usual local receiver, at the least cost), reqwest
+//!   with rustls for HTTPS;
 //! * every attempt is bounded by `timeout` and journaled (body, receiver
 //!   status, latency, error) ([`deliver`]);
 //! * a destination that leaves attempts unanswered (refuses, hangs) has its
