@@ -8,4 +8,5 @@
 pub mod credential;
 pub mod keys;
 pub mod lnm;
+pub mod pkce;
 pub mod webhook;
