@@ -41,6 +41,7 @@
 //!   upstream, say).
 //! * `userinfo` refused: the guide's 400 `invalid_request` for a live token.
 
+pub(crate) mod wire;
 pub(crate) mod world;
 
 /// The provider's name in journals, scenario files and `/__sandbox/ecitizen/`.
