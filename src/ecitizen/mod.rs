@@ -41,6 +41,8 @@
 //!   upstream, say).
 //! * `userinfo` refused: the guide's 400 `invalid_request` for a live token.
 
+pub(crate) mod error;
+pub(crate) mod page;
 pub(crate) mod wire;
 pub(crate) mod world;
 
