@@ -42,6 +42,7 @@
 //! * `userinfo` refused: the guide's 400 `invalid_request` for a live token.
 
 pub(crate) mod error;
+pub(crate) mod grants;
 pub(crate) mod page;
 pub(crate) mod wire;
 pub(crate) mod world;
