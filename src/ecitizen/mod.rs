@@ -41,6 +41,7 @@
 //!   upstream, say).
 //! * `userinfo` refused: the guide's 400 `invalid_request` for a live token.
 
+pub(crate) mod authorize;
 pub(crate) mod error;
 pub(crate) mod grants;
 pub(crate) mod page;
