@@ -44,6 +44,7 @@
 pub(crate) mod authorize;
 pub(crate) mod error;
 pub(crate) mod grants;
+pub(crate) mod oidc;
 pub(crate) mod page;
 pub(crate) mod wire;
 pub(crate) mod world;
