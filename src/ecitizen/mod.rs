@@ -46,6 +46,8 @@ pub(crate) mod error;
 pub(crate) mod grants;
 pub(crate) mod oidc;
 pub(crate) mod page;
+pub(crate) mod resource;
+pub(crate) mod token;
 pub(crate) mod wire;
 pub(crate) mod world;
 
