@@ -43,6 +43,8 @@
 
 pub(crate) mod authorize;
 pub(crate) mod error;
+#[cfg(test)]
+mod flow;
 pub(crate) mod grants;
 pub(crate) mod oidc;
 pub(crate) mod page;
