@@ -2,9 +2,9 @@
 //! check them: the public key as JWK members (RFC 7517/7518), its RFC 7638
 //! thumbprint as a stable key id, and the OpenID Connect `at_hash`.
 //!
-//! The signing itself is `jsonwebtoken`'s; this module only loads the
-//! committed PKCS#8 key, fixes the algorithm and the header, and exposes the
-//! public half in the form a JWKS document needs.
+//! The signing itself is `jsonwebtoken`'s; this module only loads a PKCS#8
+//! key (providers commit theirs), fixes the algorithm and the header, and
+//! exposes the public half in the form a JWKS document needs.
 //!
 //! **Invariant:** the private key never leaves [`RsaJwtSigner`]; its `Debug`
 //! output redacts it.
@@ -109,7 +109,15 @@ mod tests {
     use jsonwebtoken::{DecodingKey, Validation};
     use serde::Deserialize;
 
-    const KEY: &str = crate::crypto::keys::ECITIZEN_OIDC_KEY_PEM;
+    /// A throwaway 1024-bit key from a seeded generator: small so the test
+    /// is fast, seeded so every run signs with the same key.
+    fn key() -> String {
+        use rand::SeedableRng;
+        use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let private = RsaPrivateKey::new(&mut rng, 1024).expect("key generation");
+        private.to_pkcs8_pem(LineEnding::LF).expect("PEM encoding").to_string()
+    }
 
     #[derive(Debug, Serialize, Deserialize, PartialEq)]
     struct Claims {
@@ -120,7 +128,7 @@ mod tests {
 
     #[test]
     fn a_signed_token_verifies_with_the_public_components_alone() {
-        let signer = RsaJwtSigner::from_pkcs8_pem(KEY).expect("the committed key loads");
+        let signer = RsaJwtSigner::from_pkcs8_pem(&key()).expect("the key loads");
         let claims = Claims { sub: "1".into(), aud: "client".into(), exp: 4_102_444_800 };
         let token = signer.sign(&claims).expect("signing works");
 
@@ -139,7 +147,7 @@ mod tests {
     fn rs256_signatures_are_deterministic() {
         // PKCS#1 v1.5 has no randomness in its output, so the same claims
         // signed twice give the same token: seeded runs stay byte-identical.
-        let signer = RsaJwtSigner::from_pkcs8_pem(KEY).expect("the committed key loads");
+        let signer = RsaJwtSigner::from_pkcs8_pem(&key()).expect("the key loads");
         let claims = Claims { sub: "1".into(), aud: "client".into(), exp: 1 };
         assert_eq!(signer.sign(&claims).unwrap(), signer.sign(&claims).unwrap());
     }
@@ -152,10 +160,10 @@ mod tests {
     }
 
     #[test]
-    fn the_committed_key_is_rsa_2048_with_exponent_65537() {
-        let signer = RsaJwtSigner::from_pkcs8_pem(KEY).expect("the committed key loads");
+    fn the_public_members_are_unpadded_base64url_and_debug_hides_the_key() {
+        let signer = RsaJwtSigner::from_pkcs8_pem(&key()).expect("the key loads");
         assert_eq!(signer.exponent(), "AQAB");
-        assert_eq!(URL_SAFE_NO_PAD.decode(signer.modulus()).unwrap().len(), 256);
+        assert_eq!(URL_SAFE_NO_PAD.decode(signer.modulus()).unwrap().len(), 128);
         assert!(!format!("{signer:?}").contains("BEGIN"));
     }
 

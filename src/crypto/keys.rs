@@ -16,10 +16,6 @@ use x509_cert::Certificate;
 pub const DARAJA_CERT_PEM: &str = include_str!("keys/daraja-test-cert.pem");
 const DARAJA_KEY_PEM: &str = include_str!("keys/daraja-test-key.pem");
 
-/// The RSA-2048 key (PKCS#8) that signs eCitizen SSO ID tokens; relying
-/// parties get its public half from the JWKS, keyed by its RFC 7638 thumbprint.
-pub const ECITIZEN_OIDC_KEY_PEM: &str = include_str!("keys/ecitizen-oidc-key.pem");
-
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     /// The certificate PEM could not be parsed as X.509.

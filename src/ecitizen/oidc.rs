@@ -16,7 +16,11 @@ use super::paths;
 use super::wire::{DiscoveryDocument, IdTokenClaims, Jwk, JwkSet, UserInfoResponse};
 use super::world::{ClientKind, UserInfoKeys, World};
 use crate::crypto::jwt::{self, JwtError, RsaJwtSigner};
-use crate::crypto::keys::ECITIZEN_OIDC_KEY_PEM;
+
+/// The RSA-2048 key (PKCS#8, generated once with openssl) that signs every
+/// ID token; relying parties get its public half from the JWKS. A test key:
+/// public by design, worthless outside the sandbox.
+pub(crate) const SIGNING_KEY_PEM: &str = include_str!("keys/oidc-signing-key.pem");
 
 /// The ID-token signer shared by every tenant.
 #[derive(Debug, Clone)]
@@ -27,7 +31,7 @@ pub(crate) struct Oidc {
 impl Oidc {
     /// The signer of the committed eCitizen key.
     pub fn from_committed_key() -> Result<Oidc, JwtError> {
-        Ok(Oidc { signer: RsaJwtSigner::from_pkcs8_pem(ECITIZEN_OIDC_KEY_PEM)? })
+        Ok(Oidc { signer: RsaJwtSigner::from_pkcs8_pem(SIGNING_KEY_PEM)? })
     }
 
     pub fn kid(&self) -> &str {
@@ -189,6 +193,14 @@ mod tests {
         let oidc = Oidc::from_committed_key().unwrap();
         assert_eq!(oidc.kid(), KID);
         assert_eq!(oidc.jwks().keys[0].kid, KID);
+    }
+
+    #[test]
+    fn the_committed_key_is_rsa_2048_with_exponent_65537() {
+        use base64::Engine;
+        let jwk = &Oidc::from_committed_key().unwrap().jwks().keys[0];
+        assert_eq!(jwk.e, "AQAB");
+        assert_eq!(base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&jwk.n).unwrap().len(), 256);
     }
 
     #[test]
