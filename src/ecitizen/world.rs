@@ -249,9 +249,10 @@ pub(crate) struct User {
 }
 
 impl User {
-    /// The name the login page shows.
+    /// The name the login page shows: first, last and surname, in the
+    /// order of the guide's user-info fields.
     pub fn display_name(&self) -> String {
-        let parts = [&self.first_name, &self.surname, &self.last_name];
+        let parts = [&self.first_name, &self.last_name, &self.surname];
         let name: Vec<&str> = parts.iter().filter_map(|p| p.as_deref()).collect();
         if name.is_empty() {
             self.email.clone()
@@ -629,6 +630,7 @@ mod tests {
         assert_eq!(user.id_number, "12345678");
         assert_eq!(user.kra_pin_number.as_deref(), Some("A1000121"));
         assert_eq!(user.dob.as_deref(), Some("1951-05-28"));
+        assert_eq!(user.display_name(), "John Doe Blah");
     }
 
     #[test]
