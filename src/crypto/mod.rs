@@ -6,6 +6,8 @@
 //! **Invariant:** no function here logs; secrets pass through but never leave.
 
 pub mod credential;
+pub mod jwt;
 pub mod keys;
 pub mod lnm;
+pub mod pkce;
 pub mod webhook;
