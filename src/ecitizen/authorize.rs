@@ -180,7 +180,7 @@ pub(crate) fn decision(form: &LoginForm, world: &World) -> Result<(AuthorizeRequ
 
 impl AuthorizeRequest {
     /// What a code for this request, approved by `user_id` at `now`, is bound to.
-    pub fn authorization(&self, user_id: u64, now: DateTime<Utc>) -> Authorization {
+    pub(crate) fn authorization(&self, user_id: u64, now: DateTime<Utc>) -> Authorization {
         Authorization {
             client_id: self.client_id.clone(),
             redirect_uri: self.redirect_uri.clone(),
@@ -193,7 +193,7 @@ impl AuthorizeRequest {
     }
 
     /// The redirect that completes a login: `code` and `state` (RFC 6749 §4.1.2).
-    pub fn success_location(&self, code: &str) -> String {
+    pub(crate) fn success_location(&self, code: &str) -> String {
         let mut pairs = vec![("code", code)];
         if let Some(state) = &self.state {
             pairs.push(("state", state));
@@ -202,18 +202,18 @@ impl AuthorizeRequest {
     }
 
     /// The answer to **Back** (or a scenario's denial): `error=access_denied`.
-    pub fn denied(&self, diagnosis: impl Into<String>) -> EcitizenError {
+    pub(crate) fn denied(&self, diagnosis: impl Into<String>) -> EcitizenError {
         refuse_with(self, OAuthError::AccessDenied, diagnosis.into())
     }
 
     /// A scripted failure sent back to the client (`server_error`,
     /// `temporarily_unavailable`, …).
-    pub fn refused(&self, error: OAuthError, diagnosis: impl Into<String>) -> EcitizenError {
+    pub(crate) fn refused(&self, error: OAuthError, diagnosis: impl Into<String>) -> EcitizenError {
         refuse_with(self, error, diagnosis.into())
     }
 
     /// The parameters the login page posts back, as hidden fields.
-    pub fn hidden_fields(&self) -> Vec<(&'static str, &str)> {
+    pub(crate) fn hidden_fields(&self) -> Vec<(&'static str, &str)> {
         let mut fields = vec![
             ("client_id", self.client_id.as_str()),
             ("redirect_uri", self.redirect_uri.as_str()),

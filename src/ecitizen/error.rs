@@ -53,7 +53,7 @@ pub(crate) enum OAuthError {
 }
 
 impl OAuthError {
-    pub fn code(self) -> &'static str {
+    pub(crate) fn code(self) -> &'static str {
         match self {
             OAuthError::InvalidRequest => "invalid_request",
             OAuthError::InvalidClient => "invalid_client",
@@ -71,7 +71,7 @@ impl OAuthError {
     }
 
     /// The `error_description` on the wire.
-    pub fn description(self) -> &'static str {
+    pub(crate) fn description(self) -> &'static str {
         match self {
             OAuthError::InvalidRequest => {
                 "The request is missing a required parameter, includes an unsupported parameter value, or is otherwise malformed."
@@ -106,7 +106,7 @@ impl OAuthError {
 
     /// The token endpoint's status for this error (RFC 6749 §5.2, or
     /// ExOauth2Provider's 422s when the world asks for them).
-    pub fn token_status(self, statuses: ErrorStatuses) -> StatusCode {
+    pub(crate) fn token_status(self, statuses: ErrorStatuses) -> StatusCode {
         match (self, statuses) {
             (OAuthError::ServerError, _) => StatusCode::INTERNAL_SERVER_ERROR,
             (OAuthError::TemporarilyUnavailable, _) => StatusCode::SERVICE_UNAVAILABLE,
@@ -157,14 +157,14 @@ pub(crate) struct EcitizenError {
 
 impl EcitizenError {
     /// A token-endpoint (or introspection) error as RFC 6749 §5.2 JSON.
-    pub fn token(error: OAuthError, statuses: ErrorStatuses, diagnosis: impl Into<String>) -> EcitizenError {
+    pub(crate) fn token(error: OAuthError, statuses: ErrorStatuses, diagnosis: impl Into<String>) -> EcitizenError {
         let render = Render::Json { status: error.token_status(statuses), challenge: None };
         EcitizenError { error, diagnosis: diagnosis.into(), render }
     }
 
     /// Marks an `invalid_client` answer to a client that used HTTP Basic:
     /// RFC 6749 §5.2 then requires 401 and a matching `WWW-Authenticate`.
-    pub fn after_basic_auth(mut self) -> EcitizenError {
+    pub(crate) fn after_basic_auth(mut self) -> EcitizenError {
         if self.error == OAuthError::InvalidClient {
             self.render = Render::Json { status: StatusCode::UNAUTHORIZED, challenge: Some(Challenge::Basic) };
         }
@@ -172,19 +172,19 @@ impl EcitizenError {
     }
 
     /// An authorization error sent back to the client's redirect URI.
-    pub fn redirect(error: OAuthError, location: String, diagnosis: impl Into<String>) -> EcitizenError {
+    pub(crate) fn redirect(error: OAuthError, location: String, diagnosis: impl Into<String>) -> EcitizenError {
         EcitizenError { error, diagnosis: diagnosis.into(), render: Render::Redirect { location } }
     }
 
     /// An authorization error shown to the user (RFC 6749 §4.1.2.1: never
     /// redirect to an unverified URI).
-    pub fn page(error: OAuthError, diagnosis: impl Into<String>) -> EcitizenError {
+    pub(crate) fn page(error: OAuthError, diagnosis: impl Into<String>) -> EcitizenError {
         EcitizenError { error, diagnosis: diagnosis.into(), render: Render::Page { status: StatusCode::BAD_REQUEST } }
     }
 
     /// A refused user-info request: the guide's 400 `invalid_request`, or
     /// RFC 6750's 401 `invalid_token` with a Bearer challenge.
-    pub fn userinfo(mode: UserInfoErrors, diagnosis: impl Into<String>) -> EcitizenError {
+    pub(crate) fn userinfo(mode: UserInfoErrors, diagnosis: impl Into<String>) -> EcitizenError {
         let (error, render) = match mode {
             UserInfoErrors::Seed => {
                 (OAuthError::InvalidRequest, Render::Json { status: StatusCode::BAD_REQUEST, challenge: None })
@@ -200,7 +200,7 @@ impl EcitizenError {
     /// A malformed user-info request (a repeated parameter, the token sent
     /// two ways): `400 invalid_request` in either mode, as RFC 6750 §3.1 and
     /// the guide agree.
-    pub fn malformed_userinfo(diagnosis: impl Into<String>) -> EcitizenError {
+    pub(crate) fn malformed_userinfo(diagnosis: impl Into<String>) -> EcitizenError {
         EcitizenError {
             error: OAuthError::InvalidRequest,
             diagnosis: diagnosis.into(),
@@ -209,7 +209,7 @@ impl EcitizenError {
     }
 
     /// The error for a status the router produced by itself (404, 405, 408, 413).
-    pub fn bare(status: StatusCode) -> EcitizenError {
+    pub(crate) fn bare(status: StatusCode) -> EcitizenError {
         let diagnosis = match status {
             StatusCode::NOT_FOUND => "no eCitizen SSO endpoint at this path".to_owned(),
             StatusCode::METHOD_NOT_ALLOWED => {
@@ -224,7 +224,7 @@ impl EcitizenError {
     }
 
     /// The HTTP status the client sees.
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match &self.render {
             Render::Json { status, .. } | Render::Page { status } | Render::Bare { status } => *status,
             Render::Redirect { .. } => StatusCode::FOUND,
@@ -232,7 +232,7 @@ impl EcitizenError {
     }
 
     /// The response, with no sandbox header (the middleware adds those).
-    pub fn to_response(&self) -> Response {
+    pub(crate) fn to_response(&self) -> Response {
         match &self.render {
             Render::Json { status, challenge } => {
                 let body =

@@ -84,7 +84,7 @@ pub(crate) enum RedeemError {
 
 impl RedeemError {
     /// What went wrong, in plain words, without the code or the verifier.
-    pub fn diagnosis(&self) -> String {
+    pub(crate) fn diagnosis(&self) -> String {
         match self {
             RedeemError::Unknown => {
                 "the code is unknown: it was never issued by this tenant, or it expired and was forgotten".into()
@@ -166,7 +166,7 @@ impl std::fmt::Debug for Grants {
 
 impl Grants {
     /// Issues a code for an approved authorization, valid for `ttl_secs`.
-    pub fn issue_code(
+    pub(crate) fn issue_code(
         &mut self,
         ids: &mut IdGen,
         authorization: Authorization,
@@ -188,7 +188,7 @@ impl Grants {
     /// marks the code redeemed and returns what it was bound to. A failed
     /// check leaves the code as it was (a typo in `redirect_uri` does not
     /// burn it), except a replay, which revokes the code's tokens.
-    pub fn redeem(&mut self, redemption: Redemption<'_>, now: DateTime<Utc>) -> Result<Authorization, RedeemError> {
+    pub(crate) fn redeem(&mut self, redemption: Redemption<'_>, now: DateTime<Utc>) -> Result<Authorization, RedeemError> {
         let Some(code) = self.codes.get_mut(redemption.code) else { return Err(RedeemError::Unknown) };
         if let Some(issued) = code.redeemed.as_mut() {
             // RFC 6749 §4.1.2: deny, and revoke what the code issued,
@@ -223,7 +223,7 @@ impl Grants {
 
     /// Mints an access token for a redeemed code, valid for `ttl_secs`, and
     /// records it against the code so a replay can revoke it.
-    pub fn issue_token(
+    pub(crate) fn issue_token(
         &mut self,
         ids: &mut IdGen,
         code: &str,
@@ -255,19 +255,19 @@ impl Grants {
     }
 
     /// The token's record, if it exists and has not expired at `now`.
-    pub fn live_token(&self, token: &str, now: DateTime<Utc>) -> Option<&AccessToken> {
+    pub(crate) fn live_token(&self, token: &str, now: DateTime<Utc>) -> Option<&AccessToken> {
         self.tokens.get(token).filter(|t| now < t.expires_at)
     }
 
     /// Revokes one token; whether it existed.
-    pub fn revoke_token(&mut self, token: &str) -> bool {
+    pub(crate) fn revoke_token(&mut self, token: &str) -> bool {
         self.tokens.remove(token).is_some()
     }
 
     /// Forgets expired tokens, and codes that can no longer matter: never
     /// exchanged and expired, or exchanged and every token they issued gone.
     /// Returns how many entries were dropped.
-    pub fn purge(&mut self, now: DateTime<Utc>) -> usize {
+    pub(crate) fn purge(&mut self, now: DateTime<Utc>) -> usize {
         let before = self.codes.len() + self.tokens.len();
         self.tokens.retain(|_, t| now < t.expires_at);
         let tokens = &self.tokens;
@@ -281,11 +281,11 @@ impl Grants {
         before - (self.codes.len() + self.tokens.len())
     }
 
-    pub fn code_count(&self) -> usize {
+    pub(crate) fn code_count(&self) -> usize {
         self.codes.len()
     }
 
-    pub fn token_count(&self) -> usize {
+    pub(crate) fn token_count(&self) -> usize {
         self.tokens.len()
     }
 }

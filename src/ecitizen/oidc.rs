@@ -30,16 +30,16 @@ pub(crate) struct Oidc {
 
 impl Oidc {
     /// The signer of the committed eCitizen key.
-    pub fn from_committed_key() -> Result<Oidc, JwtError> {
+    pub(crate) fn from_committed_key() -> Result<Oidc, JwtError> {
         Ok(Oidc { signer: RsaJwtSigner::from_pkcs8_pem(SIGNING_KEY_PEM)? })
     }
 
-    pub fn kid(&self) -> &str {
+    pub(crate) fn kid(&self) -> &str {
         self.signer.kid()
     }
 
     /// `GET /.well-known/jwks.json`.
-    pub fn jwks(&self) -> JwkSet {
+    pub(crate) fn jwks(&self) -> JwkSet {
         JwkSet {
             keys: vec![Jwk {
                 kty: "RSA",
@@ -54,7 +54,7 @@ impl Oidc {
 
     /// The ID token for an exchanged code (OIDC Core §3.1.3.3, §3.1.3.6):
     /// it lives as long as the access token and carries its `at_hash`.
-    pub fn id_token(
+    pub(crate) fn id_token(
         &self,
         issuer: &str,
         authorization: &Authorization,

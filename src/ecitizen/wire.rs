@@ -43,7 +43,7 @@ pub(crate) enum ParamProblem {
 
 impl Param {
     /// The value, if sent exactly once and not too long.
-    pub fn get(&self) -> Result<Option<&str>, ParamProblem> {
+    pub(crate) fn get(&self) -> Result<Option<&str>, ParamProblem> {
         match self {
             Param::Absent => Ok(None),
             Param::Repeated => Err(ParamProblem::Repeated),
@@ -54,11 +54,11 @@ impl Param {
 
     /// The value when it is usable, ignoring problems (for echoing `state`
     /// into an error redirect only when that is safe).
-    pub fn usable(&self) -> Option<&str> {
+    pub(crate) fn usable(&self) -> Option<&str> {
         self.get().ok().flatten()
     }
 
-    pub fn is_absent(&self) -> bool {
+    pub(crate) fn is_absent(&self) -> bool {
         matches!(self, Param::Absent)
     }
 
@@ -128,7 +128,7 @@ pub(crate) struct AuthorizeQuery {
 
 impl AuthorizeQuery {
     /// Parses a raw query string (without the `?`).
-    pub fn parse(raw: &[u8]) -> AuthorizeQuery {
+    pub(crate) fn parse(raw: &[u8]) -> AuthorizeQuery {
         let mut q = AuthorizeQuery::default();
         for (key, value) in url::form_urlencoded::parse(raw) {
             add_pair(q.slot(&key), value);
@@ -166,7 +166,7 @@ pub(crate) struct LoginForm {
 }
 
 impl LoginForm {
-    pub fn parse(body: &[u8]) -> LoginForm {
+    pub(crate) fn parse(body: &[u8]) -> LoginForm {
         let mut form = LoginForm::default();
         for (key, value) in url::form_urlencoded::parse(body) {
             let slot = match key.as_ref() {
@@ -193,7 +193,7 @@ pub(crate) struct TokenForm {
 }
 
 impl TokenForm {
-    pub fn parse(body: &[u8]) -> TokenForm {
+    pub(crate) fn parse(body: &[u8]) -> TokenForm {
         let mut form = TokenForm::default();
         for (key, value) in url::form_urlencoded::parse(body) {
             let slot = match key.as_ref() {
@@ -233,7 +233,7 @@ pub(crate) struct IntrospectForm {
 }
 
 impl IntrospectForm {
-    pub fn parse(body: &[u8]) -> IntrospectForm {
+    pub(crate) fn parse(body: &[u8]) -> IntrospectForm {
         let mut form = IntrospectForm::default();
         for (key, value) in url::form_urlencoded::parse(body) {
             let slot = match key.as_ref() {
@@ -263,7 +263,7 @@ pub(crate) struct UserInfoQuery {
 }
 
 impl UserInfoQuery {
-    pub fn parse(raw: &[u8]) -> UserInfoQuery {
+    pub(crate) fn parse(raw: &[u8]) -> UserInfoQuery {
         let mut query = UserInfoQuery::default();
         for (key, value) in url::form_urlencoded::parse(raw) {
             add_pair((key == "access_token").then_some(&mut query.access_token), value);
@@ -317,7 +317,7 @@ pub(crate) enum IntrospectionResponse {
 }
 
 impl IntrospectionResponse {
-    pub fn inactive() -> IntrospectionResponse {
+    pub(crate) fn inactive() -> IntrospectionResponse {
         IntrospectionResponse::Inactive(InactiveIntrospection { active: false })
     }
 }
@@ -354,7 +354,7 @@ pub(crate) struct UserInfoResponse {
 }
 
 impl UserInfoResponse {
-    pub fn from_user(user: &User, keys: UserInfoKeys, with_sub: bool) -> UserInfoResponse {
+    pub(crate) fn from_user(user: &User, keys: UserInfoKeys, with_sub: bool) -> UserInfoResponse {
         UserInfoResponse { user: user.clone(), sub: with_sub.then(|| user.id.to_string()), keys, omit_nulls: false }
     }
 }

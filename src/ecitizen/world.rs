@@ -225,7 +225,7 @@ pub(crate) struct Client {
 impl Client {
     /// Exact string comparison, as RFC 6749 §3.1.2.3 asks when full URIs are
     /// registered (no normalisation: a trailing slash matters).
-    pub fn has_redirect_uri(&self, uri: &str) -> bool {
+    pub(crate) fn has_redirect_uri(&self, uri: &str) -> bool {
         self.redirect_uris.iter().any(|registered| registered == uri)
     }
 }
@@ -251,7 +251,7 @@ pub(crate) struct User {
 impl User {
     /// The name the login page shows: first, last and surname, in the
     /// order of the guide's user-info fields.
-    pub fn display_name(&self) -> String {
+    pub(crate) fn display_name(&self) -> String {
         let parts = [&self.first_name, &self.last_name, &self.surname];
         let name: Vec<&str> = parts.iter().filter_map(|p| p.as_deref()).collect();
         if name.is_empty() {
@@ -263,7 +263,7 @@ impl User {
 
     /// Whether a `login_hint` names this user: by id, ID number or e-mail
     /// address (case-insensitively).
-    pub fn matches_hint(&self, hint: &str) -> bool {
+    pub(crate) fn matches_hint(&self, hint: &str) -> bool {
         let hint = hint.trim();
         hint == self.id.to_string() || hint == self.id_number || hint.eq_ignore_ascii_case(&self.email)
     }
@@ -271,13 +271,13 @@ impl User {
 
 impl WorldDoc {
     /// The embedded default table.
-    pub fn embedded_default() -> Result<WorldDoc, WorldError> {
+    pub(crate) fn embedded_default() -> Result<WorldDoc, WorldError> {
         WorldDoc::parse_fragment(DEFAULT_WORLD_TOML)
     }
 
     /// Reads a TOML document whose only table is `[ecitizen]` (the embedded
     /// default, or a test's fragment).
-    pub fn parse_fragment(text: &str) -> Result<WorldDoc, WorldError> {
+    pub(crate) fn parse_fragment(text: &str) -> Result<WorldDoc, WorldError> {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Fragment {
@@ -289,7 +289,7 @@ impl WorldDoc {
 
     /// Merges `overlay` over `self`: settings it sets win, clients merge by
     /// `client_id` and users by `id`, field by field.
-    pub fn merge(&mut self, overlay: WorldDoc) {
+    pub(crate) fn merge(&mut self, overlay: WorldDoc) {
         let WorldDoc {
             code_ttl_secs,
             token_ttl_secs,
@@ -360,7 +360,7 @@ impl ClientDoc {
 impl UserDoc {
     /// Fields the overlay sets win; the others keep their value. Also what an
     /// admin `PUT` of a partial user does.
-    pub fn merge(&mut self, overlay: UserDoc) {
+    pub(crate) fn merge(&mut self, overlay: UserDoc) {
         let UserDoc {
             id: _,
             id_number,
@@ -393,7 +393,7 @@ impl UserDoc {
 
 impl World {
     /// The embedded default table with each overlay merged over it, in order.
-    pub fn from_overlays(overlays: &[WorldDoc]) -> Result<World, WorldError> {
+    pub(crate) fn from_overlays(overlays: &[WorldDoc]) -> Result<World, WorldError> {
         let mut merged = WorldDoc::embedded_default()?;
         for overlay in overlays {
             merged.merge(overlay.clone());
@@ -402,7 +402,7 @@ impl World {
     }
 
     /// Validates a merged table and fills in defaults.
-    pub fn resolve(doc: WorldDoc) -> Result<World, WorldError> {
+    pub(crate) fn resolve(doc: WorldDoc) -> Result<World, WorldError> {
         let settings = Settings {
             code_ttl_secs: in_range(doc.code_ttl_secs.unwrap_or(600), CODE_TTL_RANGE, "code_ttl_secs")?,
             token_ttl_secs: in_range(doc.token_ttl_secs.unwrap_or(3600), TOKEN_TTL_RANGE, "token_ttl_secs")?,
@@ -433,16 +433,16 @@ impl World {
         Ok(World { settings, clients, users })
     }
 
-    pub fn client(&self, client_id: &str) -> Option<&Client> {
+    pub(crate) fn client(&self, client_id: &str) -> Option<&Client> {
         self.clients.iter().find(|c| c.client_id == client_id)
     }
 
-    pub fn user(&self, id: u64) -> Option<&User> {
+    pub(crate) fn user(&self, id: u64) -> Option<&User> {
         self.users.get(&id)
     }
 
     /// The user a `login_hint` names, if exactly one does.
-    pub fn user_by_hint(&self, hint: &str) -> Option<&User> {
+    pub(crate) fn user_by_hint(&self, hint: &str) -> Option<&User> {
         let mut matches = self.users.values().filter(|u| u.matches_hint(hint));
         let first = matches.next()?;
         matches.next().is_none().then_some(first)
