@@ -13,7 +13,8 @@
 //! # Layout
 //! * `app`: the `Sandbox` handle and the router; `app_state`: what handlers reach.
 //! * `provider`: what a provider is (the seam); `providers`: the registry, the one place naming them all.
-//! * `daraja`: Safaricom Daraja (one folder per provider; providers never import each other).
+//! * `daraja`: Safaricom Daraja; `ecitizen`: eCitizen SSO (one folder per provider; providers never
+//!   import each other).
 //! * `admin`: the `/__sandbox/` API to inspect and drive state.
 //! * `store`: tenants, their state and timelines; `ledger`: money; `markets`: subscribers and currencies;
 //!   `world`: what a tenant starts with.
@@ -36,10 +37,7 @@ pub(crate) mod clock;
 pub mod config;
 pub mod crypto;
 pub mod daraja;
-// The eCitizen SSO provider's pure layer; its handlers plug into the provider
-// seam, until then nothing outside its tests calls it.
-#[allow(dead_code)]
-mod ecitizen;
+pub mod ecitizen;
 pub(crate) mod fields;
 pub mod fuzzing;
 pub(crate) mod gate;
@@ -61,8 +59,9 @@ pub(crate) mod world;
 
 // The public API, deliberately: the embeddable sandbox and its
 // configuration, the credentials document, the client-side crypto helpers
-// (`crypto`), Daraja's published certificate (`daraja::keys`), the binary's
-// edge (`cli`, `telemetry`) and the fuzz targets' bodies (`fuzzing`).
+// (`crypto`), Daraja's published certificate (`daraja::keys`), eCitizen's
+// credentials section (`ecitizen::credentials`), the binary's edge (`cli`,
+// `telemetry`) and the fuzz targets' bodies (`fuzzing`).
 pub use admin::CallbackCredentials;
 pub use app::{Sandbox, ShutdownReport, StartError};
 pub use callbacks::{Destination, EngineConfig, EngineStats};

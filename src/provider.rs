@@ -95,6 +95,10 @@ pub trait Provider: Sized + 'static {
     /// Its built-in default scenario (TOML), evaluated after a tenant's
     /// loaded scenarios: the test values that produce each outcome.
     const DEFAULT_SCENARIO: Option<&'static str>;
+    /// Error names of its own envelope that a scenario's `fault.error` may
+    /// use besides the named errors every provider understands and raw codes
+    /// with a `.` or `-` (OAuth's `temporarily_unavailable`, say).
+    const FAULT_ERRORS: &'static [&'static str] = &[];
 
     /// Its resolved part of the world.
     type World: std::fmt::Debug + Clone + Send + Sync + 'static;

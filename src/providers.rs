@@ -23,6 +23,7 @@ use crate::admin::{AdminError, CallbackCredentials};
 use crate::app_state::AppState;
 use crate::callbacks::Reply;
 use crate::daraja::{self, Daraja};
+use crate::ecitizen::{self, Ecitizen};
 use crate::http::WireError;
 use crate::ids::IdGen;
 use crate::provider::{CredentialContext, Provider, Registered, TransactionRow, VariantSpec};
@@ -38,14 +39,16 @@ use crate::world::{CallbackSettingsDoc, Common, CommonDoc, CustomerDefaultsDoc, 
 #[serde(rename_all = "snake_case")]
 pub enum ProviderId {
     Daraja,
+    Ecitizen,
 }
 
 impl ProviderId {
-    pub const ALL: [ProviderId; 1] = [ProviderId::Daraja];
+    pub const ALL: [ProviderId; 2] = [ProviderId::Daraja, ProviderId::Ecitizen];
 
     pub fn name(self) -> &'static str {
         match self {
             ProviderId::Daraja => Daraja::NAME,
+            ProviderId::Ecitizen => Ecitizen::NAME,
         }
     }
 
@@ -56,24 +59,35 @@ impl ProviderId {
     pub fn prefixes(self) -> &'static [&'static str] {
         match self {
             ProviderId::Daraja => Daraja::PREFIXES,
+            ProviderId::Ecitizen => Ecitizen::PREFIXES,
         }
     }
 
     pub fn operations(self) -> &'static [&'static str] {
         match self {
             ProviderId::Daraja => Daraja::OPERATIONS,
+            ProviderId::Ecitizen => Ecitizen::OPERATIONS,
         }
     }
 
     pub fn variants(self) -> &'static [VariantSpec] {
         match self {
             ProviderId::Daraja => Daraja::VARIANTS,
+            ProviderId::Ecitizen => Ecitizen::VARIANTS,
+        }
+    }
+
+    pub fn fault_errors(self) -> &'static [&'static str] {
+        match self {
+            ProviderId::Daraja => Daraja::FAULT_ERRORS,
+            ProviderId::Ecitizen => Ecitizen::FAULT_ERRORS,
         }
     }
 
     pub fn default_scenario(self) -> Option<&'static str> {
         match self {
             ProviderId::Daraja => Daraja::DEFAULT_SCENARIO,
+            ProviderId::Ecitizen => Ecitizen::DEFAULT_SCENARIO,
         }
     }
 
@@ -81,6 +95,7 @@ impl ProviderId {
     pub fn bare_error(self, status: StatusCode) -> Arc<dyn WireError> {
         match self {
             ProviderId::Daraja => Daraja::bare_error(status),
+            ProviderId::Ecitizen => Ecitizen::bare_error(status),
         }
     }
 }
@@ -110,6 +125,30 @@ impl Registered for Daraja {
 
     fn world_part(world: &World) -> &Arc<daraja::World> {
         &world.daraja
+    }
+}
+
+impl Registered for Ecitizen {
+    const ID: ProviderId = ProviderId::Ecitizen;
+
+    fn state(states: &States) -> &ecitizen::State {
+        &states.ecitizen
+    }
+
+    fn state_mut(states: &mut States) -> &mut ecitizen::State {
+        &mut states.ecitizen
+    }
+
+    fn due(due: ecitizen::Due) -> Due {
+        Due::Ecitizen(due)
+    }
+
+    fn shared_part(shared: &Shared) -> &ecitizen::oidc::Oidc {
+        &shared.ecitizen
+    }
+
+    fn world_part(world: &World) -> &Arc<ecitizen::world::World> {
+        &world.ecitizen
     }
 }
 
@@ -171,12 +210,14 @@ pub(crate) fn owner(path: &str) -> Option<ProviderId> {
 
 /// Every provider's API.
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().merge(Daraja::routes())
+    Router::new().merge(Daraja::routes()).merge(Ecitizen::routes())
 }
 
 /// Every provider's admin views, each under `/{name}` (mounted per tenant).
 pub(crate) fn admin_routes() -> Router<AppState> {
-    Router::new().nest(&format!("/{}", Daraja::NAME), Daraja::admin_routes())
+    Router::new()
+        .nest(&format!("/{}", Daraja::NAME), Daraja::admin_routes())
+        .nest(&format!("/{}", Ecitizen::NAME), Ecitizen::admin_routes())
 }
 
 /// Daraja's admin views were served at the admin root before providers had
@@ -192,23 +233,28 @@ pub(crate) fn admin_aliases() -> Router<AppState> {
 #[derive(Debug)]
 pub struct States {
     daraja: daraja::State,
+    ecitizen: ecitizen::State,
 }
 
 impl States {
     /// Fresh states over a world; each provider opens its ledger accounts.
     pub fn new(core: &mut Core, world: &World) -> States {
-        States { daraja: Daraja::new_state(core, world.daraja.clone()) }
+        States {
+            daraja: Daraja::new_state(core, world.daraja.clone()),
+            ecitizen: Ecitizen::new_state(core, world.ecitizen.clone()),
+        }
     }
 
     /// The world the states were made from (with credentials rotated since).
     pub fn worlds(&self, common: Arc<Common>) -> World {
-        World { common, daraja: Daraja::world(&self.daraja).clone() }
+        World { common, daraja: Daraja::world(&self.daraja).clone(), ecitizen: Ecitizen::world(&self.ecitizen).clone() }
     }
 
     /// Every provider's transactions, for the admin API.
     pub fn transactions(&self) -> Vec<TransactionRow> {
         let mut rows = Vec::new();
         Daraja::transactions(&self.daraja, &mut rows);
+        Ecitizen::transactions(&self.ecitizen, &mut rows);
         rows
     }
 }
@@ -217,12 +263,14 @@ impl States {
 #[derive(Debug)]
 pub enum Due {
     Daraja(daraja::Due),
+    Ecitizen(ecitizen::Due),
 }
 
 /// Acts on a provider's event that fell due.
 pub(crate) fn on_due(core: &mut Core, states: &mut States, due: Due, at: DateTime<Utc>) {
     match due {
         Due::Daraja(due) => Daraja::on_due(core, &mut states.daraja, due, at),
+        Due::Ecitizen(due) => Ecitizen::on_due(core, &mut states.ecitizen, due, at),
     }
 }
 
@@ -237,17 +285,22 @@ pub(crate) fn on_reply(
 ) {
     match to {
         ProviderId::Daraja => Daraja::on_reply(core, &mut states.daraja, key, reply, at),
+        ProviderId::Ecitizen => Ecitizen::on_reply(core, &mut states.ecitizen, key, reply, at),
     }
 }
 
 /// Every provider's sandbox-wide resources.
 pub struct Shared {
     daraja: daraja::Shared,
+    ecitizen: ecitizen::oidc::Oidc,
 }
 
 impl Shared {
     pub fn new() -> Result<Shared, (ProviderId, String)> {
-        Ok(Shared { daraja: Daraja::shared().map_err(|e| (ProviderId::Daraja, e))? })
+        Ok(Shared {
+            daraja: Daraja::shared().map_err(|e| (ProviderId::Daraja, e))?,
+            ecitizen: Ecitizen::shared().map_err(|e| (ProviderId::Ecitizen, e))?,
+        })
     }
 }
 
@@ -263,6 +316,7 @@ pub struct Credentials {
     pub admin_url: String,
     pub callbacks: CallbackCredentials,
     pub daraja: <Daraja as Provider>::Credentials,
+    pub ecitizen: ecitizen::EcitizenCredentials,
 }
 
 /// A tenant's credentials document.
@@ -278,6 +332,7 @@ pub(crate) fn credentials(app: &AppState, tenant: &Tenant) -> Credentials {
             admin_url: admin_url.clone(),
             callbacks: CallbackCredentials::of(core),
             daraja: Daraja::credentials(&ctx, &shared.daraja, core, &state.providers.daraja),
+            ecitizen: Ecitizen::credentials(&ctx, &shared.ecitizen, core, &state.providers.ecitizen),
         }
     })
 }
@@ -311,6 +366,9 @@ pub struct WorldDoc {
     #[serde(default)]
     pub initiators: Vec<daraja::world::InitiatorDoc>,
     pub daraja: Option<daraja::world::DarajaSettingsDoc>,
+
+    // eCitizen's table.
+    pub(crate) ecitizen: Option<ecitizen::world::WorldDoc>,
 }
 
 /// A document split into its common part and every provider's part.
@@ -318,6 +376,7 @@ pub struct WorldDoc {
 struct Parts {
     common: CommonDoc,
     daraja: daraja::world::WorldDoc,
+    ecitizen: ecitizen::world::WorldDoc,
 }
 
 impl WorldDoc {
@@ -335,6 +394,7 @@ impl WorldDoc {
                 initiators: self.initiators,
                 settings: self.daraja,
             },
+            ecitizen: self.ecitizen.unwrap_or_default(),
         }
     }
 }
@@ -343,6 +403,7 @@ impl Parts {
     fn merge(&mut self, overlay: Parts) {
         self.common.merge(overlay.common);
         self.daraja.merge(overlay.daraja);
+        self.ecitizen.merge(overlay.ecitizen);
     }
 }
 
@@ -350,6 +411,7 @@ impl Parts {
 pub(crate) const DEFAULT_WORLD: &[(&str, &str)] = &[
     ("the default world (common)", crate::world::COMMON_DEFAULT_TOML),
     ("the default world (daraja)", daraja::world::DEFAULT_TOML),
+    ("the default world (ecitizen)", ecitizen::world::DEFAULT_WORLD_TOML),
 ];
 
 /// A resolved world: the common part and every provider's part.
@@ -357,6 +419,7 @@ pub(crate) const DEFAULT_WORLD: &[(&str, &str)] = &[
 pub struct World {
     pub common: Arc<Common>,
     pub daraja: Arc<daraja::World>,
+    pub(crate) ecitizen: Arc<ecitizen::world::World>,
 }
 
 impl World {
@@ -395,6 +458,10 @@ impl World {
         Ok(World {
             common: Arc::new(Common::resolve(merged.common, origin)?),
             daraja: Arc::new(merged.daraja.resolve(origin)?),
+            ecitizen: Arc::new(
+                ecitizen::world::World::resolve(merged.ecitizen)
+                    .map_err(|e| WorldError::invalid(origin, e.to_string()))?,
+            ),
         })
     }
 
@@ -402,6 +469,7 @@ impl World {
     pub fn routing_keys(&self) -> Vec<(ProviderId, String)> {
         let mut keys = Vec::new();
         keys.extend(Daraja::routing_keys(&self.daraja).into_iter().map(|k| (ProviderId::Daraja, k)));
+        keys.extend(Ecitizen::routing_keys(&self.ecitizen).into_iter().map(|k| (ProviderId::Ecitizen, k)));
         keys
     }
 
@@ -409,6 +477,7 @@ impl World {
     /// fresh value, so a new tenant's requests find it.
     pub fn fresh_credentials(&mut self, defaults: &World, ids: &mut IdGen) {
         Daraja::fresh_credentials(Arc::make_mut(&mut self.daraja), &defaults.daraja, ids);
+        Ecitizen::fresh_credentials(Arc::make_mut(&mut self.ecitizen), &defaults.ecitizen, ids);
     }
 
     /// One provider's part.

@@ -20,7 +20,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::error::{EcitizenError, OAuthError};
+use super::error::{EcitizenError, OAuthError, ScriptedText};
 use super::grants::{Authorization, StoredChallenge};
 use super::wire::{first_problem, AuthorizeQuery, LoginForm};
 use super::world::{Client, PkcePolicy, World};
@@ -206,10 +206,21 @@ impl AuthorizeRequest {
         refuse_with(self, OAuthError::AccessDenied, diagnosis.into())
     }
 
-    /// A scripted failure sent back to the client (`server_error`,
-    /// `temporarily_unavailable`, …).
-    pub(crate) fn refused(&self, error: OAuthError, diagnosis: impl Into<String>) -> EcitizenError {
-        refuse_with(self, error, diagnosis.into())
+    /// A scenario's refusal sent back to the client, in the rule's words
+    /// when it has its own (`text`).
+    pub(crate) fn refused_as(
+        &self,
+        error: OAuthError,
+        text: Option<Box<ScriptedText>>,
+        diagnosis: impl Into<String>,
+    ) -> EcitizenError {
+        let scripted = text.as_deref();
+        let code = scripted.and_then(|t| t.code.as_deref()).unwrap_or(error.code());
+        let description = scripted.and_then(|t| t.description.as_deref()).unwrap_or(error.description());
+        let location = location_with(&self.redirect_uri, code, description, self.state.as_deref());
+        let mut refused = EcitizenError::redirect(error, location, diagnosis);
+        refused.scripted = text;
+        refused
     }
 
     /// The parameters the login page posts back, as hidden fields.
@@ -331,7 +342,11 @@ fn refuse_with(request: &AuthorizeRequest, error: OAuthError, diagnosis: String)
 /// The redirect that reports an error: `error`, `error_description`, and
 /// `state` when the request had one (RFC 6749 §4.1.2.1).
 pub(crate) fn error_location(redirect_uri: &str, error: OAuthError, state: Option<&str>) -> String {
-    let mut pairs = vec![("error", error.code()), ("error_description", error.description())];
+    location_with(redirect_uri, error.code(), error.description(), state)
+}
+
+fn location_with(redirect_uri: &str, code: &str, description: &str, state: Option<&str>) -> String {
+    let mut pairs = vec![("error", code), ("error_description", description)];
     if let Some(state) = state {
         pairs.push(("state", state));
     }
@@ -482,10 +497,15 @@ mod tests {
 
     #[test]
     fn pkce_follows_the_client_policy() {
-        // The default client is confidential: PKCE is checked when sent.
-        let request =
-            check(&AuthorizeQuery { code_challenge: Param::Absent, ..without("code_challenge_method") }, &world());
-        assert_eq!(request.map(|r| r.challenge), Ok(None));
+        // PKCE is required of every client by default, confidential ones included.
+        let no_pkce = AuthorizeQuery { code_challenge: Param::Absent, ..without("code_challenge_method") };
+        let err = check(&no_pkce, &world()).unwrap_err();
+        assert_eq!(err.error, OAuthError::InvalidRequest);
+        assert!(err.diagnosis.contains("code_challenge is missing"), "{}", err.diagnosis);
+        // A world relaxes it for a confidential client: then it is checked when sent.
+        let relaxed =
+            world_with("[[ecitizen.clients]]\nclient_id = \"PesaSandboxEcitizenClient\"\npkce = \"optional\"\n");
+        assert_eq!(check(&no_pkce, &relaxed).map(|r| r.challenge), Ok(None));
         // A missing method means plain, refused unless allowed.
         let err = check(&without("code_challenge_method"), &world()).unwrap_err();
         assert!(err.diagnosis.contains("means \"plain\""), "{}", err.diagnosis);
@@ -518,7 +538,7 @@ mod tests {
 
     #[test]
     fn the_redirect_keeps_the_registered_query() {
-        let w = world_with("[[ecitizen.clients]]\nclient_id = \"c\"\nclient_secret = \"s\"\nredirect_uris = [\"http://localhost/cb?tenant=7\"]\n");
+        let w = world_with("[[ecitizen.clients]]\nclient_id = \"c\"\nclient_secret = \"s\"\npkce = \"optional\"\nredirect_uris = [\"http://localhost/cb?tenant=7\"]\n");
         let q = AuthorizeQuery::parse(b"client_id=c&redirect_uri=http%3A%2F%2Flocalhost%2Fcb%3Ftenant%3D7&response_type=code&scope=openid&state=s%20t");
         let request = check(&q, &w).unwrap();
         assert_eq!(request.success_location("abc"), "http://localhost/cb?tenant=7&code=abc&state=s+t");

@@ -53,7 +53,28 @@ pub(crate) enum OAuthError {
 }
 
 impl OAuthError {
-    pub(crate) fn code(self) -> &'static str {
+    /// Every code, for the scenario vocabulary (`fault.error`, outcomes).
+    pub(crate) const ALL: [OAuthError; 12] = [
+        OAuthError::InvalidRequest,
+        OAuthError::InvalidClient,
+        OAuthError::InvalidGrant,
+        OAuthError::UnauthorizedClient,
+        OAuthError::UnsupportedGrantType,
+        OAuthError::InvalidScope,
+        OAuthError::AccessDenied,
+        OAuthError::UnsupportedResponseType,
+        OAuthError::ServerError,
+        OAuthError::TemporarilyUnavailable,
+        OAuthError::LoginRequired,
+        OAuthError::InvalidToken,
+    ];
+
+    /// The error a code names (`invalid_grant`), if any.
+    pub(crate) fn parse(code: &str) -> Option<OAuthError> {
+        OAuthError::ALL.into_iter().find(|e| e.code() == code)
+    }
+
+    pub(crate) const fn code(self) -> &'static str {
         match self {
             OAuthError::InvalidRequest => "invalid_request",
             OAuthError::InvalidClient => "invalid_client",
@@ -153,13 +174,37 @@ pub(crate) struct EcitizenError {
     pub error: OAuthError,
     pub diagnosis: String,
     pub render: Render,
+    /// A scenario's own wording: a raw error code and description that
+    /// replace the standard ones on the wire.
+    pub scripted: Option<Box<ScriptedText>>,
+}
+
+/// What a scenario rule's `fault.error` and `fault.error_message` put on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ScriptedText {
+    pub code: Option<String>,
+    pub description: Option<String>,
 }
 
 impl EcitizenError {
+    /// An error rendered as `{"error", "error_description"}` JSON.
+    pub(crate) fn json(
+        error: OAuthError,
+        status: StatusCode,
+        challenge: Option<Challenge>,
+        diagnosis: impl Into<String>,
+    ) -> EcitizenError {
+        EcitizenError::new(error, diagnosis.into(), Render::Json { status, challenge })
+    }
+
+    fn new(error: OAuthError, diagnosis: String, render: Render) -> EcitizenError {
+        EcitizenError { error, diagnosis, render, scripted: None }
+    }
+
     /// A token-endpoint (or introspection) error as RFC 6749 §5.2 JSON.
     pub(crate) fn token(error: OAuthError, statuses: ErrorStatuses, diagnosis: impl Into<String>) -> EcitizenError {
         let render = Render::Json { status: error.token_status(statuses), challenge: None };
-        EcitizenError { error, diagnosis: diagnosis.into(), render }
+        EcitizenError::new(error, diagnosis.into(), render)
     }
 
     /// Marks an `invalid_client` answer to a client that used HTTP Basic:
@@ -173,13 +218,13 @@ impl EcitizenError {
 
     /// An authorization error sent back to the client's redirect URI.
     pub(crate) fn redirect(error: OAuthError, location: String, diagnosis: impl Into<String>) -> EcitizenError {
-        EcitizenError { error, diagnosis: diagnosis.into(), render: Render::Redirect { location } }
+        EcitizenError::new(error, diagnosis.into(), Render::Redirect { location })
     }
 
     /// An authorization error shown to the user (RFC 6749 §4.1.2.1: never
     /// redirect to an unverified URI).
     pub(crate) fn page(error: OAuthError, diagnosis: impl Into<String>) -> EcitizenError {
-        EcitizenError { error, diagnosis: diagnosis.into(), render: Render::Page { status: StatusCode::BAD_REQUEST } }
+        EcitizenError::new(error, diagnosis.into(), Render::Page { status: StatusCode::BAD_REQUEST })
     }
 
     /// A refused user-info request: the guide's 400 `invalid_request`, or
@@ -194,18 +239,14 @@ impl EcitizenError {
                 Render::Json { status: StatusCode::UNAUTHORIZED, challenge: Some(Challenge::Bearer) },
             ),
         };
-        EcitizenError { error, diagnosis: diagnosis.into(), render }
+        EcitizenError::new(error, diagnosis.into(), render)
     }
 
     /// A malformed user-info request (a repeated parameter, the token sent
     /// two ways): `400 invalid_request` in either mode, as RFC 6750 §3.1 and
     /// the guide agree.
     pub(crate) fn malformed_userinfo(diagnosis: impl Into<String>) -> EcitizenError {
-        EcitizenError {
-            error: OAuthError::InvalidRequest,
-            diagnosis: diagnosis.into(),
-            render: Render::Json { status: StatusCode::BAD_REQUEST, challenge: None },
-        }
+        EcitizenError::json(OAuthError::InvalidRequest, StatusCode::BAD_REQUEST, None, diagnosis)
     }
 
     /// The error for a status the router produced by itself (404, 405, 408, 413).
@@ -220,7 +261,7 @@ impl EcitizenError {
             other => format!("the request was refused with status {}", other.as_u16()),
         };
         let error = if status.is_server_error() { OAuthError::ServerError } else { OAuthError::InvalidRequest };
-        EcitizenError { error, diagnosis, render: Render::Bare { status } }
+        EcitizenError::new(error, diagnosis, Render::Bare { status })
     }
 
     /// The HTTP status the client sees.
@@ -235,8 +276,8 @@ impl EcitizenError {
     pub(crate) fn to_response(&self) -> Response {
         match &self.render {
             Render::Json { status, challenge } => {
-                let body =
-                    OAuthErrorBody { error: self.error.code(), error_description: Some(self.error.description()) };
+                let (code, description) = self.wire_text();
+                let body = OAuthErrorBody { error: code, error_description: Some(description) };
                 let mut response = (*status, Json(body)).into_response();
                 let headers = response.headers_mut();
                 // RFC 6749 §5.1 asks token responses not to be cached; the
@@ -266,6 +307,15 @@ impl EcitizenError {
         }
     }
 
+    /// The `error` and `error_description` on the wire: the standard ones,
+    /// unless a scenario scripted its own.
+    fn wire_text(&self) -> (&str, &str) {
+        let scripted = self.scripted.as_deref();
+        let code = scripted.and_then(|s| s.code.as_deref()).unwrap_or(self.error.code());
+        let description = scripted.and_then(|s| s.description.as_deref()).unwrap_or(self.error.description());
+        (code, description)
+    }
+
     fn page_response(&self, status: StatusCode) -> Response {
         let html = super::page::error_page(self.error, &self.diagnosis);
         let mut response = (status, html).into_response();
@@ -292,7 +342,7 @@ impl WireError for EcitizenError {
     fn code(&self) -> String {
         match &self.render {
             Render::Bare { status } => status.as_u16().to_string(),
-            _ => self.error.code().to_owned(),
+            _ => self.wire_text().0.to_owned(),
         }
     }
 

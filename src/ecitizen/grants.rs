@@ -142,11 +142,19 @@ pub(crate) struct AccessToken {
 
 #[derive(Debug, Clone)]
 struct Code {
+    /// The login's public name (`login-1`, ...), for the admin API; the code
+    /// itself is a credential and is never shown.
+    login_id: String,
     authorization: Authorization,
     expires_at: DateTime<Utc>,
     /// `Some` once exchanged: the tokens it issued.
     redeemed: Option<Vec<String>>,
+    /// Presented again after it was exchanged.
+    replayed: bool,
 }
+
+/// Entries (codes and tokens) below which purging expired ones is not worth it.
+const MIN_PURGE_AT: usize = 1_024;
 
 /// A tenant's codes and tokens.
 #[derive(Default, Clone)]
@@ -156,6 +164,23 @@ pub(crate) struct Grants {
     /// Issue order, oldest first, for the size bounds.
     code_order: VecDeque<String>,
     token_order: VecDeque<String>,
+    /// Logins so far (numbers the login ids).
+    logins: u64,
+    /// Purge expired entries when codes and tokens together reach this many
+    /// (doubling after each purge, so purging stays amortised constant time).
+    purge_at: usize,
+}
+
+/// One login, as the admin API's transactions list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LoginView {
+    pub login_id: String,
+    pub authorization: Authorization,
+    pub code_expires_at: DateTime<Utc>,
+    /// `code_issued`, `exchanged` or `replayed`.
+    pub status: &'static str,
+    /// Access tokens issued for it (none left after a replay revoked them).
+    pub tokens: usize,
 }
 
 impl std::fmt::Debug for Grants {
@@ -175,25 +200,72 @@ impl Grants {
     ) -> String {
         let code = fresh(ids, CODE_LEN, |c| self.codes.contains_key(c));
         let expires_at = expiry(now, ttl_secs);
-        self.codes.insert(code.clone(), Code { authorization, expires_at, redeemed: None });
+        self.logins = self.logins.saturating_add(1);
+        let login_id = format!("login-{}", self.logins);
+        self.codes.insert(code.clone(), Code { login_id, authorization, expires_at, redeemed: None, replayed: false });
         self.code_order.push_back(code.clone());
         while self.codes.len() > MAX_CODES {
             let Some(oldest) = self.code_order.pop_front() else { break };
             self.codes.remove(&oldest);
         }
+        self.purge_if_due(now);
         code
+    }
+
+    /// The user who approved a code, if the code exists (whatever its state):
+    /// what the scenario engine matches a token request on.
+    pub(crate) fn user_of_code(&self, code: &str) -> Option<u64> {
+        self.codes.get(code).map(|c| c.authorization.user_id)
+    }
+
+    /// A token's record, live or expired (for the scenario engine's facts).
+    pub(crate) fn token_record(&self, token: &str) -> Option<&AccessToken> {
+        self.tokens.get(token)
+    }
+
+    /// Every login whose code is still held, oldest first.
+    pub(crate) fn logins(&self) -> Vec<LoginView> {
+        self.code_order
+            .iter()
+            .filter_map(|code| self.codes.get(code))
+            .map(|c| LoginView {
+                login_id: c.login_id.clone(),
+                authorization: c.authorization.clone(),
+                code_expires_at: c.expires_at,
+                status: match (&c.redeemed, c.replayed) {
+                    (_, true) => "replayed",
+                    (Some(_), false) => "exchanged",
+                    (None, false) => "code_issued",
+                },
+                tokens: c.redeemed.as_ref().map_or(0, |issued| issued.len()),
+            })
+            .collect()
+    }
+
+    fn purge_if_due(&mut self, now: DateTime<Utc>) {
+        let len = self.codes.len().saturating_add(self.tokens.len());
+        if len >= self.purge_at.max(MIN_PURGE_AT) {
+            self.purge(now);
+            let kept = self.codes.len().saturating_add(self.tokens.len());
+            self.purge_at = kept.saturating_mul(2).max(MIN_PURGE_AT);
+        }
     }
 
     /// Checks a code exchange in RFC 6749 §4.1.3 order and, if it holds,
     /// marks the code redeemed and returns what it was bound to. A failed
     /// check leaves the code as it was (a typo in `redirect_uri` does not
     /// burn it), except a replay, which revokes the code's tokens.
-    pub(crate) fn redeem(&mut self, redemption: Redemption<'_>, now: DateTime<Utc>) -> Result<Authorization, RedeemError> {
+    pub(crate) fn redeem(
+        &mut self,
+        redemption: Redemption<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Authorization, RedeemError> {
         let Some(code) = self.codes.get_mut(redemption.code) else { return Err(RedeemError::Unknown) };
         if let Some(issued) = code.redeemed.as_mut() {
             // RFC 6749 §4.1.2: deny, and revoke what the code issued,
             // whoever presents it the second time.
             let revoked = std::mem::take(issued);
+            code.replayed = true;
             for token in &revoked {
                 self.tokens.remove(token);
             }
@@ -251,6 +323,7 @@ impl Grants {
             let Some(oldest) = self.token_order.pop_front() else { break };
             self.tokens.remove(&oldest);
         }
+        self.purge_if_due(now);
         Some(IssuedToken { token, issued_at: now, expires_at })
     }
 
@@ -278,13 +351,15 @@ impl Grants {
         let (codes, tokens) = (&self.codes, &self.tokens);
         self.code_order.retain(|c| codes.contains_key(c));
         self.token_order.retain(|t| tokens.contains_key(t));
-        before - (self.codes.len() + self.tokens.len())
+        before.saturating_sub(self.codes.len() + self.tokens.len())
     }
 
+    #[cfg(test)]
     pub(crate) fn code_count(&self) -> usize {
         self.codes.len()
     }
 
+    #[cfg(test)]
     pub(crate) fn token_count(&self) -> usize {
         self.tokens.len()
     }

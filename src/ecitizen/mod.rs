@@ -16,45 +16,185 @@
 //!   integration seen): token as `?access_token=` or `Authorization: Bearer`.
 //! * `GET /.well-known/openid-configuration` and `GET /.well-known/jwks.json`.
 //!
-//! This folder holds the pure layer: wire types ([`wire`]), errors
-//! ([`error`]), the checks of each endpoint ([`authorize`], [`token`]), codes
-//! and tokens ([`grants`]), introspection and user info ([`resource`]), ID
-//! tokens and discovery ([`oidc`]), the HTML ([`page`]) and the `[ecitizen]`
-//! world table ([`world`]).
+//! Admin views under `/__sandbox/ecitizen/`: test users at runtime, a
+//! client's auto-approved user, a PKCE pair ([`admin`]).
 //!
-//! **Invariant:** nothing here does I/O, reads a clock or logs; time comes in
-//! as a `DateTime<Utc>`, randomness from [`crate::ids::IdGen`].
-//! **Invariant:** no error body, diagnosis or `Debug` output contains a client
-//! secret, an authorization code, an access token or a code verifier.
+//! The pure layer: wire types ([`wire`]), errors ([`error`]), the checks of
+//! each endpoint ([`authorize`], [`token`]), codes and tokens ([`grants`]),
+//! introspection and user info ([`resource`]), ID tokens and discovery
+//! ([`oidc`]), the HTML ([`page`]) and the `[ecitizen]` world table
+//! ([`world`]). Around it: the handlers ([`handlers`]), the extractors
+//! ([`extract`]), the scenario vocabulary ([`scenario`]), the admin views
+//! and the credentials section.
+//!
+//! **Invariant:** the pure layer does no I/O, reads no clock and never logs;
+//! time comes in as a `DateTime<Utc>`, randomness from [`crate::ids::IdGen`].
+//! **Invariant:** no error body, diagnosis, log line or `Debug` output
+//! contains a client secret, an authorization code, an access token or a
+//! code verifier.
+//! **Invariant:** a client id identifies its tenant; a token finds its
+//! tenant through the sandbox's token index.
 //!
 //! # Scenarios
-//! A scenario rule names one of [`OPERATIONS`] in `when.operation`.
-//! Outcomes that make sense, and how each shows on the wire:
-//! * `authorize` / `login` with a denial: the user pressed **Back**, so the
-//!   browser returns to the client with `error=access_denied` (or any RFC 6749
-//!   §4.1.2.1 code, e.g. `temporarily_unavailable`, `server_error`).
-//! * `token` down or slow: a scripted fault (503 `temporarily_unavailable`,
-//!   500 `server_error`, a reset connection) or `after_ms` before answering.
-//! * `token` with an expired or revoked code: `invalid_grant`, as if the
-//!   code's lifetime had passed, without moving the clock.
-//! * `introspect` inactive: `{"active": false}` for a live token (revoked
-//!   upstream, say).
-//! * `userinfo` refused: the guide's 400 `invalid_request` for a live token.
+//! A scenario rule names one of [`OPERATIONS`] in `when.operation`; what
+//! its outcomes and faults mean is in [`scenario`]. The built-in default
+//! scenario (`default-scenario.toml`) makes the default world's users 401,
+//! 410, 498, 503 and 504 fail on purpose.
 
+pub(crate) mod admin;
 pub(crate) mod authorize;
+pub mod credentials;
 pub(crate) mod error;
+pub(crate) mod extract;
 #[cfg(test)]
 mod flow;
 pub(crate) mod grants;
+pub(crate) mod handlers;
 pub(crate) mod oidc;
 pub(crate) mod page;
 pub(crate) mod resource;
+pub(crate) mod scenario;
 pub(crate) mod token;
 pub(crate) mod wire;
 pub(crate) mod world;
 
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+
+pub use credentials::EcitizenCredentials;
+
+use crate::app_state::AppState;
+use crate::callbacks::Reply;
+use crate::http::WireError;
+use crate::ids::IdGen;
+use crate::provider::{CredentialContext, Provider, Refusal, TransactionRow, VariantSpec};
+use crate::store::Core;
+use error::{EcitizenError, OAuthError};
+use grants::Grants;
+use world::World;
+
 /// The provider's name in journals, scenario files and `/__sandbox/ecitizen/`.
 pub(crate) const NAME: &str = "ecitizen";
+
+/// The provider.
+pub(crate) struct Ecitizen;
+
+/// eCitizen's per-tenant state: its world (users changed at runtime
+/// included) and the codes and tokens it issued.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub world: Arc<World>,
+    pub grants: Grants,
+}
+
+/// eCitizen puts nothing on a tenant's timeline: codes and tokens expire by
+/// comparison with the clock, not by an event.
+#[derive(Debug)]
+pub enum Due {}
+
+/// Every OAuth error code, which a scenario's `fault.error` may name.
+const FAULT_ERRORS: [&str; 12] = {
+    let mut codes = [""; 12];
+    let mut i = 0;
+    while i < OAuthError::ALL.len() {
+        codes[i] = OAuthError::ALL[i].code();
+        i += 1;
+    }
+    codes
+};
+
+impl Provider for Ecitizen {
+    const NAME: &'static str = NAME;
+    const PREFIXES: &'static [&'static str] = PREFIXES;
+    const OPERATIONS: &'static [&'static str] = OPERATIONS;
+    const VARIANTS: &'static [VariantSpec] = &[];
+    const DEFAULT_SCENARIO: Option<&'static str> = Some(include_str!("default-scenario.toml"));
+    const FAULT_ERRORS: &'static [&'static str] = &FAULT_ERRORS;
+
+    type World = World;
+    type State = State;
+    type Due = Due;
+    type Shared = oidc::Oidc;
+    type Credentials = EcitizenCredentials;
+
+    fn shared() -> Result<oidc::Oidc, String> {
+        oidc::Oidc::from_committed_key().map_err(|e| format!("the committed ID-token signing key does not load: {e}"))
+    }
+
+    fn new_state(_core: &mut Core, world: Arc<World>) -> State {
+        State { world, grants: Grants::default() }
+    }
+
+    fn world(state: &State) -> &Arc<World> {
+        &state.world
+    }
+
+    fn routing_keys(world: &World) -> Vec<String> {
+        world.clients.iter().map(|c| c.client_id.clone()).collect()
+    }
+
+    /// A new tenant's copies of the default clients get fresh ids (32 hex
+    /// digits, like the guide's `278f1ef8168611eebdbf0050560101d6`) and
+    /// secrets; redirect URIs and users stay.
+    fn fresh_credentials(world: &mut World, defaults: &World, ids: &mut IdGen) {
+        for client in &mut world.clients {
+            if defaults.client(&client.client_id).is_some() {
+                client.client_id = ids.hex(32);
+                if client.client_secret.is_some() {
+                    client.client_secret = Some(SecretString::from(ids.alnum(48)));
+                }
+            }
+        }
+    }
+
+    fn on_due(_core: &mut Core, _mine: &mut State, due: Due, _at: DateTime<Utc>) {
+        match due {}
+    }
+
+    fn on_reply(_core: &mut Core, _mine: &mut State, _key: &str, _reply: &Reply, _at: DateTime<Utc>) {}
+
+    fn routes() -> Router<AppState> {
+        Router::new()
+            .route(paths::AUTHORIZE, get(handlers::authorize).post(handlers::login))
+            .route(paths::TOKEN, post(handlers::access_token))
+            .route(paths::INTROSPECT, post(handlers::introspect))
+            .route(paths::USERINFO, get(handlers::userinfo))
+            .route(paths::USER_INFO, get(handlers::userinfo))
+            .route(paths::DISCOVERY, get(handlers::discovery))
+            .route(paths::JWKS, get(handlers::jwks))
+    }
+
+    fn admin_routes() -> Router<AppState> {
+        admin::routes()
+    }
+
+    fn bare_error(status: StatusCode) -> Arc<dyn WireError> {
+        Arc::new(EcitizenError::bare(status))
+    }
+
+    fn refuse(refusal: Refusal<'_>) -> Response {
+        scenario::refusal(refusal).into_response()
+    }
+
+    fn transactions(mine: &State, out: &mut Vec<TransactionRow>) {
+        admin::transactions(mine, out);
+    }
+
+    fn credentials(
+        ctx: &CredentialContext<'_>,
+        _shared: &oidc::Oidc,
+        _core: &Core,
+        mine: &State,
+    ) -> EcitizenCredentials {
+        credentials::of(ctx, mine)
+    }
+}
 
 /// The paths the provider serves.
 pub(crate) mod paths {
@@ -88,20 +228,13 @@ pub(crate) const PREFIXES: &[&str] = &[
 
 /// The scenario vocabulary: `when.operation` values this provider decides on.
 pub(crate) const OPERATIONS: &[&str] = &[
-    // GET /oauth/authorize, before the page is shown.
-    "authorize",
-    // POST /oauth/authorize: the user's Proceed or Back.
-    "login",
-    // POST /oauth/access-token.
-    "token",
-    // POST /api/oauth/token/introspect.
-    "introspect",
-    // GET /api/userinfo and /api/user-info.
-    "userinfo",
-    // GET /.well-known/openid-configuration.
-    "discovery",
-    // GET /.well-known/jwks.json.
-    "jwks",
+    scenario::AUTHORIZE,
+    scenario::LOGIN,
+    scenario::TOKEN,
+    scenario::INTROSPECT,
+    scenario::USERINFO,
+    scenario::DISCOVERY,
+    scenario::JWKS,
 ];
 
 #[cfg(test)]

@@ -34,6 +34,7 @@ impl Oidc {
         Ok(Oidc { signer: RsaJwtSigner::from_pkcs8_pem(SIGNING_KEY_PEM)? })
     }
 
+    #[cfg(test)]
     pub(crate) fn kid(&self) -> &str {
         self.signer.kid()
     }
@@ -275,6 +276,10 @@ mod tests {
         assert_eq!(doc.userinfo_endpoint, "http://localhost:4010/api/userinfo");
         assert_eq!(doc.introspection_endpoint, "http://localhost:4010/api/oauth/token/introspect");
         assert_eq!(doc.code_challenge_methods_supported, vec!["S256"]);
-        assert_eq!(doc.token_endpoint_auth_methods_supported, vec!["client_secret_post", "client_secret_basic"]);
+        assert_eq!(
+            doc.token_endpoint_auth_methods_supported,
+            vec!["client_secret_post", "client_secret_basic", "none"],
+            "the default world has a public client"
+        );
     }
 }

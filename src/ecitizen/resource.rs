@@ -15,7 +15,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::error::{Challenge, EcitizenError, OAuthError, Render};
+use super::error::{Challenge, EcitizenError, OAuthError};
 use super::grants::Grants;
 use super::wire::{ActiveIntrospection, IntrospectForm, IntrospectionResponse, UserInfoQuery, UserInfoResponse};
 use super::world::{UserInfoErrors, World};
@@ -87,14 +87,12 @@ pub(crate) fn bearer_token<'r>(
                 "no access token: send ?access_token=<token> (what integrations do) or Authorization: Bearer <token>",
             ),
             // RFC 6750 §3.1: a request without credentials gets a bare challenge.
-            UserInfoErrors::Rfc6750 => EcitizenError {
-                error: OAuthError::InvalidRequest,
-                diagnosis: "no access token: send Authorization: Bearer <token> or ?access_token=<token>".into(),
-                render: Render::Json {
-                    status: axum::http::StatusCode::UNAUTHORIZED,
-                    challenge: Some(Challenge::Bearer),
-                },
-            },
+            UserInfoErrors::Rfc6750 => EcitizenError::json(
+                OAuthError::InvalidRequest,
+                axum::http::StatusCode::UNAUTHORIZED,
+                Some(Challenge::Bearer),
+                "no access token: send Authorization: Bearer <token> or ?access_token=<token>",
+            ),
         }),
     }
 }

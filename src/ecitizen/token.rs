@@ -18,10 +18,10 @@ use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
 use super::error::{EcitizenError, OAuthError};
-use super::grants::{Grants, IssuedToken, Redemption};
+use super::grants::{Authorization, Grants, IssuedToken, Redemption};
 use super::oidc::Oidc;
 use super::wire::{first_problem, TokenForm, TokenResponse, UserInfoResponse};
-use super::world::{Client, ClientKind, ErrorStatuses, ExpirationDateFormat, World};
+use super::world::{Client, ClientKind, ErrorStatuses, ExpirationDateFormat, User, World};
 use crate::httpauth::{self, AuthProblem};
 use crate::ids::IdGen;
 
@@ -71,7 +71,6 @@ pub(crate) struct Exchanged {
     pub response: TokenResponse,
     pub token: IssuedToken,
     pub client_id: String,
-    pub user_id: u64,
 }
 
 /// A refused exchange, and the tokens a replayed code revoked (for indexes
@@ -194,6 +193,13 @@ pub(crate) fn parse(
     })
 }
 
+impl TokenRequest {
+    /// The authorization code presented (a credential: never log it).
+    pub(crate) fn code(&self) -> &str {
+        &self.code
+    }
+}
+
 /// Authenticates the client (RFC 6749 §2.3): a confidential client must
 /// present its secret, a public one must present none.
 pub(crate) fn authenticate<'w>(request: &TokenRequest, world: &'w World) -> Result<&'w Client, EcitizenError> {
@@ -238,7 +244,9 @@ pub(crate) fn authenticate<'w>(request: &TokenRequest, world: &'w World) -> Resu
     Ok(client)
 }
 
-/// The whole exchange: authenticate, redeem the code, mint the tokens.
+/// The whole exchange: authenticate, redeem the code, mint the tokens
+/// ([`redeem`], then [`respond`]); the handler calls the two apart.
+#[cfg(test)]
 pub(crate) fn exchange(
     request: &TokenRequest,
     world: &World,
@@ -248,6 +256,30 @@ pub(crate) fn exchange(
     issuer: &str,
     now: DateTime<Utc>,
 ) -> Result<Exchanged, Refused> {
+    let redeemed = redeem(request, world, grants, ids, now)?;
+    respond(redeemed, world, oidc, issuer)
+}
+
+/// A redeemed code and the access token minted for it, before the response
+/// (and its ID token) is made.
+#[derive(Debug)]
+pub(crate) struct Redeemed {
+    pub authorization: Authorization,
+    pub token: IssuedToken,
+    pub user: User,
+    pub now: DateTime<Utc>,
+}
+
+/// Authenticates the client, redeems the code and mints the access token:
+/// the part of the exchange that changes the tenant's state (the handler
+/// runs it under the tenant's lock, and signs the ID token after).
+pub(crate) fn redeem(
+    request: &TokenRequest,
+    world: &World,
+    grants: &mut Grants,
+    ids: &mut IdGen,
+    now: DateTime<Utc>,
+) -> Result<Redeemed, Refused> {
     let settings = &world.settings;
     let client = authenticate(request, world)?;
     let redemption = Redemption {
@@ -278,12 +310,23 @@ pub(crate) fn exchange(
     let Some(token) = grants.issue_token(ids, &request.code, now, settings.token_ttl_secs) else {
         return Err(server_error(settings.error_statuses, "the redeemed code vanished before its token was issued"));
     };
+    Ok(Redeemed { authorization, token, user: user.clone(), now })
+}
+
+/// The token response for a redeemed code, with its RS256 ID token (the
+/// costly part, which needs no tenant state).
+pub(crate) fn respond(redeemed: Redeemed, world: &World, oidc: &Oidc, issuer: &str) -> Result<Exchanged, Refused> {
+    let settings = &world.settings;
+    let Redeemed { authorization, token, user, now } = redeemed;
     let id_token = if settings.token_id_token {
-        let claims = UserInfoResponse::from_user(user, settings.userinfo_keys, false);
+        let claims = UserInfoResponse::from_user(&user, settings.userinfo_keys, false);
         match oidc.id_token(issuer, &authorization, &claims, &token) {
             Ok(jwt) => Some(jwt),
             Err(e) => {
-                return Err(server_error(settings.error_statuses, &format!("the ID token could not be signed: {e}")))
+                return Err(Refused {
+                    revoked: vec![token.token],
+                    ..server_error(settings.error_statuses, &format!("the ID token could not be signed: {e}"))
+                })
             }
         }
     } else {
@@ -299,7 +342,7 @@ pub(crate) fn exchange(
         expires_in: settings.token_expires_in.then_some(lifetime),
         id_token,
     };
-    Ok(Exchanged { response, token, client_id: client.client_id.clone(), user_id: user.id })
+    Ok(Exchanged { response, token, client_id: authorization.client_id })
 }
 
 /// `expiration_date` of the token response in the world's format.
@@ -335,7 +378,7 @@ mod tests {
     use super::*;
     use crate::crypto::pkce::{ChallengeMethod, PkcePair};
     use crate::ecitizen::error::{Challenge, Render};
-    use crate::ecitizen::grants::{Authorization, StoredChallenge};
+    use crate::ecitizen::grants::StoredChallenge;
     use crate::ecitizen::world::WorldDoc;
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine;
@@ -411,7 +454,6 @@ mod tests {
         assert_eq!(json["token_type"], "bearer");
         assert_eq!(json["expires_in"], 3600);
         assert_eq!(json["expiration_date"], "2026-01-01T09:00:00Z");
-        assert_eq!(done.user_id, 2);
         assert!(f.grants.live_token(&done.token.token, t0()).is_some());
     }
 

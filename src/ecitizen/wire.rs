@@ -408,10 +408,10 @@ impl UserInfoResponse {
 
 /// The RFC 6749 §5.2 error body, also used by the guide's user-info failure.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub(crate) struct OAuthErrorBody {
-    pub error: &'static str,
+pub(crate) struct OAuthErrorBody<'a> {
+    pub error: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_description: Option<&'static str>,
+    pub error_description: Option<&'a str>,
 }
 
 /// Phoenix's default JSON error view, `{"errors":{"detail":"Not Found"}}`,

@@ -83,7 +83,9 @@ pub(crate) struct ClientDoc {
     pub redirect_uris: Option<Vec<String>>,
     /// `confidential` when a secret is given, else `public`.
     pub kind: Option<ClientKind>,
-    /// `required` for public clients; `optional` (checked when sent) for confidential ones.
+    /// `required` (the default): every authorization request needs an S256
+    /// `code_challenge`. A confidential client may be relaxed to `optional`
+    /// (checked when sent), for integrations that send no PKCE.
     pub pkce: Option<PkcePolicy>,
     /// Accept `code_challenge_method=plain` (default false).
     pub allow_plain_pkce: Option<bool>,
@@ -271,12 +273,14 @@ impl User {
 
 impl WorldDoc {
     /// The embedded default table.
+    #[cfg(test)]
     pub(crate) fn embedded_default() -> Result<WorldDoc, WorldError> {
         WorldDoc::parse_fragment(DEFAULT_WORLD_TOML)
     }
 
     /// Reads a TOML document whose only table is `[ecitizen]` (the embedded
     /// default, or a test's fragment).
+    #[cfg(test)]
     pub(crate) fn parse_fragment(text: &str) -> Result<WorldDoc, WorldError> {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
@@ -393,6 +397,7 @@ impl UserDoc {
 
 impl World {
     /// The embedded default table with each overlay merged over it, in order.
+    #[cfg(test)]
     pub(crate) fn from_overlays(overlays: &[WorldDoc]) -> Result<World, WorldError> {
         let mut merged = WorldDoc::embedded_default()?;
         for overlay in overlays {
@@ -446,6 +451,28 @@ impl World {
         let mut matches = self.users.values().filter(|u| u.matches_hint(hint));
         let first = matches.next()?;
         matches.next().is_none().then_some(first)
+    }
+}
+
+impl From<&User> for UserDoc {
+    /// The document form of a resolved user, for the admin view to merge a
+    /// partial change over.
+    fn from(user: &User) -> UserDoc {
+        UserDoc {
+            id: user.id,
+            id_number: Some(user.id_number.clone()),
+            email: Some(user.email.clone()),
+            active: Some(user.active),
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+            surname: user.surname.clone(),
+            account_type: Some(user.account_type.clone()),
+            mobile_number: user.mobile_number.clone(),
+            mobile_verified: Some(user.mobile_verified),
+            gender: user.gender.clone(),
+            kra_pin_number: user.kra_pin_number.clone(),
+            dob: user.dob.clone(),
+        }
     }
 }
 
@@ -534,8 +561,10 @@ fn resolve_client(doc: ClientDoc, users: &BTreeMap<u64, User>) -> Result<Client,
             ))
         }
         (_, Some(policy)) => policy,
-        (ClientKind::Public, None) => PkcePolicy::Required,
-        (ClientKind::Confidential, None) => PkcePolicy::Optional,
+        // The sandbox enforces what eCitizen asks of relying parties (the
+        // guide: "Yes (required for PKCE)"), stricter than generic mocks that
+        // accept a missing verifier; a world relaxes it per client.
+        (_, None) => PkcePolicy::Required,
     };
     let redirect_uris = doc.redirect_uris.unwrap_or_default();
     if redirect_uris.is_empty() {
@@ -611,7 +640,7 @@ mod tests {
         let world = World::from_overlays(&[]).expect("the embedded default is valid");
         let client = world.client("PesaSandboxEcitizenClient").expect("default client");
         assert_eq!(client.kind, ClientKind::Confidential);
-        assert_eq!(client.pkce, PkcePolicy::Optional);
+        assert_eq!(client.pkce, PkcePolicy::Required, "PKCE is required unless a world relaxes it");
         assert!(client.has_redirect_uri("http://localhost:3000/callback"));
         assert!(!client.has_redirect_uri("http://localhost:3000/callback/"), "matching is exact");
         let kinds: Vec<&str> = world.users.values().map(|u| u.account_type.as_str()).collect();

@@ -296,7 +296,7 @@ fn resolve_rule(rule: RuleDoc, scenario: &str, idx: usize, at: &At<'_>) -> Resul
     };
     let when = resolve_when(rule.when, at)?;
     let outcome = rule.outcome.map(|o| resolve_outcome(o, at)).transpose()?;
-    let fault = rule.fault.map(|f| resolve_fault(f, at)).transpose()?;
+    let fault = rule.fault.map(|f| resolve_fault(f, when.provider.as_deref(), at)).transpose()?;
     let callback = resolve_callback(rule.callback.unwrap_or_default(), at)?;
     let variants = resolve_variants(rule.variants, when.provider.as_deref(), at)?;
     Ok(Rule { when, decision: Decision { rule: label, outcome, fault, callback, variants } })
@@ -420,16 +420,29 @@ fn is_error_code(code: &str) -> bool {
         && code.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
 }
 
-fn resolve_fault(fault: FaultDoc, at: &At<'_>) -> Result<Fault, ScenarioError> {
+/// The error names providers declare for `fault.error`: the rule's
+/// provider's, or every provider's when the rule names none.
+fn provider_errors(provider: Option<&str>) -> Vec<&'static str> {
+    ProviderId::ALL
+        .into_iter()
+        .filter(|p| provider.is_none_or(|name| name == p.name()))
+        .flat_map(|p| p.fault_errors().iter().copied())
+        .collect()
+}
+
+fn resolve_fault(fault: FaultDoc, provider: Option<&str>, at: &At<'_>) -> Result<Fault, ScenarioError> {
     let error = match fault.error {
         Some(e) => {
             let span = e.span();
             let e = e.into_inner();
-            if !NAMED_ERRORS.contains(&e.as_str()) && !is_error_code(&e) {
+            let declared = provider_errors(provider);
+            if !NAMED_ERRORS.contains(&e.as_str()) && !is_error_code(&e) && !declared.contains(&e.as_str()) {
+                let mut named: Vec<&str> = NAMED_ERRORS.to_vec();
+                named.extend(declared);
                 return Err(at(
                     span,
                     format!(
-                        "fault.error {e:?} is neither one of {NAMED_ERRORS:?} nor a provider's error code like \"500.003.02\" or \"INS-9\""
+                        "fault.error {e:?} is neither one of {named:?} nor a provider's error code like \"500.003.02\" or \"INS-9\""
                     ),
                 ));
             }

@@ -1,10 +1,11 @@
 //! Black-box tests: a real sandbox on `127.0.0.1:0`, spoken to over HTTP,
 //! with wiremock receiving its callbacks. One binary: shared helpers
-//! (`helpers`), one folder per provider (`daraja/`), and the provider-neutral
+//! (`helpers`), one folder per provider (`daraja/`, `ecitizen/`), and the provider-neutral
 //! surfaces (admin, scenarios, tenants, robustness, shutdown).
 
 mod admin;
 mod daraja;
+mod ecitizen;
 mod helpers;
 mod robustness;
 mod scenarios;
