@@ -519,6 +519,43 @@ mod tests {
     }
 
     #[test]
+    fn providers_sharing_first_segments_keep_their_own_paths() {
+        // `/oauth/` is shared by Daraja and eCitizen, `/api/` by eCitizen
+        // and Pesaflow: each path has the owner its provider's guide gives it.
+        let owned = [
+            ("/oauth/v1/generate", Some(ProviderId::Daraja)),
+            ("/mpesa/stkpush/v1/processrequest", Some(ProviderId::Daraja)),
+            ("/oauth/authorize", Some(ProviderId::Ecitizen)),
+            ("/oauth/access-token", Some(ProviderId::Ecitizen)),
+            ("/api/oauth/token/introspect", Some(ProviderId::Ecitizen)),
+            ("/api/userinfo", Some(ProviderId::Ecitizen)),
+            ("/api/user-info", Some(ProviderId::Ecitizen)),
+            ("/.well-known/openid-configuration", Some(ProviderId::Ecitizen)),
+            ("/.well-known/jwks.json", Some(ProviderId::Ecitizen)),
+        ];
+        for (path, provider) in owned {
+            assert_eq!(owner(path), provider, "{path}");
+        }
+        // Pesaflow's paths (and Daraja's other OAuth versions) are nobody's yet,
+        // and certainly not eCitizen's.
+        for path in [
+            "/oauth/v2/generate",
+            "/oauth/authorize-extra",
+            "/api/oauth/generate/token",
+            "/api/payment/validate",
+            "/api/payment/confirm",
+            "/api/invoice/create",
+            "/api/invoice/payment/status",
+            "/api/PaymentAPI/checkout",
+            "/PaymentAPI/iframev2.1.php",
+            "/api/userinfo2",
+            "/.well-known/other",
+        ] {
+            assert_ne!(owner(path), Some(ProviderId::Ecitizen), "{path}");
+        }
+    }
+
+    #[test]
     fn names_and_operations_are_unique() {
         for p in ProviderId::ALL {
             assert_eq!(ProviderId::parse(p.name()), Some(p));
@@ -532,6 +569,8 @@ mod tests {
     #[test]
     fn the_default_world_loads() {
         let world = World::default_world();
+        assert!(world.ecitizen.client("PesaSandboxEcitizenClient").is_some());
+        assert!(world.routing_keys().contains(&(ProviderId::Ecitizen, "PesaSandboxEcitizenClient".to_owned())));
         assert!(world.daraja.app_by_key("PesaSandboxConsumerKey").is_some());
         assert_eq!(world.daraja.shortcodes["174379"].kind, daraja::world::ShortcodeKind::Paybill);
         assert_eq!(world.daraja.shortcodes["500200"].store.as_deref(), Some("400200"));
@@ -587,6 +626,7 @@ mod tests {
         assert!(!debug.contains("PesaSandboxConsumerSecret"));
         assert!(!debug.contains("bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"));
         assert!(!debug.contains("Safaricom999!*!"));
+        assert!(!debug.contains("PesaSandboxEcitizenSecret"));
     }
 
     #[test]

@@ -189,6 +189,39 @@ mod tests {
         (oidc.id_token(ISSUER, &authorization, &user, &token).unwrap(), token)
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        /// Hostile text in the claims (a nonce, a name) survives signing and
+        /// comes back unchanged from a JWT library's verification.
+        #[test]
+        fn any_claim_text_round_trips_through_a_verified_id_token(text in ".{0,200}") {
+            let world = World::from_overlays(&[]).unwrap();
+            let oidc = Oidc::from_committed_key().unwrap();
+            let mut user = world.user(1).unwrap().clone();
+            user.first_name = Some(text.clone());
+            let authorization = Authorization {
+                client_id: "c".into(),
+                redirect_uri: "http://localhost:3000/callback".into(),
+                user_id: 1,
+                scope: "openid".into(),
+                nonce: Some(text.clone()),
+                challenge: None,
+                auth_time: t0(),
+            };
+            let token = IssuedToken { token: "t".repeat(32), issued_at: t0(), expires_at: t0() };
+            let claims = UserInfoResponse::from_user(&user, UserInfoKeys::Seed, false);
+            let jwt = oidc.id_token(ISSUER, &authorization, &claims, &token).unwrap();
+            let jwk = &oidc.jwks().keys[0];
+            let key = jsonwebtoken::DecodingKey::from_rsa_components(&jwk.n, &jwk.e).unwrap();
+            let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+            validation.validate_exp = false;
+            validation.set_audience(&["c"]);
+            let read = jsonwebtoken::decode::<serde_json::Value>(&jwt, &key, &validation).unwrap().claims;
+            proptest::prop_assert_eq!(&read["nonce"], &serde_json::Value::String(text.clone()));
+            proptest::prop_assert_eq!(&read["first_name"], &serde_json::Value::String(text));
+        }
+    }
+
     #[test]
     fn the_kid_is_the_committed_keys_thumbprint() {
         let oidc = Oidc::from_committed_key().unwrap();

@@ -246,7 +246,6 @@ pub(crate) fn authenticate<'w>(request: &TokenRequest, world: &'w World) -> Resu
 
 /// The whole exchange: authenticate, redeem the code, mint the tokens
 /// ([`redeem`], then [`respond`]); the handler calls the two apart.
-#[cfg(test)]
 pub(crate) fn exchange(
     request: &TokenRequest,
     world: &World,
