@@ -7,6 +7,8 @@
 //!   (c) B2C with one repeated `SecurityCredential`, and with a fresh ciphertext
 //!       on every request (one RSA decryption each);
 //!   (d) a C2B payment with external validation and confirmation callbacks;
+//!   (e) eCitizen SSO: a code exchange (PKCE check, an RS256 ID token each), and
+//!       token introspection;
 //!   plus peak memory after a million STK pushes and the time from start to ready.
 //!
 //! The servers under test run as child processes (the release `pesa-sandbox`
@@ -17,7 +19,7 @@
 //!
 //! Knobs (environment): `PESA_BENCH_REQUESTS` (per phase, default 40000),
 //! `PESA_BENCH_CONCURRENCY` (default 64), `PESA_BENCH_FRESH` (fresh-credential
-//! requests, default 2000), `PESA_BENCH_MILLION` (pushes in the memory phase,
+//! requests and eCitizen code exchanges, default 2000), `PESA_BENCH_MILLION` (pushes in the memory phase,
 //! default 1000000; 0 skips it), `PESA_BENCH_MAX_SECS` (cap per phase, default 180),
 //! `PESA_BENCH_SANDBOX_BIN` (another build of the binary, e.g. one to profile).
 //! The report is printed and written to `target/bench-report.md`.
@@ -267,12 +269,18 @@ struct Req {
     path: String,
     authorization: Option<Arc<str>>,
     body: Option<Value>,
+    /// A form-encoded body instead of JSON (eCitizen's endpoints).
+    form: Option<String>,
     brings: u64,
 }
 
 impl Req {
     fn post(path: String, authorization: &Arc<str>, body: Value, brings: u64) -> Req {
-        Req { method: "POST", path, authorization: Some(authorization.clone()), body: Some(body), brings }
+        Req { method: "POST", path, authorization: Some(authorization.clone()), body: Some(body), form: None, brings }
+    }
+
+    fn form(path: &str, form: String) -> Req {
+        Req { method: "POST", path: path.to_owned(), authorization: None, body: None, form: Some(form), brings: 0 }
     }
 }
 
@@ -304,12 +312,16 @@ impl Connection {
         if let Some(auth) = &req.authorization {
             builder = builder.header("authorization", auth.as_ref());
         }
-        let body = match &req.body {
-            Some(json) => {
+        let body = match (&req.body, &req.form) {
+            (Some(json), _) => {
                 builder = builder.header("content-type", "application/json");
                 Bytes::from(serde_json::to_vec(json).ok()?)
             }
-            None => Bytes::new(),
+            (None, Some(form)) => {
+                builder = builder.header("content-type", "application/x-www-form-urlencoded");
+                Bytes::from(form.clone())
+            }
+            (None, None) => Bytes::new(),
         };
         let res = sender.send_request(builder.body(Full::new(body)).ok()?).await;
         let Ok(res) = res else {
@@ -541,10 +553,62 @@ fn stk_requests(d: &Daraja, tokens_every: usize) -> MakeRequest {
     Arc::new(move |i| {
         if tokens_every > 0 && i % tokens_every == 0 {
             let path = "/oauth/v1/generate?grant_type=client_credentials".to_owned();
-            return Req { method: "GET", path, authorization: Some(basic.clone()), body: None, brings: 0 };
+            return Req { method: "GET", path, authorization: Some(basic.clone()), body: None, form: None, brings: 0 };
         }
         Req::post("/mpesa/stkpush/v1/processrequest".into(), &bearer, stk_body(&receiver, i), 1)
     })
+}
+
+// ---------------------------------------------------------------- eCitizen requests
+
+/// RFC 7636 Appendix B's pair: every bench login uses it.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const ECITIZEN_CALLBACK: &str = "http://localhost:3000/callback";
+
+/// `count` authorization codes of the default eCitizen client, logged in
+/// without a page (`prompt=none`, a `login_hint`): the setup of the code
+/// exchange phase, not measured.
+async fn ecitizen_codes(base: &str, client_id: &str, count: usize) -> Vec<String> {
+    let http =
+        reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let url = reqwest::Url::parse_with_params(
+        &format!("{base}/oauth/authorize"),
+        &[
+            ("client_id", client_id),
+            ("redirect_uri", ECITIZEN_CALLBACK),
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("state", "bench"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+            ("prompt", "none"),
+            ("login_hint", "2"),
+        ],
+    )
+    .expect("authorize URL");
+    let mut codes = Vec::with_capacity(count);
+    for _ in 0..count {
+        let res = http.get(url.clone()).send().await.expect("authorize");
+        let location = res.headers().get("location").and_then(|l| l.to_str().ok()).expect("a redirect").to_owned();
+        let location = reqwest::Url::parse(&location).expect("a URL");
+        codes.push(location.query_pairs().find(|(k, _)| k == "code").expect("a code").1.into_owned());
+    }
+    codes
+}
+
+/// The guide's token request for one code.
+fn exchange_form(client_id: &str, secret: &str, code: &str) -> String {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.extend_pairs([
+        ("client_id", client_id),
+        ("client_secret", secret),
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", ECITIZEN_CALLBACK),
+        ("code_verifier", VERIFIER),
+    ]);
+    form.finish()
 }
 
 // ---------------------------------------------------------------- the run
@@ -572,6 +636,7 @@ async fn run(knobs: Knobs) -> String {
                 path: "/echo".into(),
                 authorization: None,
                 body: Some(body.clone()),
+                form: None,
                 brings: 0,
             }),
         )
@@ -664,6 +729,56 @@ async fn run(knobs: Knobs) -> String {
         )
         .await,
     );
+
+    eprintln!("(e) eCitizen code exchange and introspection");
+    let creds: Value = http
+        .get(format!("{}/__sandbox/credentials", sandbox.base))
+        .send()
+        .await
+        .expect("credentials")
+        .json()
+        .await
+        .expect("json");
+    let client_id = creds["ecitizen"]["client_id"].as_str().expect("client id").to_owned();
+    let secret = creds["ecitizen"]["client_secret"].as_str().expect("client secret").to_owned();
+    // A code lives ten minutes and a tenant keeps 10,000: the phase takes
+    // `fresh` of them, fetched first.
+    let codes = Arc::new(ecitizen_codes(&sandbox.base, &client_id, knobs.fresh.min(10_000)).await);
+    let forms: Arc<Vec<String>> = Arc::new(codes.iter().map(|code| exchange_form(&client_id, &secret, code)).collect());
+    rows.push(
+        phase(
+            "(e) eCitizen code exchange",
+            &sandbox,
+            knobs,
+            forms.len(),
+            None,
+            Arc::new(move |i| Req::form("/oauth/access-token", forms[i % forms.len()].clone())),
+        )
+        .await,
+    );
+    let code = ecitizen_codes(&sandbox.base, &client_id, 1).await.remove(0);
+    let tokens: Value = http
+        .post(format!("{}/oauth/access-token", sandbox.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(exchange_form(&client_id, &secret, &code))
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("token json");
+    let introspect: Arc<str> = format!("token={}", tokens["access_token"].as_str().expect("access token")).into();
+    rows.push(
+        phase(
+            "(e) eCitizen introspection",
+            &sandbox,
+            knobs,
+            knobs.requests,
+            None,
+            Arc::new(move |_| Req::form("/api/oauth/token/introspect", introspect.to_string())),
+        )
+        .await,
+    );
     drop(sandbox);
 
     // Memory after a million pushes, default journal and retention limits.
@@ -744,6 +859,14 @@ fn render(rows: &[Row], million: Option<&Row>, starts: &[Duration], knobs: Knobs
             "\nB2C with a repeated credential costs {:.2}× the server CPU of an STK push; a fresh ciphertext costs {:.2} ms of server CPU per decryption.",
             repeated.cpu_per_request_us() / stk.cpu_per_request_us().max(1e-9),
             (fresh.cpu_per_request_us() - repeated.cpu_per_request_us()) / 1000.0,
+        );
+    }
+    if let (Some(stk), Some(exchange)) = (by_name("(b)"), by_name("(e) eCitizen code exchange")) {
+        let _ = writeln!(
+            out,
+            "An eCitizen code exchange costs {:.2} ms of server CPU ({:.1}× an STK push), most of it the RS256 signature of its ID token.",
+            exchange.cpu_per_request_us() / 1000.0,
+            exchange.cpu_per_request_us() / stk.cpu_per_request_us().max(1e-9),
         );
     }
     if let Some(m) = million {

@@ -12,6 +12,7 @@ mod login_page;
 mod oauth2_client;
 mod oidc_client;
 mod pkce_client;
+mod robustness;
 mod scenarios;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
