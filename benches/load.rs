@@ -7,8 +7,13 @@
 //!   (c) B2C with one repeated `SecurityCredential`, and with a fresh ciphertext
 //!       on every request (one RSA decryption each);
 //!   (d) a C2B payment with external validation and confirmation callbacks;
-//!   (e) eCitizen SSO: a code exchange (PKCE check, an RS256 ID token each), and
-//!       token introspection;
+//!   (e) a Pesaflow checkout (JSON answer, a new invoice each, hash-checked);
+//!   (f) a Pesaflow notification round trip: a checkout with `sendSTK`, the
+//!       prompt paid, the signed notification delivered to a local receiver;
+//!   (g) the Vodafone portal's C2B with a reused bearer and with a fresh RSA-4096 one;
+//!   (h) a Vodafone OpenAPI C2B in a session (its bearer reused);
+//!   (i) an eCitizen SSO code exchange (client secret, PKCE check, an RS256 ID
+//!       token each), and (j) eCitizen token introspection;
 //!   plus peak memory after a million STK pushes and the time from start to ready.
 //!
 //! The servers under test run as child processes (the release `pesa-sandbox`
@@ -71,6 +76,9 @@ external_validation = true
 stk_answer_delay_ms = 1
 result_delay_ms = 1
 timestamp_window_secs = 0
+
+[pesaflow]
+prompt_answer_delay_ms = 1
 "#;
 
 fn main() {
@@ -480,17 +488,16 @@ struct Daraja {
     receiver: String,
 }
 
+/// The default tenant's credentials document.
+async fn credentials(http: &reqwest::Client, base: &str) -> Value {
+    let res = http.get(format!("{base}/__sandbox/credentials")).send().await.expect("credentials");
+    res.json().await.expect("credentials JSON")
+}
+
 impl Daraja {
     async fn connect(base: &str, receiver: &str) -> Daraja {
         let http = reqwest::Client::builder().no_proxy().build().expect("client");
-        let creds: Value = http
-            .get(format!("{base}/__sandbox/credentials"))
-            .send()
-            .await
-            .expect("credentials")
-            .json()
-            .await
-            .expect("json");
+        let creds = credentials(&http, base).await;
         let key = creds["daraja"]["consumer_key"].as_str().expect("consumer key").to_owned();
         let secret = creds["daraja"]["consumer_secret"].as_str().expect("consumer secret").to_owned();
         let token = oauth(&http, base, &key, &secret).await;
@@ -609,6 +616,47 @@ fn exchange_form(client_id: &str, secret: &str, code: &str) -> String {
         ("code_verifier", VERIFIER),
     ]);
     form.finish()
+}
+
+// ---------------------------------------------------------------- Pesaflow requests
+
+/// A JSON checkout of the default client's service 1001 for KES 1 (6.00 with
+/// its fee), a new `billRefNumber` each, signed as merchants sign it.
+fn pesaflow_checkout(creds: &Value, receiver: &str, i: usize, send_stk: bool) -> Value {
+    let client = creds["pesaflow"]["api_client_id"].as_str().expect("api_client_id");
+    let key = creds["pesaflow"]["key"].as_str().expect("key");
+    let secret = creds["pesaflow"]["secret"].as_str().expect("secret");
+    // A reference of its own per phase too: an unpaid checkout posted again
+    // would answer the same invoice.
+    let bill_ref = format!("BENCH-{}-{i}", if send_stk { "STK" } else { "JSON" });
+    let values = [client, "1", "1001", "12345678", "KES", &bill_ref, "load", "Bench Citizen"];
+    let hash = pesa_sandbox::crypto::secure_hash::secure_hash(
+        pesa_sandbox::crypto::secure_hash::Recipe::Checkout,
+        &values,
+        pesa_sandbox::crypto::secure_hash::HashKey { key, secret },
+        pesa_sandbox::crypto::secure_hash::HashEncoding::Base64OfHex,
+    )
+    .expect("eight checkout values");
+    json!({
+        "apiClientID": client, "serviceID": "1001", "billDesc": "load", "currency": "KES", "billRefNumber": bill_ref,
+        "clientMSISDN": format!("25479{:07}", i % CUSTOMER_POOL), "clientName": "Bench Citizen", "clientIDNumber": "12345678",
+        "amountExpected": "1", "notificationURL": format!("{receiver}/ipn"), "format": "json", "sendSTK": send_stk,
+        "secureHash": hash,
+    })
+}
+
+/// Pesaflow checkouts; with `send_stk`, each brings one notification.
+fn pesaflow_requests(creds: Arc<Value>, receiver: String, send_stk: bool) -> MakeRequest {
+    let none: Arc<str> = Arc::from("");
+    Arc::new(move |i| Req {
+        authorization: None,
+        ..Req::post(
+            "/PaymentAPI/iframev2.1.php".into(),
+            &none,
+            pesaflow_checkout(&creds, &receiver, i, send_stk),
+            u64::from(send_stk),
+        )
+    })
 }
 
 // ---------------------------------------------------------------- the run
@@ -730,55 +778,33 @@ async fn run(knobs: Knobs) -> String {
         .await,
     );
 
-    eprintln!("(e) eCitizen code exchange and introspection");
-    let creds: Value = http
-        .get(format!("{}/__sandbox/credentials", sandbox.base))
-        .send()
-        .await
-        .expect("credentials")
-        .json()
-        .await
-        .expect("json");
-    let client_id = creds["ecitizen"]["client_id"].as_str().expect("client id").to_owned();
-    let secret = creds["ecitizen"]["client_secret"].as_str().expect("client secret").to_owned();
-    // A code lives ten minutes and a tenant keeps 10,000: the phase takes
-    // `fresh` of them, fetched first.
-    let codes = Arc::new(ecitizen_codes(&sandbox.base, &client_id, knobs.fresh.min(10_000)).await);
-    let forms: Arc<Vec<String>> = Arc::new(codes.iter().map(|code| exchange_form(&client_id, &secret, code)).collect());
+    eprintln!("(e) Pesaflow checkout, (f) checkout with its notification");
+    let creds: Arc<Value> = Arc::new(credentials(&http, &daraja.base).await);
     rows.push(
         phase(
-            "(e) eCitizen code exchange",
-            &sandbox,
-            knobs,
-            forms.len(),
-            None,
-            Arc::new(move |i| Req::form("/oauth/access-token", forms[i % forms.len()].clone())),
-        )
-        .await,
-    );
-    let code = ecitizen_codes(&sandbox.base, &client_id, 1).await.remove(0);
-    let tokens: Value = http
-        .post(format!("{}/oauth/access-token", sandbox.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(exchange_form(&client_id, &secret, &code))
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("token json");
-    let introspect: Arc<str> = format!("token={}", tokens["access_token"].as_str().expect("access token")).into();
-    rows.push(
-        phase(
-            "(e) eCitizen introspection",
+            "(e) Pesaflow checkout",
             &sandbox,
             knobs,
             knobs.requests,
             None,
-            Arc::new(move |_| Req::form("/api/oauth/token/introspect", introspect.to_string())),
+            pesaflow_requests(creds.clone(), receiver_url.clone(), false),
         )
         .await,
     );
+    rows.push(
+        phase(
+            "(f) Pesaflow checkout + notification",
+            &sandbox,
+            knobs,
+            knobs.requests,
+            Some(&receiver),
+            pesaflow_requests(creds, receiver_url.clone(), true),
+        )
+        .await,
+    );
+
+    vodafone_rows(&sandbox, knobs, &mut rows).await;
+    ecitizen_rows(&sandbox, knobs, &mut rows).await;
     drop(sandbox);
 
     // Memory after a million pushes, default journal and retention limits.
@@ -806,6 +832,149 @@ async fn run(knobs: Knobs) -> String {
     starts.sort();
 
     render(&rows, million.as_ref(), &starts, knobs)
+}
+
+// ---------------------------------------------------------------- Vodafone requests
+
+/// A portal C2B body; each request its own reference (the portal refuses a
+/// repeated `input_ThirdPartyReference` as a duplicate).
+fn portal_c2b(i: usize) -> Value {
+    json!({
+        "input_TransactionReference": "BENCH", "input_CustomerMSISDN": format!("25886{:07}", i % CUSTOMER_POOL),
+        "input_Amount": "1", "input_ThirdPartyReference": format!("B{i}"), "input_ServiceProviderCode": "171717",
+    })
+}
+
+/// `Bearer base64(RSA-PKCS#1 v1.5(secret))`, as the portal's Java sample makes it.
+fn vodafone_bearer(public: &rsa::RsaPublicKey, secret: &str, rng: &mut rand::rngs::ThreadRng) -> Arc<str> {
+    let token = pesa_sandbox::crypto::credential::encrypt(public, secret.as_bytes(), rng).expect("a key fits");
+    Arc::from(format!("Bearer {token}"))
+}
+
+/// (g) The Vodafone portal with a reused and with a fresh RSA-4096 bearer,
+/// and (h) an OpenAPI call in a session, all answered synchronously.
+async fn vodafone_rows(sandbox: &Server, knobs: Knobs, rows: &mut Vec<Row>) {
+    let http = reqwest::Client::builder().no_proxy().build().expect("client");
+    let creds = credentials(&http, &sandbox.base).await;
+    let vodafone = &creds["vodafone"];
+    let public = pesa_sandbox::crypto::spki::from_base64(vodafone["public_key"].as_str().unwrap_or_default())
+        .expect("the published Vodafone key");
+    let api_key = vodafone["api_key"].as_str().unwrap_or_default().to_owned();
+    let mut rng = rand::thread_rng();
+    let path = "/ipg/v1x/c2bPayment/singleStage/";
+
+    eprintln!("(g) Vodafone portal C2B");
+    let reused = vodafone_bearer(&public, &api_key, &mut rng);
+    rows.push(
+        phase(
+            "(g) Vodafone C2B, reused bearer",
+            sandbox,
+            knobs,
+            knobs.requests,
+            None,
+            Arc::new(move |i| Req::post(path.into(), &reused, portal_c2b(i), 0)),
+        )
+        .await,
+    );
+    let fresh: Arc<Vec<Arc<str>>> =
+        Arc::new((0..knobs.fresh).map(|_| vodafone_bearer(&public, &api_key, &mut rng)).collect());
+    let offset = knobs.requests;
+    rows.push(
+        phase(
+            "(g) Vodafone C2B, fresh RSA-4096 bearer",
+            sandbox,
+            knobs,
+            knobs.fresh,
+            None,
+            Arc::new(move |i| Req::post(path.into(), &fresh[i % fresh.len()], portal_c2b(offset + i), 0)),
+        )
+        .await,
+    );
+
+    eprintln!("(h) Vodafone OpenAPI C2B in a session");
+    let app_key = vodafone["apps"]
+        .as_array()
+        .and_then(|apps| apps.iter().find(|a| a["market"] == "vodacomTZN"))
+        .and_then(|a| a["api_key"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let session: Value = http
+        .get(format!("{}/sandbox/ipg/v2/vodacomTZN/getSession/", sandbox.base))
+        .header("authorization", vodafone_bearer(&public, &app_key, &mut rng).as_ref())
+        .send()
+        .await
+        .expect("getSession")
+        .json()
+        .await
+        .expect("getSession JSON");
+    let session_bearer = vodafone_bearer(&public, session["output_SessionID"].as_str().unwrap_or_default(), &mut rng);
+    rows.push(
+        phase(
+            "(h) Vodafone OpenAPI C2B, session bearer",
+            sandbox,
+            knobs,
+            knobs.requests,
+            None,
+            Arc::new(move |i| {
+                let body = json!({
+                    "input_Amount": "1", "input_Country": "TZN", "input_Currency": "TZS",
+                    "input_CustomerMSISDN": format!("25574{:07}", i % CUSTOMER_POOL), "input_ServiceProviderCode": "000000",
+                    "input_ThirdPartyConversationID": format!("B{i}"), "input_TransactionReference": "BENCH",
+                    "input_PurchasedItemsDesc": "Bench",
+                });
+                Req::post("/sandbox/ipg/v2/vodacomTZN/c2bPayment/singleStage/".into(), &session_bearer, body, 0)
+            }),
+        )
+        .await,
+    );
+}
+
+/// (i) eCitizen code exchanges, each code fetched first (not measured), and
+/// (j) introspection of one live token.
+async fn ecitizen_rows(sandbox: &Server, knobs: Knobs, rows: &mut Vec<Row>) {
+    eprintln!("(i) eCitizen code exchange, (j) introspection");
+    let http = reqwest::Client::builder().no_proxy().build().expect("client");
+    let creds = credentials(&http, &sandbox.base).await;
+    let client_id = creds["ecitizen"]["client_id"].as_str().expect("client id").to_owned();
+    let secret = creds["ecitizen"]["client_secret"].as_str().expect("client secret").to_owned();
+    // A code lives ten minutes and a tenant keeps 10,000: the phase takes
+    // `fresh` of them, fetched first.
+    let codes = ecitizen_codes(&sandbox.base, &client_id, knobs.fresh.min(10_000)).await;
+    let forms: Arc<Vec<String>> = Arc::new(codes.iter().map(|code| exchange_form(&client_id, &secret, code)).collect());
+    rows.push(
+        phase(
+            "(i) eCitizen code exchange",
+            sandbox,
+            knobs,
+            forms.len(),
+            None,
+            Arc::new(move |i| Req::form("/oauth/access-token", forms[i % forms.len()].clone())),
+        )
+        .await,
+    );
+    let code = ecitizen_codes(&sandbox.base, &client_id, 1).await.remove(0);
+    let tokens: Value = http
+        .post(format!("{}/oauth/access-token", sandbox.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(exchange_form(&client_id, &secret, &code))
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("token JSON");
+    let introspect: Arc<str> = format!("token={}", tokens["access_token"].as_str().expect("access token")).into();
+    rows.push(
+        phase(
+            "(j) eCitizen introspection",
+            sandbox,
+            knobs,
+            knobs.requests,
+            None,
+            Arc::new(move |_| Req::form("/api/oauth/token/introspect", introspect.to_string())),
+        )
+        .await,
+    );
 }
 
 fn render(rows: &[Row], million: Option<&Row>, starts: &[Duration], knobs: Knobs) -> String {
@@ -861,7 +1030,14 @@ fn render(rows: &[Row], million: Option<&Row>, starts: &[Duration], knobs: Knobs
             (fresh.cpu_per_request_us() - repeated.cpu_per_request_us()) / 1000.0,
         );
     }
-    if let (Some(stk), Some(exchange)) = (by_name("(b)"), by_name("(e) eCitizen code exchange")) {
+    if let (Some(reused), Some(fresh)) = (by_name("(g) Vodafone C2B, reused"), by_name("(g) Vodafone C2B, fresh")) {
+        let _ = writeln!(
+            out,
+            "A Vodafone call with a fresh RSA-4096 bearer costs {:.2} ms more server CPU than one with a reused bearer (the decryption the digest cache saves).",
+            (fresh.cpu_per_request_us() - reused.cpu_per_request_us()) / 1000.0,
+        );
+    }
+    if let (Some(stk), Some(exchange)) = (by_name("(b)"), by_name("(i) eCitizen code exchange")) {
         let _ = writeln!(
             out,
             "An eCitizen code exchange costs {:.2} ms of server CPU ({:.1}× an STK push), most of it the RS256 signature of its ID token.",

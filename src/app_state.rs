@@ -8,6 +8,7 @@ use crate::callbacks::CallbackEngine;
 use crate::provider::Registered;
 use crate::providers::Shared;
 use crate::store::Tenants;
+use crate::supervisor::Health;
 
 /// Everything a handler can reach; cheap to clone (handles only).
 #[derive(Clone)]
@@ -20,17 +21,22 @@ pub struct AppState {
     pub base_url: Arc<str>,
     /// Required by the admin API when set.
     pub admin_token: Option<Arc<str>>,
+    /// Panics caught in background tasks, events and handlers.
+    pub(crate) health: Arc<Health>,
+    /// How long a request may take; a scripted delay reaching it answers 408.
+    pub(crate) request_timeout: std::time::Duration,
     request_seq: Arc<AtomicU64>,
 }
 
 impl AppState {
-    pub fn new(
+    pub(crate) fn new(
         tenants: Arc<Tenants>,
         callbacks: CallbackEngine,
         shared: Shared,
         seed: u64,
         base_url: Arc<str>,
         admin_token: Option<Arc<str>>,
+        health: Arc<Health>,
     ) -> AppState {
         AppState {
             tenants,
@@ -39,12 +45,14 @@ impl AppState {
             seed,
             base_url,
             admin_token,
+            health,
+            request_timeout: std::time::Duration::from_secs(60),
             request_seq: Arc::new(AtomicU64::new(0)),
         }
     }
 
     pub fn next_request_seq(&self) -> u64 {
-        self.request_seq.fetch_add(1, Ordering::Relaxed) + 1
+        self.request_seq.fetch_add(1, Ordering::Relaxed).wrapping_add(1)
     }
 
     /// One provider's sandbox-wide resources.

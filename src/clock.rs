@@ -9,6 +9,10 @@
 //! Wire formats in East Africa speak East Africa Time (UTC+3, no daylight
 //! saving); [`eat`] converts an instant to that wall-clock reading.
 
+// Time, money and counts from outside: every computation here saturates or
+// is checked, and the lint keeps it so.
+#![warn(clippy::arithmetic_side_effects)]
+
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, Utc};
@@ -23,8 +27,9 @@ pub enum Clock {
 }
 
 impl Clock {
+    /// A virtual clock showing `start` (within the years 0 to 9999).
     pub fn virtual_at(start: DateTime<Utc>) -> Clock {
-        Clock::Virtual(Arc::new(Mutex::new(start)))
+        Clock::Virtual(Arc::new(Mutex::new(start.clamp(dawn(), horizon()))))
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -38,29 +43,56 @@ impl Clock {
         matches!(self, Clock::Virtual(_))
     }
 
-    /// Moves a virtual clock forward; returns the new time.
-    /// A system clock cannot be moved and returns `None`.
+    /// Moves a virtual clock forward, at most to the [`horizon`]; returns
+    /// the new time. A system clock cannot be moved and returns `None`.
     pub fn advance(&self, by: Duration) -> Option<DateTime<Utc>> {
         match self {
             Clock::System => None,
             Clock::Virtual(at) => {
                 let mut at = lock(at);
-                *at = after(*at, by);
+                *at = after(*at, by).min(horizon());
                 Some(*at)
             }
         }
     }
 
-    /// Sets a virtual clock; returns `None` for the system clock.
+    /// Sets a virtual clock (within the years 0 to 9999); returns `None`
+    /// for the system clock.
     pub fn set(&self, to: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match self {
             Clock::System => None,
             Clock::Virtual(at) => {
+                let to = to.clamp(dawn(), horizon());
                 *lock(at) = to;
                 Some(to)
             }
         }
     }
+}
+
+/// The latest time a virtual clock shows: the end of the year 9999, the
+/// last a four-digit wire timestamp can say. Far enough from the end of
+/// the calendar (the year 262143) that adding any delay a world or a
+/// scenario allows (at most a hundred years) cannot overflow.
+pub(crate) fn horizon() -> DateTime<Utc> {
+    // A constant, valid date; the fallback is never used.
+    DateTime::from_timestamp(253_402_300_799, 999_000_000).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// The earliest time a virtual clock shows: the start of the year 0.
+pub(crate) fn dawn() -> DateTime<Utc> {
+    // A constant, valid date; the fallback is never used.
+    DateTime::from_timestamp(-62_167_219_200, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// `ms` milliseconds as a duration, saturating at the largest duration.
+pub(crate) fn millis(ms: u64) -> Duration {
+    Duration::try_milliseconds(i64::try_from(ms).unwrap_or(i64::MAX)).unwrap_or(Duration::MAX)
+}
+
+/// `secs` seconds as a duration, saturating at the largest duration.
+pub(crate) fn seconds(secs: u64) -> Duration {
+    Duration::try_seconds(i64::try_from(secs).unwrap_or(i64::MAX)).unwrap_or(Duration::MAX)
 }
 
 /// `at + by`, saturating at the ends of the calendar instead of panicking:
@@ -82,6 +114,13 @@ pub(crate) fn after_ms(at: DateTime<Utc>, ms: i64) -> DateTime<Utc> {
 /// `at` plus `ms` milliseconds of an unsigned delay, saturating.
 pub(crate) fn after_ms_u64(at: DateTime<Utc>, ms: u64) -> DateTime<Utc> {
     after_ms(at, i64::try_from(ms).unwrap_or(i64::MAX))
+}
+
+/// The monotonic instant `after` from now, saturating thirty years ahead
+/// (a timeout or grace period from a flag cannot overflow the clock).
+pub(crate) fn deadline(after: std::time::Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(after.min(std::time::Duration::from_secs(30 * 365 * 86_400))).unwrap_or(now)
 }
 
 /// East Africa Time, the zone of every M-Pesa wire timestamp.
@@ -123,7 +162,14 @@ mod tests {
         assert_eq!(after_ms(start, 1500), start + Duration::milliseconds(1500));
         let clock = Clock::virtual_at(start);
         clock.advance(Duration::MAX);
-        assert_eq!(clock.now(), DateTime::<Utc>::MAX_UTC);
+        assert_eq!(clock.now(), horizon());
+        assert_eq!(clock.now().to_rfc3339(), "9999-12-31T23:59:59.999+00:00");
+        // At the horizon, a century more still fits the calendar.
+        assert!(clock.now().checked_add_signed(Duration::days(36_525)).is_some());
+        clock.set(DateTime::<Utc>::MIN_UTC);
+        assert_eq!(clock.now(), dawn());
+        assert_eq!(millis(u64::MAX), Duration::MAX);
+        assert_eq!(seconds(90), Duration::seconds(90));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 
 use crate::callbacks::EngineConfig;
 use crate::cli::{ClockArg, ServeArgs};
+use crate::ids::Secrets;
 use crate::scenarios::{Scenario, ScenarioError};
 use crate::server::ServerLimits;
 use crate::store::Limits;
@@ -41,12 +42,21 @@ pub struct Config {
     pub request_timeout: Duration,
     pub server: ServerLimits,
     /// When set, admin calls need `Authorization: Bearer <token>` (or
-    /// `x-sandbox-admin-token`). Generated when listening beyond loopback.
+    /// `x-sandbox-admin-token`). Generated (from the operating system's
+    /// randomness) when listening beyond loopback; an empty one is refused.
     pub admin_token: Option<String>,
+    /// Where tokens and generated secrets come from (see [`Secrets`]).
+    pub secrets: Secrets,
     /// When not empty, callbacks go only to these destinations.
     pub callback_allow: Vec<crate::callbacks::Destination>,
     /// How long shutdown waits for in-flight requests and callbacks.
     pub shutdown_grace: Duration,
+    /// Serve HTTPS with this certificate and key (beside plain HTTP, on the
+    /// same ports); `None` serves plain HTTP only.
+    pub tls: Option<crate::tls::TlsIdentity>,
+    /// More addresses to serve the same sandbox on (a provider's fixed
+    /// per-API ports, such as the Vodafone portal's).
+    pub also_listen: Vec<SocketAddr>,
 }
 
 impl Config {
@@ -59,10 +69,17 @@ impl Config {
             world: World::default_world(),
             scenarios: Vec::new(),
             clock: ClockMode::System,
-            limits: Limits { journal_entries: 10_000, ledger_history: 10_000, transactions: 10_000 },
+            limits: Limits {
+                journal_entries: 10_000,
+                ledger_history: 10_000,
+                transactions: 10_000,
+                journal_bytes: 16 * 1024 * 1024,
+                max_tenants: 1_000,
+            },
             callbacks: EngineConfig {
                 queue_capacity: 4_096,
                 concurrency: 64,
+                max_in_flight: 512,
                 timeout: Duration::from_secs(10),
                 connect_timeout: Duration::from_secs(2),
                 response_capture_bytes: 4096,
@@ -71,12 +88,16 @@ impl Config {
             request_timeout: Duration::from_secs(60),
             server: ServerLimits {
                 header_read_timeout: Duration::from_secs(10),
+                body_read_timeout: Duration::from_secs(10),
                 max_connections: 4096,
                 max_header_bytes: 64 * 1024,
             },
             admin_token: None,
+            secrets: Secrets::Auto,
             callback_allow: Vec::new(),
             shutdown_grace: Duration::from_secs(5),
+            tls: None,
+            also_listen: Vec::new(),
         }
     }
 
@@ -110,6 +131,18 @@ impl Config {
 
     pub fn with_clock(mut self, clock: ClockMode) -> Config {
         self.clock = clock;
+        self
+    }
+
+    /// Serves HTTPS too, with the committed test CA's `localhost` certificate.
+    pub fn with_test_tls(mut self) -> Config {
+        self.tls = Some(crate::tls::TlsIdentity::test_localhost());
+        self
+    }
+
+    /// Serves the sandbox on one more address too.
+    pub fn also_listening_on(mut self, addr: SocketAddr) -> Config {
+        self.also_listen.push(addr);
         self
     }
 
@@ -147,15 +180,36 @@ impl Config {
         config.callbacks.timeout = Duration::from_millis(args.callback_timeout_ms.max(1));
         config.body_limit_bytes = args.body_limit_bytes.max(1024);
         config.server.max_connections = args.max_connections.max(1);
+        config.shutdown_grace = Duration::from_millis(args.shutdown_grace_ms);
         config.admin_token = args.admin_token.clone();
-        if config.admin_token.is_none() && !config.listen.ip().is_loopback() {
-            config.admin_token = Some(crate::ids::IdGen::new(rand::random(), "admin-token").alnum(32));
+        if args.deterministic_secrets {
+            config.secrets = Secrets::Seeded;
         }
+        config.limits.journal_bytes = args.journal_bytes.max(64 * 1024);
+        config.limits.max_tenants = args.max_tenants.max(1);
         config.callback_allow = args
             .callback_allow
             .iter()
             .map(|text| text.parse().map_err(|e| anyhow::anyhow!("--callback-allow {text:?}: {e}")))
             .collect::<anyhow::Result<_>>()?;
+        config.tls = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::TlsIdentity {
+                cert_pem: std::fs::read_to_string(cert)
+                    .with_context(|| format!("cannot read --tls-cert {}", cert.display()))?,
+                key_pem: std::fs::read_to_string(key)
+                    .with_context(|| format!("cannot read --tls-key {}", key.display()))?,
+            }),
+            (None, None) if args.tls => Some(crate::tls::TlsIdentity::test_localhost()),
+            (None, None) => None,
+            _ => anyhow::bail!("--tls-cert and --tls-key go together"),
+        };
+        config.also_listen = args.also_listen.clone();
+        for port in args.provider_ports() {
+            let addr = SocketAddr::new(config.listen.ip(), port);
+            if !config.also_listen.contains(&addr) {
+                config.also_listen.push(addr);
+            }
+        }
         Ok(config)
     }
 }
@@ -188,5 +242,17 @@ mod tests {
         assert_eq!(set.limits.transactions, 25);
         assert_eq!(set.limits.journal_entries, 7);
         assert_eq!(config(&["pesa-sandbox", "--retain-transactions", "0"]).limits.transactions, 1);
+    }
+
+    #[test]
+    fn tls_and_the_vodafone_ports_come_from_flags() {
+        let plain = config(&["pesa-sandbox"]);
+        assert!(plain.tls.is_none() && plain.also_listen.is_empty());
+        let set = config(&["pesa-sandbox", "--tls", "--vodafone-ports", "--also-listen", "127.0.0.1:9000"]);
+        assert!(set.tls.is_some());
+        let ports: Vec<u16> = set.also_listen.iter().map(|a| a.port()).collect();
+        assert_eq!(ports, [9000, 18352, 18345, 18349, 18354, 18353]);
+        let cli = Cli::try_parse_from(["pesa-sandbox", "--tls-cert", "c.pem"]).expect("flags parse");
+        assert!(Config::from_args(&cli.serve).is_err(), "a certificate needs its key");
     }
 }

@@ -265,6 +265,462 @@ pub fn callback_security(data: &[u8]) {
     let _ = crate::crypto::webhook::verify(secret, id, 1_700_000_000, body.as_bytes(), &input);
 }
 
+// ---------------------------------------------------------------------------
+// Hostile numbers: documents whose every numeric field comes from the input,
+// biased towards the boundaries the sandbox checks.
+
+/// Values a hostile number is drawn from: every boundary the sandbox checks
+/// (and one past it), the ends of the integer types, and non-numbers.
+const EDGES: &[&str] = &[
+    "0",
+    "1",
+    "-1",
+    "100",
+    "101",
+    "600000",
+    "600001",
+    "86400000",
+    "86400001",
+    "31536000",
+    "31536001",
+    "36500",
+    "36501",
+    "1000000000",
+    "1000000001",
+    "4294967295",
+    "4294967296",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "18446744073709551615",
+    "1e13",
+    "1e300",
+    "-1e300",
+    "nan",
+    "inf",
+    "0.5",
+];
+
+/// The input as a stream of numbers in TOML syntax: each 9 bytes give one,
+/// the first byte choosing between a boundary, the raw 64 bits (unsigned
+/// or signed) and a small number.
+fn hostile_numbers(data: &[u8]) -> impl Iterator<Item = String> + '_ {
+    data.chunks(9).map(|chunk| {
+        let (selector, rest) = chunk.split_first().map_or((0, &[][..]), |(s, r)| (*s, r));
+        let mut raw = [0u8; 8];
+        for (slot, byte) in raw.iter_mut().zip(rest) {
+            *slot = *byte;
+        }
+        let value = u64::from_le_bytes(raw);
+        match selector % 4 {
+            0 => {
+                let index = usize::try_from(value % EDGES.len() as u64).unwrap_or(0);
+                EDGES.get(index).copied().unwrap_or("0").to_owned()
+            }
+            1 => value.to_string(),
+            2 => i64::from_le_bytes(raw).to_string(),
+            _ => (value % 1000).to_string(),
+        }
+    })
+}
+
+/// Fills each `{}` of `template` with the next number ("0" once the input
+/// runs out).
+fn fill(template: &str, numbers: &mut impl Iterator<Item = String>) -> String {
+    let mut parts = template.split("{}");
+    let mut out = parts.next().unwrap_or_default().to_owned();
+    for part in parts {
+        out.push_str(&numbers.next().unwrap_or_else(|| "0".to_owned()));
+        out.push_str(part);
+    }
+    out
+}
+
+const WORLD_NUMBERS: &str = "[daraja]
+token_ttl_secs = {}
+timestamp_window_secs = {}
+stk_answer_delay_ms = {}
+stk_timeout_secs = {}
+stk_min_amount = {}
+stk_max_amount = {}
+result_delay_ms = {}
+c2b_validation_timeout_ms = {}
+lockout_after_failures = {}
+web_password_days = {}
+b2c_min_amount = {}
+b2c_max_amount = {}
+[daraja.charges]
+b2c = {}
+b2b = {}
+[customer_defaults]
+balance = {}
+[[customers]]
+msisdn = \"254708374149\"
+balance = {}
+[[initiators]]
+name = \"fuzz\"
+password = \"p\"
+password_age_days = {}
+[[rate_limits]]
+capacity = {}
+refill = {}
+period_ms = {}
+initial = {}
+";
+
+const SCENARIO_NUMBERS: &str = "[[rules]]
+when = { operation = \"stk_push\", amount = { min = {}, max = {} } }
+outcome = { result_code = {}, after_ms = {} }
+fault = { delay_ms = {}, status = {} }
+callback = { delay_ms = { min = {}, max = {} }, duplicates = {}, duplicate_spacing_ms = {}, out_of_order = true, hold_max_ms = {}, retry_ms = [{}, {}] }
+[[rules]]
+callback = { delay_ms = {}, duplicates = {}, duplicate_spacing_ms = {} }
+[[rate_limits]]
+capacity = {}
+refill = {}
+period_ms = {}
+initial = {}
+";
+
+/// The instants hostile numbers are added to: the ends of what a virtual
+/// clock shows, and now.
+fn extreme_instants() -> [chrono::DateTime<chrono::Utc>; 3] {
+    [crate::clock::dawn(), chrono::Utc::now(), crate::clock::horizon()]
+}
+
+/// The world document [`world_numbers`] makes of an input (for checking seeds).
+pub fn world_numbers_text(data: &[u8]) -> String {
+    fill(WORLD_NUMBERS, &mut hostile_numbers(data))
+}
+
+/// The scenario document [`scenario_numbers`] makes of an input (for checking seeds).
+pub fn scenario_numbers_text(data: &[u8]) -> String {
+    fill(SCENARIO_NUMBERS, &mut hostile_numbers(data))
+}
+
+/// Whether a scenario document parses, with the error if not.
+pub fn parsed_scenario(text: &str) -> Result<(), String> {
+    scenarios::Scenario::parse(text, "seed").map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// A world document whose every number comes from the input: it resolves
+/// or is refused, and a world that resolves makes a tenant, at the ends of
+/// the virtual calendar, whose rate limits and customers work.
+pub fn world_numbers(data: &[u8]) {
+    if data.len() > MAX_INPUT_LEN {
+        return;
+    }
+    let text = world_numbers_text(data);
+    let Ok(doc) = World::parse_doc(&text, "fuzz") else { return };
+    let Ok(world) = World::from_overlays(&[(doc, "fuzz".into())]) else { return };
+    for at in extreme_instants() {
+        let tenants = crate::store::Tenants::new(
+            1,
+            world.clone(),
+            crate::clock::Clock::virtual_at(at),
+            crate::config::Config::local().limits,
+            scenarios::ScenarioSet::default(),
+            crate::ids::Secrets::Seeded,
+        );
+        let tenant = tenants.default_tenant();
+        tenant.with_core(|core| {
+            for now in extreme_instants() {
+                let _ = core.take_token("fuzz", "daraja", "stk_push", now);
+            }
+            let _ = core.ensure_customer(crate::markets::Market::Kenya, "254700000001");
+        });
+    }
+}
+
+/// One core to plan callbacks on, shared by every input (reset after each).
+fn fuzz_tenants() -> &'static crate::store::Tenants {
+    static TENANTS: OnceLock<crate::store::Tenants> = OnceLock::new();
+    TENANTS.get_or_init(|| {
+        crate::store::Tenants::new(
+            1,
+            World::default_world(),
+            crate::clock::Clock::virtual_at(crate::clock::horizon()),
+            crate::config::Config::local().limits,
+            scenarios::ScenarioSet::default(),
+            crate::ids::Secrets::Seeded,
+        )
+    })
+}
+
+/// A scenario whose every number comes from the input: it parses or is
+/// refused, and a scenario that parses plans its callbacks, delays its
+/// outcomes and takes rate-limit tokens at the ends of the virtual
+/// calendar without panicking.
+pub fn scenario_numbers(data: &[u8]) {
+    if data.len() > MAX_INPUT_LEN {
+        return;
+    }
+    let text = scenario_numbers_text(data);
+    let Ok(scenario) = scenarios::Scenario::parse(&text, "fuzz.toml") else { return };
+    let job = crate::callbacks::CallbackJob::new(
+        "cb-1".into(),
+        "daraja",
+        "fuzz",
+        "tx-1".into(),
+        "http://127.0.0.1:9/fuzz".into(),
+        &serde_json::json!({}),
+    );
+    let scenario = std::sync::Arc::new(scenario);
+    fuzz_tenants().default_tenant().with_core(|core| {
+        core.scenarios = scenarios::ScenarioSet { scenarios: vec![scenario.clone()] };
+        for at in extreme_instants() {
+            for rule in &scenario.rules {
+                let decision = &rule.decision;
+                crate::callbacks::plan(core, job.clone(), &decision.callback, at);
+                if let Some(delay) = decision.outcome.as_ref().and_then(|o| o.after_ms) {
+                    let ms = delay.sample(|low, high| core.ids.between(low, high));
+                    let _ = crate::clock::after_ms_u64(at, ms);
+                }
+                let facts = scenarios::Facts {
+                    provider: "daraja",
+                    operation: "stk_push",
+                    amount: Some(Money::from_shillings(10)),
+                    ..scenarios::Facts::default()
+                };
+                let _ = core.decide(&facts);
+            }
+            let _ = core.take_token("fuzz", "daraja", "stk_push", at);
+        }
+        core.timeline.clear();
+        core.held.clear();
+        core.scenarios = scenarios::ScenarioSet::default();
+    });
+}
+
+/// An admin API body, read as every admin endpoint that takes JSON reads
+/// it: a clock move, a tenant creation, a scenario request. Whatever is
+/// accepted stays within its documented ranges.
+pub fn admin_body(data: &[u8]) {
+    use crate::admin::fuzzing as admin;
+    if data.len() > MAX_INPUT_LEN {
+        return;
+    }
+    admin::clock_move(data);
+    admin::tenant_creation(data);
+    admin::scenario_request(data);
+}
+
+/// The Vodafone bearer decoder for the fuzz targets (the 2048-bit pair, so
+/// an input that decrypts costs a seventh of a 4096-bit decryption).
+fn vodafone_decoder() -> &'static crate::vodafone::bearer::BearerDecoder {
+    use crate::vodafone::bearer::BearerDecoder;
+    use crate::vodafone::keys::{KeySize, ProviderKeys};
+    static DECODER: OnceLock<BearerDecoder> = OnceLock::new();
+    DECODER.get_or_init(|| {
+        BearerDecoder::new(ProviderKeys::load(KeySize::Rsa2048).expect("the committed Vodafone keys load"), 64)
+    })
+}
+
+/// A Vodafone `Authorization` header, decoded as every portal and OpenAPI
+/// call's bearer is (scheme, Base64, length, RSA PKCS#1 v1.5, UTF-8), and
+/// what a mismatch would say of it.
+pub fn vodafone_bearer(data: &[u8]) {
+    if data.len() > MAX_CREDENTIAL_LEN {
+        return;
+    }
+    if let Ok(secret) = vodafone_decoder().decode(Some(data)) {
+        let _ = crate::vodafone::bearer::describe_mismatch(&secret, crate::vodafone::bearer::Secret::ApiKey);
+    }
+}
+
+/// A portal request: the first byte picks the API, the rest is its JSON
+/// body (or, for the status query, its query string), parsed as the handler
+/// parses it; every refusal is an `INS-*` code.
+pub fn vodafone_portal_request(data: &[u8]) {
+    use crate::vodafone::api::{Api, Profile};
+    use crate::vodafone::markets::Market;
+    use crate::vodafone::{fields::Reader, portal};
+    let Some((&pick, rest)) = data.split_first() else { return };
+    if rest.len() > MAX_INPUT_LEN {
+        return;
+    }
+    let api = Api::PORTAL[usize::from(pick) % Api::PORTAL.len()];
+    let result = if api.reads_query_string() {
+        portal::parse_query(api, Some(&text(rest)), Market::Mozambique)
+    } else {
+        Reader::body(rest, Profile::Portal, api).and_then(|map| portal::parse(api, &map, Market::Mozambique))
+    };
+    if let Err(refusal) = result {
+        assert!(refusal.code().starts_with("INS-"), "a portal refusal is an INS code");
+        let _ = serde_json::to_vec(&refusal.body());
+    }
+}
+
+/// An OpenAPI request: the first byte picks the API and the second the
+/// market, the rest is its JSON body or query string.
+pub fn vodafone_openapi_request(data: &[u8]) {
+    use crate::vodafone::api::{Api, Profile};
+    use crate::vodafone::markets::Market;
+    use crate::vodafone::{fields::Reader, openapi};
+    let [pick, market, rest @ ..] = data else { return };
+    if rest.len() > MAX_INPUT_LEN {
+        return;
+    }
+    let api = Api::ALL[usize::from(*pick) % Api::ALL.len()];
+    let market = Market::ALL[usize::from(*market) % Market::ALL.len()];
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap_or_default();
+    let result = if api.reads_query_string() {
+        openapi::parse_query(api, Some(&text(rest)), market, today)
+    } else {
+        Reader::body(rest, Profile::OpenApi, api).and_then(|map| openapi::parse(api, &map, market, today))
+    };
+    if let Err(refusal) = result {
+        assert!(refusal.code().starts_with("INS-"), "an OpenAPI refusal is an INS code");
+        let _ = serde_json::to_vec(&refusal.body());
+    }
+}
+
+/// A listener's answer to an asynchronous result, judged against the
+/// acknowledgement contract (the first byte picks the API).
+pub fn vodafone_acknowledgement(data: &[u8]) {
+    use crate::vodafone::api::Api;
+    let Some((&pick, rest)) = data.split_first() else { return };
+    if rest.len() > MAX_INPUT_LEN {
+        return;
+    }
+    let api = Api::ALL[usize::from(pick) % Api::ALL.len()];
+    let judgement = crate::vodafone::wire::judge_ack(rest, api, "fd1e9143d22544459f7c66e1860ef276");
+    assert!(judgement.accepted || judgement.remark.is_some(), "a refused acknowledgement says why");
+}
+
+/// A Pesaflow request body, read as a form and as JSON, through every
+/// Pesaflow parser: the checkout on each of its paths (lenient and strict
+/// field names), validate, confirm, the status query, the token exchange,
+/// `invoice/create`, and a merchant's USSD answer.
+pub fn pesaflow_form(data: &[u8]) {
+    use crate::pesaflow::params::Params;
+    use crate::pesaflow::wire::{
+        CheckoutPath, CheckoutRequest, ConfirmRequest, FieldNames, InvoiceCreateRequest, StatusQuery, TokenRequest,
+        UssdValidationAnswer, ValidateRequest,
+    };
+    if data.len() > MAX_INPUT_LEN {
+        return;
+    }
+    let mut bodies = vec![Params::from_form(data)];
+    if let Ok(json) = Params::from_json(data) {
+        bodies.push(json);
+    }
+    for params in &bodies {
+        let _ = params.to_elixir(&[]);
+        for path in CheckoutPath::ALL {
+            for names in [FieldNames::Lenient, FieldNames::Strict] {
+                if let Ok(checkout) = CheckoutRequest::parse(params, path, names) {
+                    let sent = params.required("amountExpected").ok();
+                    assert_eq!(
+                        sent.as_deref(),
+                        Some(checkout.amount_expected.text()),
+                        "an accepted amount is hashed exactly as sent"
+                    );
+                    assert!(checkout.amount_expected.money().cents() > 0, "an accepted amount is positive");
+                    assert!(!checkout.send_stk || checkout.msisdn().is_some(), "a prompt always has a phone");
+                }
+            }
+        }
+        let _ = ValidateRequest::parse(params);
+        let _ = ConfirmRequest::parse(params);
+        let _ = StatusQuery::parse(params);
+        let _ = TokenRequest::parse(params);
+        if let Ok(created) = InvoiceCreateRequest::parse(params) {
+            let _ = created.items_total();
+        }
+    }
+    let _ = UssdValidationAnswer::parse(data);
+}
+
+/// Separates the parts of a [`pesaflow_secure_hash`] input.
+pub const HASH_SEPARATOR: char = '\n';
+
+/// A [`pesaflow_secure_hash`] input, split: the recipe and encoding the first
+/// byte picks, then the key, the secret, the hash given and the values.
+struct HashInput {
+    recipe: crate::crypto::secure_hash::Recipe,
+    encoding: crate::crypto::secure_hash::HashEncoding,
+    parts: Vec<String>,
+}
+
+impl HashInput {
+    fn read(data: &[u8]) -> Option<HashInput> {
+        use crate::crypto::secure_hash::{HashEncoding, Recipe};
+        let (&selector, rest) = data.split_first()?;
+        if rest.len() > MAX_INPUT_LEN {
+            return None;
+        }
+        let recipes = Recipe::ALL;
+        let encodings = HashEncoding::ALL;
+        let recipe = *recipes.get(usize::from(selector) % recipes.len())?;
+        let encoding = *encodings.get(usize::from(selector / 16) % encodings.len())?;
+        let parts = text(rest).split(HASH_SEPARATOR).map(str::to_owned).collect();
+        Some(HashInput { recipe, encoding, parts })
+    }
+
+    fn part(&self, index: usize) -> &str {
+        self.parts.get(index).map_or("", String::as_str)
+    }
+
+    fn values(&self) -> Vec<&str> {
+        self.parts.iter().skip(3).map(String::as_str).collect()
+    }
+
+    fn credentials(&self) -> crate::crypto::secure_hash::HashKey<'_> {
+        crate::crypto::secure_hash::HashKey { key: self.part(0), secret: self.part(1) }
+    }
+}
+
+/// Pesaflow secure hashes: the first byte picks the recipe and the encoding;
+/// the rest is `key \n secret \n given \n value \n value …`. Whatever the
+/// input, a hash computed from the values verifies, and a mismatch's
+/// diagnosis never shows a key or secret.
+pub fn pesaflow_secure_hash(data: &[u8]) {
+    use crate::crypto::secure_hash::{secure_hash, verify};
+    let Some(input) = HashInput::read(data) else {
+        return;
+    };
+    let (recipe, encoding, credentials, values) = (input.recipe, input.encoding, input.credentials(), input.values());
+    match secure_hash(recipe, &values, credentials, encoding) {
+        Ok(hash) => {
+            let matched = verify(recipe, &values, credentials, &hash, &[encoding]);
+            assert!(matched.is_ok(), "a hash computed from the values verifies");
+        }
+        Err(_) => assert_ne!(values.len(), recipe.fields().len(), "only a wrong number of values is refused"),
+    }
+    if let Err(mismatch) = verify(recipe, &values, credentials, input.part(2), &[]) {
+        let diagnosis = mismatch.to_string();
+        // Values are shown quoted (`{:?}`), which escapes control characters,
+        // so a credential with one cannot appear raw unless it leaked.
+        for credential in [credentials.key, credentials.secret] {
+            if credential.chars().any(char::is_control) {
+                assert!(!diagnosis.contains(credential), "a diagnosis never shows a key or secret");
+            }
+        }
+    }
+}
+
+/// Whether the hash a [`pesaflow_secure_hash`] input gives matches its
+/// values under its recipe and encoding (for checking that seeds are real
+/// vectors).
+pub fn pesaflow_hash_matches(data: &[u8]) -> bool {
+    let Some(input) = HashInput::read(data) else {
+        return false;
+    };
+    let values = input.values();
+    crate::crypto::secure_hash::verify(input.recipe, &values, input.credentials(), input.part(2), &[input.encoding])
+        .is_ok()
+}
+
+/// The `billRefNumber` of a checkout body (form or JSON) the lenient parser
+/// accepts in full on the live path (for checking that seeds reach past the
+/// first check).
+pub fn accepted_pesaflow_checkout(data: &[u8]) -> Option<String> {
+    use crate::pesaflow::params::Params;
+    use crate::pesaflow::wire::{CheckoutPath, CheckoutRequest, FieldNames};
+    let params = Params::from_body(None, data).ok()?;
+    CheckoutRequest::parse(&params, CheckoutPath::Iframe, FieldNames::Lenient).ok().map(|c| c.bill_ref_number)
+}
+
 /// The eCitizen part of the default world, resolved once.
 fn ecitizen_world() -> &'static crate::ecitizen::world::World {
     static WORLD: OnceLock<std::sync::Arc<crate::ecitizen::world::World>> = OnceLock::new();
@@ -469,7 +925,12 @@ mod tests {
     #[test]
     fn every_target_accepts_empty_and_oversized_inputs() {
         let oversized = vec![b'{'; MAX_INPUT_LEN + 1];
-        let targets: [fn(&[u8]); 13] = [
+        let targets: [fn(&[u8]); 18] = [
+            world_numbers,
+            scenario_numbers,
+            admin_body,
+            pesaflow_form,
+            pesaflow_secure_hash,
             ecitizen_authorize,
             ecitizen_token_form,
             ecitizen_bearer,

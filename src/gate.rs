@@ -6,6 +6,10 @@
 //! ([`Provider::refuse`]); dropping the connection, a raw body and a delay
 //! are the same for every provider and are done here.
 
+// Time, money and counts from outside: every computation here saturates or
+// is checked, and the lint keeps it so.
+#![warn(clippy::arithmetic_side_effects)]
+
 use std::time::Duration;
 
 use axum::http::{header, StatusCode};
@@ -13,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::http::ResponseDelay;
 use crate::provider::{Provider, Refusal};
-use crate::scenarios::{Decision, Facts, Fault, LimitError};
+use crate::scenarios::{Decision, Facts, Fault, LimitError, RateLimit};
 use crate::store::Tenant;
 
 /// What the gate lets through.
@@ -27,18 +31,26 @@ pub(crate) enum Gate {
     Refuse(Response),
 }
 
+/// Attached to the answer of a request an empty token bucket refused: the
+/// bucket's limit, so a provider whose gateway words its refusal with the
+/// numbers (Apigee's spike arrest does) can say them.
+#[derive(Debug, Clone)]
+pub(crate) struct Throttled(pub RateLimit);
+
 /// Applies the rate limits of the caller `app` (a consumer key, a client id)
 /// and the scripted faults of the first matching rule.
 pub(crate) fn gate<P: Provider>(tenant: &Tenant, app: &str, facts: &Facts<'_>) -> Gate {
     let now = tenant.now();
     tenant.with_core(|core| {
-        if let Err(limit) = core.take_token(app, P::NAME, facts.operation, now) {
-            let what = match limit {
+        if let Err(rate) = core.take_token(app, P::NAME, facts.operation, now) {
+            let what = match rate.error {
                 LimitError::SpikeArrest => "a spike arrest",
                 LimitError::QuotaViolation => "a quota",
             };
             let why = format!("{app:?} exceeded {what} limit on {} (token bucket empty)", facts.operation);
-            return Gate::Refuse(P::refuse(Refusal::RateLimited { limit, why }));
+            let mut response = P::refuse(Refusal::RateLimited { limit: rate.error, why });
+            response.extensions_mut().insert(Throttled(rate));
+            return Gate::Refuse(response);
         }
         let decision = core.decide(facts);
         if let Some((decision, fault)) = decision.as_ref().and_then(|d| d.fault.as_ref().map(|f| (d, f))) {

@@ -22,7 +22,7 @@ use crate::app_state::AppState;
 use crate::journal::RequestRecord;
 use crate::providers::Surface;
 use crate::scenarios::ConnectionFault;
-use crate::server::ConnectionControl;
+use crate::server::{BodyTimeout, ConnectionControl};
 use crate::store::Tenant;
 
 /// What every handler can know about the request it serves.
@@ -40,7 +40,9 @@ impl RequestContext {
         *self.tenant.lock().unwrap_or_else(|e| e.into_inner()) = Some(tenant.clone());
     }
 
-    fn tenant(&self) -> Option<Arc<Tenant>> {
+    /// The tenant the request reached, once its caller is known; a provider
+    /// rendering an error may consult the tenant's world.
+    pub(crate) fn tenant(&self) -> Option<Arc<Tenant>> {
         self.tenant.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
@@ -91,12 +93,27 @@ pub(crate) async fn middleware(State(app): State<AppState>, mut request: Request
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
     let connection = request.extensions().get::<ConnectionControl>().cloned();
+    let body_timeout = request.extensions().get::<BodyTimeout>().cloned();
     let surface = Surface::of_path(&path);
     let span = tracing::info_span!("request", provider = surface.name(), %method, %path, seq);
     let mut response = next.run(request).instrument(span.clone()).await;
-    let delay = response.extensions_mut().remove::<ResponseDelay>();
+    let mut delay = response.extensions_mut().remove::<ResponseDelay>().map(|d| d.0);
     let success_diagnosis = response.extensions_mut().remove::<Diagnosis>().map(|d| d.0);
     let connection_fault = response.extensions_mut().remove::<ConnectionFault>();
+    // A scripted delay is cut at the request timeout, and then the request
+    // times out as any other would: a scenario cannot hold a connection
+    // past it.
+    let timed_out = delay.filter(|d| *d >= app.request_timeout);
+    // A body that did not arrive in time: the request timed out, whatever
+    // the handler made of the cut body.
+    let body_too_slow = body_timeout.is_some_and(|t| t.fired());
+    if timed_out.is_some() {
+        delay = Some(app.request_timeout);
+    }
+    if timed_out.is_some() || body_too_slow {
+        response.extensions_mut().remove::<Fault>();
+        *response.status_mut() = StatusCode::REQUEST_TIMEOUT;
+    }
 
     let fault = response.extensions_mut().remove::<Fault>().map(|f| f.0).or_else(|| {
         // Errors raised by the router itself (unknown method, timeout) arrive
@@ -104,9 +121,10 @@ pub(crate) async fn middleware(State(app): State<AppState>, mut request: Request
         // the path. Error answers a handler wrote itself are left alone.
         let status = response.status();
         let bare = response.body().size_hint().exact() == Some(0) && connection_fault.is_none();
+        let bare = bare || timed_out.is_some() || body_too_slow;
         (bare && (status.is_client_error() || status.is_server_error())).then(|| surface.bare_error(status))
     });
-    let (request_id, error_code, diagnosis) = match &fault {
+    let (request_id, error_code, mut diagnosis) = match &fault {
         Some(fault) => {
             response = fault.render(&ctx);
             let diagnosis = fault.diagnosis();
@@ -122,6 +140,22 @@ pub(crate) async fn middleware(State(app): State<AppState>, mut request: Request
             (None, None, success_diagnosis)
         }
     };
+    if body_too_slow {
+        let why = "the request body did not arrive within the body read timeout".to_owned();
+        response.headers_mut().insert("x-sandbox-diagnosis", header_text(&why));
+        // The rest of the body may still come; this connection is done.
+        response.headers_mut().insert(axum::http::header::CONNECTION, HeaderValue::from_static("close"));
+        diagnosis = Some(why);
+    }
+    if let Some(scripted) = timed_out {
+        let why = format!(
+            "the scenario delays the answer {} ms, at or past the request timeout ({} ms)",
+            scripted.as_millis(),
+            app.request_timeout.as_millis()
+        );
+        response.headers_mut().insert("x-sandbox-diagnosis", header_text(&why));
+        diagnosis = Some(why);
+    }
     let status = response.status().as_u16();
     span.in_scope(|| match &error_code {
         Some(code) => tracing::info!(status, error_code = %code, diagnosis = diagnosis.as_deref().unwrap_or(""), "request refused"),
@@ -146,7 +180,7 @@ pub(crate) async fn middleware(State(app): State<AppState>, mut request: Request
             },
         });
     }
-    if let Some(ResponseDelay(delay)) = delay {
+    if let Some(delay) = delay {
         tokio::time::sleep(delay).await;
     }
     if let (Some(fault), Some(connection)) = (connection_fault, connection) {

@@ -15,6 +15,32 @@ const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const HEX: &[u8] = b"0123456789abcdef";
 
+/// Where secrets come from: bearer tokens, generated consumer secrets and
+/// passkeys, callback signing secrets, admin tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Secrets {
+    /// From the operating system when the sandbox listens beyond loopback,
+    /// from the seed on loopback.
+    #[default]
+    Auto,
+    /// From the run's seed, like identifiers: reproducible, and predictable
+    /// to anyone who knows the seed (the banner prints it).
+    Seeded,
+    /// From the operating system's randomness.
+    Random,
+}
+
+impl Secrets {
+    /// `Auto` resolved for a sandbox that listens beyond loopback, or not.
+    pub fn resolve(self, beyond_loopback: bool) -> Secrets {
+        match self {
+            Secrets::Auto if beyond_loopback => Secrets::Random,
+            Secrets::Auto => Secrets::Seeded,
+            other => other,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct IdGen {
     rng: ChaCha8Rng,
@@ -32,9 +58,24 @@ impl IdGen {
         IdGen { rng: ChaCha8Rng::from_seed(digest), counter: 0 }
     }
 
+    /// A generator seeded from the operating system's randomness, for
+    /// secrets nobody may predict.
+    pub fn from_entropy() -> IdGen {
+        IdGen { rng: ChaCha8Rng::from_entropy(), counter: 0 }
+    }
+
+    /// The generator for secrets of a stream: seeded like [`IdGen::new`],
+    /// or from the operating system.
+    pub fn for_secrets(secrets: Secrets, seed: u64, stream: &str) -> IdGen {
+        match secrets {
+            Secrets::Random => IdGen::from_entropy(),
+            Secrets::Auto | Secrets::Seeded => IdGen::new(seed, stream),
+        }
+    }
+
     /// A monotonically increasing number, starting at 1.
     pub fn next_seq(&mut self) -> u64 {
-        self.counter += 1;
+        self.counter = self.counter.wrapping_add(1);
         self.counter
     }
 
@@ -77,6 +118,18 @@ mod tests {
         let mut b = IdGen::new(7, "default");
         assert_eq!(a.hex(12), b.hex(12));
         assert_eq!(a.upper_alnum(10), b.upper_alnum(10));
+    }
+
+    #[test]
+    fn random_secrets_differ_between_generators_and_seeded_ones_repeat() {
+        let mut a = IdGen::for_secrets(Secrets::Random, 7, "default");
+        let mut b = IdGen::for_secrets(Secrets::Random, 7, "default");
+        assert_ne!(a.alnum(32), b.alnum(32));
+        let mut c = IdGen::for_secrets(Secrets::Seeded, 7, "default");
+        assert_eq!(c.alnum(32), IdGen::new(7, "default").alnum(32));
+        assert_eq!(Secrets::Auto.resolve(true), Secrets::Random);
+        assert_eq!(Secrets::Auto.resolve(false), Secrets::Seeded);
+        assert_eq!(Secrets::Seeded.resolve(true), Secrets::Seeded);
     }
 
     #[test]

@@ -1,10 +1,17 @@
 //! The journals a tenant keeps: every callback delivery attempt and every
 //! API request with its diagnosis.
 //!
-//! Both are ring buffers with a fixed capacity: when full, the oldest entry is
-//! evicted and counted (`evicted`), never silently lost.
+//! Both are ring buffers bounded by a number of entries and by bytes: when
+//! either is reached, the oldest entries are evicted and counted
+//! (`evicted`), never silently lost. Long texts a client controls (a path,
+//! a diagnosis quoting input, a callback URL or body) are cut on the way
+//! in, with a marker saying how long they were.
 //! Waiters (the admin long-poll) are woken on every append, so tests wait on a
 //! condition instead of sleeping.
+
+// Time, money and counts from outside: every computation here saturates or
+// is checked, and the lint keeps it so.
+#![warn(clippy::arithmetic_side_effects)]
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -41,6 +48,19 @@ pub struct CallbackAttempt {
     pub error: Option<String>,
     /// The first bytes of the receiver's answer.
     pub response_body: Option<String>,
+    /// The provider's judgement of the receiver's answer, for callbacks
+    /// whose answer is an acknowledgement with a contract (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acknowledgement: Option<Acknowledgement>,
+}
+
+/// Whether a receiver's answer met the provider's acknowledgement contract.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Acknowledgement {
+    pub accepted: bool,
+    /// What was off, in plain words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remark: Option<String>,
 }
 
 fn method_name<S: serde::Serializer>(method: &axum::http::Method, serializer: S) -> Result<S::Ok, S::Error> {
@@ -81,31 +101,140 @@ pub struct RequestRecord {
     pub diagnosis: Option<String>,
 }
 
+/// The longest path, URL, error or diagnosis a journal entry keeps.
+pub(crate) const MAX_TEXT: usize = 2048;
+
+/// The largest callback body a journal entry keeps.
+pub(crate) const MAX_BODY: usize = 64 * 1024;
+
+/// Cuts `text` to at most `max` bytes (on a character boundary), ending it
+/// with a marker that says how long it was.
+pub(crate) fn cut(text: &mut String, max: usize) {
+    if text.len() <= max {
+        return;
+    }
+    let total = text.len();
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end = end.saturating_sub(1);
+    }
+    text.truncate(end);
+    text.push_str(&format!("…[cut: {total} bytes in all]"));
+}
+
+fn cut_option(text: &mut Option<String>, max: usize) {
+    if let Some(text) = text {
+        cut(text, max);
+    }
+}
+
+/// A journal entry: cut to size on the way in, and weighed.
+pub trait Entry {
+    /// Cuts the long texts a client controls.
+    fn bound(&mut self);
+    /// Roughly the bytes the entry holds.
+    fn weight(&self) -> usize;
+}
+
+fn text_weight(text: &Option<String>) -> usize {
+    text.as_ref().map_or(0, String::len)
+}
+
+impl Entry for CallbackAttempt {
+    fn bound(&mut self) {
+        cut(&mut self.url, MAX_TEXT);
+        cut(&mut self.correlation_id, MAX_TEXT);
+        cut(&mut self.callback_id, MAX_TEXT);
+        cut_option(&mut self.error, MAX_TEXT);
+        cut_option(&mut self.response_body, MAX_BODY);
+        if self.body.as_bytes().len() > MAX_BODY {
+            let mut text = String::from_utf8_lossy(self.body.as_bytes()).into_owned();
+            cut(&mut text, MAX_BODY);
+            self.body = crate::callbacks::Payload::Text { content_type: "text/plain", text: text.into() };
+        }
+    }
+
+    fn weight(&self) -> usize {
+        [
+            std::mem::size_of::<Self>(),
+            self.url.len(),
+            self.correlation_id.len(),
+            self.callback_id.len(),
+            text_weight(&self.error),
+            text_weight(&self.response_body),
+            self.body.as_bytes().len(),
+        ]
+        .into_iter()
+        .fold(0, usize::saturating_add)
+    }
+}
+
+impl Entry for RequestRecord {
+    fn bound(&mut self) {
+        cut(&mut self.path, MAX_TEXT);
+        cut(&mut self.method, 32);
+        cut_option(&mut self.error_code, 128);
+        cut_option(&mut self.request_id, 128);
+        cut_option(&mut self.diagnosis, MAX_TEXT);
+    }
+
+    fn weight(&self) -> usize {
+        [
+            std::mem::size_of::<Self>(),
+            self.path.len(),
+            self.method.len(),
+            text_weight(&self.error_code),
+            text_weight(&self.request_id),
+            text_weight(&self.diagnosis),
+        ]
+        .into_iter()
+        .fold(0, usize::saturating_add)
+    }
+}
+
 #[derive(Debug)]
 pub struct Ring<T> {
-    items: VecDeque<T>,
+    items: VecDeque<(T, usize)>,
     cap: usize,
+    max_bytes: usize,
+    bytes: usize,
     evicted: u64,
     next_seq: u64,
 }
 
-impl<T> Ring<T> {
-    fn new(cap: usize) -> Ring<T> {
-        Ring { items: VecDeque::new(), cap: cap.max(1), evicted: 0, next_seq: 1 }
+impl<T: Entry> Ring<T> {
+    fn new(cap: usize, max_bytes: usize) -> Ring<T> {
+        Ring { items: VecDeque::new(), cap: cap.max(1), max_bytes, bytes: 0, evicted: 0, next_seq: 1 }
     }
 
     fn push(&mut self, make: impl FnOnce(u64) -> T) {
         let seq = self.next_seq;
-        self.next_seq += 1;
-        if self.items.len() == self.cap {
-            self.items.pop_front();
-            self.evicted += 1;
+        self.next_seq = self.next_seq.saturating_add(1);
+        let mut entry = make(seq);
+        entry.bound();
+        let weight = entry.weight();
+        // The newest entry always stays, whatever it weighs.
+        while !self.items.is_empty()
+            && (self.items.len() >= self.cap || self.bytes.saturating_add(weight) > self.max_bytes)
+        {
+            if let Some((_, gone)) = self.items.pop_front() {
+                self.bytes = self.bytes.saturating_sub(gone);
+                self.evicted = self.evicted.saturating_add(1);
+            }
         }
-        self.items.push_back(make(seq));
+        self.bytes = self.bytes.saturating_add(weight);
+        self.items.push_back((entry, weight));
     }
 
+    /// Bytes the entries hold, roughly.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+impl<T> Ring<T> {
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> {
-        self.items.iter()
+        self.items.iter().map(|(entry, _)| entry)
     }
 
     pub fn evicted(&self) -> u64 {
@@ -134,15 +263,31 @@ pub struct Journal {
 }
 
 impl Journal {
-    pub fn new(cap: usize) -> Journal {
+    pub fn new(cap: usize, max_bytes: usize) -> Journal {
         Journal {
-            inner: Mutex::new(Journals { callbacks: Ring::new(cap), requests: Ring::new(cap) }),
+            inner: Mutex::new(Journals { callbacks: Ring::new(cap, max_bytes), requests: Ring::new(cap, max_bytes) }),
             changed: Notify::new(),
         }
     }
 
     pub fn record_callback(&self, make: impl FnOnce(u64) -> CallbackAttempt) {
         self.lock().callbacks.push(make);
+        self.changed.notify_waiters();
+    }
+
+    /// How many callback attempts were ever journaled (evicted ones included).
+    pub fn callbacks_recorded(&self) -> u64 {
+        self.lock().callbacks.next_seq.saturating_sub(1)
+    }
+
+    /// Records a provider's judgement of the answer to attempt `seq` (gone
+    /// if the ring has evicted it since).
+    pub fn acknowledge(&self, seq: u64, mut acknowledgement: Acknowledgement) {
+        // Weighed with its entry already: a remark is kept short.
+        cut_option(&mut acknowledgement.remark, MAX_TEXT);
+        if let Some((entry, _)) = self.lock().callbacks.items.iter_mut().find(|(e, _)| e.seq == seq) {
+            entry.acknowledgement = Some(acknowledgement);
+        }
         self.changed.notify_waiters();
     }
 
@@ -158,14 +303,14 @@ impl Journal {
 
     pub fn clear(&self) {
         let mut inner = self.lock();
-        let cap = inner.callbacks.cap;
-        *inner = Journals { callbacks: Ring::new(cap), requests: Ring::new(cap) };
+        let (cap, max_bytes) = (inner.callbacks.cap, inner.callbacks.max_bytes);
+        *inner = Journals { callbacks: Ring::new(cap, max_bytes), requests: Ring::new(cap, max_bytes) };
     }
 
     /// Waits until `found` returns `Some` over the journals, or the timeout
     /// passes; returns the last answer of `found`.
     pub async fn wait_for<R>(&self, timeout: Duration, mut found: impl FnMut(&Journals) -> Option<R>) -> Option<R> {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = crate::clock::deadline(timeout);
         loop {
             // Register interest before checking, so an append between the
             // check and the wait still wakes us.
@@ -183,5 +328,56 @@ impl Journal {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Journals> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(seq: u64, path: String, diagnosis: Option<String>) -> RequestRecord {
+        RequestRecord {
+            seq,
+            at: DateTime::<Utc>::UNIX_EPOCH,
+            request_seq: seq,
+            request_id: None,
+            provider: "test",
+            method: "POST".into(),
+            path,
+            status: 400,
+            error_code: Some("400".into()),
+            diagnosis,
+        }
+    }
+
+    #[test]
+    fn long_texts_are_cut_with_a_marker() {
+        let journal = Journal::new(10, 1 << 20);
+        journal.record_request(|seq| request(seq, "/".repeat(60 * 1024), Some("é".repeat(100_000))));
+        journal.read(|j| {
+            let entry = j.requests.iter().next().unwrap();
+            assert!(entry.path.len() < MAX_TEXT + 64 && entry.path.ends_with("…[cut: 61440 bytes in all]"));
+            let diagnosis = entry.diagnosis.as_deref().unwrap();
+            assert!(diagnosis.len() < MAX_TEXT + 64 && diagnosis.ends_with("…[cut: 200000 bytes in all]"));
+        });
+    }
+
+    #[test]
+    fn a_journal_is_bounded_by_bytes_as_well_as_entries() {
+        let journal = Journal::new(10_000, 64 * 1024);
+        for _ in 0..1_000 {
+            journal.record_request(|seq| request(seq, "/x".repeat(1000), None));
+        }
+        journal.read(|j| {
+            assert!(j.requests.bytes() <= 64 * 1024, "{}", j.requests.bytes());
+            assert!(j.requests.len() < 100, "{}", j.requests.len());
+            assert_eq!(j.requests.evicted() + j.requests.len() as u64, 1_000);
+            assert_eq!(j.requests.iter().last().unwrap().seq, 1_000, "the newest entry stays");
+        });
+        let journal = Journal::new(3, 1 << 20);
+        for _ in 0..5 {
+            journal.record_request(|seq| request(seq, "/".into(), None));
+        }
+        journal.read(|j| assert_eq!((j.requests.len(), j.requests.evicted()), (3, 2)));
     }
 }

@@ -9,6 +9,10 @@
 //! may be configured to allow it (charges-paid accounts run negative on the
 //! real system).
 
+// Time, money and counts from outside: every computation here saturates or
+// is checked, and the lint keeps it so.
+#![warn(clippy::arithmetic_side_effects)]
+
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
@@ -48,7 +52,7 @@ impl Money {
         let whole: i64 = whole.parse().ok()?;
         let cents: i64 = match frac.len() {
             0 => 0,
-            1 => frac.parse::<i64>().ok()? * 10,
+            1 => frac.parse::<i64>().ok()?.checked_mul(10)?,
             _ => frac.parse().ok()?,
         };
         whole.checked_mul(100)?.checked_add(cents).map(Money)
@@ -220,7 +224,7 @@ impl Ledger {
             reference: reference.to_owned(),
             details: details.to_owned(),
             at,
-            legs: vec![(from.clone(), Money(-amount.0)), (to.clone(), amount)],
+            legs: vec![(from.clone(), Money(0i64.saturating_sub(amount.0))), (to.clone(), amount)],
         });
         Ok(())
     }
@@ -256,7 +260,7 @@ impl Ledger {
         if self.history_cap > 0 {
             if self.history.len() == self.history_cap {
                 self.history.pop_front();
-                self.postings_evicted += 1;
+                self.postings_evicted = self.postings_evicted.saturating_add(1);
             }
             self.history.push_back(posting);
         }
@@ -318,8 +322,8 @@ mod tests {
                 Account::org("test", "600000", OrgAccount::Utility),
             ];
             let mut ledger = Ledger::new(50);
-            for (i, a) in accounts.iter().enumerate() {
-                ledger.open(a.clone(), Currency::Kes, Money(i as i64 * 1_000));
+            for (a, opening) in accounts.iter().zip((0i64..).step_by(1_000)) {
+                ledger.open(a.clone(), Currency::Kes, Money(opening));
             }
             let total = ledger.total(Currency::Kes);
             for (from, to, amount) in ops {

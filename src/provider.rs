@@ -92,13 +92,15 @@ pub trait Provider: Sized + 'static {
     const OPERATIONS: &'static [&'static str];
     /// The payload variants its scenario rules may ask for.
     const VARIANTS: &'static [VariantSpec];
+    /// Named errors its scenario rules' `fault.error` may choose, besides the
+    /// common ones every provider renders (`spike_arrest`, `system_busy`,
+    /// `quota_violation`, `internal_error`) and raw error codes with a `.` or
+    /// `-` (an OAuth code such as `temporarily_unavailable` needs naming here).
+    /// A rule naming another provider may not use them.
+    const FAULTS: &'static [&'static str] = &[];
     /// Its built-in default scenario (TOML), evaluated after a tenant's
     /// loaded scenarios: the test values that produce each outcome.
     const DEFAULT_SCENARIO: Option<&'static str>;
-    /// Error names of its own envelope that a scenario's `fault.error` may
-    /// use besides the named errors every provider understands and raw codes
-    /// with a `.` or `-` (OAuth's `temporarily_unavailable`, say).
-    const FAULT_ERRORS: &'static [&'static str] = &[];
 
     /// Its resolved part of the world.
     type World: std::fmt::Debug + Clone + Send + Sync + 'static;

@@ -9,6 +9,10 @@
 //! Values are boxed: the map keeps spare capacity, which should cost a
 //! pointer per slot, not a whole transaction.
 
+// Time, money and counts from outside: every computation here saturates or
+// is checked, and the lint keeps it so.
+#![warn(clippy::arithmetic_side_effects)]
+
 use std::collections::{HashMap, VecDeque};
 
 #[derive(Debug)]

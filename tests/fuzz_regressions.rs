@@ -144,3 +144,91 @@ fn every_committed_result_api_body_is_handled_without_panicking() {
 fn every_committed_callback_security_input_is_handled_without_panicking() {
     replay("callback_security", fuzzing::callback_security);
 }
+
+#[test]
+fn every_committed_hostile_world_is_handled_without_panicking() {
+    replay("world_numbers", fuzzing::world_numbers);
+}
+
+#[test]
+fn every_committed_hostile_scenario_is_handled_without_panicking() {
+    replay("scenario_numbers", fuzzing::scenario_numbers);
+}
+
+#[test]
+fn every_committed_admin_body_is_handled_without_panicking() {
+    replay("admin_body", fuzzing::admin_body);
+}
+
+/// The hostile-number seeds reach both sides of the range checks: the sane
+/// ones are accepted in full, the hostile ones refused with the field named.
+#[test]
+fn the_hostile_number_seeds_reach_past_the_parsers() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz").join("corpus");
+    let read = |path: &str| fs::read(corpus.join(path)).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+
+    let world = fuzzing::world_numbers_text(&read("fuzz_world_numbers/sane-world"));
+    fuzzing::resolved_world(world.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{world}"));
+    let world = fuzzing::world_numbers_text(&read("fuzz_world_numbers/one-past-each-bound"));
+    let err = fuzzing::resolved_world(world.as_bytes()).expect_err("past the bounds");
+    assert!(err.contains("out of range") || err.contains("must be an amount"), "{err}");
+
+    let scenario = fuzzing::scenario_numbers_text(&read("fuzz_scenario_numbers/sane-scenario"));
+    fuzzing::parsed_scenario(&scenario).unwrap_or_else(|e| panic!("{e}\n{scenario}"));
+    let scenario = fuzzing::scenario_numbers_text(&read("fuzz_scenario_numbers/a-day-everywhere"));
+    fuzzing::parsed_scenario(&scenario).unwrap_or_else(|e| panic!("a day is the bound: {e}\n{scenario}"));
+    let scenario = fuzzing::scenario_numbers_text(&read("fuzz_scenario_numbers/one-past-each-bound"));
+    let err = fuzzing::parsed_scenario(&scenario).expect_err("past the bounds");
+    assert!(err.contains("out of range"), "{err}");
+}
+
+#[test]
+fn every_committed_vodafone_bearer_input_is_handled_without_panicking() {
+    replay("vodafone_bearer", fuzzing::vodafone_bearer);
+}
+
+#[test]
+fn every_committed_vodafone_portal_request_input_is_handled_without_panicking() {
+    replay("vodafone_portal_request", fuzzing::vodafone_portal_request);
+}
+
+#[test]
+fn every_committed_vodafone_openapi_request_input_is_handled_without_panicking() {
+    replay("vodafone_openapi_request", fuzzing::vodafone_openapi_request);
+}
+
+#[test]
+fn every_committed_vodafone_acknowledgement_input_is_handled_without_panicking() {
+    replay("vodafone_acknowledgement", fuzzing::vodafone_acknowledgement);
+}
+
+#[test]
+fn every_committed_pesaflow_body_is_handled_without_panicking() {
+    replay("pesaflow_form", fuzzing::pesaflow_form);
+}
+
+#[test]
+fn every_committed_pesaflow_hash_input_is_handled_without_panicking() {
+    replay("pesaflow_secure_hash", fuzzing::pesaflow_secure_hash);
+}
+
+/// The Pesaflow seeds reach past the first check: checkouts parse in full,
+/// and the hash seeds are real vectors (the integration notes' worked
+/// examples and the SDKs' golden vectors).
+#[test]
+fn the_pesaflow_seeds_are_accepted_by_the_library() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz").join("corpus");
+    let read = |path: &str| fs::read(corpus.join(path)).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+    for (seed, bill_ref) in [("checkout-live-form.txt", "REF-1"), ("checkout-json-variants.json", "TEST-1")] {
+        let accepted = fuzzing::accepted_pesaflow_checkout(&read(&format!("fuzz_pesaflow_form/{seed}")));
+        assert_eq!(accepted.as_deref(), Some(bill_ref), "{seed}");
+    }
+    for seed in [
+        "checkout-worked-example.bin",
+        "status-worked-example.bin",
+        "notification-sdk-vector.bin",
+        "checkout-hex-sdk-vector.bin",
+    ] {
+        assert!(fuzzing::pesaflow_hash_matches(&read(&format!("fuzz_pesaflow_secure_hash/{seed}"))), "{seed}");
+    }
+}

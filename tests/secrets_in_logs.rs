@@ -38,6 +38,15 @@ impl<'a> MakeWriter<'a> for Capture {
 const CONSUMER_SECRET: &str = "PesaSandboxConsumerSecret";
 const PASSKEY: &str = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919";
 const INITIATOR_PASSWORD: &str = "Safaricom999!*!";
+/// A Vodafone application's API key, and a renewed (so unknown) one sent on purpose.
+const VODAFONE_APP_KEY: &str = "6bc4157dbee34d409118e0978dc6dd17";
+const VODAFONE_UNKNOWN_KEY: &str = "zzzzb09uz9f3asdcjyk7els777ihmwv8";
+const PESAFLOW_KEY: &str = "PesaflowSandboxKey";
+const PESAFLOW_SECRET: &str = "PesaflowSandboxSecret";
+const ECITIZEN_SECRET: &str = "PesaSandboxEcitizenSecret";
+/// RFC 7636 Appendix B's verifier, and its challenge.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 #[tokio::test]
 async fn captured_logs_never_contain_a_secret() {
@@ -51,6 +60,7 @@ async fn captured_logs_never_contain_a_secret() {
     let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
     assert!(logs.contains("stk push accepted"), "the flow was logged at all");
     assert!(logs.contains("request refused"), "refusals were logged");
+    assert!(logs.contains("key and secret swapped"), "the Pesaflow hash diagnosis was logged");
     let basic = STANDARD.encode(format!("PesaSandboxConsumerKey:{CONSUMER_SECRET}"));
     let ts_free_password_prefix = &STANDARD.encode(format!("174379{PASSKEY}"))[..40];
     let ecitizen_basic = STANDARD.encode(format!("PesaSandboxEcitizenClient:{ECITIZEN_SECRET}"));
@@ -63,6 +73,10 @@ async fn captured_logs_never_contain_a_secret() {
         ts_free_password_prefix,
         INITIATOR_PASSWORD,
         "wrong-secret",
+        PESAFLOW_KEY,
+        PESAFLOW_SECRET,
+        VODAFONE_APP_KEY,
+        VODAFONE_UNKNOWN_KEY,
         ECITIZEN_SECRET,
         ecitizen_basic.as_str(),
         VERIFIER,
@@ -73,11 +87,6 @@ async fn captured_logs_never_contain_a_secret() {
         assert!(!logs.contains(secret), "a secret reached the logs: {secret}");
     }
 }
-
-const ECITIZEN_SECRET: &str = "PesaSandboxEcitizenSecret";
-/// RFC 7636 Appendix B's verifier, and its challenge.
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 /// A whole eCitizen login with its failures: codes, tokens, ID tokens and
 /// the verifier pass through the sandbox, and are returned to be looked for.
@@ -167,7 +176,9 @@ async fn ecitizen_flow(base: &str) -> Vec<String> {
 /// Runs on the current thread so the scoped subscriber sees every task.
 /// Returns the codes and tokens the eCitizen part issued.
 async fn run_a_full_flow() -> Vec<String> {
-    let config = Config::local().with_world_toml("[daraja]\nstk_answer_delay_ms = 1\n").unwrap();
+    let config = Config::local()
+        .with_world_toml("[daraja]\nstk_answer_delay_ms = 1\n[pesaflow]\nprompt_answer_delay_ms = 1\n")
+        .unwrap();
     let sandbox = Sandbox::start(config).await.unwrap();
     let base = sandbox.base_url().to_owned();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
@@ -202,7 +213,56 @@ async fn run_a_full_flow() -> Vec<String> {
         .await
         .unwrap();
     let _ = http.get(format!("{base}/__sandbox/credentials")).send().await.unwrap();
+    vodafone_flow(&http, &base, &sandbox.credentials().vodafone.public_key).await;
+    run_a_pesaflow_flow(&http, &base).await;
     let issued = ecitizen_flow(&base).await;
     sandbox.shutdown().await;
     issued
+}
+
+/// A Vodafone session and call, and a bearer with an unknown API key.
+async fn vodafone_flow(http: &reqwest::Client, base: &str, public_key: &str) {
+    let public = pesa_sandbox::crypto::spki::from_base64(public_key).unwrap();
+    let bearer = |secret: &str| {
+        pesa_sandbox::crypto::credential::encrypt(&public, secret.as_bytes(), &mut rand::rngs::OsRng).unwrap()
+    };
+    let session_url = format!("{base}/sandbox/ipg/v2/vodacomTZN/getSession/");
+    let _ = http.get(&session_url).bearer_auth(bearer(VODAFONE_UNKNOWN_KEY)).send().await.unwrap();
+    let session: Value =
+        http.get(&session_url).bearer_auth(bearer(VODAFONE_APP_KEY)).send().await.unwrap().json().await.unwrap();
+    let session_id = session["output_SessionID"].as_str().unwrap();
+    let _ = http
+        .post(format!("{base}/sandbox/ipg/v2/vodacomTZN/c2bPayment/singleStage/"))
+        .bearer_auth(bearer(session_id))
+        .json(&json!({"input_Amount": "1"}))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A Pesaflow token (right and wrong), a checkout signed with key and secret
+/// swapped (refused, diagnosed), and a paid checkout with its notification.
+async fn run_a_pesaflow_flow(http: &reqwest::Client, base: &str) {
+    use hmac::{Hmac, Mac};
+    let token_url = format!("{base}/api/oauth/generate/token");
+    for secret in [PESAFLOW_SECRET, "wrong-secret"] {
+        let _ = http.post(&token_url).json(&json!({ "key": PESAFLOW_KEY, "secret": secret })).send().await.unwrap();
+    }
+    let sign = |key: &str, tail: &str| {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+        mac.update(["1", "100", "1001", "1234", "KES", "REF-LOG", "Log", "Jane Doe", tail].concat().as_bytes());
+        let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        STANDARD.encode(hex)
+    };
+    let checkout_url = format!("{base}/PaymentAPI/iframev2.1.php");
+    for hash in [sign(PESAFLOW_SECRET, PESAFLOW_KEY), sign(PESAFLOW_KEY, PESAFLOW_SECRET)] {
+        let body = json!({
+            "apiClientID": "1", "serviceID": "1001", "billDesc": "Log", "currency": "KES", "billRefNumber": "REF-LOG",
+            "clientMSISDN": "254708374149", "clientName": "Jane Doe", "clientIDNumber": "1234", "amountExpected": "100",
+            "notificationURL": "http://127.0.0.1:9/ipn", "format": "json", "sendSTK": true, "secureHash": hash,
+        });
+        let _ = http.post(&checkout_url).json(&body).send().await.unwrap();
+    }
+    let _ =
+        http.get(format!("{base}/__sandbox/callbacks/wait?kind=notification&timeout_ms=5000")).send().await.unwrap();
 }

@@ -2,6 +2,7 @@
 //!
 //! Sandbox-wide:
 //! * `GET  /__sandbox/health`: liveness, version, seed, callback engine counters.
+//! * `GET  /__sandbox/tls/ca.pem`: the test CA `--tls` serving chains to.
 //! * `GET  /__sandbox/scenarios/catalogue`: the shipped scenarios.
 //! * `POST /__sandbox/tenants`, `GET /__sandbox/tenants`: create and list tenants.
 //! * `GET|DELETE /__sandbox/tenants/{id}`: one tenant's credentials; delete it.
@@ -15,14 +16,25 @@
 //!
 //! Admin types are a stable surface (serialized for clients in any language).
 
+// Time, money and counts from outside: every computation here saturates or
+// is checked, and the lint keeps it so.
+#![warn(clippy::arithmetic_side_effects)]
+
+pub(crate) mod fuzzing;
 mod journal;
 mod state;
 mod tenants;
 
+// Conventions providers' admin views share: the page size of a list, and
+// the refusal of a change past a limit.
+pub(crate) use journal::page_size;
+pub(crate) use state::too_many;
+
 use std::sync::Arc;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequestParts, Query, RawPathParams, State};
+use axum::body::Bytes;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Query, RawPathParams, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -40,13 +52,24 @@ use crate::store::{Core, Tenant, DEFAULT_TENANT};
 pub(crate) const PREFIX: &str = "/__sandbox";
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new()
+    let router = Router::new();
+    // A handler with a bug, to prove that a panic is contained (tests only).
+    #[cfg(test)]
+    let router = router.route("/test/panic", get(panicking_handler));
+    router
         .route("/health", get(health))
+        .route("/tls/ca.pem", get(tls_ca))
         .route("/scenarios/catalogue", get(state::catalogue))
         .route("/tenants", post(tenants::create).get(tenants::list))
         .route("/tenants/{tenant}", get(get_credentials).delete(tenants::delete))
         .merge(tenant_routes())
         .nest("/tenants/{tenant}", tenant_routes())
+}
+
+/// A handler with a bug (tests only).
+#[cfg(test)]
+async fn panicking_handler() -> &'static str {
+    panic!("a bug in a handler")
 }
 
 /// Everything that exists once per tenant.
@@ -140,6 +163,20 @@ impl AdminError {
         )
     }
 
+    /// An extractor's refusal in the admin envelope: 413 over the body
+    /// limit, 400 for anything else.
+    pub(crate) fn rejected(status: StatusCode, text: &str) -> AdminError {
+        let text: String = text.chars().take(500).collect();
+        match status {
+            StatusCode::PAYLOAD_TOO_LARGE => AdminError::new(
+                status,
+                "payload_too_large",
+                "the request body is over the sandbox's body limit (--body-limit-bytes)",
+            ),
+            _ => AdminError::bad_request(text),
+        }
+    }
+
     pub(crate) fn from_status(status: StatusCode) -> AdminError {
         let (code, message) = match status {
             StatusCode::NOT_FOUND => ("not_found", "no admin endpoint at this path; see the README's admin API table"),
@@ -180,8 +217,23 @@ impl IntoResponse for AdminError {
     }
 }
 
+/// Whether two tokens are equal, compared in constant time (for tokens of
+/// the same length): a token guards a network-reachable API.
+fn same_token(given: &str, expected: &str) -> bool {
+    given.len() == expected.len() && given.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+/// The tenant an admin path is about, when it is under `/tenants/{id}`.
+fn tenant_of_path(path: &str) -> Option<&str> {
+    let path = path.strip_prefix(PREFIX).unwrap_or(path);
+    let id = path.strip_prefix("/tenants/")?.split('/').next()?;
+    (!id.is_empty()).then_some(id)
+}
+
 /// Refuses admin calls without the admin token, when one is set (shared
-/// deployments: a sandbox listening beyond loopback always has one).
+/// deployments: a sandbox listening beyond loopback always has one). A
+/// tenant's own token opens that tenant's views under
+/// `/__sandbox/tenants/{id}` and nothing else.
 pub(crate) async fn require_token(
     State(app): State<AppState>,
     request: axum::extract::Request,
@@ -192,10 +244,14 @@ pub(crate) async fn require_token(
     let bearer = headers.get(header::AUTHORIZATION).and_then(|v| crate::httpauth::bearer(Some(v.as_bytes())).ok());
     let direct = headers.get("x-sandbox-admin-token").and_then(|v| v.to_str().ok());
     let given = bearer.or(direct).unwrap_or_default();
-    // Compare in constant time: the token guards a network-reachable API.
-    let matches = given.len() == expected.len()
-        && given.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-    if matches {
+    if same_token(given, expected) {
+        return next.run(request).await;
+    }
+    let path = request.extensions().get::<OriginalUri>().map_or(request.uri().path(), |u| u.0.path());
+    let tenant_token = tenant_of_path(path)
+        .and_then(|id| app.tenants.get(id))
+        .and_then(|tenant| tenant.admin_token().map(|t| same_token(given, t.expose_secret())));
+    if tenant_token == Some(true) && !given.is_empty() {
         return next.run(request).await;
     }
     AdminError::new(
@@ -206,6 +262,45 @@ pub(crate) async fn require_token(
     .into_response()
 }
 
+/// An admin request's JSON body; a body the extractor refuses gets the
+/// admin envelope: 413 `payload_too_large` over the body limit, 400
+/// `bad_request` otherwise.
+pub(crate) struct AdminJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for AdminJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AdminError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<AdminJson<T>, AdminError> {
+        let Json(value) = Json::<T>::from_request(request, state).await?;
+        Ok(AdminJson(value))
+    }
+}
+
+/// An admin request's raw body, refused in the admin envelope (413 over the
+/// body limit).
+pub(crate) struct AdminBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for AdminBytes {
+    type Rejection = AdminError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<AdminBytes, AdminError> {
+        Bytes::from_request(request, state)
+            .await
+            .map(AdminBytes)
+            .map_err(|e| AdminError::rejected(e.status(), &e.body_text()))
+    }
+}
+
+impl From<JsonRejection> for AdminError {
+    fn from(e: JsonRejection) -> AdminError {
+        AdminError::rejected(e.status(), &e.body_text())
+    }
+}
+
 pub(crate) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, AdminError> {
     q.map(|Query(t)| t).map_err(|e| AdminError::bad_request(e.body_text()))
 }
@@ -213,12 +308,22 @@ pub(crate) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, AdminEr
 // ---------------------------------------------------------------------------
 // Sandbox-wide
 
+/// `status` is `ok`, or `degraded` once a bug was caught (a panic in a
+/// background task, an event or a handler), with the recent ones listed.
 async fn health(State(app): State<AppState>) -> Json<Value> {
+    let health = app.health.view();
     Json(json!({
-        "status": "ok",
+        "status": health.status,
         "version": env!("CARGO_PKG_VERSION"),
         "seed": app.seed,
         "tenants": app.tenants.count(),
         "callbacks": app.callbacks.stats(),
+        "problems_total": health.problems_total,
+        "problems": health.problems,
     }))
+}
+
+/// The test CA the committed `localhost` certificate chains to (`--tls`).
+async fn tls_ca() -> Response {
+    ([(header::CONTENT_TYPE, "application/x-pem-file")], crate::tls::CA_PEM).into_response()
 }

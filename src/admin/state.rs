@@ -3,20 +3,19 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{query, AdminError, TenantRef};
+use super::{query, AdminBytes, AdminError, AdminJson, TenantRef};
 use crate::app_state::AppState;
 use crate::ledger::Account;
 use crate::provider::TransactionRow;
 use crate::scenarios::{Scenario, ScenarioError, ScenarioSet};
-use crate::scheduler::{settle_due_with, Release};
+use crate::scheduler::settle_and_wait;
 use crate::store::Tenant;
 
 #[derive(Debug, Default, Deserialize)]
@@ -29,6 +28,22 @@ pub(crate) struct TransactionFilter {
     status: Option<String>,
     msisdn: Option<String>,
     id: Option<String>,
+    /// Rows per page (default 1,000, at most 10,000).
+    limit: Option<usize>,
+    /// The `next_after` of the previous page.
+    after: Option<String>,
+}
+
+/// Where a page of transactions ends: the time and id of its last row.
+fn transaction_cursor(at: chrono::DateTime<chrono::Utc>, id: &str) -> String {
+    format!("{}|{id}", at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+}
+
+fn parse_transaction_cursor(text: &str) -> Result<(chrono::DateTime<chrono::Utc>, String), AdminError> {
+    let bad = || AdminError::bad_request("after is not a next_after this endpoint returned");
+    let (at, id) = text.split_once('|').ok_or_else(bad)?;
+    let at = chrono::DateTime::parse_from_rfc3339(at).map_err(|_| bad())?.with_timezone(&chrono::Utc);
+    Ok((at, id.to_owned()))
 }
 
 pub(crate) async fn transactions(
@@ -36,6 +51,8 @@ pub(crate) async fn transactions(
     q: Result<Query<TransactionFilter>, QueryRejection>,
 ) -> Result<Json<Value>, AdminError> {
     let filter = query(q)?;
+    let limit = super::journal::page_size(filter.limit)?;
+    let after = filter.after.as_deref().map(parse_transaction_cursor).transpose()?;
     let mut rows = tenant.with_state(|state| state.providers.transactions());
     let text = |row: &Value, key: &str| row.get(key).and_then(Value::as_str).map(str::to_owned);
     rows.retain(|TransactionRow { row, ids, .. }| {
@@ -46,9 +63,16 @@ pub(crate) async fn transactions(
             && filter.provider.as_deref().is_none_or(|p| text(row, "provider").as_deref() == Some(p))
             && filter.id.as_deref().is_none_or(matches_id)
     });
-    rows.sort_by_key(|r| (r.at, text(&r.row, "id")));
-    let rows: Vec<Value> = rows.into_iter().map(|r| r.row).collect();
-    Ok(Json(json!({ "transactions": rows })))
+    let mut keyed: Vec<_> = rows.into_iter().map(|r| ((r.at, text(&r.row, "id").unwrap_or_default()), r.row)).collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some(after) = &after {
+        keyed.retain(|(key, _)| key > after);
+    }
+    let next_after = (keyed.len() > limit).then(|| keyed.get(limit.saturating_sub(1))).flatten();
+    let next_after = next_after.map(|((at, id), _)| transaction_cursor(*at, id));
+    keyed.truncate(limit);
+    let rows: Vec<Value> = keyed.into_iter().map(|(_, row)| row).collect();
+    Ok(Json(json!({ "transactions": rows, "next_after": next_after })))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -125,7 +149,10 @@ fn clock_view(tenant: &Tenant) -> Value {
 }
 
 /// The furthest one call may move a clock: ten years.
-const MAX_ADVANCE_MS: u64 = 10 * 365 * 86_400_000;
+pub(crate) const MAX_ADVANCE_MS: u64 = 10 * 365 * 86_400_000;
+
+/// The longest a clock move may wait for its callbacks.
+pub(crate) const MAX_WAIT_MS: u64 = 60_000;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -134,16 +161,68 @@ pub(crate) struct MoveClock {
     advance_ms: Option<u64>,
     /// Sets the clock to this RFC 3339 time.
     set: Option<String>,
+    /// How long to wait for the released callbacks before answering
+    /// (default 30,000; 0 answers at once; at most 60,000). The callbacks
+    /// are delivered either way.
+    wait_ms: Option<u64>,
 }
 
-/// Moves a virtual clock, then settles everything that fell due and delivers
-/// the resulting callbacks one by one, in timeline order, before answering.
+/// A validated clock move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClockMove {
+    Advance(chrono::Duration),
+    Set(chrono::DateTime<chrono::Utc>),
+}
+
+impl MoveClock {
+    /// Checks the body: exactly one of `advance_ms` (at most ten years) and
+    /// `set` (an RFC 3339 time), and a bounded `wait_ms`.
+    pub(crate) fn validate(self) -> Result<(ClockMove, std::time::Duration), AdminError> {
+        let wait = match self.wait_ms {
+            None => crate::scheduler::DEFAULT_WAIT,
+            Some(ms) if ms > MAX_WAIT_MS => {
+                return Err(AdminError::bad_request(format!(
+                    "wait_ms {ms} is out of range: at most {MAX_WAIT_MS} (a minute)"
+                )))
+            }
+            Some(ms) => std::time::Duration::from_millis(ms),
+        };
+        let change = match (self.advance_ms, self.set) {
+            (Some(ms), None) if ms > MAX_ADVANCE_MS => {
+                return Err(AdminError::bad_request(format!(
+                    "advance_ms {ms} is out of range: at most {MAX_ADVANCE_MS} (ten years)"
+                )))
+            }
+            (Some(ms), None) => ClockMove::Advance(crate::clock::millis(ms)),
+            (None, Some(text)) => {
+                let at = chrono::DateTime::parse_from_rfc3339(&text).map_err(|e| {
+                    AdminError::bad_request(format!(
+                        "set {:?} is not an RFC 3339 time: {e}",
+                        text.chars().take(64).collect::<String>()
+                    ))
+                })?;
+                ClockMove::Set(at.with_timezone(&chrono::Utc))
+            }
+            _ => {
+                return Err(AdminError::bad_request(
+                    "send exactly one of {\"advance_ms\": N} or {\"set\": \"RFC 3339 time\"}",
+                ))
+            }
+        };
+        Ok((change, wait))
+    }
+}
+
+/// Moves a virtual clock, settles everything that fell due and hands the
+/// callbacks to the engine, which delivers them one by one, in timeline
+/// order; answers once they are delivered (or `wait_ms` passed). The
+/// deliveries are the engine's: a client that gives up loses nothing.
 pub(crate) async fn move_clock(
     State(app): State<AppState>,
     TenantRef(tenant): TenantRef,
-    body: Result<Json<MoveClock>, JsonRejection>,
+    AdminJson(body): AdminJson<MoveClock>,
 ) -> Result<Json<Value>, AdminError> {
-    let Json(body) = body.map_err(|e| AdminError::bad_request(e.body_text()))?;
+    let (change, wait) = body.validate()?;
     if !tenant.clock.is_virtual() {
         return Err(AdminError::new(
             StatusCode::CONFLICT,
@@ -151,29 +230,14 @@ pub(crate) async fn move_clock(
             format!("tenant {:?} runs on the system clock; start it with --clock virtual or create a tenant with \"clock\": {{\"mode\": \"virtual\"}}", tenant.id),
         ));
     }
-    match (body.advance_ms, body.set) {
-        (Some(ms), None) if ms > MAX_ADVANCE_MS => {
-            return Err(AdminError::bad_request(format!(
-                "advance_ms {ms} is out of range: at most {MAX_ADVANCE_MS} (ten years)"
-            )))
-        }
-        (Some(ms), None) => {
-            tenant.clock.advance(chrono::Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX)));
-        }
-        (None, Some(text)) => {
-            let at = chrono::DateTime::parse_from_rfc3339(&text)
-                .map_err(|e| AdminError::bad_request(format!("set {text:?} is not an RFC 3339 time: {e}")))?;
-            tenant.clock.set(at.with_timezone(&chrono::Utc));
-        }
-        _ => {
-            return Err(AdminError::bad_request(
-                "send exactly one of {\"advance_ms\": N} or {\"set\": \"RFC 3339 time\"}",
-            ))
-        }
-    }
-    let delivered = settle_due_with(&app, &tenant, Release::InOrder).await;
+    match change {
+        ClockMove::Advance(by) => tenant.clock.advance(by),
+        ClockMove::Set(at) => tenant.clock.set(at),
+    };
+    let waited = settle_and_wait(&app, &tenant, wait).await;
     let mut view = clock_view(&tenant);
-    view["callbacks_attempted"] = json!(delivered);
+    view["callbacks_attempted"] = json!(waited.attempts);
+    view["callbacks_pending"] = json!(!waited.drained);
     Ok(Json(view))
 }
 
@@ -196,9 +260,10 @@ pub(crate) async fn list_scenarios(TenantRef(tenant): TenantRef) -> Json<Value> 
 pub(crate) async fn replace_scenarios(
     TenantRef(tenant): TenantRef,
     headers: HeaderMap,
-    body: Bytes,
+    AdminBytes(body): AdminBytes,
 ) -> Result<Json<Value>, AdminError> {
     let scenarios = parse_scenarios(&headers, &body)?;
+    crate::scenarios::check_limits(scenarios.iter().map(|s| &**s)).map_err(too_many)?;
     tenant.with_core(|core| core.scenarios = ScenarioSet { scenarios });
     Ok(list_scenarios(TenantRef(tenant)).await)
 }
@@ -206,10 +271,17 @@ pub(crate) async fn replace_scenarios(
 pub(crate) async fn append_scenarios(
     TenantRef(tenant): TenantRef,
     headers: HeaderMap,
-    body: Bytes,
+    AdminBytes(body): AdminBytes,
 ) -> Result<Json<Value>, AdminError> {
     let scenarios = parse_scenarios(&headers, &body)?;
-    tenant.with_core(|core| core.scenarios.scenarios.extend(scenarios));
+    // Checked and appended under the tenant's lock, so two appends cannot
+    // together pass the limit.
+    tenant.with_core(|core| {
+        crate::scenarios::check_limits(core.scenarios.scenarios.iter().chain(&scenarios).map(|s| &**s))
+            .map_err(too_many)?;
+        core.scenarios.scenarios.extend(scenarios);
+        Ok::<(), AdminError>(())
+    })?;
     Ok(list_scenarios(TenantRef(tenant)).await)
 }
 
@@ -263,6 +335,11 @@ pub(crate) fn scenarios_from(request: &ScenarioRequest) -> Result<Vec<Arc<Scenar
         scenarios.push(Arc::new(Scenario::parse(text, &origin).map_err(|e| invalid_scenario(&e))?));
     }
     Ok(scenarios)
+}
+
+/// A tenant would pass a limit: 409 `limit_reached`, saying which.
+pub(crate) fn too_many(message: String) -> AdminError {
+    AdminError::new(StatusCode::CONFLICT, "limit_reached", message)
 }
 
 fn invalid_scenario(e: &ScenarioError) -> AdminError {

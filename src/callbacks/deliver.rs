@@ -60,17 +60,21 @@ pub(super) async fn deliver(
         outcome = ?outcome,
         "callback attempt"
     );
-    let reply = job.reply_to.clone().map(|reply_to| {
-        let reply =
-            Reply { status: answer.status, body: answer.body.clone().unwrap_or_default(), error: answer.error.clone() };
-        (reply_to, reply)
+    let mut attempt_seq = 0;
+    let answered = (answer.status, answer.body.clone(), answer.error.clone());
+    tenant.journal.record_callback(|seq| {
+        attempt_seq = seq;
+        CallbackAttempt {
+            status: answer.status,
+            latency_ms: Some(latency_ms),
+            error: answer.error,
+            response_body: answer.body,
+            ..job.attempt_record(seq, at, outcome)
+        }
     });
-    tenant.journal.record_callback(|seq| CallbackAttempt {
-        status: answer.status,
-        latency_ms: Some(latency_ms),
-        error: answer.error,
-        response_body: answer.body,
-        ..job.attempt_record(seq, at, outcome)
+    let reply = job.reply_to.clone().map(|reply_to| {
+        let (status, body, error) = answered;
+        (reply_to, Reply { status, body: body.unwrap_or_default(), error, attempt_seq })
     });
     if let Some((reply_to, reply)) = reply {
         // The answer is acted on at the time of the attempt, by the owning provider.

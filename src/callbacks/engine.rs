@@ -1,12 +1,35 @@
-//! The engine: a bounded queue with back-pressure, a dispatcher that runs at
-//! most `concurrency` deliveries at once, one pooled HTTP client.
+//! The engine: one lane of callbacks per tenant, a dispatcher that serves
+//! the lanes in turn, one pooled HTTP client.
+//!
+//! Fairness: every tenant has its own lane (a queue and its own in-flight
+//! count). The dispatcher takes one job from each ready lane in turn, a
+//! lane may have at most `concurrency` deliveries in flight, and the engine
+//! at most `max_in_flight` in all; so a tenant whose receivers hang fills
+//! only its own slots, and the others keep theirs.
+//! Back-pressure is per tenant too: [`CallbackEngine::admit`] holds a
+//! request only while its own tenant's lane is backed up.
+//!
+//! Order: the lane of a tenant on a virtual clock is sequential (one
+//! delivery at a time, in the order the jobs were handed over, each
+//! released out-of-order callback right after the delivery that released
+//! it), so the journal of a virtual-clock run is deterministic. After such
+//! a lane's last delivery, whatever that delivery made due (a C2B
+//! validation answer) is settled and delivered too, a bounded number of
+//! rounds.
+//!
+//! Ownership: delivery belongs to the engine's tasks, never to the request
+//! that handed the jobs over; an admin call may wait for a lane to drain
+//! ([`CallbackEngine::wait_idle`]), and dropping that wait loses nothing.
 
+use std::collections::{HashMap, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use serde::Serialize;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -15,16 +38,26 @@ use super::deliver::deliver;
 use super::{journal_unsent, CallbackJob};
 use crate::journal::DeliveryOutcome;
 use crate::store::Tenant;
+use crate::supervisor::Health;
 
 #[derive(Debug, Clone, Copy)]
 pub struct EngineConfig {
+    /// Callbacks one tenant may have waiting; requests of a tenant whose
+    /// lane is more than half full wait for room.
     pub queue_capacity: usize,
+    /// Deliveries one tenant may have in flight at once.
     pub concurrency: usize,
+    /// Deliveries the engine may have in flight at once, all tenants together.
+    pub max_in_flight: usize,
     pub timeout: Duration,
     pub connect_timeout: Duration,
     /// How much of a receiver's answer is kept in the journal.
     pub response_capture_bytes: usize,
 }
+
+/// How many times a virtual-clock lane settles what its own deliveries made
+/// due before it stops and waits for the clock to move again.
+const FOLLOW_UP_ROUNDS: u32 = 16;
 
 #[derive(Debug, Default)]
 pub(super) struct Stats {
@@ -33,9 +66,6 @@ pub(super) struct Stats {
     pub(super) failed: AtomicU64,
     pub(super) retries_scheduled: AtomicU64,
     pub(super) abandoned: AtomicU64,
-    pub(super) in_flight: AtomicU64,
-    /// Signalled whenever the dispatcher takes a job off the queue.
-    room: tokio::sync::Notify,
 }
 
 /// Counters of the engine since start.
@@ -47,34 +77,167 @@ pub struct EngineStats {
     pub retries_scheduled: u64,
     pub abandoned: u64,
     pub in_flight: u64,
+    /// Callbacks waiting behind the next one in line of their tenant's lane.
     pub queued: u64,
+    /// Tenants with callbacks waiting or in flight.
+    pub busy_tenants: u64,
 }
 
-struct Delivery {
+/// A callback that was never delivered, as the shutdown report lists it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct UnsentCallback {
+    pub tenant: String,
+    pub provider: &'static str,
+    pub kind: &'static str,
+    /// The transaction's id the receiver correlates on.
+    pub correlation_id: String,
+    pub url: String,
+    /// `queued`, `in_flight`, `due` (on the timeline, its time passed) or
+    /// `scheduled` (on the timeline, not yet due).
+    pub state: &'static str,
+}
+
+impl UnsentCallback {
+    pub(crate) fn of(tenant: &str, job: &CallbackJob, state: &'static str) -> UnsentCallback {
+        UnsentCallback {
+            tenant: tenant.to_owned(),
+            provider: job.provider,
+            kind: job.kind,
+            correlation_id: job.correlation_id.clone(),
+            url: job.url.clone(),
+            state,
+        }
+    }
+}
+
+/// Settles what is due on a tenant's clock and returns the callbacks it
+/// released (the scheduler's job, handed to the engine at start so the
+/// engine does not depend on the scheduler).
+pub(crate) type Settle = Arc<dyn Fn(&Arc<Tenant>) -> Vec<CallbackJob> + Send + Sync>;
+
+/// One tenant's lane.
+struct Lane {
     tenant: Arc<Tenant>,
-    job: CallbackJob,
+    queue: VecDeque<CallbackJob>,
+    /// Deliveries in flight, by delivery number.
+    in_flight: HashMap<u64, CallbackJob>,
+    /// One delivery at a time, in order (a virtual clock).
+    ordered: bool,
+    /// Whether the lane is in the ready ring.
+    ready: bool,
+    follow_up_rounds: u32,
+    /// Signalled when a job leaves the queue (admission waits on it).
+    room: Arc<Notify>,
+    /// Signalled when the lane has nothing queued or in flight.
+    idle: Arc<Notify>,
+}
+
+impl Lane {
+    fn is_idle(&self) -> bool {
+        self.queue.is_empty() && self.in_flight.is_empty()
+    }
+}
+
+#[derive(Default)]
+struct Lanes {
+    by_tenant: HashMap<String, Lane>,
+    /// Tenants whose lane has a job and a free slot, in turn order.
+    ring: VecDeque<String>,
+    in_flight: usize,
+    queued: usize,
+    next_delivery: u64,
+    closed: bool,
+}
+
+impl Lanes {
+    fn lane(&mut self, tenant: &Arc<Tenant>) -> &mut Lane {
+        self.by_tenant.entry(tenant.id.clone()).or_insert_with(|| Lane {
+            tenant: tenant.clone(),
+            queue: VecDeque::new(),
+            in_flight: HashMap::new(),
+            ordered: tenant.clock.is_virtual(),
+            ready: false,
+            follow_up_rounds: 0,
+            room: Arc::new(Notify::new()),
+            idle: Arc::new(Notify::new()),
+        })
+    }
+
+    /// Puts a lane in the ring if it has a job and a free slot.
+    fn refresh(&mut self, tenant: &str, per_tenant: usize) {
+        let Some(lane) = self.by_tenant.get_mut(tenant) else { return };
+        let cap = if lane.ordered { 1 } else { per_tenant };
+        if !lane.ready && !lane.queue.is_empty() && lane.in_flight.len() < cap {
+            lane.ready = true;
+            self.ring.push_back(tenant.to_owned());
+        }
+    }
+
+    /// The next job to start, taking lanes in turn.
+    fn next(&mut self, per_tenant: usize, max_in_flight: usize) -> Option<(u64, Arc<Tenant>, CallbackJob)> {
+        if self.closed || self.in_flight >= max_in_flight {
+            return None;
+        }
+        while let Some(id) = self.ring.pop_front() {
+            let Some(lane) = self.by_tenant.get_mut(&id) else { continue };
+            lane.ready = false;
+            let cap = if lane.ordered { 1 } else { per_tenant };
+            if lane.in_flight.len() >= cap {
+                continue;
+            }
+            let Some(job) = lane.queue.pop_front() else { continue };
+            self.next_delivery = self.next_delivery.wrapping_add(1);
+            let number = self.next_delivery;
+            lane.in_flight.insert(number, job.clone());
+            lane.room.notify_waiters();
+            let tenant = lane.tenant.clone();
+            self.in_flight = self.in_flight.saturating_add(1);
+            self.queued = self.queued.saturating_sub(1);
+            self.refresh(&id, per_tenant);
+            return Some((number, tenant, job));
+        }
+        None
+    }
+}
+
+struct Inner {
+    lanes: Mutex<Lanes>,
+    /// Wakes the dispatcher: a job arrived or a slot freed.
+    wake: Notify,
+    stats: Stats,
+    client: reqwest::Client,
+    capture: usize,
+    allow: Arc<[Destination]>,
+    capacity: usize,
+    per_tenant: usize,
+    max_in_flight: usize,
+    settle: Settle,
+    health: Arc<Health>,
+}
+
+impl Inner {
+    fn lanes(&self) -> MutexGuard<'_, Lanes> {
+        self.lanes.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 #[derive(Clone)]
 pub struct CallbackEngine {
-    tx: mpsc::Sender<Delivery>,
-    stats: Arc<Stats>,
-    capacity: usize,
-    client: reqwest::Client,
-    capture: usize,
-    allow: Arc<[Destination]>,
+    inner: Arc<Inner>,
 }
 
 impl CallbackEngine {
-    /// Starts the dispatcher on `tracker`; it runs until `close` is cancelled,
-    /// then delivers what is already queued and stops.
-    pub fn start(
+    /// Starts the dispatcher on `tracker`; it runs until `close` is
+    /// cancelled. `settle` settles a tenant's due events (for the follow-up
+    /// rounds of virtual-clock lanes).
+    pub(crate) fn start(
         config: EngineConfig,
         allow: Vec<Destination>,
         tracker: &TaskTracker,
         close: CancellationToken,
+        settle: Settle,
+        health: Arc<Health>,
     ) -> Result<CallbackEngine, reqwest::Error> {
-        let allow: Arc<[Destination]> = Arc::from(allow);
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
@@ -83,139 +246,294 @@ impl CallbackEngine {
             .no_proxy()
             .user_agent(concat!("pesa-sandbox/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        let capacity = config.queue_capacity.max(1);
-        let (tx, rx) = mpsc::channel(capacity);
-        let stats = Arc::new(Stats::default());
-        let dispatcher = Dispatcher {
-            allow: allow.clone(),
-            client: client.clone(),
-            rx,
-            requeue: tx.clone(),
-            permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
-            tracker: tracker.clone(),
-            stats: stats.clone(),
+        let per_tenant = config.concurrency.max(1);
+        let inner = Arc::new(Inner {
+            lanes: Mutex::new(Lanes::default()),
+            wake: Notify::new(),
+            stats: Stats::default(),
+            client,
             capture: config.response_capture_bytes,
-        };
-        tracker.spawn(dispatcher.run(close));
-        Ok(CallbackEngine { tx, stats, capacity, client, capture: config.response_capture_bytes, allow })
+            allow: Arc::from(allow),
+            capacity: config.queue_capacity.max(1),
+            per_tenant,
+            max_in_flight: config.max_in_flight.max(per_tenant),
+            settle,
+            health: health.clone(),
+        });
+        let engine = CallbackEngine { inner };
+        let dispatcher = engine.clone();
+        let tasks = tracker.clone();
+        crate::supervisor::supervise(tracker, health, "callback dispatcher", close.clone(), move || {
+            dispatcher.clone().dispatch(tasks.clone(), close.clone())
+        });
+        Ok(engine)
     }
 
-    /// Waits while the queue is more than half full: a request that will
-    /// produce callbacks is admitted only when the engine keeps up, so under
-    /// sustained load acceptance slows to the delivery rate instead of the
-    /// queue stalling the scheduler (which would leave pushes unsettled and
-    /// their customers locked). Not a sleep: it wakes as the queue drains.
-    pub async fn admit(&self) {
+    /// Waits while this tenant's lane is more than half full: a request
+    /// that will produce callbacks is admitted only when the engine keeps
+    /// up with its tenant, so under sustained load acceptance slows to that
+    /// tenant's delivery rate, and other tenants are not held.
+    /// Not a sleep: it wakes as the lane drains.
+    pub async fn admit(&self, tenant: &Tenant) {
+        // The job next in line is not a backlog.
+        let limit = (self.inner.capacity / 2).saturating_add(1);
         loop {
-            let room = self.stats.room.notified();
-            if self.tx.capacity() * 2 >= self.capacity || self.tx.is_closed() {
+            let room = {
+                let lanes = self.inner.lanes();
+                match lanes.by_tenant.get(&tenant.id) {
+                    Some(lane) if !lanes.closed && lane.queue.len() > limit => lane.room.clone(),
+                    _ => return,
+                }
+            };
+            let notified = room.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let still_full = {
+                let lanes = self.inner.lanes();
+                lanes.by_tenant.get(&tenant.id).is_some_and(|lane| !lanes.closed && lane.queue.len() > limit)
+            };
+            if !still_full {
                 return;
             }
-            room.await;
+            notified.await;
         }
     }
 
-    /// Queues a job; waits while the queue is full (back-pressure).
-    /// A job offered after shutdown is journaled as abandoned.
-    pub async fn enqueue(&self, tenant: Arc<Tenant>, job: CallbackJob) {
-        self.stats.enqueued.fetch_add(1, Ordering::Relaxed);
-        if let Err(mpsc::error::SendError(delivery)) = self.tx.send(Delivery { tenant, job }).await {
-            self.stats.abandoned.fetch_add(1, Ordering::Relaxed);
-            journal_unsent(
-                &delivery.tenant,
-                &delivery.job,
-                DeliveryOutcome::Abandoned,
-                "the sandbox was shutting down",
-            );
+    /// Hands a tenant's jobs to its lane, in order. Never waits; a job
+    /// handed over after shutdown is journaled as abandoned.
+    pub(crate) fn hand_over(&self, tenant: &Arc<Tenant>, jobs: Vec<CallbackJob>) {
+        if jobs.is_empty() {
+            return;
+        }
+        let count = u64::try_from(jobs.len()).unwrap_or(u64::MAX);
+        self.inner.stats.enqueued.fetch_add(count, Ordering::Relaxed);
+        let refused = {
+            let mut lanes = self.inner.lanes();
+            if lanes.closed {
+                Some(jobs)
+            } else {
+                let lane = lanes.lane(tenant);
+                lane.follow_up_rounds = FOLLOW_UP_ROUNDS;
+                lane.queue.extend(jobs);
+                lanes.queued = lanes.queued.saturating_add(usize::try_from(count).unwrap_or(usize::MAX));
+                lanes.refresh(&tenant.id, self.inner.per_tenant);
+                None
+            }
+        };
+        match refused {
+            Some(jobs) => {
+                for job in jobs {
+                    self.inner.stats.abandoned.fetch_add(1, Ordering::Relaxed);
+                    journal_unsent(tenant, &job, DeliveryOutcome::Abandoned, "the sandbox was shutting down");
+                }
+            }
+            None => self.inner.wake.notify_one(),
         }
     }
 
-    /// Delivers jobs one after another on the caller's task, each released
-    /// out-of-order callback right after the delivery that released it, so
-    /// the order of attempts is deterministic. Used when a virtual clock is
-    /// moved; returns the number of attempts made.
-    pub async fn deliver_in_order(&self, tenant: &Arc<Tenant>, jobs: Vec<CallbackJob>) -> usize {
-        let mut pending: std::collections::VecDeque<CallbackJob> = jobs.into();
-        let mut attempts = 0;
-        while let Some(job) = pending.pop_front() {
-            self.stats.enqueued.fetch_add(1, Ordering::Relaxed);
-            self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
-            let released = deliver(&self.client, &self.stats, self.capture, &self.allow, tenant.clone(), job).await;
-            self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
-            attempts += 1;
-            for (i, job) in released.into_iter().enumerate() {
-                pending.insert(i, job);
+    /// Waits until the tenant's lane has nothing queued or in flight, at
+    /// most `timeout`; returns whether it did.
+    pub(crate) async fn wait_idle(&self, tenant: &str, timeout: Duration) -> bool {
+        let deadline = crate::clock::deadline(timeout);
+        loop {
+            let idle = {
+                let lanes = self.inner.lanes();
+                match lanes.by_tenant.get(tenant) {
+                    Some(lane) if !lane.is_idle() => lane.idle.clone(),
+                    _ => return true,
+                }
+            };
+            let notified = idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.inner.lanes().by_tenant.get(tenant).is_none_or(Lane::is_idle) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.inner.lanes().by_tenant.get(tenant).is_none_or(Lane::is_idle);
             }
         }
-        attempts
+    }
+
+    /// Whether no lane has anything queued or in flight.
+    pub(crate) fn is_idle(&self) -> bool {
+        let lanes = self.inner.lanes();
+        lanes.queued == 0 && lanes.in_flight == 0
+    }
+
+    /// Forgets a deleted tenant's lane; its waiting jobs are dropped.
+    pub(crate) fn forget(&self, tenant: &str) {
+        let removed = {
+            let mut lanes = self.inner.lanes();
+            let removed = lanes.by_tenant.remove(tenant);
+            if let Some(lane) = &removed {
+                lanes.queued = lanes.queued.saturating_sub(lane.queue.len());
+            }
+            removed
+        };
+        if let Some(lane) = removed {
+            lane.room.notify_waiters();
+            lane.idle.notify_waiters();
+        }
+    }
+
+    /// Stops starting deliveries; returns what was still queued or in
+    /// flight (journaling the queued ones as abandoned). Deliveries in
+    /// flight finish on their own if the runtime lets them.
+    pub(crate) fn close(&self) -> Vec<UnsentCallback> {
+        let mut unsent = Vec::new();
+        let mut abandoned = Vec::new();
+        {
+            let mut lanes = self.inner.lanes();
+            lanes.closed = true;
+            lanes.queued = 0;
+            lanes.ring.clear();
+            for lane in lanes.by_tenant.values_mut() {
+                for job in lane.in_flight.values() {
+                    unsent.push(UnsentCallback::of(&lane.tenant.id, job, "in_flight"));
+                }
+                for job in lane.queue.drain(..) {
+                    unsent.push(UnsentCallback::of(&lane.tenant.id, &job, "queued"));
+                    abandoned.push((lane.tenant.clone(), job));
+                }
+                lane.room.notify_waiters();
+                lane.idle.notify_waiters();
+            }
+        }
+        for (tenant, job) in abandoned {
+            self.inner.stats.abandoned.fetch_add(1, Ordering::Relaxed);
+            journal_unsent(&tenant, &job, DeliveryOutcome::Abandoned, "the sandbox stopped before delivering it");
+        }
+        self.inner.wake.notify_one();
+        unsent
     }
 
     pub fn stats(&self) -> EngineStats {
-        let s = &self.stats;
+        let s = &self.inner.stats;
+        let (in_flight, queued, busy) = {
+            let lanes = self.inner.lanes();
+            let busy = lanes.by_tenant.values().filter(|l| !l.is_idle()).count();
+            // The job next in line of each lane is not a backlog (as admission counts).
+            let heads = lanes.by_tenant.values().filter(|l| !l.queue.is_empty()).count();
+            (lanes.in_flight, lanes.queued.saturating_sub(heads), busy)
+        };
+        let as_u64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
         EngineStats {
             enqueued: s.enqueued.load(Ordering::Relaxed),
             delivered: s.delivered.load(Ordering::Relaxed),
             failed: s.failed.load(Ordering::Relaxed),
             retries_scheduled: s.retries_scheduled.load(Ordering::Relaxed),
             abandoned: s.abandoned.load(Ordering::Relaxed),
-            in_flight: s.in_flight.load(Ordering::Relaxed),
-            queued: (self.capacity - self.tx.capacity()) as u64,
+            in_flight: as_u64(in_flight),
+            queued: as_u64(queued),
+            busy_tenants: as_u64(busy),
         }
     }
-}
 
-struct Dispatcher {
-    allow: Arc<[Destination]>,
-    client: reqwest::Client,
-    rx: mpsc::Receiver<Delivery>,
-    /// Where released out-of-order callbacks go back in.
-    requeue: mpsc::Sender<Delivery>,
-    permits: Arc<Semaphore>,
-    tracker: TaskTracker,
-    stats: Arc<Stats>,
-    capture: usize,
-}
-
-impl Dispatcher {
-    async fn run(mut self, close: CancellationToken) {
+    /// The dispatcher: starts deliveries, lanes in turn, until `close`.
+    async fn dispatch(self, tasks: TaskTracker, close: CancellationToken) {
         loop {
-            let delivery = tokio::select! {
-                biased;
-                d = self.rx.recv() => d,
-                _ = close.cancelled() => None,
-            };
-            let Some(delivery) = delivery else { break };
-            self.stats.room.notify_waiters();
-            self.spawn(delivery).await;
-        }
-        // Shutting down: refuse new jobs, deliver what was already queued.
-        self.rx.close();
-        self.stats.room.notify_waiters();
-        while let Some(delivery) = self.rx.recv().await {
-            self.spawn(delivery).await;
+            let woken = self.inner.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            loop {
+                let next = self.inner.lanes().next(self.inner.per_tenant, self.inner.max_in_flight);
+                let Some((number, tenant, job)) = next else { break };
+                let engine = self.clone();
+                tasks.spawn(async move { engine.run_delivery(number, tenant, job).await });
+            }
+            tokio::select! {
+                _ = close.cancelled() => return,
+                _ = woken => {}
+            }
         }
     }
 
-    async fn spawn(&self, delivery: Delivery) {
-        // The semaphore is never closed, so acquiring cannot fail.
-        let Ok(permit) = self.permits.clone().acquire_owned().await else { return };
-        let client = self.client.clone();
-        let stats = self.stats.clone();
-        let capture = self.capture;
-        let requeue = self.requeue.clone();
-        let allow = self.allow.clone();
-        stats.in_flight.fetch_add(1, Ordering::Relaxed);
-        self.tracker.spawn(async move {
-            let tenant = delivery.tenant.clone();
-            let released = deliver(&client, &stats, capture, &allow, delivery.tenant, delivery.job).await;
-            stats.in_flight.fetch_sub(1, Ordering::Relaxed);
-            drop(permit);
-            for job in released {
-                if let Err(mpsc::error::SendError(d)) = requeue.send(Delivery { tenant: tenant.clone(), job }).await {
-                    stats.abandoned.fetch_add(1, Ordering::Relaxed);
-                    journal_unsent(&d.tenant, &d.job, DeliveryOutcome::Abandoned, "the sandbox was shutting down");
+    /// One delivery, then the lane's bookkeeping (even if the delivery
+    /// panicked): released callbacks go back into the lane, an ordered
+    /// lane's follow-ups are settled, the slot is freed.
+    async fn run_delivery(self, number: u64, tenant: Arc<Tenant>, job: CallbackJob) {
+        let inner = &self.inner;
+        let delivery = deliver(&inner.client, &inner.stats, inner.capture, &inner.allow, tenant.clone(), job);
+        let released = match AssertUnwindSafe(delivery).catch_unwind().await {
+            Ok(released) => released,
+            Err(panic) => {
+                inner.health.record("callback delivery", Some(&tenant.id), panic.as_ref());
+                Vec::new()
+            }
+        };
+        // An ordered lane's last delivery may have made more due (a
+        // validation answer whose confirmation follows at once).
+        let last = inner.lanes().by_tenant.get(&tenant.id).is_some_and(|lane| {
+            lane.ordered
+                && lane.queue.is_empty()
+                && released.is_empty()
+                && lane.in_flight.len() == 1
+                && lane.follow_up_rounds > 0
+        });
+        // The tenant's lock is never taken under the lanes' lock.
+        let follow_ups = last && {
+            let now = tenant.now();
+            tenant.with_core(|core| core.timeline.earliest().is_some_and(|at| at <= now))
+        };
+        if follow_ups {
+            if let Some(lane) = inner.lanes().by_tenant.get_mut(&tenant.id) {
+                lane.follow_up_rounds = lane.follow_up_rounds.saturating_sub(1);
+            }
+        }
+        let more = if follow_ups {
+            match std::panic::catch_unwind(AssertUnwindSafe(|| (inner.settle)(&tenant))) {
+                Ok(jobs) => jobs,
+                Err(panic) => {
+                    inner.health.record("settling due events", Some(&tenant.id), panic.as_ref());
+                    Vec::new()
                 }
             }
-        });
+        } else {
+            Vec::new()
+        };
+        let (idle, closed_with) = {
+            let mut lanes = inner.lanes();
+            lanes.in_flight = lanes.in_flight.saturating_sub(1);
+            let closed = lanes.closed;
+            let added = released.len().saturating_add(more.len());
+            // The tenant was deleted while this was in flight: its lane is gone
+            // and what this delivery released goes with it.
+            let Some(lane) = lanes.by_tenant.get_mut(&tenant.id) else {
+                drop(lanes);
+                inner.wake.notify_one();
+                return;
+            };
+            lane.in_flight.remove(&number);
+            let mut closed_with = Vec::new();
+            if closed {
+                closed_with.extend(released.into_iter().chain(more));
+            } else {
+                // Released callbacks go first on an ordered lane, right
+                // after the delivery that released them.
+                for (i, job) in released.into_iter().enumerate() {
+                    if lane.ordered {
+                        lane.queue.insert(i, job);
+                    } else {
+                        lane.queue.push_back(job);
+                    }
+                }
+                lane.queue.extend(more);
+            }
+            let idle = lane.is_idle().then(|| lane.idle.clone());
+            if !closed {
+                lanes.queued = lanes.queued.saturating_add(added);
+            }
+            lanes.refresh(&tenant.id, inner.per_tenant);
+            (idle, closed_with)
+        };
+        for job in closed_with {
+            inner.stats.abandoned.fetch_add(1, Ordering::Relaxed);
+            journal_unsent(&tenant, &job, DeliveryOutcome::Abandoned, "the sandbox was shutting down");
+        }
+        if let Some(idle) = idle {
+            idle.notify_waiters();
+        }
+        inner.wake.notify_one();
     }
 }

@@ -11,17 +11,24 @@
 //! signatures on top when the tenant's world asks for them.
 //!
 //! Delivery pipeline ([`engine`]):
-//! * a bounded queue (`queue_capacity`): a full queue makes the producer wait
-//!   (back-pressure), it never drops a job;
-//! * a dispatcher task that starts at most `concurrency` deliveries at once,
-//!   each tracked by the [`TaskTracker`](tokio_util::task::TaskTracker) so
-//!   shutdown can wait for them;
+//! * one lane per tenant: a request that will produce callbacks waits while
+//!   its tenant's lane is more than half of `queue_capacity` (back-pressure
+//!   on the tenant causing the backlog); a job is never dropped;
+//! * a dispatcher task that serves the lanes in turn, at most `concurrency`
+//!   deliveries in flight per tenant and `max_in_flight` in all, each
+//!   tracked by the [`TaskTracker`](tokio_util::task::TaskTracker) so
+//!   shutdown can wait for them; a virtual-clock tenant's lane delivers one
+//!   at a time, in order;
 //! * one pooled `reqwest` client, so connections to a receiver are reused;
 //! * every attempt is bounded by `timeout` and journaled (body, receiver
 //!   status, latency, error) ([`deliver`]);
 //! * a failed attempt is retried only if the job carries a retry schedule;
 //!   the retry goes back into the tenant's timeline, so it follows the
 //!   tenant's clock.
+
+// Time, money and counts from outside: every computation here saturates or
+// is checked, and the lint keeps it so.
+#![warn(clippy::arithmetic_side_effects)]
 
 mod allowlist;
 mod deliver;
@@ -35,8 +42,8 @@ use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
 pub use allowlist::Destination;
-pub(crate) use engine::CallbackEngine;
-pub use engine::{EngineConfig, EngineStats};
+pub(crate) use engine::{CallbackEngine, Settle};
+pub use engine::{EngineConfig, EngineStats, UnsentCallback};
 
 use crate::clock::after_ms_u64;
 use crate::journal::{CallbackAttempt, DeliveryOutcome};
@@ -188,6 +195,7 @@ impl CallbackJob {
             latency_ms: None,
             error: None,
             response_body: None,
+            acknowledgement: None,
         }
     }
 }
@@ -205,6 +213,9 @@ pub struct Reply {
     pub status: Option<u16>,
     pub body: String,
     pub error: Option<String>,
+    /// The journal entry of the attempt this answers, so the provider's
+    /// judgement of the answer can be journaled beside it ([`Core::judge`]).
+    pub attempt_seq: u64,
 }
 
 /// Schedules a settled transaction's callback as the scenario's callback

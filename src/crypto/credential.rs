@@ -72,8 +72,7 @@ impl CredentialCache {
     }
 
     pub fn decrypt(&self, private: &RsaPrivateKey, credential: &str) -> Result<Vec<u8>, CredentialError> {
-        use sha2::{Digest, Sha256};
-        let digest: [u8; 32] = Sha256::digest(credential.trim().as_bytes()).into();
+        let digest = Self::digest(credential);
         if let Some(hit) = self.lock().get(&digest) {
             return hit.clone();
         }
@@ -85,6 +84,18 @@ impl CredentialCache {
         }
         entries.insert(digest, result.clone());
         result
+    }
+
+    /// The cached result for a credential, without decrypting: callers on
+    /// an async runtime decrypt a miss on a blocking thread (an RSA-4096
+    /// decryption holds a core for about 9 ms).
+    pub fn peek(&self, credential: &str) -> Option<Result<Vec<u8>, CredentialError>> {
+        self.lock().get(&Self::digest(credential)).cloned()
+    }
+
+    fn digest(credential: &str) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(credential.trim().as_bytes()).into()
     }
 
     pub fn len(&self) -> usize {
@@ -125,6 +136,8 @@ mod tests {
         let credential = encrypt(&pair.public, b"pw", &mut rand::rngs::OsRng).unwrap();
         assert_eq!(cache.decrypt(&pair.private, &credential).unwrap(), b"pw");
         assert_eq!(cache.len(), 1);
+        assert_eq!(cache.peek(&credential), Some(Ok(b"pw".to_vec())));
+        assert_eq!(cache.peek("AAAA"), None);
         assert_eq!(cache.decrypt(&pair.private, &credential).unwrap(), b"pw");
         assert_eq!(cache.len(), 1);
         assert!(cache.decrypt(&pair.private, "AAAA").is_err());

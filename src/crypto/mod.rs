@@ -10,4 +10,6 @@ pub mod jwt;
 pub mod keys;
 pub mod lnm;
 pub mod pkce;
+pub mod secure_hash;
+pub mod spki;
 pub mod webhook;

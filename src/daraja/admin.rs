@@ -54,7 +54,7 @@ async fn certificate(State(app): State<AppState>) -> Response {
 }
 
 fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, AdminError> {
-    body.map(|Json(t)| t).map_err(|e| AdminError::bad_request(e.body_text()))
+    body.map(|Json(t)| t).map_err(AdminError::from)
 }
 
 fn param(params: &[(String, String)], name: &str) -> String {
@@ -179,7 +179,7 @@ pub(crate) async fn rotate_secret(
 ) -> Result<Json<Value>, AdminError> {
     let key = param(&params, "consumer_key");
     let secret = tenant.with::<Daraja, _>(|core, mine| {
-        let secret = core.ids.alnum(64);
+        let secret = core.secrets().alnum(64);
         let mut world = (*mine.world).clone();
         let app = world.apps.iter_mut().find(|a| a.consumer_key == key).ok_or_else(|| {
             AdminError::new(
@@ -202,7 +202,7 @@ pub(crate) async fn rotate_passkey(
 ) -> Result<Json<Value>, AdminError> {
     let number = param(&params, "number");
     let passkey = tenant.with::<Daraja, _>(|core, mine| {
-        let passkey = core.ids.hex(64);
+        let passkey = core.secrets().hex(64);
         let mut world = (*mine.world).clone();
         let shortcode = world.shortcodes.get_mut(&number).filter(|sc| sc.passkey.is_some()).ok_or_else(|| {
             AdminError::new(
@@ -289,7 +289,7 @@ pub(crate) async fn answer_stk(
     Path(params): Path<Vec<(String, String)>>,
     body: Result<Json<AnswerBody>, JsonRejection>,
 ) -> Result<Json<Value>, AdminError> {
-    let Json(body) = body.map_err(|e| AdminError::bad_request(e.body_text()))?;
+    let Json(body) = body.map_err(AdminError::from)?;
     let checkout_request_id = param(&params, "checkout_request_id");
     let answer = super::Answer::parse(&body.action).ok_or_else(|| {
         AdminError::bad_request(format!(

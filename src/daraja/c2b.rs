@@ -14,23 +14,34 @@
 //! A completed payment moves the money and POSTs the confirmation, with
 //! the shortcode's new utility balance. Without registered URLs the payment
 //! completes silently, as on the real system.
+//!
+//! The acknowledgements are as captured: v2 registration answers
+//! `ResponseCode "00000000"` and `"Success"` (2026), v1 `"0"` and `"success"`
+//! (the portal; the 2017-2019 form is the `c2b_register_ack = "legacy"`
+//! variant). A simulated payment is decided like any other payment: a
+//! scenario rule on `c2b_payment` applies to it, and a rule on
+//! `c2b_simulate` still does when no `c2b_payment` rule fits.
 
 use std::collections::HashMap;
 
 use axum::extract::State as AxumState;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use chrono::{DateTime, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::error::{DarajaError, ErrorKind};
 use super::extract::{Authed, BodyProblem, JsonObject};
 use super::ids;
+use super::organisations;
+use super::products::{self, Api};
 use super::records::{Party, Record, RecordKind, RecordStatus};
 use super::requests::{customer_public_name, org_public_name};
 use super::scenario::{delayed, gate, Gate, MsisdnForm, Variants};
-use super::wire::{self, required, shortcode, url, whole_amount};
+use super::shapes::Shape;
+use super::wire::{
+    self, required, shortcode, url, whole_amount, C2bAck, C2bLegacyRegisterAck, C2bNotification, SoapFault,
+};
 use super::world::ShortcodeKind;
 use super::{accounts, Daraja, Due, State};
 use crate::app_state::AppState;
@@ -150,15 +161,17 @@ async fn register(
     body: Result<JsonObject, BodyProblem>,
     version: Version,
 ) -> Result<Response, DarajaError> {
+    products::require(&auth, Api::C2b(version))?;
     let body = body.map_err(|p| p.into_error("ShortCode"))?.0;
     let decision = match gate(&auth.tenant, &auth.consumer_key, OPERATION_REGISTER, Some(&body)) {
         Gate::Pass(decision) => decision,
         Gate::Refuse(response) => return Ok(response),
     };
-    let world = auth.tenant.world_of::<Daraja>();
-    let production = world.settings.production_rules;
+    let production = auth.tenant.world_of::<Daraja>().settings.production_rules;
     let RegisterRequest { short_code, response_type, confirmation_url, validation_url } =
         parse_register(&body, production)?;
+    auth.tenant.with::<Daraja, _>(|core, mine| organisations::ensure(core, mine, &short_code));
+    let world = auth.tenant.world_of::<Daraja>();
     let Some(sc) = world.shortcodes.get(&short_code) else {
         return Err(DarajaError::field("ShortCode", format!("shortcode {short_code} is not in this tenant's world")));
     };
@@ -170,18 +183,19 @@ async fn register(
     }
     if !sc.c2b {
         // The Apigee fault the real sandbox answers for an M-Pesa Express-only shortcode.
-        let fault = json!({"Envelope": {"encodingStyle": "http://schemas.xmlsoap.org/soap/encoding/", "Body": {"Fault": {
-            "faultcode": "soap:Server",
-            "faultstring": "Execution of ServiceCallout SCO-AddURLVault failed. Reason: ResponseCode 409 is treated as error",
-            "faultactor": {},
-            "detail": {"source": {"errorcode": "steps.servicecallout.ExecutionFailed"}}}}}});
-        let mut response = (StatusCode::INTERNAL_SERVER_ERROR, Json(fault)).into_response();
+        let mut response = wire::reply_as(
+            Shape::SoapFaultC2bRegister,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            wire::APIGEE_CONTENT_TYPE,
+            &SoapFault::url_vault(),
+        );
         response.extensions_mut().insert(Diagnosis(format!(
             "shortcode {short_code} is enabled for M-Pesa Express only (c2b = false in the world); C2B URLs cannot be registered on it"
         )));
         return Ok(response);
     }
     let now = auth.tenant.now();
+    let once = world.settings.c2b_register_once;
     auth.tenant.with::<Daraja, _>(|_, mine| {
         if production && mine.c2b.registrations.contains_key(&short_code) {
             return Err(DarajaError::new(
@@ -189,17 +203,36 @@ async fn register(
                 "production rules: URLs are registered once; delete them (POST /__sandbox/c2b/{shortcode}/unregister) to register again",
             ));
         }
+        if once && mine.c2b.registrations.contains_key(&short_code) {
+            // As the shared sandbox answered a second registration in 2026.
+            return Err(DarajaError::new(
+                ErrorKind::Custom {
+                    code: "500.003.1001".into(),
+                    message: format!("Duplicate notification info, SP ID is 107078, correlator is {short_code}"),
+                },
+                "c2b_register_once: this shortcode's URLs are registered; forget them (POST /__sandbox/c2b/{shortcode}/unregister) to register again",
+            ));
+        }
         let registration = Registration { validation_url, confirmation_url, response_type, version, registered_at: now };
         mine.c2b.registrations.insert(short_code.clone(), registration);
         Ok(())
     })?;
     let variants = Variants::of(decision.as_ref());
-    let description = match version {
-        Version::V1 => "success",
-        Version::V2 => "Success",
+    if variants.legacy_register_ack {
+        let legacy = C2bLegacyRegisterAck {
+            conversation_id: "",
+            originator_coversation_id: "",
+            response_description: "success",
+        };
+        return Ok(delayed(wire::reply(Shape::C2bRegisterAckLegacy, &legacy), decision.as_ref()));
+    }
+    // v2 as captured in 2026, v1 as the portal shows it.
+    let (shape, code, description) = match version {
+        Version::V1 => (Shape::C2bRegisterAckV1, "0", "success"),
+        Version::V2 => (Shape::C2bRegisterAckV2, "00000000", "Success"),
     };
     let originator = auth.tenant.with_core(|core| ids::originator_conversation_id(&mut core.ids));
-    Ok(delayed(Json(ack(&variants, originator, description)).into_response(), decision.as_ref()))
+    Ok(delayed(wire::reply(shape, &ack(&variants, originator, code, description)), decision.as_ref()))
 }
 
 /// A syntactically valid URL registration.
@@ -250,14 +283,15 @@ pub(crate) fn parse_simulate(body: &Map<String, Value>) -> Result<PayRequest, Da
 }
 
 /// The acknowledgement of register and simulate, with the contract's
-/// misspelt `OriginatorCoversationID` unless a variant asks otherwise.
-fn ack(variants: &Variants, originator: String, description: &str) -> Value {
-    let key = variants.originator_key.clone().unwrap_or_else(|| "OriginatorCoversationID".into());
-    let mut body = Map::new();
-    body.insert(key, json!(originator));
-    body.insert("ResponseCode".into(), json!(variants.response_code.clone().unwrap_or_else(|| "0".into())));
-    body.insert("ResponseDescription".into(), json!(description));
-    Value::Object(body)
+/// misspelt `OriginatorCoversationID` and the given code unless variants
+/// ask otherwise.
+fn ack(variants: &Variants, originator: String, code: &str, description: &str) -> C2bAck {
+    C2bAck {
+        originator_key: variants.originator_key.clone().unwrap_or_else(|| "OriginatorCoversationID".into()),
+        originator_conversation_id: originator,
+        response_code: variants.response_code.clone().unwrap_or_else(|| code.to_owned()),
+        response_description: description.to_owned(),
+    }
 }
 
 fn c2b_url(body: &Map<String, Value>, field: &'static str, production: bool) -> Result<String, DarajaError> {
@@ -286,20 +320,30 @@ fn c2b_url(body: &Map<String, Value>, field: &'static str, production: bool) -> 
 // ---------------------------------------------------------------------------
 // Simulate
 
-pub(crate) async fn simulate(
+pub(crate) async fn simulate_v1(
     state: AxumState<AppState>,
     auth: Authed,
     body: Result<JsonObject, BodyProblem>,
 ) -> Result<Response, DarajaError> {
-    simulate_any(state, auth, body).await
+    simulate(state, auth, body, Version::V1).await
 }
 
-async fn simulate_any(
-    AxumState(app): AxumState<AppState>,
+pub(crate) async fn simulate_v2(
+    state: AxumState<AppState>,
     auth: Authed,
     body: Result<JsonObject, BodyProblem>,
 ) -> Result<Response, DarajaError> {
-    app.callbacks.admit().await;
+    simulate(state, auth, body, Version::V2).await
+}
+
+async fn simulate(
+    AxumState(app): AxumState<AppState>,
+    auth: Authed,
+    body: Result<JsonObject, BodyProblem>,
+    version: Version,
+) -> Result<Response, DarajaError> {
+    app.callbacks.admit(&auth.tenant).await;
+    products::require(&auth, Api::C2b(version))?;
     let body = body.map_err(|p| p.into_error("ShortCode"))?.0;
     let decision = match gate(&auth.tenant, &auth.consumer_key, OPERATION_SIMULATE, Some(&body)) {
         Gate::Pass(decision) => decision,
@@ -315,12 +359,18 @@ async fn simulate_any(
     let request = parse_simulate(&body)?;
     let now = auth.tenant.now();
     auth.tenant
-        .with::<Daraja, _>(|core, mine| start_payment(core, mine, request, now, decision.as_ref()))
+        .with::<Daraja, _>(|core, mine| {
+            organisations::ensure(core, mine, &request.shortcode);
+            // The payment is a payment like any other: a c2b_payment rule decides it.
+            let facts = payment_facts(&request.msisdn, request.amount, &request.shortcode, &request.bill_ref_number);
+            let payment = core.decide(&facts).or_else(|| decision.clone());
+            start_payment(core, mine, request, now, payment.as_ref())
+        })
         .map_err(|why| DarajaError::field("ShortCode", why))?;
     let variants = Variants::of(decision.as_ref());
     let originator = auth.tenant.with_core(|core| ids::originator_conversation_id(&mut core.ids));
-    let body = ack(&variants, originator, "Accept the service request successfully.");
-    Ok(delayed(Json(body).into_response(), decision.as_ref()))
+    let body = ack(&variants, originator, "0", "Accept the service request successfully.");
+    Ok(delayed(wire::reply(Shape::C2bSimulateAck, &body), decision.as_ref()))
 }
 
 // ---------------------------------------------------------------------------
@@ -426,7 +476,7 @@ pub(crate) fn arrive(core: &mut Core, mine: &mut State, trans_id: &str, at: Date
             let job = CallbackJob {
                 timeout_ms: Some(world.settings.c2b_validation_timeout_ms),
                 reply_to: Some(ReplyTo { provider: Daraja::ID, key: trans_id.to_owned() }),
-                ..CallbackJob::new(id, super::PROVIDER, "c2b_validation", trans_id.to_owned(), url, &body)
+                ..wire::callback(Shape::C2bValidation, id, "c2b_validation", trans_id.to_owned(), url, &body)
             };
             core.timeline.schedule(at, Event::Deliver(job));
         }
@@ -538,9 +588,9 @@ fn send_confirmation(core: &mut Core, mine: &mut State, payment: &Payment, at: D
     let balance = core.ledger.balance(&accounts::utility(&payment.shortcode)).unwrap_or_default();
     let body = notification(core, payment, &reg, Some(balance));
     let id = format!("cb-{}", core.ids.next_seq());
-    let job = CallbackJob::new(
+    let job = wire::callback(
+        Shape::C2bConfirmation,
         id,
-        super::PROVIDER,
         "c2b_confirmation",
         payment.trans_id.clone(),
         reg.confirmation_url,
@@ -616,29 +666,29 @@ pub(crate) fn record_payment(
 }
 
 /// The validation and confirmation body (the same shape; `OrgAccountBalance`
-/// is blank on validation). All values are strings.
-fn notification(core: &Core, payment: &Payment, reg: &Registration, balance: Option<Money>) -> Value {
-    let (first, middle, last) = core.customer_names(&payment.msisdn);
+/// and `ThirdPartyTransID` are blank on validation). All values are strings.
+fn notification(core: &Core, payment: &Payment, reg: &Registration, balance: Option<Money>) -> C2bNotification {
+    let (first_name, middle_name, last_name) = core.customer_names(&payment.msisdn);
     let msisdn = match payment.variants.msisdn.unwrap_or(MsisdnForm::Masked) {
         MsisdnForm::Full => payment.msisdn.clone(),
         MsisdnForm::Hashed => super::stk::hex_sha256(&payment.msisdn),
         MsisdnForm::Masked => mask(&payment.msisdn, reg.version),
     };
-    json!({
-        "TransactionType": if payment.buy_goods { "Buy Goods" } else { "Pay Bill" },
-        "TransID": payment.trans_id,
-        "TransTime": crate::crypto::lnm::format_timestamp(eat(payment.initiated_at)),
-        "TransAmount": payment.amount.to_string(),
-        "BusinessShortCode": payment.shortcode,
-        "BillRefNumber": payment.bill_ref_number,
-        "InvoiceNumber": "",
-        "OrgAccountBalance": balance.map(|b| b.to_string()).unwrap_or_default(),
-        "ThirdPartyTransID": payment.third_party_trans_id,
-        "MSISDN": msisdn,
-        "FirstName": first,
-        "MiddleName": middle,
-        "LastName": last,
-    })
+    C2bNotification {
+        transaction_type: if payment.buy_goods { "Buy Goods" } else { "Pay Bill" },
+        trans_id: payment.trans_id.clone(),
+        trans_time: crate::crypto::lnm::format_timestamp(eat(payment.initiated_at)),
+        trans_amount: payment.amount.to_string(),
+        business_short_code: payment.shortcode.clone(),
+        bill_ref_number: payment.bill_ref_number.clone(),
+        invoice_number: String::new(),
+        org_account_balance: balance.map(|b| b.to_string()).unwrap_or_default(),
+        third_party_trans_id: payment.third_party_trans_id.clone(),
+        msisdn,
+        first_name,
+        middle_name,
+        last_name,
+    }
 }
 
 /// `2547 ***** 126` (v2) or `25470****149` (v1), as the real notifications mask.

@@ -30,6 +30,8 @@ pub struct AppCredentials {
     pub name: String,
     pub consumer_key: String,
     pub consumer_secret: String,
+    /// The API products the app was created with.
+    pub products: Vec<&'static str>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -92,6 +94,7 @@ pub fn of(ctx: &CredentialContext<'_>, shared: &Shared, mine: &State) -> DarajaC
             name: a.name.clone(),
             consumer_key: a.consumer_key.clone(),
             consumer_secret: a.consumer_secret.expose_secret().to_owned(),
+            products: a.products.iter().map(|p| p.as_str()).collect(),
         })
         .collect();
     let first = apps.first();

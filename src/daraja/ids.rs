@@ -6,6 +6,8 @@
 //!   MSISDN without `254`, e.g. `ws_CO_21072024125243250722943992`.
 //! * M-Pesa receipt: 10 upper-case characters whose first three encode the
 //!   year (`S` = 2024), month (`A` = January) and day (`1`-`9`, then `A` = 10th).
+//! * `ConversationID`: `AG_` + the EAT date + `_0100` + 16 lower-case
+//!   alphanumerics, e.g. `AG_20250803_0100100304l06pxff5wk`.
 //! * Access tokens: 28 alphanumerics.
 //! * `ResponseRefID` of the Pull Transactions API: a UUID-shaped string,
 //!   e.g. `feb5e3f2-0fbc-4745-844c-ee37b546f627`.
@@ -34,9 +36,10 @@ pub(crate) fn originator_conversation_id(ids: &mut IdGen) -> String {
     merchant_request_id(ids)
 }
 
-/// `AG_<yyyyMMdd>_<20 hex>`, the ConversationID of result APIs.
+/// `AG_<yyyyMMdd>_0100<16 lower-case alphanumerics>`, the ConversationID of
+/// result APIs as captured since 2025 (`AG_20250803_0100100304l06pxff5wk`).
 pub(crate) fn conversation_id(ids: &mut IdGen, at: DateTime<Utc>) -> String {
-    format!("AG_{}_{}", eat(at).format("%Y%m%d"), ids.hex(20))
+    format!("AG_{}_0100{}", eat(at).format("%Y%m%d"), ids.alnum(16).to_ascii_lowercase())
 }
 
 /// `ws_CO_<ddMMyyyyHHmmss><ms><msisdn without 254>`; `bump` shifts the
@@ -89,6 +92,16 @@ mod tests {
     fn checkout_ids_carry_time_and_subscriber() {
         let at = Utc.with_ymd_and_hms(2024, 7, 21, 9, 52, 43).unwrap() + chrono::Duration::milliseconds(250);
         assert_eq!(checkout_request_id(at, "254722943992", 0), "ws_CO_21072024125243250722943992");
+    }
+
+    #[test]
+    fn conversation_ids_look_like_2025_ones() {
+        let mut ids = IdGen::new(1, "t");
+        let at = Utc.with_ymd_and_hms(2025, 8, 3, 6, 0, 0).unwrap();
+        let id = conversation_id(&mut ids, at);
+        assert!(id.starts_with("AG_20250803_0100"), "{id}");
+        assert_eq!(id.len(), "AG_20250803_0100100304l06pxff5wk".len());
+        assert!(id.bytes().skip(12).all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()), "{id}");
     }
 
     #[test]

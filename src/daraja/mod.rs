@@ -13,9 +13,10 @@
 //! root): operators and rotations, answering prompts, a customer paying
 //! from the phone, statements ([`admin`], [`statement`]).
 //!
-//! This module owns Daraja's wire types ([`wire`]), its error envelope
-//! ([`error`]), its identifier formats ([`ids`]), its part of the world
-//! ([`world`]) and its per-tenant state ([`State`]). It shares the ledger,
+//! This module owns Daraja's wire types ([`wire`]) and the golden shapes
+//! they follow ([`shapes`]), its error envelope ([`error`]), its API
+//! products ([`products`]), its identifier formats ([`ids`]), its part of
+//! the world ([`world`]) and its per-tenant state ([`State`]). It shares the ledger,
 //! clock, store, scenarios and callback engine with other providers through
 //! the core, and never imports another provider.
 
@@ -28,12 +29,15 @@ pub(crate) mod ids;
 pub mod keys;
 pub(crate) mod oauth;
 pub(crate) mod operators;
+pub(crate) mod organisations;
+pub(crate) mod products;
 pub(crate) mod pull;
 pub(crate) mod qr;
 pub(crate) mod records;
 pub(crate) mod requests;
 pub(crate) mod results;
 pub(crate) mod scenario;
+pub mod shapes;
 pub(crate) mod statement;
 pub(crate) mod stk;
 pub(crate) mod wire;
@@ -136,9 +140,7 @@ impl Provider for Daraja {
 
     fn new_state(core: &mut Core, world: Arc<World>) -> State {
         for sc in world.shortcodes.values() {
-            core.ledger.open(accounts::utility(&sc.number), Currency::Kes, sc.opening_balance);
-            core.ledger.open(accounts::org(&sc.number, OrgAccount::Working), Currency::Kes, sc.opening_working_balance);
-            core.ledger.open(accounts::org(&sc.number, OrgAccount::ChargesPaid), Currency::Kes, Money(0));
+            accounts::open(core, sc);
         }
         let now = core.opened_at();
         State {
@@ -189,8 +191,8 @@ impl Provider for Daraja {
             .route("/mpesa/stkpushquery/v1/query", post(stk::query))
             .route("/mpesa/c2b/v1/registerurl", post(c2b::register_v1))
             .route("/mpesa/c2b/v2/registerurl", post(c2b::register_v2))
-            .route("/mpesa/c2b/v1/simulate", post(c2b::simulate))
-            .route("/mpesa/c2b/v2/simulate", post(c2b::simulate))
+            .route("/mpesa/c2b/v1/simulate", post(c2b::simulate_v1))
+            .route("/mpesa/c2b/v2/simulate", post(c2b::simulate_v2))
             .route("/mpesa/b2c/v1/paymentrequest", post(requests::b2c_v1))
             .route("/mpesa/b2c/v3/paymentrequest", post(requests::b2c_v3))
             .route("/mpesa/b2pochi/v1/paymentrequest", post(requests::b2pochi))
@@ -253,5 +255,12 @@ pub mod accounts {
 
     pub fn utility(shortcode: &str) -> Account {
         org(shortcode, OrgAccount::Utility)
+    }
+
+    /// Opens a shortcode's utility, working and charges-paid accounts with their opening balances.
+    pub(crate) fn open(core: &mut Core, sc: &world::Shortcode) {
+        core.ledger.open(utility(&sc.number), Currency::Kes, sc.opening_balance);
+        core.ledger.open(org(&sc.number, OrgAccount::Working), Currency::Kes, sc.opening_working_balance);
+        core.ledger.open(org(&sc.number, OrgAccount::ChargesPaid), Currency::Kes, Money(0));
     }
 }

@@ -8,14 +8,15 @@
 use axum::extract::{RawQuery, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::response::Response;
+use axum::Extension;
 use secrecy::ExposeSecret;
 
 use super::error::{DarajaError, ErrorKind};
 use super::scenario::{self as daraja_scenario, Variants};
 use super::scenario::{gate, Gate};
-use super::wire::{ExpiresIn, TokenResponse};
+use super::shapes::Shape;
+use super::wire::{self, ExpiresIn, TokenResponse};
 use super::world::ExpiresInFormat;
 use super::Daraja;
 use crate::app_state::AppState;
@@ -91,7 +92,7 @@ pub(crate) async fn generate(
     };
     let settings = &world.settings;
     let now = tenant.now();
-    let token = tenant.with_core(|core| super::ids::access_token(&mut core.ids));
+    let token = tenant.with_core(|core| super::ids::access_token(core.secrets()));
     if settings.single_active_token {
         app.tenants.revoke(&tenant.id, super::PROVIDER, &consumer_key);
     }
@@ -102,7 +103,7 @@ pub(crate) async fn generate(
             tenant: tenant.id.clone(),
             provider: super::PROVIDER,
             subject: consumer_key,
-            expires_at: now + chrono::Duration::seconds(ttl as i64),
+            expires_at: crate::clock::after(now, crate::clock::seconds(ttl)),
         },
     );
     let shown = ttl.saturating_sub(1);
@@ -110,7 +111,10 @@ pub(crate) async fn generate(
         Some(variant) => variant == daraja_scenario::ExpiresIn::Number,
         None => settings.expires_in == ExpiresInFormat::Number,
     };
-    let expires_in = if as_number { ExpiresIn::Number(shown) } else { ExpiresIn::Text(shown.to_string()) };
-    let response = Json(TokenResponse { access_token: token, expires_in }).into_response();
+    let (shape, expires_in) = match as_number {
+        true => (Shape::TokenExpiresInNumber, ExpiresIn::Number(shown)),
+        false => (Shape::Token, ExpiresIn::Text(shown.to_string())),
+    };
+    let response = wire::reply(shape, &TokenResponse { access_token: token, expires_in });
     Ok(super::scenario::delayed(response, decision.as_ref()))
 }

@@ -69,7 +69,7 @@ pub(crate) fn from_world(world: &World, now: DateTime<Utc>) -> BTreeMap<String, 
                 name: i.name.clone(),
                 kind: i.kind,
                 password: i.password.clone(),
-                password_set_at: now - Duration::days(i.password_age_days as i64),
+                password_set_at: crate::clock::after(now, -Duration::days(i64::from(i.password_age_days))),
                 shortcodes: i.shortcodes.clone(),
                 roles: i.roles.clone(),
                 status: i.status,
@@ -156,7 +156,9 @@ pub(crate) fn judge_credential(
 
 /// Checks an initiator for an API call: exists, is an API operator, is
 /// active, holds the role, acts for the shortcode, and its credential
-/// matches. A wrong credential counts towards the lockout.
+/// matches. A wrong credential counts towards the lockout. An accepted
+/// call may come with a note for the diagnosis header (a credential
+/// accepted without decrypting).
 pub(crate) fn authorize(
     operators: &mut BTreeMap<String, Operator>,
     world: &World,
@@ -165,7 +167,7 @@ pub(crate) fn authorize(
     role: Role,
     shortcode: &str,
     now: DateTime<Utc>,
-) -> Result<(), Refusal> {
+) -> Result<Option<String>, Refusal> {
     let settings = &world.settings;
     let Some(operator) = operators.get_mut(name) else {
         return Err(refuse(2001, format!("no operator named {name:?} exists in this tenant")));
@@ -178,7 +180,8 @@ pub(crate) fn authorize(
         OperatorStatus::Active => {}
     }
     if operator.kind == OperatorKind::Web {
-        let expires = operator.password_set_at + Duration::days(settings.web_password_days as i64);
+        let expires =
+            crate::clock::after(operator.password_set_at, Duration::days(i64::from(settings.web_password_days)));
         if now >= expires {
             return Err(refuse(2001, format!("web operator {name:?}'s password expired at {}", expires.to_rfc3339())));
         }
@@ -191,12 +194,18 @@ pub(crate) fn authorize(
         return Err(refuse(21, format!("operator {name:?} does not act for shortcode {shortcode}")));
     }
     match judge_credential(decrypted, operator.password.expose_secret(), settings.security_credential) {
-        CredentialVerdict::Matches | CredentialVerdict::AcceptedUndecryptable => {
+        CredentialVerdict::Matches => {
             operator.failed_attempts = 0;
-            Ok(())
+            Ok(None)
+        }
+        CredentialVerdict::AcceptedUndecryptable => {
+            operator.failed_attempts = 0;
+            Ok(Some(
+                "the SecurityCredential does not decrypt with the sandbox key (made with Safaricom's certificate?); accepted unchecked because security_credential = \"lenient\"".into(),
+            ))
         }
         CredentialVerdict::Wrong(why) => {
-            operator.failed_attempts += 1;
+            operator.failed_attempts = operator.failed_attempts.saturating_add(1);
             let limit = settings.lockout_after_failures;
             if limit > 0 && operator.failed_attempts >= limit {
                 operator.status = OperatorStatus::Locked;

@@ -13,21 +13,28 @@
 //! wall-clock readings such as `2020-08-04 8:36:00`: the hour may have one
 //! digit, and the seconds may have three (`10:10:000` appears in Safaricom's
 //! own sample). `trxDate` goes back as RFC 3339 in UTC.
+//!
+//! The answers follow the one capture (2026) where it exists: a query's id
+//! is `RequestID`, and none found reads `1001 No records found or
+//! Organization Name not available`; a pulled `msisdn` is a number without
+//! `254` (`722000000`), as the portal's sample shows. An app without the Pull
+//! Transactions product gets `401.001`, as the shared sandbox answers.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::error::DarajaError;
 use super::extract::{Authed, BodyProblem, JsonObject};
 use super::ids;
+use super::products::{self, Api};
 use super::records::Record;
-use super::scenario::{delayed, gate, Gate};
-use super::wire::{number_value, required, shortcode, url};
+use super::scenario::{delayed, gate, Gate, Variants};
+use super::shapes::Shape;
+use super::wire::{self, required, shortcode, url, PullQueryAnswer, PullRegisterAck, PullTransaction, Scalar};
 use super::Daraja;
 use crate::clock::eat;
 use crate::fields;
@@ -60,6 +67,7 @@ pub struct PullState {
 // Register
 
 pub(crate) async fn register(auth: Authed, body: Result<JsonObject, BodyProblem>) -> Result<Response, DarajaError> {
+    products::require(&auth, Api::Pull)?;
     let body = body.map_err(|p| p.into_error("ShortCode"))?.0;
     let decision = match gate(&auth.tenant, &auth.consumer_key, OPERATION_REGISTER, Some(&body)) {
         Gate::Pass(decision) => decision,
@@ -90,13 +98,13 @@ pub(crate) async fn register(auth: Authed, body: Result<JsonObject, BodyProblem>
             }
         }
     });
-    let body = json!({
-        "ResponseRefID": ref_id,
-        "ResponseStatus": status,
-        "ShortCode": short_code,
-        "ResponseDescription": description,
-    });
-    Ok(delayed(Json(body).into_response(), decision.as_ref()))
+    let body = PullRegisterAck {
+        response_ref_id: ref_id,
+        response_status: status,
+        short_code,
+        response_description: description,
+    };
+    Ok(delayed(wire::reply(Shape::PullRegisterAck, &body), decision.as_ref()))
 }
 
 /// Reads `NominatedNumber`, written `0722000000` (as the documentation does) or `254722000000`.
@@ -118,6 +126,7 @@ fn nominated_number(body: &Map<String, Value>) -> Result<String, DarajaError> {
 // Query
 
 pub(crate) async fn query(auth: Authed, body: Result<JsonObject, BodyProblem>) -> Result<Response, DarajaError> {
+    products::require(&auth, Api::Pull)?;
     let body = body.map_err(|p| p.into_error("ShortCode"))?.0;
     let decision = match gate(&auth.tenant, &auth.consumer_key, OPERATION_QUERY, Some(&body)) {
         Gate::Pass(decision) => decision,
@@ -138,6 +147,7 @@ pub(crate) async fn query(auth: Authed, body: Result<JsonObject, BodyProblem>) -
         ));
     }
     let offset = offset(&body)?;
+    let variants = Variants::of(decision.as_ref());
     let (ref_id, transactions) = auth.tenant.with::<Daraja, _>(|core, mine| {
         if !mine.pull.registrations.contains_key(&short_code) {
             return Err(DarajaError::field(
@@ -147,20 +157,34 @@ pub(crate) async fn query(auth: Authed, body: Result<JsonObject, BodyProblem>) -
                 ),
             ));
         }
-        let transactions = page(mine.records.iter(), &short_code, start, end, offset);
+        let transactions =
+            page(mine.records.iter(), &short_code, start, end, offset, variants.pull_msisdn_international);
         Ok((ids::response_ref_id(&mut core.ids), transactions))
     })?;
-    let body = if transactions.is_empty() {
-        json!({ "ResponseRefID": ref_id, "ResponseCode": "1001", "ResponseMessage": "No records found" })
-    } else {
-        json!({
-            "ResponseRefID": ref_id,
-            "ResponseCode": "1000",
-            "ResponseMessage": "Success",
-            "Response": [transactions],
-        })
+    let id_key = variants.pull_id_key.unwrap_or("RequestID");
+    let (shape, body) = match transactions.is_empty() {
+        true => (
+            Shape::PullQueryEmpty,
+            PullQueryAnswer {
+                id_key,
+                id: ref_id,
+                response_code: "1001",
+                response_message: "No records found or Organization Name not available",
+                response: None,
+            },
+        ),
+        false => (
+            if id_key == "RequestID" { Shape::PullQueryFound } else { Shape::PullQueryFoundDoc },
+            PullQueryAnswer {
+                id_key,
+                id: ref_id,
+                response_code: "1000",
+                response_message: "Success",
+                response: Some(vec![transactions]),
+            },
+        ),
     };
-    Ok(delayed(Json(body).into_response(), decision.as_ref()))
+    Ok(delayed(wire::reply(shape, &body), decision.as_ref()))
 }
 
 /// Reads a window end (`StartDate` or `EndDate`) as an EAT wall-clock reading.
@@ -224,28 +248,33 @@ pub(crate) fn page<'a>(
     start: NaiveDateTime,
     end: NaiveDateTime,
     offset: usize,
-) -> Vec<Value> {
+    international: bool,
+) -> Vec<PullTransaction> {
     records
         .filter(|r| r.credit.id == shortcode)
         .filter(|r| (start..=end).contains(&eat(r.completed_at)))
         .skip(offset)
         .take(PAGE_SIZE)
-        .map(transaction)
+        .map(|r| transaction(r, international))
         .collect()
 }
 
 /// Writes one transaction as the query reports it.
-fn transaction(record: &Record) -> Value {
-    json!({
-        "transactionId": record.receipt,
-        "trxDate": record.completed_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        "msisdn": number_value(&record.debit.id),
-        "sender": name_of(&record.debit.public_name, &record.debit.id),
-        "transactiontype": record.kind.pull_type(),
-        "billreference": record.bill_reference.clone().unwrap_or_default(),
-        "amount": record.amount.to_string(),
-        "organizationname": name_of(&record.credit.public_name, &record.credit.id),
-    })
+fn transaction(record: &Record, international: bool) -> PullTransaction {
+    let payer = match international {
+        true => record.debit.id.as_str(),
+        false => record.debit.id.strip_prefix("254").unwrap_or(&record.debit.id),
+    };
+    PullTransaction {
+        transaction_id: record.receipt.clone(),
+        trx_date: record.completed_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        msisdn: Scalar::digits(payer),
+        sender: name_of(&record.debit.public_name, &record.debit.id),
+        transactiontype: record.kind.pull_type(),
+        billreference: record.bill_reference.clone().unwrap_or_default(),
+        amount: record.amount.to_string(),
+        organizationname: name_of(&record.credit.public_name, &record.credit.id),
+    }
 }
 
 /// Returns the name part of a public name (`254708374149 - JOHN DOE` gives `JOHN DOE`).
@@ -316,20 +345,22 @@ mod tests {
         records.insert(record(9000, "600984", first), 10_000);
         records.insert(record(9001, "600000", first - Duration::seconds(1)), 10_000);
         let (start, end) = (at("2020-08-04 8:00:00"), at("2020-08-05 8:00:00"));
-        let one = page(records.iter(), "600000", start, end, 0);
+        let one = page(records.iter(), "600000", start, end, 0, false);
         assert_eq!(one.len(), PAGE_SIZE);
-        assert_eq!(one[0]["transactionId"], "R000000000");
-        assert_eq!(one[0]["trxDate"], "2020-08-04T05:00:00Z");
-        assert_eq!(one[0]["msisdn"], 254708374149u64);
-        assert_eq!(one[0]["sender"], "JOHN DOE");
-        assert_eq!(one[0]["organizationname"], "Shop");
-        assert_eq!(one[0]["amount"], "168.00");
-        assert_eq!(one[0]["transactiontype"], "c2b-pay-bill-debit");
-        let two = page(records.iter(), "600000", start, end, PAGE_SIZE);
+        assert_eq!(one[0].transaction_id, "R000000000");
+        assert_eq!(one[0].trx_date, "2020-08-04T05:00:00Z");
+        assert_eq!(one[0].msisdn, Scalar::Integer(708_374_149), "without 254, as the portal's sample");
+        assert_eq!(one[0].sender, "JOHN DOE");
+        assert_eq!(one[0].organizationname, "Shop");
+        assert_eq!(one[0].amount, "168.00");
+        assert_eq!(one[0].transactiontype, "c2b-pay-bill-debit");
+        let international = page(records.iter(), "600000", start, end, 0, true);
+        assert_eq!(international[0].msisdn, Scalar::Integer(254_708_374_149));
+        let two = page(records.iter(), "600000", start, end, PAGE_SIZE, false);
         assert_eq!(two.len(), 500);
-        assert_eq!(two[0]["transactionId"], "R000001000");
-        assert!(page(records.iter(), "600000", start, end, 1500).is_empty());
-        let narrow = page(records.iter(), "600000", at("2020-08-04 8:00:10"), at("2020-08-04 8:00:19"), 0);
+        assert_eq!(two[0].transaction_id, "R000001000");
+        assert!(page(records.iter(), "600000", start, end, 1500, false).is_empty());
+        let narrow = page(records.iter(), "600000", at("2020-08-04 8:00:10"), at("2020-08-04 8:00:19"), 0, false);
         assert_eq!(narrow.len(), 10);
     }
 }

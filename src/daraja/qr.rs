@@ -6,7 +6,7 @@
 //!   `SM` send money, `SB` send to business), `CPI` (the credit party: a till,
 //!   agent number, paybill or MSISDN) and `Size` (pixels, default 300,
 //!   100 to 1000) → `{"ResponseCode": "00", "ResponseDescription",
-//!   "QRCode": "<base64 PNG>"}`.
+//!   "QRCode": "<base64 PNG>"}`, in that order (captured 2026).
 //!
 //! Safaricom does not publish what its codes encode, so the sandbox encodes
 //! its own, documented payload: compact JSON with the request's fields in a
@@ -15,20 +15,22 @@
 //! (`Amount` in whole shillings, as a number).
 //! The image is a real QR code that any scanner reads: error correction
 //! level M, square whole-pixel modules, at least four modules of quiet zone,
-//! centred in a `Size` × `Size` greyscale PNG.
+//! centred in a `Size` × `Size` PNG of 8-bit RGBA pixels (colour type 6),
+//! as the captured codes are.
 
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use qrcode::{Color, EcLevel, QrCode};
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::error::{DarajaError, ErrorKind};
 use super::extract::{Authed, BodyProblem, JsonObject};
+use super::products::{self, Api};
 use super::scenario::{delayed, gate, Gate};
-use super::wire::{required, whole_amount};
+use super::shapes::Shape;
+use super::wire::{self, required, whole_amount, QrResponse};
 use crate::fields;
 
 pub(crate) const OPERATION: &str = "qr_generate";
@@ -63,6 +65,7 @@ pub(crate) struct Payload {
 }
 
 pub(crate) async fn generate(auth: Authed, body: Result<JsonObject, BodyProblem>) -> Result<Response, DarajaError> {
+    products::require(&auth, Api::Qr)?;
     let body = body.map_err(|p| p.into_error("MerchantName"))?.0;
     let decision = match gate(&auth.tenant, &auth.consumer_key, OPERATION, Some(&body)) {
         Gate::Pass(decision) => decision,
@@ -70,12 +73,12 @@ pub(crate) async fn generate(auth: Authed, body: Result<JsonObject, BodyProblem>
     };
     let (payload, size) = parse(&body)?;
     let png = render(&payload, size)?;
-    let body = json!({
-        "ResponseCode": "00",
-        "ResponseDescription": "The service request is processed successfully.",
-        "QRCode": STANDARD.encode(png),
-    });
-    Ok(delayed(Json(body).into_response(), decision.as_ref()))
+    let body = QrResponse {
+        response_code: "00",
+        response_description: "The service request is processed successfully.",
+        qr_code: STANDARD.encode(png),
+    };
+    Ok(delayed(wire::reply(Shape::QrGenerate, &body), decision.as_ref()))
 }
 
 /// Reads a generate request into the payload and the image size in pixels.
@@ -130,7 +133,7 @@ pub(crate) fn payload_text(payload: &Payload) -> Result<String, DarajaError> {
         .map_err(|e| DarajaError::new(ErrorKind::Internal, format!("the QR payload could not be written: {e}")))
 }
 
-/// Renders the payload's QR code as a `size` × `size` greyscale PNG.
+/// Renders the payload's QR code as a `size` × `size` RGBA PNG.
 pub(crate) fn render(payload: &Payload, size: u32) -> Result<Vec<u8>, DarajaError> {
     let text = payload_text(payload)?;
     let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).map_err(|e| {
@@ -177,13 +180,15 @@ fn raster(code: &QrCode, size: usize) -> Option<Vec<u8>> {
     Some(pixels)
 }
 
+/// Writes grey levels as opaque RGBA, the pixel format of the captured codes.
 fn encode_png(pixels: &[u8], size: u32) -> Result<Vec<u8>, png::EncodingError> {
+    let rgba: Vec<u8> = pixels.iter().flat_map(|&grey| [grey, grey, grey, 255]).collect();
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, size, size);
-    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_color(png::ColorType::Rgba);
     encoder.set_depth(png::BitDepth::Eight);
     let mut writer = encoder.write_header()?;
-    writer.write_image_data(pixels)?;
+    writer.write_image_data(&rgba)?;
     writer.finish()?;
     Ok(out)
 }
@@ -191,6 +196,8 @@ fn encode_png(pixels: &[u8], size: u32) -> Result<Vec<u8>, png::EncodingError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use serde_json::json;
 
     fn body(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()

@@ -5,25 +5,39 @@
 //! failed) → the callback is delivered to `CallBackURL`.
 //! While a push is pending, the customer is locked: a second push to the same
 //! phone is refused, as on the real system.
+//!
+//! Rules integrators trip over, each switchable in the world:
+//! * `17 Rule limited.`: a push for the same phone, `PartyB` and amount as
+//!   one completed within `stk_rule_limited_window_secs` (off by default,
+//!   two minutes under production rules) fails at once, without a prompt.
+//! * `AccountReference` over 12 characters is acknowledged but never reaches
+//!   the phone, so the push times out (`1037`); `field_limits = "documented"`
+//!   refuses it, and a `TransactionDesc` over 13, synchronously instead.
+//! * `account_reference_charset = "alphanumeric"` refuses references with
+//!   characters other than letters, digits, space, `.`, `_` and `-`.
+//! * A `TransactionType` the shortcode's kind does not take is `400.002.02
+//!   Bad Request - Invalid TransactionType`; a `PartyB` that is not the
+//!   merchant's is accepted and fails with `2028`.
 
 use std::collections::HashMap;
 
 use axum::extract::State as AxumState;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 
 use super::error::{DarajaError, ErrorKind};
 use super::extract::{Authed, BodyProblem, JsonObject};
 use super::ids;
+use super::products::{self, Api};
 use super::results::stk_result_desc;
 use super::scenario::{delayed, gate, Gate, PhoneNumberForm, Variants};
+use super::shapes::Shape;
 use super::wire::{self, StkPushRequest, StkPushResponse, StkQueryRequest, StkQueryResponse, TransactionType};
-use super::world::{Shortcode, ShortcodeKind, StkQueryPending, World};
+use super::world::{Charset, FieldLimits, Shortcode, ShortcodeKind, StkQueryPending, World};
 use super::{accounts, Daraja, Due, State};
 use crate::app_state::AppState;
-use crate::callbacks::{self, CallbackJob};
+use crate::callbacks;
 use crate::clock::{after_ms_u64, eat};
 use crate::crypto::lnm;
 use crate::ledger::{LedgerError, Money};
@@ -39,6 +53,10 @@ pub struct StkState {
     pub txs: Retained<StkTx>,
     /// The pending push of each locked customer.
     pending_by_msisdn: HashMap<String, String>,
+    /// When each (phone, PartyB, amount) last completed, for `17 Rule limited.`;
+    /// kept only while the rule is on, at most the retention limit of them,
+    /// those outside the window forgotten first.
+    completed: HashMap<(String, String, Money), DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,7 +115,8 @@ pub(crate) async fn push(
     auth: Authed,
     body: Result<JsonObject, BodyProblem>,
 ) -> Result<Response, DarajaError> {
-    app.callbacks.admit().await;
+    app.callbacks.admit(&auth.tenant).await;
+    products::require(&auth, Api::Express)?;
     let body = body.map_err(|p| p.into_error(StkPushRequest::FIRST_FIELD))?.0;
     let decision = match gate(&auth.tenant, &auth.consumer_key, OPERATION_PUSH, Some(&body)) {
         Gate::Pass(decision) => decision,
@@ -108,7 +127,7 @@ pub(crate) async fn push(
     let response =
         auth.tenant.with::<Daraja, _>(|core, mine| accept_push(core, mine, request, now, decision.as_ref()))?;
     tracing::debug!(checkout_request_id = %response.checkout_request_id, "stk push accepted");
-    Ok(delayed(Json(response).into_response(), decision.as_ref()))
+    Ok(delayed(wire::reply(Shape::StkPushAck, &response), decision.as_ref()))
 }
 
 pub(crate) async fn query(
@@ -116,6 +135,7 @@ pub(crate) async fn query(
     auth: Authed,
     body: Result<JsonObject, BodyProblem>,
 ) -> Result<Response, DarajaError> {
+    products::require(&auth, Api::Express)?;
     let body = body.map_err(|p| p.into_error(StkQueryRequest::FIRST_FIELD))?.0;
     let decision = match gate(&auth.tenant, &auth.consumer_key, OPERATION_QUERY, Some(&body)) {
         Gate::Pass(decision) => decision,
@@ -125,7 +145,8 @@ pub(crate) async fn query(
     // Settle whatever is due first, so the answer never lags the clock.
     crate::scheduler::settle_due(&app, &auth.tenant).await;
     let now = auth.tenant.now();
-    let response = auth.tenant.with::<Daraja, _>(|_, mine| answer_query(mine, &request, now))?;
+    let variants = Variants::of(decision.as_ref());
+    let response = auth.tenant.with::<Daraja, _>(|_, mine| answer_query(mine, &request, now, &variants))?;
     Ok(delayed(response, decision.as_ref()))
 }
 
@@ -208,6 +229,8 @@ fn accept_push(
     check_amount_range(&world, request.amount)?;
     let merchant = lnm_merchant(&world, &request.business_short_code)?;
     check_password(merchant, &request.password, &request.timestamp)?;
+    check_transaction_type(merchant, request.transaction_type)?;
+    check_account_reference(&world, &request)?;
 
     if let Some(open) = mine.stk.pending_by_msisdn.get(&request.phone_number) {
         return Err(DarajaError::new(
@@ -217,8 +240,29 @@ fn accept_push(
     }
 
     let outcome = decision.and_then(|d| d.outcome.as_ref());
-    let (planned_code, planned_desc, outcome_reason) = match (product_mismatch(&world, merchant, &request), outcome) {
-        (Some(why), _) => (ResultCode::Number(2028), None, why),
+    let timeout_ms = world.settings.stk_timeout_secs.saturating_mul(1000);
+    let rule_limited = recently_completed(&world, &mine.stk, &request, now);
+    let reference_chars = request.account_reference.chars().count();
+    // What M-Pesa decides before the customer sees anything comes first.
+    let system: Option<(u32, String, u64)> = match (product_mismatch(&world, merchant, &request), rule_limited) {
+        (Some(why), _) => Some((2028, why, world.settings.stk_answer_delay_ms)),
+        (None, _) if reference_chars > 12 => Some((
+            1037,
+            format!("AccountReference is {reference_chars} characters; such a push is acknowledged but never reaches the phone (field_limits = \"observed\")"),
+            timeout_ms,
+        )),
+        (None, Some(at)) => Some((
+            17,
+            format!(
+                "the same phone, PartyB and amount completed at {} (within stk_rule_limited_window_secs)",
+                at.to_rfc3339()
+            ),
+            0,
+        )),
+        (None, None) => None,
+    };
+    let (planned_code, planned_desc, outcome_reason) = match (&system, outcome) {
+        (Some((code, why, _)), _) => (ResultCode::Number(*code), None, why.clone()),
         (None, Some(o)) => (
             o.result_code.clone(),
             o.result_desc.clone(),
@@ -226,16 +270,16 @@ fn accept_push(
         ),
         (None, None) => (ResultCode::Number(0), None, "the customer pays (no scenario rule matched)".to_owned()),
     };
-    let awaiting_customer = outcome.is_some_and(|o| o.await_customer);
+    let awaiting_customer = system.is_none() && outcome.is_some_and(|o| o.await_customer);
     let answer_delay_ms = world.settings.stk_answer_delay_ms;
-    let timeout_ms = world.settings.stk_timeout_secs.saturating_mul(1000);
-    let delay_ms = match outcome {
-        Some(o) if o.timeout || o.await_customer => timeout_ms,
-        Some(o) => match o.after_ms {
+    let delay_ms = match (&system, outcome) {
+        (Some((_, _, ms)), _) => *ms,
+        (None, Some(o)) if o.timeout || o.await_customer => timeout_ms,
+        (None, Some(o)) => match o.after_ms {
             Some(after) => after.sample(|low, high| core.ids.between(low, high)),
             None => answer_delay_ms,
         },
-        None => answer_delay_ms,
+        (None, None) => answer_delay_ms,
     };
     let script = decision.map(|d| d.callback.clone()).unwrap_or_default();
     let variants = Variants::of(decision);
@@ -288,7 +332,12 @@ fn accept_push(
     })
 }
 
-fn answer_query(mine: &State, request: &StkQueryRequest, now: DateTime<Utc>) -> Result<Response, DarajaError> {
+fn answer_query(
+    mine: &State,
+    request: &StkQueryRequest,
+    now: DateTime<Utc>,
+    variants: &Variants,
+) -> Result<Response, DarajaError> {
     let world = mine.world.clone();
     check_timestamp_window(&world, &request.timestamp, now)?;
     let merchant = lnm_merchant(&world, &request.business_short_code)?;
@@ -320,17 +369,22 @@ fn answer_query(mine: &State, request: &StkQueryRequest, now: DateTime<Utc>) -> 
             }
             StkQueryPending::ResultCode4999 => ("4999".to_owned(), stk_result_desc(4999).to_owned()),
         },
-        (_, Some(code)) => (code_text(code), tx.result_desc.clone().unwrap_or_else(|| describe(code).to_owned())),
+        (_, Some(code)) => (wire::code_text(code), tx.result_desc.clone().unwrap_or_else(|| describe(code).to_owned())),
     };
-    Ok(Json(StkQueryResponse {
+    // "successfully" in the 2026 capture; "successsfully" from 2018 to 2023.
+    let (shape, description) = match variants.legacy_query_description {
+        true => (Shape::StkQueryResultLegacyDesc, "The service request has been accepted successsfully"),
+        false => (Shape::StkQueryResult, "The service request has been accepted successfully"),
+    };
+    let body = StkQueryResponse {
         response_code: "0".into(),
-        response_description: "The service request has been accepted successsfully".into(),
+        response_description: description.into(),
         merchant_request_id: tx.merchant_request_id.clone(),
         checkout_request_id: tx.checkout_request_id.clone(),
         result_code,
         result_desc,
-    })
-    .into_response())
+    };
+    Ok(wire::reply(shape, &body))
 }
 
 /// Settles a pending push: moves the money (or not), issues the receipt and
@@ -377,13 +431,30 @@ pub(crate) fn settle(core: &mut Core, mine: &mut State, checkout_request_id: &st
     tx.receipt = receipt.clone();
     tx.settled_at = Some(at);
     mine.stk.pending_by_msisdn.remove(&tx.phone_number);
+    let window = mine.world.settings.stk_rule_limited_window_secs;
+    if receipt.is_some() && window > 0 {
+        let completed = &mut mine.stk.completed;
+        if completed.len() >= limit.max(1) {
+            let window_ms = i64::try_from(window.saturating_mul(1000)).unwrap_or(i64::MAX);
+            let horizon = crate::clock::after_ms(at, -window_ms);
+            completed.retain(|_, when| *when >= horizon);
+        }
+        // Still full within the window: the oldest completion is forgotten first.
+        if completed.len() >= limit.max(1) {
+            let oldest = completed.iter().min_by_key(|(_, when)| **when).map(|(key, _)| key.clone());
+            if let Some(oldest) = oldest {
+                completed.remove(&oldest);
+            }
+        }
+        completed.insert((tx.phone_number.clone(), tx.party_b.clone(), tx.amount), at);
+    }
 
     let transaction_date = lnm::format_timestamp(eat(at));
     let phone_number = match tx.variants.phone_number {
         Some(PhoneNumberForm::Hashed) => hex_sha256(&tx.phone_number),
         _ => tx.phone_number.clone(),
     };
-    let body = wire::stk_callback(&wire::StkResult {
+    let (shape, body) = wire::stk_callback(&wire::StkResult {
         merchant_request_id: &tx.merchant_request_id,
         checkout_request_id: &tx.checkout_request_id,
         result_code: &code,
@@ -396,9 +467,9 @@ pub(crate) fn settle(core: &mut Core, mine: &mut State, checkout_request_id: &st
             balance_item: tx.variants.balance_item.unwrap_or(true),
         }),
     });
-    let job = CallbackJob::new(
+    let job = wire::callback(
+        shape,
         format!("cb-{}", id_gen.next_seq()),
-        super::PROVIDER,
         "stk_callback",
         tx.checkout_request_id.clone(),
         tx.callback_url.clone(),
@@ -425,13 +496,6 @@ fn describe(code: &ResultCode) -> &'static str {
     match code {
         ResultCode::Number(n) => stk_result_desc(*n),
         ResultCode::Text(_) => stk_result_desc(u32::MAX),
-    }
-}
-
-fn code_text(code: &ResultCode) -> String {
-    match code {
-        ResultCode::Number(n) => n.to_string(),
-        ResultCode::Text(t) => t.clone(),
     }
 }
 
@@ -514,20 +578,72 @@ fn human_offset(secs: i64) -> String {
     format!("{sign}{}h{:02}m", secs / 3600, secs % 3600 / 60)
 }
 
-/// A push the merchant's products do not allow: the real system accepts it,
+/// A `TransactionType` the shortcode's kind does not take is refused at
+/// once (`CustomerBuyGoodsOnline` on 174379 answered `Invalid TransactionType`, 2026).
+fn check_transaction_type(merchant: &Shortcode, transaction_type: TransactionType) -> Result<(), DarajaError> {
+    match (transaction_type, merchant.kind) {
+        (TransactionType::CustomerPayBillOnline, ShortcodeKind::Paybill)
+        | (TransactionType::CustomerBuyGoodsOnline, ShortcodeKind::Store) => Ok(()),
+        (kind, _) => Err(DarajaError::field(
+            "TransactionType",
+            format!(
+                "{kind:?} is not a TransactionType of {} (a {}); paybills take CustomerPayBillOnline, store numbers CustomerBuyGoodsOnline",
+                merchant.number,
+                merchant.kind.as_str()
+            ),
+        )),
+    }
+}
+
+/// The world's limits on `AccountReference`: its characters, and (as
+/// documented) the lengths of it and `TransactionDesc`.
+fn check_account_reference(world: &World, request: &StkPushRequest) -> Result<(), DarajaError> {
+    if world.settings.field_limits == FieldLimits::Documented {
+        request.check_documented_lengths()?;
+    }
+    if world.settings.account_reference_charset == Charset::Alphanumeric {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, ' ' | '.' | '_' | '-');
+        if let Some(bad) = request.account_reference.chars().find(|c| !allowed(*c)) {
+            return Err(DarajaError::field(
+                "AccountReference",
+                format!("AccountReference holds {bad:?}; only letters, digits, space, '.', '_' and '-' are allowed (account_reference_charset = \"alphanumeric\")"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// When the same phone, `PartyB` and amount last completed, if within the
+/// world's rule-limited window.
+fn recently_completed(
+    world: &World,
+    stk: &StkState,
+    request: &StkPushRequest,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let window = world.settings.stk_rule_limited_window_secs;
+    if window == 0 {
+        return None;
+    }
+    let key = (request.phone_number.clone(), request.party_b.clone(), request.amount);
+    let at = *stk.completed.get(&key)?;
+    let elapsed = (now - at).num_seconds();
+    (elapsed >= 0 && elapsed.unsigned_abs() <= window).then_some(at)
+}
+
+/// A `PartyB` the merchant does not own: the real system accepts the push,
 /// then fails it with 2028.
 fn product_mismatch(world: &World, merchant: &Shortcode, request: &StkPushRequest) -> Option<String> {
-    match (request.transaction_type, merchant.kind) {
-        (TransactionType::CustomerPayBillOnline, ShortcodeKind::Paybill) if request.party_b != merchant.number => {
+    match merchant.kind {
+        ShortcodeKind::Paybill if request.party_b != merchant.number => {
             Some(format!("PartyB {} differs from the paybill {}", request.party_b, merchant.number))
         }
-        (TransactionType::CustomerPayBillOnline, ShortcodeKind::Paybill) => None,
-        (TransactionType::CustomerBuyGoodsOnline, ShortcodeKind::Store) => {
+        ShortcodeKind::Store => {
             let till = world.shortcodes.get(&request.party_b);
             let ok =
                 till.is_some_and(|t| t.kind == ShortcodeKind::Till && t.store.as_deref() == Some(&merchant.number));
             (!ok).then(|| format!("PartyB {} is not a till of store {}", request.party_b, merchant.number))
         }
-        (kind, _) => Some(format!("{kind:?} is not allowed on a {}", merchant.kind.as_str())),
+        _ => None,
     }
 }

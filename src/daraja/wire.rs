@@ -4,14 +4,114 @@
 //! strings, integers or floats, unknown fields are ignored, and each parser
 //! reports the first invalid field the way the gateway does
 //! (`Bad Request - Invalid <Field>`), plus a precise diagnosis.
+//!
+//! Every body Daraja sends is a struct here whose fields are declared in the
+//! order captured traffic has its keys (serde writes fields in declaration
+//! order), with the value types captured traffic shows; a handful whose key
+//! names vary with a variant write themselves with a map serializer, still
+//! in wire order. None is a `json!` map, which would sort its keys.
+//! Responses leave through [`reply`] and callbacks through [`callback`],
+//! each naming the golden [`Shape`] the body follows.
+//!
+//! **Invariant:** every Daraja JSON response carries
+//! `Content-Type: application/json;charset=UTF-8`, as the gateway's do.
 
-use serde::Serialize;
-use serde_json::{json, Map, Value};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Value};
 
-use super::error::DarajaError;
+use super::error::{DarajaError, ErrorKind};
+use super::shapes::Shape;
+use crate::callbacks::CallbackJob;
 use crate::fields::{self, FieldProblem};
 use crate::ledger::Money;
 use crate::scenarios::ResultCode;
+
+/// The `Content-Type` of the gateway's JSON answers, as captured.
+pub(crate) const CONTENT_TYPE: &str = "application/json;charset=UTF-8";
+
+/// Apigee's own faults (spike arrest, SOAP faults) were never captured with
+/// their headers; this is Apigee's default.
+pub(crate) const APIGEE_CONTENT_TYPE: &str = "application/json";
+
+/// A 200 answer with the gateway's content type.
+pub(crate) fn reply<T: Serialize>(shape: Shape, body: &T) -> Response {
+    reply_as(shape, StatusCode::OK, CONTENT_TYPE, body)
+}
+
+/// An answer of any status and content type, its body serialized once.
+pub(crate) fn reply_as<T: Serialize>(
+    shape: Shape,
+    status: StatusCode,
+    content_type: &'static str,
+    body: &T,
+) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => {
+            tracing::trace!(shape = shape.name(), "daraja answers");
+            (status, [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], bytes).into_response()
+        }
+        Err(e) => DarajaError::new(ErrorKind::Internal, format!("the {} body could not be written: {e}", shape.name()))
+            .into_response(),
+    }
+}
+
+/// A callback POSTing `body` as JSON, in the shape it follows.
+pub(crate) fn callback(
+    shape: Shape,
+    id: String,
+    kind: &'static str,
+    correlation_id: String,
+    url: String,
+    body: &impl Serialize,
+) -> CallbackJob {
+    tracing::trace!(shape = shape.name(), kind, "daraja calls back");
+    CallbackJob::new(id, super::PROVIDER, kind, correlation_id, url, body)
+}
+
+/// A value of a `{"Key", "Value"}` or `{"Name", "Value"}` item: real
+/// traffic mixes strings, integers (dates, phone numbers, codes) and
+/// decimals (balances).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub(crate) enum Scalar {
+    Text(String),
+    Integer(u64),
+    Decimal(f64),
+}
+
+impl Scalar {
+    pub(crate) fn text(text: impl Into<String>) -> Scalar {
+        Scalar::Text(text.into())
+    }
+
+    /// Digits as a JSON number, as Daraja sends dates, phone numbers and
+    /// all-digit references; anything else (a hash, a reference with
+    /// letters, or digits whose leading zero a number would lose) as a string.
+    pub(crate) fn digits(text: &str) -> Scalar {
+        let numeric = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+        let keeps_every_digit = text == "0" || !text.starts_with('0');
+        match text.parse::<u64>() {
+            Ok(n) if numeric && keeps_every_digit => Scalar::Integer(n),
+            _ => Scalar::Text(text.to_owned()),
+        }
+    }
+
+    /// Whole amounts as integers (`1`), others as decimals (`1.5`).
+    pub(crate) fn amount(amount: Money) -> Scalar {
+        match u64::try_from(amount.cents() / 100) {
+            Ok(shillings) if amount.is_whole_shillings() => Scalar::Integer(shillings),
+            _ => Scalar::Decimal(amount.as_f64()),
+        }
+    }
+
+    /// A balance as a decimal (`4998500.0`), as B2C results show them.
+    pub(crate) fn decimal(amount: Money) -> Scalar {
+        Scalar::Decimal(amount.as_f64())
+    }
+}
 
 // ---------------------------------------------------------------------------
 // OAuth
@@ -24,6 +124,7 @@ pub(crate) enum ExpiresIn {
     Number(u64),
 }
 
+/// `{"access_token", "expires_in"}`.
 #[derive(Debug, Serialize)]
 pub(crate) struct TokenResponse {
     pub access_token: String,
@@ -78,23 +179,18 @@ impl StkPushRequest {
         let party_b = shortcode(body, "PartyB")?;
         let phone_number = msisdn(body, "PhoneNumber")?;
         let callback_url = url(body, "CallBackURL")?;
-        let account_reference = required(body, "AccountReference")?;
-        if account_reference.chars().count() > 12 {
-            return Err(DarajaError::field(
-                "AccountReference",
-                format!("AccountReference is {} characters, at most 12 are allowed", account_reference.chars().count()),
-            ));
-        }
-        let transaction_desc =
-            fields::optional_text(body, "TransactionDesc").map_err(|p| problem("TransactionDesc", p))?;
-        if let Some(desc) = &transaction_desc {
-            if desc.chars().count() > 13 {
+        // A null AccountReference or TransactionDesc is refused as Remarks (captured 2026).
+        for field in ["AccountReference", "TransactionDesc"] {
+            if matches!(body.get(field), Some(Value::Null)) {
                 return Err(DarajaError::field(
-                    "TransactionDesc",
-                    format!("TransactionDesc is {} characters, at most 13 are allowed", desc.chars().count()),
+                    "Remarks",
+                    format!("{field} is null; the gateway reports a null AccountReference or TransactionDesc as Invalid Remarks"),
                 ));
             }
         }
+        let account_reference = required(body, "AccountReference")?;
+        let transaction_desc =
+            fields::optional_text(body, "TransactionDesc").map_err(|p| problem("TransactionDesc", p))?;
         Ok(StkPushRequest {
             business_short_code,
             password,
@@ -107,6 +203,28 @@ impl StkPushRequest {
             account_reference,
             transaction_desc,
         })
+    }
+}
+
+impl StkPushRequest {
+    /// The documented lengths (`field_limits = "documented"`): at most 12
+    /// characters of `AccountReference` and 13 of `TransactionDesc`.
+    pub(crate) fn check_documented_lengths(&self) -> Result<(), DarajaError> {
+        let reference = self.account_reference.chars().count();
+        if reference > 12 {
+            return Err(DarajaError::field(
+                "AccountReference",
+                format!("AccountReference is {reference} characters, at most 12 are allowed"),
+            ));
+        }
+        let desc = self.transaction_desc.as_deref().map_or(0, |d| d.chars().count());
+        if desc > 13 {
+            return Err(DarajaError::field(
+                "TransactionDesc",
+                format!("TransactionDesc is {desc} characters, at most 13 are allowed"),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -177,42 +295,83 @@ pub(crate) struct StkPaid<'a> {
     pub balance_item: bool,
 }
 
-/// The body POSTed to `CallBackURL`: success with `CallbackMetadata`
-/// (including the value-less `Balance` item real traffic shows), failure without.
-pub(crate) fn stk_callback(result: &StkResult<'_>) -> Value {
-    let mut callback = json!({
-        "MerchantRequestID": result.merchant_request_id,
-        "CheckoutRequestID": result.checkout_request_id,
-        "ResultCode": result.result_code,
-        "ResultDesc": result.result_desc,
-    });
-    if let Some(paid) = &result.paid {
-        let mut items = vec![
-            json!({ "Name": "Amount", "Value": amount_value(paid.amount) }),
-            json!({ "Name": "MpesaReceiptNumber", "Value": paid.receipt }),
-        ];
-        if paid.balance_item {
-            items.push(json!({ "Name": "Balance" }));
+/// The body POSTed to `CallBackURL`: `{"Body": {"stkCallback": {...}}}`.
+#[derive(Debug, Serialize)]
+pub(crate) struct StkCallbackEnvelope {
+    #[serde(rename = "Body")]
+    pub body: StkCallbackBody,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct StkCallbackBody {
+    #[serde(rename = "stkCallback")]
+    pub stk_callback: StkCallback,
+}
+
+/// The callback proper: success with `CallbackMetadata` last, failure without.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct StkCallback {
+    #[serde(rename = "MerchantRequestID")]
+    pub merchant_request_id: String,
+    #[serde(rename = "CheckoutRequestID")]
+    pub checkout_request_id: String,
+    pub result_code: ResultCode,
+    pub result_desc: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_metadata: Option<CallbackMetadata>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct CallbackMetadata {
+    #[serde(rename = "Item")]
+    pub item: Vec<NamedItem>,
+}
+
+/// `{"Name", "Value"}`, or `{"Name"}` alone (the value-less `Balance`).
+#[derive(Debug, Serialize)]
+pub(crate) struct NamedItem {
+    #[serde(rename = "Name")]
+    pub name: &'static str,
+    #[serde(rename = "Value", skip_serializing_if = "Option::is_none")]
+    pub value: Option<Scalar>,
+}
+
+/// The callback of a settled push, in the shape it follows.
+pub(crate) fn stk_callback(result: &StkResult<'_>) -> (Shape, StkCallbackEnvelope) {
+    let (shape, callback_metadata) = match &result.paid {
+        None => (Shape::StkCallbackFailure, None),
+        Some(paid) => {
+            let phone = Scalar::digits(paid.phone_number);
+            let shape = match (&phone, paid.balance_item) {
+                (Scalar::Text(_), _) => Shape::StkCallbackSuccessHashedPhone,
+                (_, false) => Shape::StkCallbackSuccessNoBalance,
+                _ => Shape::StkCallbackSuccess,
+            };
+            let mut item = vec![
+                NamedItem { name: "Amount", value: Some(Scalar::amount(paid.amount)) },
+                NamedItem { name: "MpesaReceiptNumber", value: Some(Scalar::text(paid.receipt)) },
+            ];
+            if paid.balance_item {
+                item.push(NamedItem { name: "Balance", value: None });
+            }
+            item.push(NamedItem { name: "TransactionDate", value: Some(Scalar::digits(paid.transaction_date)) });
+            item.push(NamedItem { name: "PhoneNumber", value: Some(phone) });
+            (shape, Some(CallbackMetadata { item }))
         }
-        items.push(json!({ "Name": "TransactionDate", "Value": number_value(paid.transaction_date) }));
-        items.push(json!({ "Name": "PhoneNumber", "Value": number_value(paid.phone_number) }));
-        callback["CallbackMetadata"] = json!({ "Item": items });
-    }
-    json!({ "Body": { "stkCallback": callback } })
-}
-
-/// Whole amounts as integers (`1`), others as decimals (`1.5`).
-pub(super) fn amount_value(amount: Money) -> Value {
-    if amount.is_whole_shillings() {
-        json!(amount.cents() / 100)
-    } else {
-        json!(amount.as_f64())
-    }
-}
-
-/// Digits as a JSON number, as Daraja sends dates and phone numbers.
-pub(super) fn number_value(digits: &str) -> Value {
-    digits.parse::<u64>().map(Value::from).unwrap_or_else(|_| Value::from(digits))
+    };
+    let body = StkCallbackEnvelope {
+        body: StkCallbackBody {
+            stk_callback: StkCallback {
+                merchant_request_id: result.merchant_request_id.to_owned(),
+                checkout_request_id: result.checkout_request_id.to_owned(),
+                result_code: result.result_code.clone(),
+                result_desc: result.result_desc.to_owned(),
+                callback_metadata,
+            },
+        },
+    };
+    (shape, body)
 }
 
 // ---------------------------------------------------------------------------
@@ -295,79 +454,399 @@ pub(super) fn any_of(body: &Map<String, Value>, names: &[&'static str]) -> Optio
 }
 
 // ---------------------------------------------------------------------------
-// Results (B2C, B2B, reversal, transaction status, account balance)
+// C2B
 
-/// The synchronous acknowledgement of a request answered through ResultURL.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub(crate) struct RequestAck {
-    #[serde(rename = "ConversationID")]
-    pub conversation_id: String,
-    #[serde(rename = "OriginatorConversationID")]
+/// The acknowledgement of register and simulate. The originator key is the
+/// contract's misspelt `OriginatorCoversationID` unless a variant names
+/// another spelling, so this one writes itself, in wire order.
+#[derive(Debug)]
+pub(crate) struct C2bAck {
+    pub originator_key: String,
     pub originator_conversation_id: String,
     pub response_code: String,
     pub response_description: String,
 }
 
-/// A parameter of `ResultParameters`: a key, and a value that may be absent.
-pub(crate) type Param = (&'static str, Option<Value>);
-
-/// What the common `{"Result": {...}}` envelope carries.
-pub(crate) struct ResultBody<'a> {
-    pub result_code: &'a ResultCode,
-    pub result_desc: &'a str,
-    pub originator_conversation_id: &'a str,
-    pub conversation_id: &'a str,
-    pub transaction_id: &'a str,
-    /// Codes as strings (`"0"`) rather than numbers (B2B, balance in the documentation).
-    pub codes_as_text: bool,
-    /// `ResultType`: 0 completed, 1 waiting for further messages (a queue timeout).
-    pub result_type: u32,
-    pub parameters: Vec<Param>,
-    /// A single parameter as an object rather than an array.
-    pub single_parameter_as_object: bool,
-    pub reference: Vec<Param>,
+impl Serialize for C2bAck {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(3))?;
+        map.serialize_entry(&self.originator_key, &self.originator_conversation_id)?;
+        map.serialize_entry("ResponseCode", &self.response_code)?;
+        map.serialize_entry("ResponseDescription", &self.response_description)?;
+        map.end()
+    }
 }
 
-pub(crate) fn result_callback(r: &ResultBody<'_>) -> Value {
-    let item = |key: &str, value: &Option<Value>, key_name: &str| match value {
-        Some(v) => json!({ key_name: key, "Value": v }),
-        None => json!({ key_name: key }),
-    };
-    let (result_type, result_code) = match r.codes_as_text {
-        true => (json!(r.result_type.to_string()), json!(code_text(r.result_code))),
-        false => (json!(r.result_type), serde_json::to_value(r.result_code).unwrap_or(Value::Null)),
-    };
-    let mut result = json!({
-        "ResultType": result_type,
-        "ResultCode": result_code,
-        "ResultDesc": r.result_desc,
-        "OriginatorConversationID": r.originator_conversation_id,
-        "ConversationID": r.conversation_id,
-        "TransactionID": r.transaction_id,
-    });
-    if !r.parameters.is_empty() {
-        let items: Vec<Value> = r.parameters.iter().map(|(k, v)| item(k, v, "Key")).collect();
-        let parameter = match (r.single_parameter_as_object, items.as_slice()) {
-            (true, [one]) => one.clone(),
-            _ => Value::Array(items),
-        };
-        result["ResultParameters"] = json!({ "ResultParameter": parameter });
+/// The register acknowledgement the sandbox sent from 2017 to 2019:
+/// `{"ConversationID": "", "OriginatorCoversationID": "", "ResponseDescription": "success"}`.
+#[derive(Debug, Serialize)]
+pub(crate) struct C2bLegacyRegisterAck {
+    #[serde(rename = "ConversationID")]
+    pub conversation_id: &'static str,
+    #[serde(rename = "OriginatorCoversationID")]
+    pub originator_coversation_id: &'static str,
+    #[serde(rename = "ResponseDescription")]
+    pub response_description: &'static str,
+}
+
+/// The validation and confirmation body; every value is a string.
+#[derive(Debug, Serialize)]
+pub(crate) struct C2bNotification {
+    #[serde(rename = "TransactionType")]
+    pub transaction_type: &'static str,
+    #[serde(rename = "TransID")]
+    pub trans_id: String,
+    #[serde(rename = "TransTime")]
+    pub trans_time: String,
+    #[serde(rename = "TransAmount")]
+    pub trans_amount: String,
+    #[serde(rename = "BusinessShortCode")]
+    pub business_short_code: String,
+    #[serde(rename = "BillRefNumber")]
+    pub bill_ref_number: String,
+    #[serde(rename = "InvoiceNumber")]
+    pub invoice_number: String,
+    #[serde(rename = "OrgAccountBalance")]
+    pub org_account_balance: String,
+    #[serde(rename = "ThirdPartyTransID")]
+    pub third_party_trans_id: String,
+    #[serde(rename = "MSISDN")]
+    pub msisdn: String,
+    #[serde(rename = "FirstName")]
+    pub first_name: String,
+    #[serde(rename = "MiddleName")]
+    pub middle_name: String,
+    #[serde(rename = "LastName")]
+    pub last_name: String,
+}
+
+/// The Apigee SOAP fault the real sandbox answers a URL registration on an
+/// M-Pesa Express-only shortcode with.
+#[derive(Debug, Serialize)]
+pub(crate) struct SoapFault {
+    #[serde(rename = "Envelope")]
+    pub envelope: SoapEnvelope,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct SoapEnvelope {
+    #[serde(rename = "encodingStyle")]
+    pub encoding_style: &'static str,
+    #[serde(rename = "Body")]
+    pub body: SoapBody,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct SoapBody {
+    #[serde(rename = "Fault")]
+    pub fault: SoapFaultBody,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct SoapFaultBody {
+    pub faultcode: &'static str,
+    pub faultstring: &'static str,
+    /// An empty object, as captured.
+    pub faultactor: Empty,
+    pub detail: SoapDetail,
+}
+
+/// `{}`.
+#[derive(Debug, Serialize)]
+pub(crate) struct Empty {}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct SoapDetail {
+    pub source: ErrorCodeOnly,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct ErrorCodeOnly {
+    pub errorcode: &'static str,
+}
+
+impl SoapFault {
+    pub(crate) fn url_vault() -> SoapFault {
+        SoapFault {
+            envelope: SoapEnvelope {
+                encoding_style: "http://schemas.xmlsoap.org/soap/encoding/",
+                body: SoapBody {
+                    fault: SoapFaultBody {
+                        faultcode: "soap:Server",
+                        faultstring: "Execution of ServiceCallout SCO-AddURLVault failed. Reason: ResponseCode 409 is treated as error",
+                        faultactor: Empty {},
+                        detail: SoapDetail { source: ErrorCodeOnly { errorcode: "steps.servicecallout.ExecutionFailed" } },
+                    },
+                },
+            },
+        }
     }
-    if !r.reference.is_empty() {
-        let items: Vec<Value> = r.reference.iter().map(|(k, v)| item(k, v, "Key")).collect();
-        let reference = match items.as_slice() {
-            [one] => one.clone(),
-            _ => Value::Array(items),
-        };
-        result["ReferenceData"] = json!({ "ReferenceItem": reference });
+}
+
+// ---------------------------------------------------------------------------
+// Errors the gateway (Apigee) answers itself
+
+/// Apigee's spike arrest: `{"fault": {"faultstring", "detail": {"errorcode"}}}`.
+#[derive(Debug, Serialize)]
+pub(crate) struct ApigeeFault {
+    pub fault: ApigeeFaultBody,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct ApigeeFaultBody {
+    pub faultstring: String,
+    pub detail: ApigeeDetail,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct ApigeeDetail {
+    pub errorcode: &'static str,
+}
+
+// ---------------------------------------------------------------------------
+// Pull Transactions and Dynamic QR
+
+/// `{"ResponseRefID", "ResponseStatus", "ShortCode", "ResponseDescription"}`.
+#[derive(Debug, Serialize)]
+pub(crate) struct PullRegisterAck {
+    #[serde(rename = "ResponseRefID")]
+    pub response_ref_id: String,
+    #[serde(rename = "ResponseStatus")]
+    pub response_status: &'static str,
+    #[serde(rename = "ShortCode")]
+    pub short_code: String,
+    #[serde(rename = "ResponseDescription")]
+    pub response_description: &'static str,
+}
+
+/// A query's answer: its id under `RequestID` (captured) or `ResponseRefID`
+/// (the portal's sample), the code and message, and the transactions in the
+/// contract's nested array when there are any.
+#[derive(Debug)]
+pub(crate) struct PullQueryAnswer {
+    pub id_key: &'static str,
+    pub id: String,
+    pub response_code: &'static str,
+    pub response_message: &'static str,
+    pub response: Option<Vec<Vec<PullTransaction>>>,
+}
+
+impl Serialize for PullQueryAnswer {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry(self.id_key, &self.id)?;
+        map.serialize_entry("ResponseCode", self.response_code)?;
+        map.serialize_entry("ResponseMessage", self.response_message)?;
+        if let Some(response) = &self.response {
+            map.serialize_entry("Response", response)?;
+        }
+        map.end()
     }
-    json!({ "Result": result })
+}
+
+/// One transaction of a query, with the contract's lower-case keys.
+#[derive(Debug, Serialize)]
+pub(crate) struct PullTransaction {
+    #[serde(rename = "transactionId")]
+    pub transaction_id: String,
+    #[serde(rename = "trxDate")]
+    pub trx_date: String,
+    pub msisdn: Scalar,
+    pub sender: String,
+    pub transactiontype: &'static str,
+    pub billreference: String,
+    pub amount: String,
+    pub organizationname: String,
+}
+
+/// `{"ResponseCode": "00", "ResponseDescription", "QRCode"}`.
+#[derive(Debug, Serialize)]
+pub(crate) struct QrResponse {
+    #[serde(rename = "ResponseCode")]
+    pub response_code: &'static str,
+    #[serde(rename = "ResponseDescription")]
+    pub response_description: &'static str,
+    #[serde(rename = "QRCode")]
+    pub qr_code: String,
+}
+
+// ---------------------------------------------------------------------------
+// Results (B2C, B2B, reversal, transaction status, account balance)
+
+/// The acknowledgement of B2C (v1, v3) and B2Pochi: `ConversationID` first.
+#[derive(Debug, Serialize)]
+pub(crate) struct B2cAck {
+    #[serde(rename = "ConversationID")]
+    pub conversation_id: String,
+    #[serde(rename = "OriginatorConversationID")]
+    pub originator_conversation_id: String,
+    #[serde(rename = "ResponseCode")]
+    pub response_code: String,
+    #[serde(rename = "ResponseDescription")]
+    pub response_description: &'static str,
+}
+
+/// The acknowledgement of B2B, tax, reversal, status and balance:
+/// `OriginatorConversationID` first.
+#[derive(Debug, Serialize)]
+pub(crate) struct RequestAck {
+    #[serde(rename = "OriginatorConversationID")]
+    pub originator_conversation_id: String,
+    #[serde(rename = "ConversationID")]
+    pub conversation_id: String,
+    #[serde(rename = "ResponseCode")]
+    pub response_code: String,
+    #[serde(rename = "ResponseDescription")]
+    pub response_description: &'static str,
+}
+
+/// The common `{"Result": {...}}` envelope.
+#[derive(Debug, Serialize)]
+pub(crate) struct ResultEnvelope {
+    #[serde(rename = "Result")]
+    pub result: ResultBody,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct ResultBody {
+    /// 0 completed, 1 waiting for further messages (a queue timeout).
+    #[serde(rename = "ResultType")]
+    pub result_type: Code,
+    #[serde(rename = "ResultCode")]
+    pub result_code: Code,
+    #[serde(rename = "ResultDesc")]
+    pub result_desc: String,
+    #[serde(rename = "OriginatorConversationID")]
+    pub originator_conversation_id: String,
+    #[serde(rename = "ConversationID")]
+    pub conversation_id: String,
+    #[serde(rename = "TransactionID")]
+    pub transaction_id: String,
+    #[serde(rename = "ResultParameters", skip_serializing_if = "Option::is_none")]
+    pub result_parameters: Option<ResultParameters>,
+    #[serde(rename = "ReferenceData", skip_serializing_if = "Option::is_none")]
+    pub reference_data: Option<ReferenceData>,
+}
+
+/// A result code or type as a JSON number (`0`, `2001`) or a string (`"0"`, `"R000002"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub(crate) enum Code {
+    Number(u32),
+    Text(String),
+}
+
+impl Code {
+    /// The code as real results of its kind write it.
+    pub(crate) fn of(code: &ResultCode, as_text: bool) -> Code {
+        match (code, as_text) {
+            (ResultCode::Number(n), false) => Code::Number(*n),
+            (ResultCode::Number(n), true) => Code::Text(n.to_string()),
+            (ResultCode::Text(t), _) => Code::Text(t.clone()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct ResultParameters {
+    #[serde(rename = "ResultParameter")]
+    pub result_parameter: OneOrMany<Item>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct ReferenceData {
+    #[serde(rename = "ReferenceItem")]
+    pub reference_item: OneOrMany<Item>,
+}
+
+/// A single object, or an array: real traffic sends either, and clients
+/// must read both, so the shape is chosen per result kind, never by count.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(crate) enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+/// `{"Key", "Value"}`, or `{"Key"}` alone where real traffic has no value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct Item {
+    #[serde(rename = "Key")]
+    pub key: &'static str,
+    #[serde(rename = "Value", skip_serializing_if = "Option::is_none")]
+    pub value: Option<Scalar>,
+}
+
+impl Item {
+    pub(crate) fn new(key: &'static str, value: Scalar) -> Item {
+        Item { key, value: Some(value) }
+    }
+
+    pub(crate) fn text(key: &'static str, value: impl Into<String>) -> Item {
+        Item::new(key, Scalar::Text(value.into()))
+    }
+
+    pub(crate) fn bare(key: &'static str) -> Item {
+        Item { key, value: None }
+    }
 }
 
 pub(crate) fn code_text(code: &ResultCode) -> String {
     match code {
         ResultCode::Number(n) => n.to_string(),
         ResultCode::Text(t) => t.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digits_become_numbers_unless_a_number_would_lose_something() {
+        assert_eq!(Scalar::digits("353353"), Scalar::Integer(353_353));
+        assert_eq!(Scalar::digits("0"), Scalar::Integer(0));
+        assert_eq!(Scalar::digits("00123"), Scalar::text("00123"));
+        assert_eq!(Scalar::digits("PRN1234XN"), Scalar::text("PRN1234XN"));
+        assert_eq!(Scalar::digits("99999999999999999999999"), Scalar::text("99999999999999999999999"));
+        assert_eq!(Scalar::digits("+254"), Scalar::text("+254"));
+        assert_eq!(Scalar::digits(""), Scalar::text(""));
+    }
+
+    #[test]
+    fn result_bodies_keep_the_envelope_order_and_optional_parts() {
+        let body = ResultEnvelope {
+            result: ResultBody {
+                result_type: Code::Number(0),
+                result_code: Code::of(&ResultCode::Number(2001), false),
+                result_desc: "d".into(),
+                originator_conversation_id: "o".into(),
+                conversation_id: "c".into(),
+                transaction_id: "t".into(),
+                result_parameters: None,
+                reference_data: Some(ReferenceData { reference_item: OneOrMany::One(Item::bare("Occasion")) }),
+            },
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"Result":{"ResultType":0,"ResultCode":2001,"ResultDesc":"d","OriginatorConversationID":"o","ConversationID":"c","TransactionID":"t","ReferenceData":{"ReferenceItem":{"Key":"Occasion"}}}}"#
+        );
+    }
+
+    #[test]
+    fn variable_keys_are_written_in_wire_order() {
+        let ack = C2bAck {
+            originator_key: "OriginatorCoversationID".into(),
+            originator_conversation_id: "x".into(),
+            response_code: "0".into(),
+            response_description: "Success".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&ack).unwrap(),
+            r#"{"OriginatorCoversationID":"x","ResponseCode":"0","ResponseDescription":"Success"}"#
+        );
+        let fault = serde_json::to_string(&SoapFault::url_vault()).unwrap();
+        assert!(fault.starts_with(r#"{"Envelope":{"encodingStyle":"#), "{fault}");
+        assert!(fault.contains(r#""faultactor":{},"detail":{"source":{"errorcode":"#), "{fault}");
     }
 }

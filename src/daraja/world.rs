@@ -32,6 +32,72 @@ pub struct AppDoc {
     pub name: Option<String>,
     pub consumer_key: String,
     pub consumer_secret: SecretString,
+    /// The API products the app was created with; every product when omitted.
+    pub products: Option<Vec<Product>>,
+    /// The error every missing product answers with; each product's own when omitted.
+    pub product_error: Option<ProductError>,
+}
+
+/// An API product, as the Daraja portal ticks them when an app is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Product {
+    /// "Lipa Na M-Pesa Sandbox": M-Pesa Express and its query.
+    LipaNaMpesa,
+    /// "M-Pesa Sandbox": C2B (v1 and v2, outside production rules), B2C v1 and v3,
+    /// B2B, tax remittance, reversal, transaction status, account balance.
+    Mpesa,
+    /// B2C to a Pochi la Biashara.
+    B2pochi,
+    /// Pull Transactions.
+    PullTransactions,
+    /// Dynamic QR.
+    DynamicQr,
+    /// C2B v1, a product of its own under production rules.
+    C2bV1,
+    /// C2B v2, a product of its own under production rules.
+    C2bV2,
+}
+
+impl Product {
+    pub const ALL: [Product; 7] = [
+        Product::LipaNaMpesa,
+        Product::Mpesa,
+        Product::B2pochi,
+        Product::PullTransactions,
+        Product::DynamicQr,
+        Product::C2bV1,
+        Product::C2bV2,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Product::LipaNaMpesa => "lipa_na_mpesa",
+            Product::Mpesa => "mpesa",
+            Product::B2pochi => "b2pochi",
+            Product::PullTransactions => "pull_transactions",
+            Product::DynamicQr => "dynamic_qr",
+            Product::C2bV1 => "c2b_v1",
+            Product::C2bV2 => "c2b_v2",
+        }
+    }
+}
+
+/// What calling an API outside the app's products answers, as captured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum ProductError {
+    /// `401.003.01 Error Occurred - Invalid Access Token - Invalid API call as no apiproduct match found`.
+    #[serde(rename = "401.003.01")]
+    NoApiProductMatch,
+    /// `401.002.01 Error Occurred - Invalid Access Token - ` (B2Pochi's, as captured in 2026).
+    #[serde(rename = "401.002.01")]
+    EmptyDetail,
+    /// `401.001 Error Occurred - Invalid Access Token - ` (Pull Transactions', as captured in 2026).
+    #[serde(rename = "401.001")]
+    Unauthorised,
+    /// `404.001.03 Invalid Access Token` (what a missing product gave in 2017).
+    #[serde(rename = "404.001.03")]
+    InvalidAccessToken,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -82,6 +148,9 @@ pub struct ShortcodeDoc {
     pub c2b: Option<bool>,
     /// Whether a paid M-Pesa Express push also sends the C2B confirmation.
     pub stk_confirmation: Option<bool>,
+    /// Whether B2B may pay it with any CommandID, as the shared sandbox's
+    /// test organisations are paid (created on first use are; see `auto_organisations`).
+    pub any_b2b_command: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -191,6 +260,61 @@ pub struct DarajaSettingsDoc {
     pub b2c_max_amount: Option<i64>,
     /// Flat charges per transaction, in shillings, paid from the charges account.
     pub charges: Option<ChargesDoc>,
+    /// How an empty rate-limit bucket answers: Apigee's 429 fault (`apigee`,
+    /// captured in 2026) or the `500.003.02` envelope (`envelope`).
+    pub spike_arrest: Option<SpikeArrestStyle>,
+    /// How error bodies are written: as captured (`captured`: gateway errors
+    /// pretty-printed with the gateway's irregular spacing, `400.*` compact)
+    /// or all compact (`compact`).
+    pub error_bodies: Option<ErrorBodies>,
+    /// A push whose phone, PartyB and amount equal those of a push completed
+    /// this many seconds before fails with `17 Rule limited.` (0: never).
+    pub stk_rule_limited_window_secs: Option<u64>,
+    /// Which characters an M-Pesa Express `AccountReference` may hold.
+    pub account_reference_charset: Option<Charset>,
+    /// How M-Pesa Express treats a long `AccountReference` or `TransactionDesc`.
+    pub field_limits: Option<FieldLimits>,
+    /// C2B URLs are registered once per shortcode; again answers the duplicate error.
+    pub c2b_register_once: Option<bool>,
+    /// Test organisations (`600` and three digits) named in a request are
+    /// created on first use, funded, with `testapi` acting for them.
+    pub auto_organisations: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpikeArrestStyle {
+    /// HTTP 429 `{"fault": {"faultstring": "Spike arrest violation. ...", "detail": {"errorcode": "policies.ratelimit.SpikeArrestViolation"}}}`.
+    Apigee,
+    /// HTTP 500 `500.003.02 Error Occurred: Spike Arrest Violation`.
+    Envelope,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorBodies {
+    Captured,
+    Compact,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Charset {
+    /// Anything (the one live test of `. _ #` and `-` found them working).
+    Any,
+    /// Letters, digits, space, `.`, `_` and `-`; anything else is `Invalid AccountReference`.
+    Alphanumeric,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldLimits {
+    /// As observed: both are acknowledged; an `AccountReference` over 12
+    /// characters never reaches the phone, so the push times out (1037).
+    Observed,
+    /// As documented: over 12 (`AccountReference`) or 13 (`TransactionDesc`)
+    /// characters is `400.002.02 Bad Request - Invalid <Field>`.
+    Documented,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -215,6 +339,14 @@ pub struct App {
     pub name: String,
     pub consumer_key: String,
     pub consumer_secret: SecretString,
+    pub products: Vec<Product>,
+    pub product_error: Option<ProductError>,
+}
+
+impl App {
+    pub fn has(&self, product: Product) -> bool {
+        self.products.contains(&product)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -230,6 +362,7 @@ pub struct Shortcode {
     pub external_validation: bool,
     pub c2b: bool,
     pub stk_confirmation: bool,
+    pub any_b2b_command: bool,
 }
 
 impl Shortcode {
@@ -272,6 +405,13 @@ pub struct DarajaSettings {
     pub b2c_max_amount: i64,
     pub b2c_charge: Money,
     pub b2b_charge: Money,
+    pub spike_arrest: SpikeArrestStyle,
+    pub error_bodies: ErrorBodies,
+    pub stk_rule_limited_window_secs: u64,
+    pub account_reference_charset: Charset,
+    pub field_limits: FieldLimits,
+    pub c2b_register_once: bool,
+    pub auto_organisations: bool,
 }
 
 /// Daraja's resolved world.
@@ -315,12 +455,20 @@ impl WorldDoc {
             b.b2c_min_amount = d.b2c_min_amount.or(b.b2c_min_amount);
             b.b2c_max_amount = d.b2c_max_amount.or(b.b2c_max_amount);
             b.charges = d.charges.or(b.charges.take());
+            b.spike_arrest = d.spike_arrest.or(b.spike_arrest);
+            b.error_bodies = d.error_bodies.or(b.error_bodies);
+            b.stk_rule_limited_window_secs = d.stk_rule_limited_window_secs.or(b.stk_rule_limited_window_secs);
+            b.account_reference_charset = d.account_reference_charset.or(b.account_reference_charset);
+            b.field_limits = d.field_limits.or(b.field_limits);
+            b.c2b_register_once = d.c2b_register_once.or(b.c2b_register_once);
+            b.auto_organisations = d.auto_organisations.or(b.auto_organisations);
         }
     }
 
     /// Validates and resolves Daraja's part of a world.
     pub(crate) fn resolve(self, origin: &str) -> Result<World, WorldError> {
         let invalid = |message: String| WorldError::invalid(origin, message);
+        let settings = resolve_settings(self.settings.unwrap_or_default(), origin)?;
         let mut apps = Vec::new();
         for app in self.apps {
             if app.consumer_key.trim().is_empty() || app.consumer_secret.expose_secret().is_empty() {
@@ -332,10 +480,17 @@ impl WorldDoc {
                     app.consumer_key.chars().take(40).collect::<String>()
                 )));
             }
+            // Under production rules the portal issues C2B v2 only, so an app
+            // that does not list its products lacks C2B v1.
+            let products = app.products.unwrap_or_else(|| {
+                Product::ALL.into_iter().filter(|p| !(settings.production_rules && *p == Product::C2bV1)).collect()
+            });
             apps.push(App {
                 name: app.name.unwrap_or_else(|| "App".into()),
                 consumer_key: app.consumer_key,
                 consumer_secret: app.consumer_secret,
+                products,
+                product_error: app.product_error,
             });
         }
         let shortcodes = resolve_shortcodes(&self.shortcodes, origin)?;
@@ -355,7 +510,6 @@ impl WorldDoc {
                 },
             );
         }
-        let settings = resolve_settings(self.settings.unwrap_or_default(), origin)?;
         Ok(World { apps, shortcodes, initiators, settings })
     }
 }
@@ -385,6 +539,7 @@ fn resolve_shortcodes(docs: &[ShortcodeDoc], origin: &str) -> Result<BTreeMap<St
                 external_validation: sc.external_validation.unwrap_or(false),
                 c2b: sc.c2b.unwrap_or(true),
                 stk_confirmation: sc.stk_confirmation.unwrap_or(false),
+                any_b2b_command: sc.any_b2b_command.unwrap_or(false),
             },
         );
     }
@@ -420,6 +575,9 @@ fn resolve_settings(d: DarajaSettingsDoc, origin: &str) -> Result<DarajaSettings
         bounded(value, default, 1..=1_000_000_000, &format!("daraja.{name}"), origin)
     };
     let charges = d.charges.unwrap_or_default();
+    let production_rules = d.production_rules.unwrap_or(false);
+    // The rule is seen in production; nothing shows the shared sandbox applying it.
+    let rule_limited_default = if production_rules { 120 } else { 0 };
     let settings = DarajaSettings {
         token_ttl_secs: bounded(d.token_ttl_secs, 3600, 1..=31_536_000, "daraja.token_ttl_secs", origin)?,
         expires_in: d.expires_in.unwrap_or(ExpiresInFormat::String),
@@ -437,8 +595,8 @@ fn resolve_settings(d: DarajaSettingsDoc, origin: &str) -> Result<DarajaSettings
         stk_min_amount: amount_limit(d.stk_min_amount, 1, "stk_min_amount")?,
         stk_max_amount: amount_limit(d.stk_max_amount, 250_000, "stk_max_amount")?,
         result_delay_ms: ms(d.result_delay_ms, 1000, "result_delay_ms")?,
-        security_credential: d.security_credential.unwrap_or(CredentialMode::Strict),
-        production_rules: d.production_rules.unwrap_or(false),
+        security_credential: d.security_credential.unwrap_or(CredentialMode::Lenient),
+        production_rules,
         c2b_validation_timeout_ms: ms(d.c2b_validation_timeout_ms, 8000, "c2b_validation_timeout_ms")?,
         lockout_after_failures: bounded(
             d.lockout_after_failures,
@@ -452,6 +610,19 @@ fn resolve_settings(d: DarajaSettingsDoc, origin: &str) -> Result<DarajaSettings
         b2c_max_amount: amount_limit(d.b2c_max_amount, 250_000, "b2c_max_amount")?,
         b2c_charge: amount(charges.b2c, "daraja.charges.b2c", origin)?,
         b2b_charge: amount(charges.b2b, "daraja.charges.b2b", origin)?,
+        spike_arrest: d.spike_arrest.unwrap_or(SpikeArrestStyle::Apigee),
+        error_bodies: d.error_bodies.unwrap_or(ErrorBodies::Captured),
+        stk_rule_limited_window_secs: bounded(
+            d.stk_rule_limited_window_secs,
+            rule_limited_default,
+            0..=86_400,
+            "daraja.stk_rule_limited_window_secs",
+            origin,
+        )?,
+        account_reference_charset: d.account_reference_charset.unwrap_or(Charset::Any),
+        field_limits: d.field_limits.unwrap_or(FieldLimits::Observed),
+        c2b_register_once: d.c2b_register_once.unwrap_or(false),
+        auto_organisations: d.auto_organisations.unwrap_or(true),
     };
     if settings.stk_min_amount > settings.stk_max_amount {
         return Err(WorldError::invalid(origin, "daraja: stk_min_amount is greater than stk_max_amount"));

@@ -1,5 +1,7 @@
 //! eCitizen's admin views, under `/__sandbox/ecitizen/` (per tenant):
-//! * `GET /users`, `POST /users`: list the test users, add one;
+//! * `GET /users?limit=&after=`, `POST /users`: list the test users by id,
+//!   a page at a time (`next_after` is the cursor of the next page, `null`
+//!   on the last); add one (at most [`MAX_USERS`] per tenant);
 //! * `GET`, `PUT`, `PATCH`, `DELETE /users/{id}`: read, create or replace,
 //!   change some fields of (an empty string clears an optional field), or
 //!   remove one user;
@@ -14,8 +16,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, RawQuery};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, RawQuery};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -24,7 +26,7 @@ use serde_json::{json, Value};
 
 use super::world::{resolve_user, User, UserDoc, World};
 use super::{Ecitizen, State as EcitizenState, NAME};
-use crate::admin::{AdminError, TenantRef};
+use crate::admin::{page_size, query, too_many, AdminError, TenantRef};
 use crate::app_state::AppState;
 use crate::crypto::pkce::{self, PkcePair};
 use crate::provider::TransactionRow;
@@ -77,9 +79,32 @@ impl From<&User> for UserView {
     }
 }
 
-async fn list_users(TenantRef(tenant): TenantRef) -> Json<Value> {
-    let users: Vec<UserView> = tenant.world_of::<Ecitizen>().users.values().map(UserView::from).collect();
-    Json(json!({ "users": users }))
+/// The most users a tenant's world may hold through the admin API: every
+/// login page lists them, and the world is cloned when one changes.
+pub(crate) const MAX_USERS: usize = 10_000;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserPage {
+    /// Users per page (default 1,000, at most 10,000).
+    limit: Option<usize>,
+    /// The `next_after` of the previous page (a user id).
+    after: Option<u64>,
+}
+
+/// `GET /users?limit=&after=`: the users by id, a page at a time.
+async fn list_users(
+    TenantRef(tenant): TenantRef,
+    q: Result<Query<UserPage>, QueryRejection>,
+) -> Result<Json<Value>, AdminError> {
+    let page = query(q)?;
+    let limit = page_size(page.limit)?;
+    let world = tenant.world_of::<Ecitizen>();
+    let after = page.after.unwrap_or(0);
+    let mut users = world.users.range(after.saturating_add(1)..).map(|(_, u)| u);
+    let shown: Vec<UserView> = users.by_ref().take(limit).map(UserView::from).collect();
+    let next_after = users.next().and(shown.last().map(|u| u.id));
+    Ok(Json(json!({ "users": shown, "next_after": next_after })))
 }
 
 async fn get_user(
@@ -107,7 +132,7 @@ async fn add_user(
                 format!("user {} exists; PUT or PATCH /users/{} changes it", user.id, user.id),
             ));
         }
-        Ok(store(mine, user))
+        store(mine, user)
     })?;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -121,7 +146,8 @@ async fn put_user(
     let id = user_id(&params)?;
     let user = resolve_user(user_doc(body, Some(id))?)
         .map_err(|e| AdminError::new(StatusCode::BAD_REQUEST, "invalid_user", e.to_string()))?;
-    let (existed, view) = tenant.with::<Ecitizen, _>(|_, mine| (mine.world.users.contains_key(&id), store(mine, user)));
+    let (existed, view) = tenant
+        .with::<Ecitizen, _>(|_, mine| Ok::<_, AdminError>((mine.world.users.contains_key(&id), store(mine, user)?)))?;
     Ok((if existed { StatusCode::OK } else { StatusCode::CREATED }, Json(view)))
 }
 
@@ -139,7 +165,7 @@ async fn patch_user(
         doc.merge(change);
         let user =
             resolve_user(doc).map_err(|e| AdminError::new(StatusCode::BAD_REQUEST, "invalid_user", e.to_string()))?;
-        Ok(Json(store(mine, user)))
+        store(mine, user).map(Json)
     })
 }
 
@@ -179,7 +205,7 @@ async fn auto_approve(
     body: Result<Json<AutoApprove>, JsonRejection>,
 ) -> Result<Json<Value>, AdminError> {
     let client_id = params.iter().find(|(k, _)| k == "client_id").map(|(_, v)| v.clone()).unwrap_or_default();
-    let Json(request) = body.map_err(|e| AdminError::bad_request(e.body_text()))?;
+    let Json(request) = body?;
     tenant.with::<Ecitizen, _>(|_, mine| {
         if let Some(user) = request.user {
             if mine.world.user(user).is_none() {
@@ -226,17 +252,23 @@ async fn pkce_pair(RawQuery(query): RawQuery) -> Result<Json<PkceView>, AdminErr
     }))
 }
 
-/// Puts a resolved user into the tenant's world.
-fn store(mine: &mut EcitizenState, user: User) -> UserView {
+/// Puts a resolved user into the tenant's world, unless a new one would pass
+/// [`MAX_USERS`].
+fn store(mine: &mut EcitizenState, user: User) -> Result<UserView, AdminError> {
+    if !mine.world.users.contains_key(&user.id) && mine.world.users.len() >= MAX_USERS {
+        return Err(too_many(format!(
+            "a tenant's world may hold at most {MAX_USERS} eCitizen users; change or remove one instead"
+        )));
+    }
     let view = UserView::from(&user);
     Arc::make_mut(&mut mine.world).users.insert(user.id, user);
-    view
+    Ok(view)
 }
 
 /// A user document from a JSON body; `id` comes from the path when the body
 /// leaves it out, and must agree with it when both give one.
 fn user_doc(body: Result<Json<Value>, JsonRejection>, path_id: Option<u64>) -> Result<UserDoc, AdminError> {
-    let Json(mut value) = body.map_err(|e| AdminError::bad_request(e.body_text()))?;
+    let Json(mut value) = body?;
     let Some(object) = value.as_object_mut() else {
         return Err(AdminError::bad_request("the body must be a JSON object of user fields"));
     };
@@ -292,4 +324,31 @@ pub(crate) fn transactions(mine: &EcitizenState, out: &mut Vec<TransactionRow>) 
             }),
         }
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ecitizen::grants::Grants;
+
+    #[test]
+    fn a_world_full_of_users_takes_changes_but_no_new_user() {
+        let mut world = World::from_overlays(&[]).unwrap();
+        let template = world.users.values().next().unwrap().clone();
+        let existing = template.id;
+        for id in 1_000_000..2_000_000u64 {
+            if world.users.len() >= MAX_USERS {
+                break;
+            }
+            world.users.insert(id, User { id, ..template.clone() });
+        }
+        let mut mine = EcitizenState { world: Arc::new(world), grants: Grants::default() };
+        let err = store(&mut mine, User { id: 42, ..template.clone() }).map(|_| ()).unwrap_err();
+        assert_eq!((err.status, err.code), (StatusCode::CONFLICT, "limit_reached"), "{}", err.message);
+        assert!(err.message.contains("10000"), "{}", err.message);
+        let changed = User { email: "changed@example.com".into(), ..template };
+        assert_eq!(store(&mut mine, changed).unwrap().email, "changed@example.com", "a user already there may change");
+        assert_eq!(mine.world.users.len(), MAX_USERS);
+        assert!(mine.world.user(existing).is_some());
+    }
 }

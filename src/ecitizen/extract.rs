@@ -93,16 +93,17 @@ pub(crate) fn tenant_of(app: &AppState, client_ids: &[Option<&str>]) -> Arc<Tena
 
 /// The issuer identifier this request sees: its scheme and `Host` (so a
 /// relying party reaching the sandbox as `http://sandbox:7372` from a
-/// container gets tokens issued by that name), `https` behind a proxy that
-/// says `X-Forwarded-Proto: https`, and the sandbox's base URL when the
-/// request names no usable host.
-pub(crate) fn issuer(headers: &HeaderMap, authority: Option<&str>, base_url: &str) -> String {
+/// container gets tokens issued by that name), `https` when the request came
+/// over TLS (`--tls`) or through a proxy that says `X-Forwarded-Proto:
+/// https`, and the sandbox's base URL when the request names no usable host.
+pub(crate) fn issuer(headers: &HeaderMap, authority: Option<&str>, over_tls: bool, base_url: &str) -> String {
     let host = headers.get(HOST).and_then(|v| v.to_str().ok()).or(authority).filter(|h| is_host(h));
     let Some(host) = host else { return super::oidc::issuer(base_url) };
-    let https = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"));
+    let https = over_tls
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"));
     format!("{}://{host}", if https { "https" } else { "http" })
 }
 
@@ -121,20 +122,22 @@ mod tests {
     #[test]
     fn the_issuer_follows_the_host_and_a_forwarded_https() {
         let mut headers = HeaderMap::new();
-        assert_eq!(issuer(&headers, None, "http://127.0.0.1:7372/"), "http://127.0.0.1:7372");
+        assert_eq!(issuer(&headers, None, false, "http://127.0.0.1:7372/"), "http://127.0.0.1:7372");
         headers.insert(HOST, HeaderValue::from_static("sandbox:7372"));
-        assert_eq!(issuer(&headers, None, "http://0.0.0.0:7372"), "http://sandbox:7372");
+        assert_eq!(issuer(&headers, None, false, "http://0.0.0.0:7372"), "http://sandbox:7372");
         headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
-        assert_eq!(issuer(&headers, None, "http://0.0.0.0:7372"), "https://sandbox:7372");
+        assert_eq!(issuer(&headers, None, false, "http://0.0.0.0:7372"), "https://sandbox:7372");
+        headers.remove("x-forwarded-proto");
+        assert_eq!(issuer(&headers, None, true, "http://0.0.0.0:7372"), "https://sandbox:7372", "served over TLS");
     }
 
     #[test]
     fn a_hostile_host_falls_back_to_the_base_url() {
         let mut headers = HeaderMap::new();
         headers.insert(HOST, HeaderValue::from_static("evil.example/path?x=1"));
-        assert_eq!(issuer(&headers, None, "http://127.0.0.1:1"), "http://127.0.0.1:1");
+        assert_eq!(issuer(&headers, None, false, "http://127.0.0.1:1"), "http://127.0.0.1:1");
         headers.insert(HOST, HeaderValue::from_static("user@evil.example"));
-        assert_eq!(issuer(&headers, None, "http://127.0.0.1:1"), "http://127.0.0.1:1");
-        assert_eq!(issuer(&HeaderMap::new(), Some("[::1]:8080"), "http://x"), "http://[::1]:8080");
+        assert_eq!(issuer(&headers, None, false, "http://127.0.0.1:1"), "http://127.0.0.1:1");
+        assert_eq!(issuer(&HeaderMap::new(), Some("[::1]:8080"), false, "http://x"), "http://[::1]:8080");
     }
 }

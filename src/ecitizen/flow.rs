@@ -61,7 +61,8 @@ impl Sandbox {
     }
 
     fn advance(&self, seconds: i64) {
-        *self.now.borrow_mut() += TimeDelta::seconds(seconds);
+        let later = crate::clock::after(self.now(), TimeDelta::seconds(seconds));
+        *self.now.borrow_mut() = later;
     }
 
     /// `GET /oauth/authorize` and, when the page is shown, the user's

@@ -16,7 +16,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::crypto::pkce::{self, ChallengeMethod, PkceError};
 use crate::ids::IdGen;
@@ -341,7 +341,7 @@ impl Grants {
     /// exchanged and expired, or exchanged and every token they issued gone.
     /// Returns how many entries were dropped.
     pub(crate) fn purge(&mut self, now: DateTime<Utc>) -> usize {
-        let before = self.codes.len() + self.tokens.len();
+        let before = self.codes.len().saturating_add(self.tokens.len());
         self.tokens.retain(|_, t| now < t.expires_at);
         let tokens = &self.tokens;
         self.codes.retain(|_, code| match &code.redeemed {
@@ -351,7 +351,7 @@ impl Grants {
         let (codes, tokens) = (&self.codes, &self.tokens);
         self.code_order.retain(|c| codes.contains_key(c));
         self.token_order.retain(|t| tokens.contains_key(t));
-        before.saturating_sub(self.codes.len() + self.tokens.len())
+        before.saturating_sub(self.codes.len().saturating_add(self.tokens.len()))
     }
 
     #[cfg(test)]
@@ -367,11 +367,7 @@ impl Grants {
 
 /// `now + ttl_secs`, saturating at the end of representable time.
 pub(crate) fn expiry(now: DateTime<Utc>, ttl_secs: u64) -> DateTime<Utc> {
-    i64::try_from(ttl_secs)
-        .ok()
-        .and_then(TimeDelta::try_seconds)
-        .and_then(|ttl| now.checked_add_signed(ttl))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    crate::clock::after(now, crate::clock::seconds(ttl_secs))
 }
 
 /// A seeded identifier no existing entry uses. Collisions of 32 or more
@@ -392,7 +388,7 @@ fn fresh(ids: &mut IdGen, len: usize, taken: impl Fn(&str) -> bool) -> String {
 mod tests {
     use super::*;
     use crate::crypto::pkce::PkcePair;
-    use chrono::TimeZone;
+    use chrono::{TimeDelta, TimeZone};
 
     const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 

@@ -31,6 +31,7 @@ use crate::app_state::AppState;
 use crate::http::RequestContext;
 use crate::httpauth;
 use crate::scenarios::Decision;
+use crate::server::OverTls;
 use crate::store::{Grant, Tenant};
 
 /// `GET /oauth/authorize`: the login and consent page, or (with
@@ -102,6 +103,7 @@ pub(crate) async fn access_token(
     State(app): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
     uri: Uri,
+    over_tls: Option<Extension<OverTls>>,
     headers: HeaderMap,
     body: Result<FormBody, BodyProblem>,
 ) -> Result<Response, EcitizenError> {
@@ -131,14 +133,14 @@ pub(crate) async fn access_token(
     let now = tenant.now();
     let redeemed = tenant.with::<Ecitizen, _>(|core, mine| {
         let EcitizenState { world, grants } = mine;
-        token::redeem(&request, world, grants, &mut core.ids, now)
+        token::redeem(&request, world, grants, core.secrets(), now)
     });
     let redeemed = match redeemed {
         Ok(redeemed) => redeemed,
         Err(refused) => return Ok(delayed(forget(&app, &tenant, refused).into_response(), decision.as_ref())),
     };
     // Signing takes milliseconds, so it happens outside the tenant's lock.
-    let issuer = issuer(&headers, uri.authority().map(|a| a.as_str()), &app.base_url);
+    let issuer = issuer(&headers, uri.authority().map(|a| a.as_str()), over_tls.is_some(), &app.base_url);
     let exchanged = match token::respond(redeemed, &world, app.shared::<Ecitizen>(), &issuer) {
         Ok(exchanged) => exchanged,
         Err(refused) => return Ok(delayed(forget(&app, &tenant, refused).into_response(), decision.as_ref())),
@@ -266,13 +268,14 @@ pub(crate) async fn discovery(
     State(app): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
     uri: Uri,
+    over_tls: Option<Extension<OverTls>>,
     headers: HeaderMap,
 ) -> Response {
     let passed = match well_known(&app, &ctx, scenario::DISCOVERY) {
         Ok(passed) => passed,
         Err(refused) => return *refused,
     };
-    let issuer = issuer(&headers, uri.authority().map(|a| a.as_str()), &app.base_url);
+    let issuer = issuer(&headers, uri.authority().map(|a| a.as_str()), over_tls.is_some(), &app.base_url);
     delayed(Json(oidc::discovery(&issuer, &passed.world)).into_response(), passed.decision.as_ref())
 }
 
@@ -339,7 +342,7 @@ fn approve(tenant: &Tenant, world: &World, request: &AuthorizeRequest, user_id: 
     let now = tenant.now();
     let ttl = world.settings.code_ttl_secs;
     let code = tenant.with::<Ecitizen, _>(|core, mine| {
-        mine.grants.issue_code(&mut core.ids, request.authorization(user_id, now), now, ttl)
+        mine.grants.issue_code(core.secrets(), request.authorization(user_id, now), now, ttl)
     });
     match HeaderValue::from_str(&request.success_location(&code)) {
         Ok(location) => {

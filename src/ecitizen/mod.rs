@@ -41,9 +41,13 @@
 //! scenario (`default-scenario.toml`) makes the default world's users 401,
 //! 410, 498, 503 and 504 fail on purpose.
 
+// Times, lifetimes and counts from requests, worlds and the admin API:
+// every computation here saturates or is checked, and the lint keeps it so.
+#![warn(clippy::arithmetic_side_effects)]
+
 pub(crate) mod admin;
 pub(crate) mod authorize;
-pub mod credentials;
+pub(crate) mod credentials;
 pub(crate) mod error;
 pub(crate) mod extract;
 #[cfg(test)]
@@ -67,7 +71,7 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
-pub use credentials::EcitizenCredentials;
+pub(crate) use credentials::EcitizenCredentials;
 
 use crate::app_state::AppState;
 use crate::callbacks::Reply;
@@ -99,7 +103,7 @@ pub(crate) struct State {
 pub enum Due {}
 
 /// Every OAuth error code, which a scenario's `fault.error` may name.
-const FAULT_ERRORS: [&str; 12] = {
+const FAULTS: [&str; 12] = {
     let mut codes = [""; 12];
     let mut i = 0;
     while i < OAuthError::ALL.len() {
@@ -115,7 +119,7 @@ impl Provider for Ecitizen {
     const OPERATIONS: &'static [&'static str] = OPERATIONS;
     const VARIANTS: &'static [VariantSpec] = &[];
     const DEFAULT_SCENARIO: Option<&'static str> = Some(include_str!("default-scenario.toml"));
-    const FAULT_ERRORS: &'static [&'static str] = &FAULT_ERRORS;
+    const FAULTS: &'static [&'static str] = &FAULTS;
 
     type World = World;
     type State = State;

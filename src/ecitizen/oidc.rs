@@ -183,7 +183,7 @@ mod tests {
         let token = IssuedToken {
             token: "48wJCHeJpUpeGUrDsLXc1AC8gzhgn7HX".into(),
             issued_at: t0(),
-            expires_at: t0() + TimeDelta::seconds(3600),
+            expires_at: crate::clock::after(t0(), TimeDelta::seconds(3600)),
         };
         let user = UserInfoResponse::from_user(world.user(1).unwrap(), UserInfoKeys::Seed, true);
         (oidc.id_token(ISSUER, &authorization, &user, &token).unwrap(), token)

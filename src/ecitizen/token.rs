@@ -331,7 +331,7 @@ pub(crate) fn respond(redeemed: Redeemed, world: &World, oidc: &Oidc, issuer: &s
     } else {
         None
     };
-    let lifetime = u64::try_from((token.expires_at - now).num_seconds()).unwrap_or(0);
+    let lifetime = u64::try_from(token.expires_at.signed_duration_since(now).num_seconds()).unwrap_or(0);
     let response = TokenResponse {
         access_token: token.token.clone(),
         token_type: "bearer",

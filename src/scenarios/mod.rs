@@ -14,6 +14,10 @@
 //! The format is documented in `scenarios/README.md`; [`catalogue`] holds
 //! the scenarios shipped in `scenarios/`.
 
+// Time, money and counts from outside: every computation here saturates or
+// is checked, and the lint keeps it so.
+#![warn(clippy::arithmetic_side_effects)]
+
 pub(crate) mod doc;
 mod rules;
 
@@ -65,6 +69,32 @@ pub(crate) fn default() -> Arc<Scenario> {
             })
         })
         .clone()
+}
+
+/// The most scenarios a tenant may have loaded at once.
+pub(crate) const MAX_SCENARIOS: usize = 64;
+
+/// The most rules and rate limits a tenant's loaded scenarios may hold in
+/// all: every request is matched against them in turn.
+pub(crate) const MAX_RULES: usize = 1_000;
+
+/// Checks that a tenant's loaded scenarios stay within [`MAX_SCENARIOS`]
+/// and [`MAX_RULES`]; the error says which limit and by how much.
+pub(crate) fn check_limits<'a>(loaded: impl IntoIterator<Item = &'a Scenario>) -> Result<(), String> {
+    let (mut scenarios, mut rules) = (0usize, 0usize);
+    for scenario in loaded {
+        scenarios = scenarios.saturating_add(1);
+        rules = rules.saturating_add(scenario.rules.len()).saturating_add(scenario.rate_limits.len());
+    }
+    if scenarios > MAX_SCENARIOS {
+        return Err(format!("a tenant may have at most {MAX_SCENARIOS} scenarios loaded; this would make {scenarios}"));
+    }
+    if rules > MAX_RULES {
+        return Err(format!(
+            "a tenant's loaded scenarios may hold at most {MAX_RULES} rules and rate limits in all; this would make {rules}"
+        ));
+    }
+    Ok(())
 }
 
 /// The shipped scenarios, by name.
@@ -191,14 +221,14 @@ mod tests {
             Scenario::parse(&format!("[[rules]]\n{when}fault = {{ error = \"{error}\" }}\n"), "f.toml")
         };
         let declaring: Vec<_> =
-            crate::providers::ProviderId::ALL.into_iter().filter(|p| !p.fault_errors().is_empty()).collect();
+            crate::providers::ProviderId::ALL.into_iter().filter(|p| !p.faults().is_empty()).collect();
         assert!(!declaring.is_empty(), "some provider declares its own fault errors");
         for p in declaring {
-            for error in p.fault_errors() {
+            for error in p.faults() {
                 assert!(rule(Some(p.name()), error).is_ok(), "{error} of {}", p.name());
                 assert!(rule(None, error).is_ok(), "{error} without a provider");
                 for other in crate::providers::ProviderId::ALL.into_iter().filter(|o| *o != p) {
-                    if !other.fault_errors().contains(error) && !NAMED_ERRORS.contains(error) {
+                    if !other.faults().contains(error) && !NAMED_ERRORS.contains(error) {
                         let err = rule(Some(other.name()), error).unwrap_err().to_string();
                         assert!(err.contains("fault.error"), "{err}");
                     }

@@ -292,7 +292,7 @@ pub(crate) type At<'a> = dyn Fn(std::ops::Range<usize>, String) -> ScenarioError
 fn resolve_rule(rule: RuleDoc, scenario: &str, idx: usize, at: &At<'_>) -> Result<Rule, ScenarioError> {
     let label = match &rule.name {
         Some(n) => format!("{scenario}#{n}"),
-        None => format!("{scenario}#{}", idx + 1),
+        None => format!("{scenario}#{}", idx.saturating_add(1)),
     };
     let when = resolve_when(rule.when, at)?;
     let outcome = rule.outcome.map(|o| resolve_outcome(o, at)).transpose()?;
@@ -420,14 +420,15 @@ fn is_error_code(code: &str) -> bool {
         && code.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
 }
 
-/// The error names providers declare for `fault.error`: the rule's
-/// provider's, or every provider's when the rule names none.
-fn provider_errors(provider: Option<&str>) -> Vec<&'static str> {
-    ProviderId::ALL
-        .into_iter()
-        .filter(|p| provider.is_none_or(|name| name == p.name()))
-        .flat_map(|p| p.fault_errors().iter().copied())
-        .collect()
+/// The named errors a rule's `fault.error` may choose: the common ones, then
+/// the rule's provider's own, or every provider's when the rule names none.
+fn named_errors(provider: Option<&str>) -> impl Iterator<Item = &'static str> + '_ {
+    NAMED_ERRORS.iter().copied().chain(
+        ProviderId::ALL
+            .into_iter()
+            .filter(move |p| provider.is_none_or(|name| name == p.name()))
+            .flat_map(|p| p.faults().iter().copied()),
+    )
 }
 
 fn resolve_fault(fault: FaultDoc, provider: Option<&str>, at: &At<'_>) -> Result<Fault, ScenarioError> {
@@ -435,10 +436,8 @@ fn resolve_fault(fault: FaultDoc, provider: Option<&str>, at: &At<'_>) -> Result
         Some(e) => {
             let span = e.span();
             let e = e.into_inner();
-            let declared = provider_errors(provider);
-            if !NAMED_ERRORS.contains(&e.as_str()) && !is_error_code(&e) && !declared.contains(&e.as_str()) {
-                let mut named: Vec<&str> = NAMED_ERRORS.to_vec();
-                named.extend(declared);
+            if !named_errors(provider).any(|n| n == e) && !is_error_code(&e) {
+                let named: Vec<&str> = named_errors(provider).collect();
                 return Err(at(
                     span,
                     format!(
@@ -609,7 +608,7 @@ fn default_name(origin: &str) -> String {
 /// `line N, column M` of a byte offset.
 fn line_of(text: &str, offset: usize) -> String {
     let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let line = before.matches('\n').count().saturating_add(1);
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()).saturating_add(1);
     format!("line {line}, column {column}:")
 }

@@ -11,13 +11,14 @@ use secrecy::SecretString;
 
 use super::timeline::{Event, Timeline};
 use super::Limits;
-use crate::callbacks::CallbackJob;
-use crate::ids::IdGen;
+use crate::callbacks::{CallbackJob, Reply};
+use crate::ids::{IdGen, Secrets};
+use crate::journal::Acknowledgement;
 use crate::ledger::{Account, Ledger, Money};
 use crate::markets::{Currency, Market};
 use crate::provider::Registered;
 use crate::providers::{States, World};
-use crate::scenarios::{Decision, Facts, LimitError, RateLimit, ScenarioSet};
+use crate::scenarios::{Decision, Facts, RateLimit, ScenarioSet};
 use crate::world::Common;
 
 /// Everything about a tenant that changes, behind one lock: the core and
@@ -37,8 +38,9 @@ impl TenantState {
         limits: Limits,
         scenarios: ScenarioSet,
         now: DateTime<Utc>,
+        secrets: Secrets,
     ) -> TenantState {
-        let mut core = Core::new(world.common.clone(), seed, tenant_id, limits, scenarios, now);
+        let mut core = Core::new(world.common.clone(), seed, tenant_id, limits, scenarios, now, secrets);
         let providers = States::new(&mut core, world);
         TenantState { core, providers }
     }
@@ -49,7 +51,7 @@ impl TenantState {
         let dropped = self.core.timeline.len();
         let world = self.providers.worlds(self.core.world.clone());
         let scenarios = std::mem::take(&mut self.core.scenarios);
-        *self = TenantState::new(&world, seed, tenant_id, self.core.limits, scenarios, now);
+        *self = TenantState::new(&world, seed, tenant_id, self.core.limits, scenarios, now, self.core.secrets_mode);
         dropped
     }
 }
@@ -73,6 +75,14 @@ pub struct Core {
     pub held: Vec<CallbackJob>,
     /// The secret callbacks are signed with, when the world asks for signing.
     pub signing_secret: Option<SecretString>,
+    /// Where this tenant's secrets come from.
+    secrets_mode: Secrets,
+    /// The generator of secrets when they come from the operating system;
+    /// seeded secrets come from `ids`, in the order they always did.
+    secret_ids: Option<IdGen>,
+    /// Providers' judgements of receivers' answers, by journal sequence
+    /// number, waiting to be written beside their attempts ([`Core::judge`]).
+    pub acknowledgements: Vec<(u64, Acknowledgement)>,
 }
 
 /// One token bucket: tokens left and when it was last refilled.
@@ -90,6 +100,7 @@ impl Core {
         limits: Limits,
         scenarios: ScenarioSet,
         now: DateTime<Utc>,
+        secrets_mode: Secrets,
     ) -> Core {
         let mut ledger = Ledger::new(limits.ledger_history);
         for currency in Currency::ALL {
@@ -100,9 +111,13 @@ impl Core {
             ledger.open(Account::customer(c.market, &c.msisdn), c.market.currency(), c.opening_balance);
         }
         let mut ids = IdGen::new(seed, tenant_id);
+        let mut secret_ids = (secrets_mode == Secrets::Random).then(IdGen::from_entropy);
         let signing_secret = world.callbacks.signing.then(|| match &world.callbacks.signing_secret {
             Some(secret) => secret.clone(),
-            None => SecretString::from(format!("whsec_{}", STANDARD.encode(ids.alnum(32)))),
+            None => {
+                let generator = secret_ids.as_mut().unwrap_or(&mut ids);
+                SecretString::from(format!("whsec_{}", STANDARD.encode(generator.alnum(32))))
+            }
         });
         Core {
             world,
@@ -115,6 +130,19 @@ impl Core {
             buckets: HashMap::new(),
             held: Vec::new(),
             signing_secret,
+            secrets_mode,
+            secret_ids,
+            acknowledgements: Vec::new(),
+        }
+    }
+
+    /// The generator secrets (tokens, rotated consumer secrets and
+    /// passkeys) are drawn from: the operating system's randomness on a
+    /// shared deployment, else the tenant's seeded identifiers.
+    pub fn secrets(&mut self) -> &mut IdGen {
+        match self.secret_ids {
+            Some(ref mut generator) => generator,
+            None => &mut self.ids,
         }
     }
 
@@ -135,15 +163,17 @@ impl Core {
     }
 
     /// Takes one token from every bucket that limits this app's operation;
-    /// the first empty bucket refuses the request. Runs under the tenant
-    /// lock, so N concurrent requests against capacity C let exactly C pass.
+    /// the first empty bucket refuses the request, and is returned so the
+    /// provider can word its refusal with the bucket's numbers. Runs under
+    /// the tenant lock, so N concurrent requests against capacity C let
+    /// exactly C pass.
     pub fn take_token(
         &mut self,
         app: &str,
         provider: &'static str,
         operation: &'static str,
         now: DateTime<Utc>,
-    ) -> Result<(), LimitError> {
+    ) -> Result<(), RateLimit> {
         let limits: Vec<RateLimit> = self
             .world
             .rate_limits
@@ -157,15 +187,15 @@ impl Core {
                 .buckets
                 .entry((app.to_owned(), provider, operation, idx))
                 .or_insert(Bucket { tokens: limit.initial, refilled_at: now });
-            let elapsed = u64::try_from((now - bucket.refilled_at).num_milliseconds()).unwrap_or(0);
-            let periods = elapsed / limit.period_ms.max(1);
+            let elapsed = u64::try_from(now.signed_duration_since(bucket.refilled_at).num_milliseconds()).unwrap_or(0);
+            let periods = elapsed.checked_div(limit.period_ms).unwrap_or(0);
             if periods > 0 {
                 bucket.tokens = limit.capacity.min(bucket.tokens.saturating_add(periods.saturating_mul(limit.refill)));
                 let advanced = i64::try_from(periods.saturating_mul(limit.period_ms)).unwrap_or(i64::MAX);
                 bucket.refilled_at = crate::clock::after_ms(bucket.refilled_at, advanced);
             }
             if bucket.tokens == 0 {
-                return Err(limit.error);
+                return Err(limit.clone());
             }
         }
         for idx in 0..limits.len() {
@@ -194,6 +224,13 @@ impl Core {
                 self.ledger.transfer("OPENING", "Opening balance", at, &Account::Outside(currency), &account, opening);
         }
         opening
+    }
+
+    /// Journals a provider's judgement of a receiver's answer (an
+    /// acknowledgement contract met or not) beside the attempt it answers;
+    /// the scheduler writes it once the tenant's lock is released.
+    pub fn judge(&mut self, reply: &Reply, accepted: bool, remark: Option<String>) {
+        self.acknowledgements.push((reply.attempt_seq, Acknowledgement { accepted, remark }));
     }
 
     /// The subscriber's display names (first, middle, last).

@@ -14,6 +14,10 @@
 //! recorded; the scheduler task wakes up for the earliest due event of every
 //! tenant whose clock is the system clock.
 
+// Time, money and counts from outside: every computation here saturates or
+// is checked, and the lint keeps it so.
+#![warn(clippy::arithmetic_side_effects)]
+
 mod core;
 mod grants;
 mod timeline;
@@ -31,6 +35,7 @@ pub(crate) use timeline::Event;
 pub(crate) use wakeups::Wakeups;
 
 use crate::clock::Clock;
+use crate::ids::Secrets;
 use crate::journal::Journal;
 use crate::provider::Registered;
 use crate::providers::{ProviderId, World};
@@ -49,12 +54,20 @@ pub struct Limits {
     pub ledger_history: usize,
     /// Finished transactions kept per provider for queries.
     pub transactions: usize,
+    /// Bytes each journal may hold (bodies, paths and diagnoses are cut
+    /// first); the oldest entries go beyond it.
+    pub journal_bytes: usize,
+    /// Tenants the sandbox holds at once, the default one included.
+    pub max_tenants: usize,
 }
 
 pub struct Tenant {
     pub id: String,
     pub clock: Clock,
     pub journal: Journal,
+    /// The token that opens this tenant's own admin views (and no other's),
+    /// set when the sandbox's admin API requires a token.
+    admin_token: std::sync::OnceLock<secrecy::SecretString>,
     seed: u64,
     state: Mutex<TenantState>,
     wakeups: Arc<Wakeups>,
@@ -94,6 +107,16 @@ impl Tenant {
         self.clock.now()
     }
 
+    /// The tenant's own admin token, if it has one.
+    pub fn admin_token(&self) -> Option<&secrecy::SecretString> {
+        self.admin_token.get()
+    }
+
+    /// Gives the tenant its own admin token (once; later calls change nothing).
+    pub fn set_admin_token(&self, token: secrecy::SecretString) {
+        let _ = self.admin_token.set(token);
+    }
+
     /// One provider's part of the tenant's world as it stands.
     pub fn world_of<P: Registered>(&self) -> Arc<P::World> {
         self.with::<P, _>(|_, mine| P::world(mine).clone())
@@ -130,6 +153,8 @@ pub enum TenantError {
     KeyTaken { provider: &'static str, key: String, tenant: String },
     #[error("the default tenant cannot be deleted")]
     Default,
+    #[error("the sandbox holds {0} tenants, its limit (--max-tenants); delete one first")]
+    TooMany(usize),
 }
 
 /// All tenants, and the indexes that route requests to them.
@@ -144,13 +169,21 @@ pub struct Tenants {
     pub wakeups: Arc<Wakeups>,
     seed: u64,
     limits: Limits,
+    secrets: Secrets,
 }
 
 /// Token count below which expired tokens are not worth purging.
 const MIN_PURGE_THRESHOLD: usize = 10_000;
 
 impl Tenants {
-    pub fn new(seed: u64, world: World, clock: Clock, limits: Limits, scenarios: ScenarioSet) -> Tenants {
+    pub fn new(
+        seed: u64,
+        world: World,
+        clock: Clock,
+        limits: Limits,
+        scenarios: ScenarioSet,
+        secrets: Secrets,
+    ) -> Tenants {
         let tenants = Tenants {
             tenants: RwLock::new(HashMap::new()),
             routes: RwLock::new(HashMap::new()),
@@ -160,6 +193,7 @@ impl Tenants {
             wakeups: Arc::new(Wakeups::default()),
             seed,
             limits,
+            secrets,
         };
         // The default world's keys cannot collide with an empty registry.
         let _ = tenants.create(DEFAULT_TENANT, world, clock, scenarios);
@@ -181,10 +215,17 @@ impl Tenants {
             return Err(TenantError::BadId(id.chars().take(80).collect()));
         }
         let keys = world.routing_keys();
+        // The state is built before anything is registered, so a failure
+        // (or a bug) while building it leaves no half-made tenant behind.
+        let now = clock.now();
+        let state = TenantState::new(&world, self.seed, id, self.limits, scenarios, now, self.secrets);
         let mut tenants = self.tenants.write().unwrap_or_else(|e| e.into_inner());
         let mut routes = self.routes.write().unwrap_or_else(|e| e.into_inner());
         if tenants.contains_key(id) {
             return Err(TenantError::Exists(id.to_owned()));
+        }
+        if tenants.len() >= self.limits.max_tenants.max(1) {
+            return Err(TenantError::TooMany(tenants.len()));
         }
         for (provider, key) in &keys {
             if let Some(owner) = routes.get(&(*provider, key.clone())) {
@@ -198,13 +239,13 @@ impl Tenants {
         for (provider, key) in keys {
             routes.insert((provider, key), id.to_owned());
         }
-        let now = clock.now();
         let tenant = Arc::new(Tenant {
             id: id.to_owned(),
             clock,
-            journal: Journal::new(self.limits.journal_entries),
+            journal: Journal::new(self.limits.journal_entries, self.limits.journal_bytes),
+            admin_token: std::sync::OnceLock::new(),
             seed: self.seed,
-            state: Mutex::new(TenantState::new(&world, self.seed, id, self.limits, scenarios, now)),
+            state: Mutex::new(state),
             wakeups: self.wakeups.clone(),
         });
         tenants.insert(id.to_owned(), tenant.clone());
@@ -245,12 +286,17 @@ impl Tenants {
     /// A fresh tenant id: `tenant-1`, `tenant-2`, ... (skipping taken ones).
     pub fn next_id(&self) -> String {
         loop {
-            let n = self.id_counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            let n = self.id_counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed).saturating_add(1);
             let id = format!("tenant-{n}");
             if self.get(&id).is_none() {
                 return id;
             }
         }
+    }
+
+    /// Where secrets come from in this sandbox.
+    pub fn secrets(&self) -> Secrets {
+        self.secrets
     }
 
     pub fn count(&self) -> usize {

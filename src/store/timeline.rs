@@ -23,6 +23,10 @@ pub enum Event {
     ReleaseHeld { callback_id: String, copy: u32 },
     /// A receiver answered a callback whose answer matters.
     Reply { reply_to: ReplyTo, reply: Reply },
+    /// Panics when it falls due: proves that supervision contains a bug in
+    /// one tenant's event (tests only).
+    #[cfg(test)]
+    Fail(&'static str),
 }
 
 /// A tenant's due events in time order; ties keep insertion order, so
@@ -35,7 +39,7 @@ pub struct Timeline {
 
 impl Timeline {
     pub fn schedule(&mut self, at: DateTime<Utc>, event: Event) {
-        self.seq += 1;
+        self.seq = self.seq.wrapping_add(1);
         self.events.insert((at, self.seq), event);
     }
 
@@ -50,6 +54,11 @@ impl Timeline {
             due.push((at, event));
         }
         due
+    }
+
+    /// Every pending event with its time, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (DateTime<Utc>, &Event)> {
+        self.events.iter().map(|((at, _), event)| (*at, event))
     }
 
     pub fn earliest(&self) -> Option<DateTime<Utc>> {

@@ -9,6 +9,10 @@
 //! The embedded default world works with zero configuration; a world file
 //! merges over it entry by entry, or replaces it with `replace_default = true`.
 
+// Time, money and counts from outside: every computation here saturates or
+// is checked, and the lint keeps it so.
+#![warn(clippy::arithmetic_side_effects)]
+
 use std::collections::BTreeMap;
 
 use secrecy::SecretString;
@@ -221,7 +225,7 @@ pub(crate) fn upsert<T>(base: &mut Vec<T>, overlay: Vec<T>, key: impl Fn(&T) -> 
 pub(crate) fn amount(value: Option<f64>, what: &str, origin: &str) -> Result<Money, WorldError> {
     match value {
         None => Ok(Money(0)),
-        Some(a) if (0.0..MAX_AMOUNT).contains(&a) => Ok(Money::from_decimal(a)),
+        Some(a) if (0.0..=MAX_AMOUNT).contains(&a) => Ok(Money::from_decimal(a)),
         Some(a) => Err(WorldError::invalid(origin, format!("{what}: {a} must be an amount from 0 to {MAX_AMOUNT}"))),
     }
 }

@@ -83,14 +83,14 @@ async fn waiting_for_a_callback_that_never_comes_times_out_with_408() {
 async fn refused_requests_are_journaled_with_a_diagnosis() {
     let app = spawn().await;
     let mut body = app.stk_body("254708374149", 1);
-    body["AccountReference"] = json!("THIRTEEN-CHAR");
+    body["Amount"] = json!(0);
     let (status, _) = app.stk_push(&body).await;
     assert_eq!(status.as_u16(), 400);
     let (_, journal) = app.admin_get("/requests?errors=true").await;
     let entry = &journal["requests"][0];
     assert_eq!(entry["error_code"], "400.002.02");
     assert_eq!(entry["path"], "/mpesa/stkpush/v1/processrequest");
-    assert!(entry["diagnosis"].as_str().unwrap().contains("at most 12"), "{entry}");
+    assert!(entry["diagnosis"].as_str().unwrap().contains("not a positive number"), "{entry}");
     assert!(entry["request_id"].as_str().is_some());
 }
 

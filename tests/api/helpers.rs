@@ -5,6 +5,7 @@ use std::time::Duration;
 use pesa_sandbox::config::ClockMode;
 use pesa_sandbox::Credentials;
 use pesa_sandbox::{Config, Sandbox};
+use proptest::prelude::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use wiremock::MockServer;
@@ -14,6 +15,22 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 
 /// The default world with customers who answer quickly.
 pub const FAST_WORLD: &str = "[daraja]\nstk_answer_delay_ms = 20\n";
+
+/// Any JSON value a request field may hold: every type, long and short
+/// strings, digits, empty and nested containers (for property tests that
+/// send bodies to every route).
+pub fn any_json_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+        ".{0,40}".prop_map(Value::from),
+        "[0-9]{1,14}".prop_map(Value::from),
+        Just(json!([])),
+        Just(json!({ "nested": [1, "x"] })),
+    ]
+}
 
 pub struct TestApp {
     pub sandbox: Sandbox,

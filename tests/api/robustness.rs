@@ -13,7 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use wiremock::matchers::method;
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::helpers::{spawn_config, FAST_WORLD, PATIENCE};
+use crate::helpers::{any_json_value, spawn_config, FAST_WORLD, PATIENCE};
 
 fn fast() -> Config {
     Config::local().with_seed(7).with_world_toml(FAST_WORLD).unwrap()
@@ -232,21 +232,8 @@ const FIELDS: &[&str] = &[
     "OriginatorConversationID",
 ];
 
-fn json_value() -> impl Strategy<Value = Value> {
-    prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
-        ".{0,40}".prop_map(Value::from),
-        "[0-9]{1,14}".prop_map(Value::from),
-        Just(json!([])),
-        Just(json!({ "nested": [1, "x"] })),
-    ]
-}
-
 fn body() -> impl Strategy<Value = (Vec<u8>, Option<&'static str>)> {
-    let object = proptest::collection::btree_map(prop::sample::select(FIELDS), json_value(), 0..12)
+    let object = proptest::collection::btree_map(prop::sample::select(FIELDS), any_json_value(), 0..12)
         .prop_map(|m| serde_json::to_vec(&m).unwrap());
     let bytes = proptest::collection::vec(any::<u8>(), 0..300);
     let content_type = prop::option::of(prop::sample::select(vec![

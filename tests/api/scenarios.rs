@@ -146,7 +146,14 @@ async fn spike_arrest_refuses_a_second_query_within_a_second() {
     let (status, _) = app.stk_query(&id).await;
     assert_eq!(status.as_u16(), 500, "pending");
     let (status, err) = app.stk_query(&id).await;
-    assert_daraja_error(status, &err, 500, "500.003.02", "Error Occurred: Spike Arrest Violation");
+    assert_eq!(status.as_u16(), 429, "Apigee's spike arrest, as the live gateway answers: {err}");
+    assert_eq!(
+        err,
+        json!({ "fault": {
+            "faultstring": "Spike arrest violation. Allowed rate : MessageRate{messagesPerPeriod=1, periodInMicroseconds=1000000, maxBurstMessageCount=1.0}",
+            "detail": { "errorcode": "policies.ratelimit.SpikeArrestViolation" }
+        } })
+    );
     app.advance_ms(1000).await;
     let (status, body) = app.stk_query(&id).await;
     assert_eq!(status, StatusCode::OK, "a token came back after a second: {body}");

@@ -1,7 +1,6 @@
 //! B2C (v1, v3, B2Pochi): the business pays a customer from its utility account.
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use super::settle::*;
 use super::ApiRequest;
@@ -9,7 +8,7 @@ use crate::clock::eat;
 use crate::daraja::ids;
 use crate::daraja::records::{Party, RecordKind};
 use crate::daraja::results::api_result_desc;
-use crate::daraja::wire;
+use crate::daraja::wire::{Item, Scalar};
 use crate::daraja::{accounts, State};
 use crate::ledger::OrgAccount;
 use crate::markets::Market;
@@ -59,30 +58,19 @@ pub(super) fn execute(core: &mut Core, mine: &mut State, request: &ApiRequest, a
         at,
     );
     let completed = eat(at).format("%d.%m.%Y %H:%M:%S").to_string();
-    Executed {
-        code: ResultCode::Number(0),
-        desc: api_result_desc(&ResultCode::Number(0)).to_owned(),
-        receipt: Some(receipt.clone()),
-        parameters: vec![
-            ("TransactionAmount", Some(wire::amount_value(amount))),
-            ("TransactionReceipt", Some(json!(receipt))),
-            ("ReceiverPartyPublicName", Some(json!(public_name))),
-            ("TransactionCompletedDateTime", Some(json!(completed))),
-            (
-                "B2CUtilityAccountAvailableFunds",
-                Some(money_value(balance(core, &request.party_a, OrgAccount::Utility))),
-            ),
-            (
-                "B2CWorkingAccountAvailableFunds",
-                Some(money_value(balance(core, &request.party_a, OrgAccount::Working))),
-            ),
-            ("B2CRecipientIsRegisteredCustomer", Some(json!("Y"))),
-            (
-                "B2CChargesPaidAccountAvailableFunds",
-                Some(money_value(balance(core, &request.party_a, OrgAccount::ChargesPaid))),
-            ),
+    let funds = |account| Scalar::decimal(balance(core, &request.party_a, account));
+    Executed::success(
+        api_result_desc(&ResultCode::Number(0)),
+        Some(receipt.clone()),
+        vec![
+            Item::new("TransactionAmount", Scalar::amount(amount)),
+            Item::text("TransactionReceipt", receipt),
+            Item::text("ReceiverPartyPublicName", public_name),
+            Item::text("TransactionCompletedDateTime", completed),
+            Item::new("B2CUtilityAccountAvailableFunds", funds(OrgAccount::Utility)),
+            Item::new("B2CWorkingAccountAvailableFunds", funds(OrgAccount::Working)),
+            Item::text("B2CRecipientIsRegisteredCustomer", "Y"),
+            Item::new("B2CChargesPaidAccountAvailableFunds", funds(OrgAccount::ChargesPaid)),
         ],
-        reference: Vec::new(),
-        reason: None,
-    }
+    )
 }

@@ -1,12 +1,15 @@
 //! Account balance: the shortcode's accounts in the real `AccountBalance` string format.
+//!
+//! As captured (2026): a leading `ActionType`, the balance string, and a
+//! numeric `BOCompletedTime`; as the portal's sample (`result_shape =
+//! "documentation"`): the balance string and a string `BOCompletedTime`.
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use super::settle::*;
 use super::ApiRequest;
-use crate::clock::eat;
 use crate::daraja::results::api_result_desc;
+use crate::daraja::wire::{Item, Scalar};
 use crate::daraja::State;
 use crate::ledger::{Money, OrgAccount};
 use crate::scenarios::ResultCode;
@@ -26,15 +29,21 @@ pub(super) fn execute(core: &mut Core, mine: &mut State, request: &ApiRequest, a
         line("Organization Settlement Account", Money(0)),
     ]
     .join("&");
-    Executed {
-        code: ResultCode::Number(0),
-        desc: api_result_desc(&ResultCode::Number(0)).to_owned(),
-        receipt: None,
-        parameters: vec![
-            ("AccountBalance", Some(json!(accounts))),
-            ("BOCompletedTime", Some(json!(crate::crypto::lnm::format_timestamp(eat(at))))),
-        ],
-        reference: Vec::new(),
-        reason: None,
+    let completed = completed_time(at);
+    match request.variants.documented_results {
+        true => Executed::success(
+            "The service request is processed successfully",
+            None,
+            vec![Item::text("AccountBalance", accounts), Item::text("BOCompletedTime", completed)],
+        ),
+        false => Executed::success(
+            api_result_desc(&ResultCode::Number(0)),
+            None,
+            vec![
+                Item::text("ActionType", "AccountBalance"),
+                Item::text("AccountBalance", accounts),
+                Item::new("BOCompletedTime", Scalar::digits(&completed)),
+            ],
+        ),
     }
 }

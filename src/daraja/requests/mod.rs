@@ -10,6 +10,10 @@
 //! preceded by a `QueueTimeOutURL` notification).
 //! A wrong credential or a missing role is not a synchronous error: like
 //! production, the request is accepted and the result says `2001` or `21`.
+//! The acknowledgement puts `ConversationID` first for B2C and B2Pochi and
+//! `OriginatorConversationID` first for the others, as captured. A test
+//! organisation (`600xxx`) the world lacks is created on first use
+//! ([`super::organisations`]).
 
 mod b2b;
 mod b2c;
@@ -26,16 +30,18 @@ pub(crate) use settle::{customer_public_name, org_public_name, settle};
 use std::collections::HashMap;
 
 use axum::extract::State as AxumState;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 
 use super::error::{DarajaError, ErrorKind};
 use super::extract::{Authed, BodyProblem, JsonObject};
 use super::ids;
 use super::operators::{self, Refusal};
+use super::organisations;
+use super::products::{self, Api};
 use super::scenario::{delayed, gate, Gate, Variants};
-use super::wire::RequestAck;
+use super::shapes::Shape;
+use super::wire::{self, B2cAck, RequestAck};
 use super::world::Role;
 use super::{Daraja, Due, State};
 use crate::app_state::AppState;
@@ -116,9 +122,12 @@ impl ApiKind {
         }
     }
 
-    /// B2B, tax and balance results carry codes as strings in the documentation.
-    fn codes_as_text(self) -> bool {
-        matches!(self, ApiKind::B2b | ApiKind::TaxRemittance | ApiKind::AccountBalance)
+    /// The API product it belongs to.
+    fn api(self) -> Api {
+        match self {
+            ApiKind::B2c { pochi: true, .. } => Api::B2pochi,
+            _ => Api::Mpesa,
+        }
     }
 }
 
@@ -205,7 +214,8 @@ async fn accept(
     body: Result<JsonObject, BodyProblem>,
     kind: ApiKind,
 ) -> Result<Response, DarajaError> {
-    app.callbacks.admit().await;
+    app.callbacks.admit(&auth.tenant).await;
+    products::require(&auth, kind.api())?;
     let body = body.map_err(|p| p.into_error(kind.first_field()))?.0;
     let decision = match gate(&auth.tenant, &auth.consumer_key, kind.operation(), Some(&body)) {
         Gate::Pass(decision) => decision,
@@ -219,7 +229,19 @@ async fn accept(
     let (ack, diagnosis) = auth
         .tenant
         .with::<Daraja, _>(|core, mine| register(core, mine, parsed, kind, &decrypted, now, decision.as_ref()))?;
-    let mut response = delayed(Json(ack).into_response(), decision.as_ref());
+    let answer = match kind {
+        ApiKind::B2c { .. } => wire::reply(
+            Shape::B2cAck,
+            &B2cAck {
+                conversation_id: ack.conversation_id,
+                originator_conversation_id: ack.originator_conversation_id,
+                response_code: ack.response_code,
+                response_description: ack.response_description,
+            },
+        ),
+        _ => wire::reply(Shape::RequestAck, &ack),
+    };
+    let mut response = delayed(answer, decision.as_ref());
     if let Some(d) = diagnosis {
         response.extensions_mut().insert(Diagnosis(d));
     }
@@ -245,12 +267,18 @@ fn register(
             ));
         }
     }
+    organisations::ensure(core, mine, &parsed.party_a);
+    if matches!(kind, ApiKind::B2b | ApiKind::TaxRemittance) {
+        if let Some(receiver) = &parsed.party_b {
+            organisations::ensure(core, mine, receiver);
+        }
+    }
     let world = mine.world.clone();
     let conversation_id = ids::conversation_id(&mut core.ids, now);
     let originator_conversation_id =
         parsed.client_originator_id.clone().unwrap_or_else(|| ids::originator_conversation_id(&mut core.ids));
 
-    let refusal = operators::authorize(
+    let verdict = operators::authorize(
         &mut mine.operators,
         &world,
         &parsed.initiator,
@@ -258,8 +286,11 @@ fn register(
         kind.role(),
         &parsed.party_a,
         now,
-    )
-    .err();
+    );
+    let (refusal, note) = match verdict {
+        Ok(note) => (None, note),
+        Err(refusal) => (Some(refusal), None),
+    };
     let outcome = decision.and_then(|d| d.outcome.as_ref());
     let (planned, outcome_reason) = match (&refusal, outcome) {
         (Some(Refusal { result_code, diagnosis }), _) => {
@@ -310,11 +341,12 @@ fn register(
     mine.requests.by_conversation.insert(conversation_id.clone(), request);
     core.schedule::<Daraja>(settles_at, Due::SettleRequest { conversation_id: conversation_id.clone() });
     let ack = RequestAck {
-        conversation_id,
         originator_conversation_id,
+        conversation_id,
         response_code,
-        response_description: "Accept the service request successfully.".into(),
+        response_description: "Accept the service request successfully.",
     };
-    let diagnosis = refusal.map(|r| format!("accepted, but the result will be {}: {}", r.result_code, r.diagnosis));
+    let diagnosis =
+        refusal.map(|r| format!("accepted, but the result will be {}: {}", r.result_code, r.diagnosis)).or(note);
     Ok((ack, diagnosis))
 }

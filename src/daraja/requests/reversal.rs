@@ -1,15 +1,13 @@
 //! Reversal: a customer payment or a B2B returned to its payer, once.
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use super::settle::*;
 use super::ApiRequest;
-use crate::clock::eat;
 use crate::daraja::ids;
 use crate::daraja::records::{RecordKind, RecordStatus};
 use crate::daraja::results::api_result_desc;
-use crate::daraja::wire;
+use crate::daraja::wire::{Item, Scalar};
 use crate::daraja::{accounts, State};
 use crate::ledger::{Money, OrgAccount};
 use crate::scenarios::ResultCode;
@@ -80,20 +78,17 @@ pub(super) fn execute(core: &mut Core, mine: &mut State, request: &ApiRequest, a
         r.linked_receipt = Some(original_id.clone());
     }
     let utility = balance(core, &request.party_a, OrgAccount::Utility);
-    Executed {
-        code: ResultCode::Number(0),
-        desc: api_result_desc(&ResultCode::Number(0)).to_owned(),
-        receipt: Some(receipt),
-        parameters: vec![
-            ("DebitAccountBalance", Some(json!(format!("Utility Account|KES|{utility}|{utility}|0.00|0.00")))),
-            ("Amount", Some(wire::amount_value(original.amount))),
-            ("TransCompletedTime", Some(wire_number(&crate::crypto::lnm::format_timestamp(eat(at))))),
-            ("OriginalTransactionID", Some(json!(original_id))),
-            ("Charge", Some(json!(0.0))),
-            ("CreditPartyPublicName", Some(json!(credit.public_name))),
-            ("DebitPartyPublicName", Some(json!(debit.public_name))),
+    Executed::success(
+        api_result_desc(&ResultCode::Number(0)),
+        Some(receipt),
+        vec![
+            Item::text("DebitAccountBalance", format!("Utility Account|KES|{utility}|{utility}|0.00|0.00")),
+            Item::new("Amount", Scalar::amount(original.amount)),
+            Item::new("TransCompletedTime", Scalar::digits(&completed_time(at))),
+            Item::text("OriginalTransactionID", original_id),
+            Item::new("Charge", Scalar::Decimal(0.0)),
+            Item::text("CreditPartyPublicName", credit.public_name),
+            Item::text("DebitPartyPublicName", debit.public_name),
         ],
-        reference: Vec::new(),
-        reason: None,
-    }
+    )
 }

@@ -2,12 +2,15 @@
 //! provider-neutral tests that use Daraja as their example) share.
 
 mod c2b;
+mod fidelity;
 pub(crate) mod money;
 mod mpesa_client;
 mod oauth;
 mod pull_qr_statement;
+mod shapes;
 mod stk_push;
 mod stk_query;
+mod vocabulary;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -28,17 +31,33 @@ pub fn lnm_password(shortcode: &str, passkey: &str, timestamp: &str) -> String {
 pub const PASSKEY: &str = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919";
 
 impl TestApp {
-    pub async fn token(&self) -> String {
-        let res = self
-            .http
+    /// Asks for a token as an app, whatever the answer.
+    pub async fn token_response(&self, consumer_key: &str, consumer_secret: &str) -> reqwest::Response {
+        self.http
             .get(self.url("/oauth/v1/generate?grant_type=client_credentials"))
-            .basic_auth(&self.creds.daraja.consumer_key, Some(&self.creds.daraja.consumer_secret))
+            .basic_auth(consumer_key, Some(consumer_secret))
             .send()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// A token of the given app.
+    pub async fn token_of(&self, consumer_key: &str, consumer_secret: &str) -> String {
+        let res = self.token_response(consumer_key, consumer_secret).await;
         assert_eq!(res.status(), StatusCode::OK);
         let body: Value = res.json().await.unwrap();
         body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A token of the default tenant's first app.
+    pub async fn token(&self) -> String {
+        self.token_of(&self.creds.daraja.consumer_key, &self.creds.daraja.consumer_secret).await
+    }
+
+    /// Replaces the default tenant's loaded scenarios with one document.
+    pub async fn put_scenario(&self, scenario: &str) {
+        let res = self.http.put(self.url("/__sandbox/scenarios")).body(scenario.to_owned()).send().await.unwrap();
+        assert!(res.status().is_success(), "{}", res.text().await.unwrap());
     }
 
     /// A valid STK push body for the default paybill, paid by `msisdn`,

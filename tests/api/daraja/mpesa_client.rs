@@ -362,7 +362,7 @@ async fn a_day_in_the_life_of_a_paybill_adds_up() {
         .await
         .expect("balance accepted");
     let balance = result_of(&app, &balance.conversation_id).await;
-    let accounts = balance["ResultParameters"]["ResultParameter"][0]["Value"].as_str().unwrap().to_owned();
+    let accounts = crate::daraja::money::param(&balance, "AccountBalance").as_str().unwrap().to_owned();
     // 250,000 + 1,000 + 2,500 + 700 - 1,200 - 2,500 refunded.
     assert!(accounts.contains("Utility Account|KES|250500.00|250500.00|0.00|0.00"), "{accounts}");
     assert_eq!(app.balance_of_msisdn(customers[0]).await, "99000.00");

@@ -39,7 +39,7 @@ async fn a_settled_push_reports_its_result_code_as_a_string() {
         body,
         json!({
             "ResponseCode": "0",
-            "ResponseDescription": "The service request has been accepted successsfully",
+            "ResponseDescription": "The service request has been accepted successfully",
             "MerchantRequestID": paid["MerchantRequestID"],
             "CheckoutRequestID": paid["CheckoutRequestID"],
             "ResultCode": "0",
@@ -48,7 +48,7 @@ async fn a_settled_push_reports_its_result_code_as_a_string() {
     );
     let (_, body) = app.stk_query(cancelled["CheckoutRequestID"].as_str().unwrap()).await;
     assert_eq!(body["ResultCode"], "1032");
-    assert_eq!(body["ResultDesc"], "Request cancelled by user.");
+    assert_eq!(body["ResultDesc"], "Request cancelled by user");
 }
 
 #[tokio::test]

@@ -220,3 +220,29 @@ async fn a_reset_forgets_logins_but_keeps_users_changed_at_runtime() {
     let (_, user) = app.admin_send(reqwest::Method::GET, "/users/2", None).await;
     assert_eq!(user["first_name"], "Wambui");
 }
+
+#[tokio::test]
+async fn the_users_come_a_page_at_a_time_by_id() {
+    let app = spawn().await;
+    let (_, all) = app.admin_send(reqwest::Method::GET, "/users", None).await;
+    assert_eq!(all["next_after"], Value::Null, "one page holds the default world");
+    let every: Vec<u64> = all["users"].as_array().unwrap().iter().map(|u| u["id"].as_u64().unwrap()).collect();
+    let mut paged = Vec::new();
+    let mut path = "/users?limit=4".to_owned();
+    loop {
+        let (status, page) = app.admin_send(reqwest::Method::GET, &path, None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let users = page["users"].as_array().unwrap();
+        assert!(users.len() <= 4);
+        paged.extend(users.iter().map(|u| u["id"].as_u64().unwrap()));
+        match page["next_after"].as_u64() {
+            Some(after) => path = format!("/users?limit=4&after={after}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged, every, "the pages add up to the whole list, in id order");
+    for bad in ["/users?limit=0", "/users?limit=10001", "/users?after=x", "/users?colour=red"] {
+        let (status, body) = app.admin_send(reqwest::Method::GET, bad, None).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_request")), "{bad}");
+    }
+}

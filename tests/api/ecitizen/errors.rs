@@ -304,14 +304,24 @@ async fn unknown_paths_and_methods_under_ecitizens_prefixes_get_phoenixs_error_b
 }
 
 #[tokio::test]
-async fn daraja_keeps_its_paths_next_to_ecitizens() {
+async fn daraja_and_pesaflow_keep_their_paths_next_to_ecitizens() {
     let app = spawn().await;
     assert!(!app.token().await.is_empty(), "/oauth/v1/generate is still Daraja's");
-    // Pesaflow's future token path is not eCitizen's: it gets the fallback envelope.
-    let res = app.http.post(app.url("/api/oauth/generate/token")).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    let body: Value = res.json().await.unwrap();
-    assert!(body.get("errors").is_none() || !body["errors"].is_object(), "not eCitizen's envelope: {body}");
+    // Pesaflow's token path shares `/api/oauth/` with eCitizen's introspection:
+    // a wrong secret gets Pesaflow's 401, not an OAuth error.
+    let res = app
+        .http
+        .post(app.url("/api/oauth/generate/token"))
+        .json(&json!({ "key": "PesaflowSandboxKey", "secret": "wrong" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.json::<Value>().await.unwrap(), json!({ "status": 401, "message": "Unauthorized" }));
+    // And eCitizen's introspection right beside it is still eCitizen's.
+    let res = app.http.post(app.url("/api/oauth/token/introspect")).form(&[("token", "unknown")]).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap(), json!({ "active": false }));
 }
 
 #[tokio::test]

@@ -16,7 +16,8 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 
 use super::{no_redirects, Answer, CALLBACK, CLIENT, PUBLIC_CLIENT, SECRET};
-use crate::helpers::{spawn, TestApp};
+use crate::helpers::{spawn, spawn_config, TestApp};
+use pesa_sandbox::Config;
 
 /// eCitizen's own claims, as a relying party would declare them to read
 /// them from the ID token and the user info.
@@ -34,7 +35,12 @@ impl AdditionalClaims for EcitizenClaims {}
 /// Follows the authorization URL the relying party built, as a browser
 /// would, but without one: one GET, whose redirect carries the code.
 async fn visit(url: &str) -> Answer {
-    let res = no_redirects().get(url).send().await.unwrap();
+    visit_with(&no_redirects(), url).await
+}
+
+/// [`visit`] with a given HTTP client (one that trusts the test CA, say).
+async fn visit_with(browser: &reqwest::Client, url: &str) -> Answer {
+    let res = browser.get(url).send().await.unwrap();
     let status = res.status();
     if status == reqwest::StatusCode::FOUND {
         let location = res.headers()[reqwest::header::LOCATION].to_str().unwrap().to_owned();
@@ -68,6 +74,17 @@ type Rp = CoreClient<
 /// Logs `hint` in through the client's authorization URL with
 /// `prompt=none`, and exchanges the code with its PKCE verifier.
 async fn login_headless(client: &Rp, hint: &str) -> (openidconnect::core::CoreTokenResponse, Nonce) {
+    login_headless_with(client, hint, &no_redirects(), &rp_http()).await
+}
+
+/// [`login_headless`] with given HTTP clients for the browser and the
+/// relying party.
+async fn login_headless_with(
+    client: &Rp,
+    hint: &str,
+    browser: &reqwest::Client,
+    rp: &openidconnect::reqwest::Client,
+) -> (openidconnect::core::CoreTokenResponse, Nonce) {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, _, nonce) = client
         .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
@@ -75,12 +92,12 @@ async fn login_headless(client: &Rp, hint: &str) -> (openidconnect::core::CoreTo
         .set_login_hint(LoginHint::new(hint.into()))
         .add_prompt(CoreAuthPrompt::None)
         .url();
-    let code = visit(url.as_str()).await.redirect().param("code").unwrap().to_owned();
+    let code = visit_with(browser, url.as_str()).await.redirect().param("code").unwrap().to_owned();
     let tokens = client
         .exchange_code(AuthorizationCode::new(code))
         .unwrap()
         .set_pkce_verifier(verifier)
-        .request_async(&rp_http())
+        .request_async(rp)
         .await
         .unwrap_or_else(|e| panic!("the code exchange fails: {e:?}"));
     (tokens, nonce)
@@ -210,4 +227,37 @@ async fn a_relying_party_reaching_the_sandbox_by_another_name_gets_that_issuer()
     assert_eq!(doc["issuer"], format!("http://sandbox.test:{port}"));
     assert_eq!(doc["token_endpoint"], format!("http://sandbox.test:{port}/oauth/access-token"));
     assert_eq!(doc["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+}
+
+#[tokio::test]
+async fn over_https_an_unmodified_relying_party_sees_an_https_issuer_and_verifies_its_id_token() {
+    let app = spawn_config(Config::local().with_test_tls()).await;
+    let https = app.sandbox.https_url().expect("HTTPS is served");
+    let ca = reqwest::Certificate::from_pem(pesa_sandbox::tls::CA_PEM.as_bytes()).expect("the test CA parses");
+    let loopback = app.sandbox.addr();
+    // The relying party (and the "browser") trust the test CA, and
+    // `localhost` is the sandbox.
+    let rp = openidconnect::reqwest::ClientBuilder::new()
+        .no_proxy()
+        .add_root_certificate(ca)
+        .resolve("localhost", loopback)
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(https.clone()).unwrap(), &rp)
+        .await
+        .expect("discovery and the JWKS load over HTTPS");
+    assert_eq!(metadata.issuer().as_str(), https, "the issuer is the HTTPS origin the client used");
+    assert_eq!(metadata.token_endpoint().map(|u| u.as_str().to_owned()), Some(format!("{https}/oauth/access-token")));
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(CLIENT.into()),
+        Some(ClientSecret::new(SECRET.into())),
+    )
+    .set_redirect_uri(RedirectUrl::new(CALLBACK.into()).unwrap());
+    let (tokens, nonce) = login_headless_with(&client, "2", &rp, &rp).await;
+    let id_token = tokens.id_token().expect("an ID token");
+    let claims = id_token.claims(&client.id_token_verifier(), &nonce).expect("the ID token verifies through the JWKS");
+    assert_eq!(claims.issuer().as_str(), https);
+    assert_eq!(claims.subject().as_str(), "2");
 }
