@@ -41,6 +41,7 @@ pub mod daraja;
 pub(crate) mod fields;
 pub mod fuzzing;
 pub(crate) mod gate;
+pub(crate) mod handset;
 pub(crate) mod http;
 pub(crate) mod httpauth;
 pub(crate) mod ids;
