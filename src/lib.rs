@@ -43,6 +43,7 @@ pub(crate) mod ecitizen;
 pub(crate) mod fields;
 pub mod fuzzing;
 pub(crate) mod gate;
+pub(crate) mod handset;
 pub(crate) mod http;
 pub(crate) mod httpauth;
 pub(crate) mod ids;
