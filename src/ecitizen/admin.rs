@@ -24,7 +24,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::world::{resolve_user, User, UserDoc, World};
+use super::world::{resolve_user, User, UserDoc, World, MAX_USERS};
 use super::{Ecitizen, State as EcitizenState, NAME};
 use crate::admin::{page_size, query, too_many, AdminError, TenantRef};
 use crate::app_state::AppState;
@@ -78,10 +78,6 @@ impl From<&User> for UserView {
         }
     }
 }
-
-/// The most users a tenant's world may hold through the admin API: every
-/// login page lists them, and the world is cloned when one changes.
-pub(crate) const MAX_USERS: usize = 10_000;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

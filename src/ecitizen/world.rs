@@ -178,6 +178,11 @@ pub(crate) struct WorldError {
     pub message: String,
 }
 
+/// The most users a tenant's world may hold, from a world document or the
+/// admin API: every login page lists them, and the world is cloned when one
+/// changes.
+pub(crate) const MAX_USERS: usize = 10_000;
+
 impl WorldError {
     fn new(path: impl Into<String>, message: impl Into<String>) -> WorldError {
         WorldError { path: path.into(), message: message.into() }
@@ -429,6 +434,12 @@ impl World {
             let user = resolve_user(user)?;
             users.insert(user.id, user);
         }
+        if users.len() > MAX_USERS {
+            return Err(WorldError::new(
+                "users",
+                format!("{} users is too many: a world holds at most {MAX_USERS}", users.len()),
+            ));
+        }
 
         let mut clients: Vec<Client> = Vec::new();
         for client in doc.clients {
@@ -633,6 +644,16 @@ mod tests {
 
     fn with(fragment: &str) -> Result<World, WorldError> {
         World::from_overlays(&[WorldDoc::parse_fragment(fragment)?])
+    }
+
+    #[test]
+    fn a_world_with_more_users_than_the_cap_is_refused() {
+        let user =
+            |id: usize| format!("[[ecitizen.users]]\nid = {id}\nid_number = \"{id}\"\nemail = \"u{id}@example.com\"\n");
+        let doc: String = (1..=MAX_USERS + 1).map(user).collect();
+        let err = with(&doc).unwrap_err();
+        assert_eq!(err.path, "users");
+        assert!(err.message.contains("at most 10000"), "{}", err.message);
     }
 
     #[test]
