@@ -1,12 +1,11 @@
 //! The whole SSO flow with an unmodified OpenID Connect relying party, and
 //! no sockets: the `openidconnect` crate builds the authorization URL, and
 //! its HTTP calls (token, user info, introspection) go to a function that
-//! serves them with this module tree's pure functions, the way the handlers
-//! will.
+//! serves them with this module tree's pure functions, as the handlers do.
 //!
-//! This proves the pure layer end to end before any handler exists; the
-//! in-process HTTP tests repeat it over a real socket once the provider is
-//! wired.
+//! This proves the pure layer end to end on its own, so a failure here points
+//! at the protocol rather than at HTTP; `tests/api/ecitizen/` repeats the
+//! flow over a real socket.
 
 use std::cell::RefCell;
 use std::convert::Infallible;
