@@ -12,16 +12,17 @@
 //!       prompt paid, the signed notification delivered to a local receiver;
 //!   (g) the Vodafone portal's C2B with a reused bearer and with a fresh RSA-4096 one;
 //!   (h) a Vodafone OpenAPI C2B in a session (its bearer reused);
+//!   (i) an eCitizen SSO code exchange (client secret, PKCE check, an RS256 ID
+//!       token each), and (j) eCitizen token introspection;
 //!   (k) Daraja token requests alone;
-//!   (i) STK pushes whose callbacks go to a port that refuses connections, and
-//!   (j) to a receiver that accepts and never answers, each at the benchmark's
+//!   (l) STK pushes whose callbacks go to a port that refuses connections, and
+//!   (m) to a receiver that accepts and never answers, each at the benchmark's
 //!       concurrency and at 16 connections: push latency, and lost callbacks
 //!       (neither delivered nor journaled as failed);
 //!   (p) the peer, PyPI's `daraja-mock`, on the endpoints both serve (token,
 //!       STK push), installed in a virtual environment under `target/` when
 //!       `python3` and `pip` can, skipped with a note otherwise;
 //!   plus peak memory after a million STK pushes and the time from start to ready.
-//!   eCitizen's rows (an OIDC code exchange, an introspection) join here.
 //!
 //! The servers under test run as child processes (the release `pesa-sandbox`
 //! binary, and this benchmark re-executed as the echo server), so their CPU and
@@ -31,7 +32,7 @@
 //!
 //! Knobs (environment): `PESA_BENCH_REQUESTS` (per phase, default 40000),
 //! `PESA_BENCH_CONCURRENCY` (default 64), `PESA_BENCH_FRESH` (fresh-credential
-//! requests, default 2000), `PESA_BENCH_MILLION` (pushes in the memory phase,
+//! requests and eCitizen code exchanges, default 2000), `PESA_BENCH_MILLION` (pushes in the memory phase,
 //! default 1000000; 0 skips it), `PESA_BENCH_MAX_SECS` (cap per phase, default 180),
 //! `PESA_BENCH_SANDBOX_BIN` (another build of the binary, e.g. one to profile).
 //! The report is printed and written to `target/bench-report.md`.
@@ -286,12 +287,18 @@ struct Req {
     path: String,
     authorization: Option<Arc<str>>,
     body: Option<Value>,
+    /// A form-encoded body instead of JSON (eCitizen's endpoints).
+    form: Option<String>,
     brings: u64,
 }
 
 impl Req {
     fn post(path: String, authorization: &Arc<str>, body: Value, brings: u64) -> Req {
-        Req { method: "POST", path, authorization: Some(authorization.clone()), body: Some(body), brings }
+        Req { method: "POST", path, authorization: Some(authorization.clone()), body: Some(body), form: None, brings }
+    }
+
+    fn form(path: &str, form: String) -> Req {
+        Req { method: "POST", path: path.to_owned(), authorization: None, body: None, form: Some(form), brings: 0 }
     }
 }
 
@@ -330,12 +337,16 @@ impl Connection {
         if let Some(auth) = &req.authorization {
             builder = builder.header("authorization", auth.as_ref());
         }
-        let body = match &req.body {
-            Some(json) => {
+        let body = match (&req.body, &req.form) {
+            (Some(json), _) => {
                 builder = builder.header("content-type", "application/json");
                 Bytes::from(serde_json::to_vec(json).ok()?)
             }
-            None => Bytes::new(),
+            (None, Some(form)) => {
+                builder = builder.header("content-type", "application/x-www-form-urlencoded");
+                Bytes::from(form.clone())
+            }
+            (None, None) => Bytes::new(),
         };
         let res = sender.send_request(builder.body(Full::new(body)).ok()?).await;
         let Ok(res) = res else {
@@ -581,17 +592,17 @@ async fn failing_phase(
     row
 }
 
-/// (i) a receiver that refuses connections, (j) one that accepts and never
+/// (l) a receiver that refuses connections, (m) one that accepts and never
 /// answers, each at the benchmark's concurrency and at 16 connections.
 async fn failing_rows(sandbox: &Server, daraja: &Daraja, knobs: Knobs, rows: &mut Vec<Row>) {
     for concurrency in [knobs.concurrency, 16] {
-        eprintln!("(i) refusing receiver, {concurrency} connections");
-        let name = format!("(i) STK push, refusing receiver, {concurrency} conns");
+        eprintln!("(l) refusing receiver, {concurrency} connections");
+        let name = format!("(l) STK push, refusing receiver, {concurrency} conns");
         rows.push(failing_phase(&name, sandbox, daraja, knobs, concurrency, refusing_url()).await);
     }
     for concurrency in [knobs.concurrency, 16] {
-        eprintln!("(j) hanging receiver, {concurrency} connections");
-        let name = format!("(j) STK push, hanging receiver, {concurrency} conns");
+        eprintln!("(m) hanging receiver, {concurrency} connections");
+        let name = format!("(m) STK push, hanging receiver, {concurrency} conns");
         rows.push(failing_phase(&name, sandbox, daraja, knobs, concurrency, hanging_url().await).await);
     }
 }
@@ -666,17 +677,16 @@ struct Daraja {
     receiver: String,
 }
 
+/// The default tenant's credentials document.
+async fn credentials(http: &reqwest::Client, base: &str) -> Value {
+    let res = http.get(format!("{base}/__sandbox/credentials")).send().await.expect("credentials");
+    res.json().await.expect("credentials JSON")
+}
+
 impl Daraja {
     async fn connect(base: &str, receiver: &str) -> Daraja {
         let http = reqwest::Client::builder().no_proxy().build().expect("client");
-        let creds: Value = http
-            .get(format!("{base}/__sandbox/credentials"))
-            .send()
-            .await
-            .expect("credentials")
-            .json()
-            .await
-            .expect("json");
+        let creds = credentials(&http, base).await;
         let key = creds["daraja"]["consumer_key"].as_str().expect("consumer key").to_owned();
         let secret = creds["daraja"]["consumer_secret"].as_str().expect("consumer secret").to_owned();
         let token = oauth(&http, base, &key, &secret).await;
@@ -737,7 +747,7 @@ fn token_requests(d: &Daraja) -> MakeRequest {
     let basic = d.basic.clone();
     Arc::new(move |_| {
         let path = "/oauth/v1/generate?grant_type=client_credentials".to_owned();
-        Req { method: "GET", path, authorization: Some(basic.clone()), body: None, brings: 0 }
+        Req { method: "GET", path, authorization: Some(basic.clone()), body: None, form: None, brings: 0 }
     })
 }
 
@@ -748,10 +758,62 @@ fn stk_requests(d: &Daraja, tokens_every: usize) -> MakeRequest {
     Arc::new(move |i| {
         if tokens_every > 0 && i % tokens_every == 0 {
             let path = "/oauth/v1/generate?grant_type=client_credentials".to_owned();
-            return Req { method: "GET", path, authorization: Some(basic.clone()), body: None, brings: 0 };
+            return Req { method: "GET", path, authorization: Some(basic.clone()), body: None, form: None, brings: 0 };
         }
         Req::post("/mpesa/stkpush/v1/processrequest".into(), &bearer, stk_body(&receiver, i), 1)
     })
+}
+
+// ---------------------------------------------------------------- eCitizen requests
+
+/// RFC 7636 Appendix B's pair: every bench login uses it.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const ECITIZEN_CALLBACK: &str = "http://localhost:3000/callback";
+
+/// `count` authorization codes of the default eCitizen client, logged in
+/// without a page (`prompt=none`, a `login_hint`): the setup of the code
+/// exchange phase, not measured.
+async fn ecitizen_codes(base: &str, client_id: &str, count: usize) -> Vec<String> {
+    let http =
+        reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let url = reqwest::Url::parse_with_params(
+        &format!("{base}/oauth/authorize"),
+        &[
+            ("client_id", client_id),
+            ("redirect_uri", ECITIZEN_CALLBACK),
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("state", "bench"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+            ("prompt", "none"),
+            ("login_hint", "2"),
+        ],
+    )
+    .expect("authorize URL");
+    let mut codes = Vec::with_capacity(count);
+    for _ in 0..count {
+        let res = http.get(url.clone()).send().await.expect("authorize");
+        let location = res.headers().get("location").and_then(|l| l.to_str().ok()).expect("a redirect").to_owned();
+        let location = reqwest::Url::parse(&location).expect("a URL");
+        codes.push(location.query_pairs().find(|(k, _)| k == "code").expect("a code").1.into_owned());
+    }
+    codes
+}
+
+/// The guide's token request for one code.
+fn exchange_form(client_id: &str, secret: &str, code: &str) -> String {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.extend_pairs([
+        ("client_id", client_id),
+        ("client_secret", secret),
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", ECITIZEN_CALLBACK),
+        ("code_verifier", VERIFIER),
+    ]);
+    form.finish()
 }
 
 // ---------------------------------------------------------------- Pesaflow requests
@@ -820,6 +882,7 @@ async fn run(knobs: Knobs) -> String {
                 path: "/echo".into(),
                 authorization: None,
                 body: Some(body.clone()),
+                form: None,
                 brings: 0,
             }),
         )
@@ -914,15 +977,7 @@ async fn run(knobs: Knobs) -> String {
     );
 
     eprintln!("(e) Pesaflow checkout, (f) checkout with its notification");
-    let creds: Arc<Value> = Arc::new(
-        http.get(format!("{}/__sandbox/credentials", daraja.base))
-            .send()
-            .await
-            .expect("credentials")
-            .json()
-            .await
-            .expect("json"),
-    );
+    let creds: Arc<Value> = Arc::new(credentials(&http, &daraja.base).await);
     rows.push(
         phase(
             "(e) Pesaflow checkout",
@@ -947,6 +1002,7 @@ async fn run(knobs: Knobs) -> String {
     );
 
     vodafone_rows(&sandbox, knobs, &mut rows).await;
+    ecitizen_rows(&sandbox, knobs, &mut rows).await;
 
     // Tokens only, for the side-by-side: this many revoke the bearer the
     // phases above used, so the phases below fetch their own.
@@ -1006,14 +1062,7 @@ fn vodafone_bearer(public: &rsa::RsaPublicKey, secret: &str, rng: &mut rand::rng
 /// and (h) an OpenAPI call in a session, all answered synchronously.
 async fn vodafone_rows(sandbox: &Server, knobs: Knobs, rows: &mut Vec<Row>) {
     let http = reqwest::Client::builder().no_proxy().build().expect("client");
-    let creds: Value = http
-        .get(format!("{}/__sandbox/credentials", sandbox.base))
-        .send()
-        .await
-        .expect("credentials")
-        .json()
-        .await
-        .expect("credentials JSON");
+    let creds = credentials(&http, &sandbox.base).await;
     let vodafone = &creds["vodafone"];
     let public = pesa_sandbox::crypto::spki::from_base64(vodafone["public_key"].as_str().unwrap_or_default())
         .expect("the published Vodafone key");
@@ -1087,6 +1136,54 @@ async fn vodafone_rows(sandbox: &Server, knobs: Knobs, rows: &mut Vec<Row>) {
     );
 }
 
+/// (i) eCitizen code exchanges, each code fetched first (not measured), and
+/// (j) introspection of one live token.
+async fn ecitizen_rows(sandbox: &Server, knobs: Knobs, rows: &mut Vec<Row>) {
+    eprintln!("(i) eCitizen code exchange, (j) introspection");
+    let http = reqwest::Client::builder().no_proxy().build().expect("client");
+    let creds = credentials(&http, &sandbox.base).await;
+    let client_id = creds["ecitizen"]["client_id"].as_str().expect("client id").to_owned();
+    let secret = creds["ecitizen"]["client_secret"].as_str().expect("client secret").to_owned();
+    // A code lives ten minutes and a tenant keeps 10,000: the phase takes
+    // `fresh` of them, fetched first.
+    let codes = ecitizen_codes(&sandbox.base, &client_id, knobs.fresh.min(10_000)).await;
+    let forms: Arc<Vec<String>> = Arc::new(codes.iter().map(|code| exchange_form(&client_id, &secret, code)).collect());
+    rows.push(
+        phase(
+            "(i) eCitizen code exchange",
+            sandbox,
+            knobs,
+            forms.len(),
+            None,
+            Arc::new(move |i| Req::form("/oauth/access-token", forms[i % forms.len()].clone())),
+        )
+        .await,
+    );
+    let code = ecitizen_codes(&sandbox.base, &client_id, 1).await.remove(0);
+    let tokens: Value = http
+        .post(format!("{}/oauth/access-token", sandbox.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(exchange_form(&client_id, &secret, &code))
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("token JSON");
+    let introspect: Arc<str> = format!("token={}", tokens["access_token"].as_str().expect("access token")).into();
+    rows.push(
+        phase(
+            "(j) eCitizen introspection",
+            sandbox,
+            knobs,
+            knobs.requests,
+            None,
+            Arc::new(move |_| Req::form("/api/oauth/token/introspect", introspect.to_string())),
+        )
+        .await,
+    );
+}
+
 fn render(
     rows: &[Row],
     million: Option<&Row>,
@@ -1141,7 +1238,7 @@ fn render(
     }
     let _ = writeln!(
         out,
-        "\nLost: callbacks neither delivered nor journaled as failed (for (i) and (j), failed at once or after the timeout counts as journaled)."
+        "\nLost: callbacks neither delivered nor journaled as failed (for (l) and (m), failed at once or after the timeout counts as journaled)."
     );
     let by_name = |prefix: &str| rows.iter().find(|r| r.name.starts_with(prefix));
     match &peer {
@@ -1185,6 +1282,14 @@ fn render(
             out,
             "A Vodafone call with a fresh RSA-4096 bearer costs {:.2} ms more server CPU than one with a reused bearer (the decryption the digest cache saves).",
             (fresh.cpu_per_request_us() - reused.cpu_per_request_us()) / 1000.0,
+        );
+    }
+    if let (Some(stk), Some(exchange)) = (by_name("(b)"), by_name("(i) eCitizen code exchange")) {
+        let _ = writeln!(
+            out,
+            "An eCitizen code exchange costs {:.2} ms of server CPU ({:.1}× an STK push), most of it the RS256 signature of its ID token.",
+            exchange.cpu_per_request_us() / 1000.0,
+            exchange.cpu_per_request_us() / stk.cpu_per_request_us().max(1e-9),
         );
     }
     if let Some(m) = million {

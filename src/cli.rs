@@ -9,13 +9,13 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::crypto::secure_hash::{self, HashEncoding, HashKey, Recipe};
-use crate::crypto::{credential, keys, lnm};
+use crate::crypto::{credential, keys, lnm, pkce};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "pesa-sandbox",
     version,
-    about = "A stateful local fake of Safaricom Daraja and friends",
+    about = "A stateful local fake of Safaricom Daraja, eCitizen SSO and friends",
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
@@ -44,6 +44,9 @@ pub enum Command {
     /// Pesaflow helpers.
     #[command(subcommand)]
     Pesaflow(PesaflowCommand),
+    /// eCitizen SSO helpers.
+    #[command(subcommand)]
+    Ecitizen(EcitizenCommand),
     /// Print the test CA that `--tls` serving chains to (make clients trust it).
     TlsCa,
 }
@@ -102,6 +105,17 @@ pub enum PesaflowCommand {
         /// b64hex (what the live server accepts), hex, b64raw or b64raw-lowercase.
         #[arg(long, default_value = "b64hex")]
         encoding: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EcitizenCommand {
+    /// Print a PKCE pair (RFC 7636, S256) as `name=value` lines: a fresh,
+    /// unguessable verifier and its challenge, or the challenge of `--verifier`.
+    Pkce {
+        /// 43 to 128 characters of A-Z a-z 0-9 - . _ ~
+        #[arg(long)]
+        verifier: Option<String>,
     },
 }
 
@@ -288,6 +302,16 @@ pub fn run_helper(command: &Command, out: &mut impl std::io::Write) -> anyhow::R
             let public = keys::public_key_from_certificate(&pem)?;
             writeln!(out, "{}", credential::encrypt(&public, password.as_bytes(), &mut rand::rngs::OsRng)?)?;
         }
+        Command::Ecitizen(EcitizenCommand::Pkce { verifier }) => {
+            let pair = match verifier {
+                Some(verifier) => pkce::PkcePair::from_verifier(verifier)
+                    .map_err(|problem| anyhow::anyhow!("--verifier {problem}"))?,
+                None => pkce::PkcePair::generate(&mut rand::rngs::OsRng),
+            };
+            writeln!(out, "code_verifier={}", pair.verifier)?;
+            writeln!(out, "code_challenge={}", pair.challenge)?;
+            writeln!(out, "code_challenge_method={}", pkce::ChallengeMethod::S256.as_str())?;
+        }
         Command::Pesaflow(PesaflowCommand::Hash { recipe, values, key, secret, encoding }) => {
             let names: Vec<&str> = Recipe::ALL.iter().map(|r| r.name()).collect();
             let recipe = Recipe::from_name(recipe)
@@ -336,11 +360,14 @@ pub fn banner(sandbox: &crate::Sandbox) -> String {
          \x20 Daraja base URL:  {base}\n\
          \x20 consumer key:     {key}  (secret and passkeys: {base}/__sandbox/credentials)\n\
          \x20 certificate:      {base}/__sandbox/keys/daraja.pem\n\
+         \x20 eCitizen SSO:     {discovery}  (client {client})\n\
          \x20 seed:             {seed}  (replay this run with --seed {seed}){admin}\n\
          \x20 Vodafone portal:  {base}/ipg/v1x/  (API key {vodafone_key}; public key: {base}/__sandbox/vodafone/public-key)\n\
          \x20 Vodafone OpenAPI: {base}/sandbox/ipg/v2/{{market}}/{https}{also}",
         version = env!("CARGO_PKG_VERSION"),
         key = creds.daraja.consumer_key,
+        discovery = creds.ecitizen.discovery_url,
+        client = creds.ecitizen.client_id,
         vodafone_key = creds.vodafone.api_key,
         https = match sandbox.https_url() {
             Some(url) => format!("\n  HTTPS:            {url}  (test CA: {base}/__sandbox/tls/ca.pem)"),

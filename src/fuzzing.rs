@@ -721,6 +721,203 @@ pub fn accepted_pesaflow_checkout(data: &[u8]) -> Option<String> {
     CheckoutRequest::parse(&params, CheckoutPath::Iframe, FieldNames::Lenient).ok().map(|c| c.bill_ref_number)
 }
 
+/// The eCitizen part of the default world, resolved once.
+fn ecitizen_world() -> &'static crate::ecitizen::world::World {
+    static WORLD: OnceLock<std::sync::Arc<crate::ecitizen::world::World>> = OnceLock::new();
+    WORLD.get_or_init(|| World::default_world().ecitizen.clone())
+}
+
+/// The ID-token signer, loaded once.
+fn ecitizen_oidc() -> &'static crate::ecitizen::oidc::Oidc {
+    static OIDC: OnceLock<crate::ecitizen::oidc::Oidc> = OnceLock::new();
+    // The committed key is checked by unit tests; it always loads.
+    OIDC.get_or_init(|| crate::ecitizen::oidc::Oidc::from_committed_key().expect("the committed key loads"))
+}
+
+/// The secret of the default eCitizen client, which no diagnosis may show.
+const ECITIZEN_SECRET: &str = "PesaSandboxEcitizenSecret";
+/// RFC 7636 Appendix B's verifier: the fuzz targets' codes are bound to its challenge.
+const ECITIZEN_VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+/// An eCitizen authorization request: the input is a query string, checked
+/// as `GET /oauth/authorize` checks it (and as the login form's body). A
+/// request that passes is bound to a registered redirect URI; a refusal
+/// redirects only to one, and the login page for it renders.
+pub fn ecitizen_authorize(data: &[u8]) {
+    use crate::ecitizen::authorize::{self, Interaction};
+    use crate::ecitizen::error::Render;
+    use crate::ecitizen::wire::{AuthorizeQuery, LoginForm};
+    if data.len() > MAX_INPUT_LEN {
+        return;
+    }
+    let world = ecitizen_world();
+    let registered = |location: &str| {
+        world.clients.iter().flat_map(|c| c.redirect_uris.iter()).any(|uri| location.starts_with(uri.as_str()))
+    };
+    let check_refusal = |refused: &crate::ecitizen::error::EcitizenError| {
+        if let Render::Redirect { location } = &refused.render {
+            assert!(registered(location), "a refusal redirects only to a registered URI: {location}");
+        }
+        let _ = refused.to_response();
+    };
+    match authorize::check(&AuthorizeQuery::parse(data), world) {
+        Ok(request) => {
+            let client = world.client(&request.client_id);
+            assert!(
+                client.is_some_and(|c| c.has_redirect_uri(&request.redirect_uri)),
+                "the redirect URI is registered"
+            );
+            assert!(registered(&request.success_location("code")), "a code goes only to a registered URI");
+            match authorize::interaction(&request, world) {
+                Ok(Interaction::Page { selected }) => {
+                    let html = crate::ecitizen::page::login_page(&crate::ecitizen::page::LoginPage {
+                        action: "/oauth/authorize",
+                        client_name: "fuzz",
+                        scope: &request.scope,
+                        hidden: request.hidden_fields(),
+                        users: world.users.values().collect(),
+                        selected,
+                    });
+                    assert!(!html.contains("<script"), "request text is escaped on the page");
+                }
+                Ok(Interaction::Approve { user_id }) => assert!(world.user(user_id).is_some()),
+                Err(refused) => check_refusal(&refused),
+            }
+        }
+        Err(refused) => check_refusal(&refused),
+    }
+    match authorize::decision(&LoginForm::parse(data), world) {
+        Ok((request, _)) => assert!(registered(&request.success_location("code"))),
+        Err(refused) => check_refusal(&refused),
+    }
+}
+
+/// An eCitizen token request: the input's first line is the `Authorization`
+/// header, the rest the form body, where `{code}` stands for a live code
+/// (bound to the default client, its first redirect URI and RFC 7636
+/// Appendix B's challenge). No refusal's diagnosis shows the code, the
+/// client secret or the verifier; an exchange that succeeds answers a
+/// token whose ID token verifies.
+pub fn ecitizen_token_form(data: &[u8]) {
+    let _ = accepted_ecitizen_token_form(data);
+}
+
+/// The client of an [`ecitizen_token_form`] input whose exchange succeeds
+/// in full (for checking that seeds reach past the first check).
+pub fn accepted_ecitizen_token_form(data: &[u8]) -> Option<String> {
+    use crate::crypto::pkce::{ChallengeMethod, PkcePair};
+    use crate::ecitizen::grants::{Authorization, Grants, StoredChallenge};
+    use crate::ecitizen::{token, wire::TokenForm};
+    if data.len() > MAX_INPUT_LEN {
+        return None;
+    }
+    let world = ecitizen_world();
+    let now = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH + chrono::TimeDelta::days(20_000);
+    let mut ids = crate::ids::IdGen::new(0, "fuzz");
+    let mut grants = Grants::default();
+    let pair = PkcePair::from_verifier(ECITIZEN_VERIFIER).ok()?;
+    let code = grants.issue_code(
+        &mut ids,
+        Authorization {
+            client_id: "PesaSandboxEcitizenClient".into(),
+            redirect_uri: "http://localhost:3000/callback".into(),
+            user_id: 1,
+            scope: "openid".into(),
+            nonce: None,
+            challenge: Some(StoredChallenge { challenge: pair.challenge, method: ChallengeMethod::S256 }),
+            auth_time: now,
+        },
+        now,
+        600,
+    );
+    let input = text(data).replace("{code}", &code);
+    let (header, body) = input.split_once('\n').unwrap_or(("", input.as_str()));
+    let header = (!header.is_empty()).then_some(header.as_bytes());
+    let form = TokenForm::parse(body.as_bytes());
+    let echoed: String =
+        [&form.client_id, &form.redirect_uri, &form.grant_type].iter().filter_map(|p| p.usable()).collect();
+    let no_leak = |diagnosis: &str| {
+        for secret in [code.as_str(), ECITIZEN_SECRET, ECITIZEN_VERIFIER] {
+            assert!(echoed.contains(secret) || !diagnosis.contains(secret), "a diagnosis shows a credential");
+        }
+    };
+    let request = match token::parse(&form, header, world.settings.error_statuses) {
+        Ok(request) => request,
+        Err(refused) => {
+            no_leak(&refused.diagnosis);
+            return None;
+        }
+    };
+    match token::exchange(&request, world, &mut grants, &mut ids, ecitizen_oidc(), "http://fuzz", now) {
+        Ok(done) => {
+            assert!(grants.live_token(&done.response.access_token, now).is_some(), "the token is live");
+            if let Some(jwt) = &done.response.id_token {
+                assert!(ecitizen_id_token_claims(jwt).is_some(), "the ID token verifies");
+            }
+            Some(done.client_id)
+        }
+        Err(refused) => {
+            no_leak(&refused.error.diagnosis);
+            None
+        }
+    }
+}
+
+/// Whether the text after an [`ecitizen_bearer`] input's first line is an
+/// ID token the sandbox signed (for checking the seeds).
+pub fn verified_ecitizen_id_token(data: &[u8]) -> bool {
+    let input = text(data);
+    let (_, rest) = input.split_once('\n').unwrap_or(("", &input));
+    ecitizen_id_token_claims(rest.trim()).is_some()
+}
+
+/// The claims of an ID token the sandbox signed, if its signature verifies.
+fn ecitizen_id_token_claims(jwt: &str) -> Option<Value> {
+    let jwk = ecitizen_oidc().jwks().keys.into_iter().next()?;
+    let key = jsonwebtoken::DecodingKey::from_rsa_components(&jwk.n, &jwk.e).ok()?;
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    jsonwebtoken::decode::<Value>(jwt, &key, &validation).ok().map(|data| data.claims)
+}
+
+/// Bearer tokens and JWTs: the input's first line is the `Authorization`
+/// header and the rest a query string, read as user info reads them; the
+/// rest is also an introspection form, and a JWT checked against the
+/// ID-token key (a token the sandbox signed verifies, anything else is
+/// refused, nothing panics).
+pub fn ecitizen_bearer(data: &[u8]) {
+    use crate::ecitizen::grants::Grants;
+    use crate::ecitizen::resource;
+    use crate::ecitizen::wire::{IntrospectForm, UserInfoQuery};
+    use crate::ecitizen::world::UserInfoErrors;
+    if data.len() > MAX_INPUT_LEN {
+        return;
+    }
+    let world = ecitizen_world();
+    let now = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH + chrono::TimeDelta::days(20_000);
+    let input = text(data);
+    let (header, rest) = input.split_once('\n').unwrap_or(("", &input));
+    let header = (!header.is_empty()).then_some(header.as_bytes());
+    let grants = Grants::default();
+    for mode in [UserInfoErrors::Seed, UserInfoErrors::Rfc6750] {
+        let query = UserInfoQuery::parse(rest.as_bytes());
+        if let Ok(token) = resource::bearer_token(&query, header, mode) {
+            assert!(!token.is_empty(), "a token is never empty");
+            assert!(resource::userinfo(token, world, &grants, now).is_err(), "no token is live in empty grants");
+        }
+    }
+    let form = IntrospectForm::parse(rest.as_bytes());
+    if let Ok(answer) = resource::introspect(&form, world, &grants, now) {
+        let json = serde_json::to_string(&answer).unwrap_or_default();
+        assert_eq!(json, r#"{"active":false}"#, "an unknown token is inactive");
+    }
+    let _ = jsonwebtoken::decode_header(rest.trim());
+    if let Some(claims) = ecitizen_id_token_claims(rest.trim()) {
+        assert!(claims.get("iss").is_some(), "only the sandbox's ID tokens verify, and they have an issuer");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -728,12 +925,15 @@ mod tests {
     #[test]
     fn every_target_accepts_empty_and_oversized_inputs() {
         let oversized = vec![b'{'; MAX_INPUT_LEN + 1];
-        let targets: [fn(&[u8]); 15] = [
+        let targets: [fn(&[u8]); 18] = [
             world_numbers,
             scenario_numbers,
             admin_body,
             pesaflow_form,
             pesaflow_secure_hash,
+            ecitizen_authorize,
+            ecitizen_token_form,
+            ecitizen_bearer,
             daraja_result_request,
             callback_security,
             daraja_stk_push,

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::{Body, HttpBody};
 use axum::extract::{Request, State};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -200,6 +201,40 @@ pub(crate) async fn middleware(State(app): State<AppState>, mut request: Request
         std::future::pending::<()>().await;
     }
     response
+}
+
+/// Why a request body could not be read as a provider expects it.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// The body's content type is another: as it came (`"text/plain"`, quoted), or `missing`.
+    ContentType(String),
+    TooLarge,
+    Unreadable(String),
+}
+
+/// Reads a request's body when its content type is `mime` (compared without
+/// case and parameters, so `application/json; charset=utf-8` is JSON); each
+/// provider words the refusal in its own envelope.
+pub(crate) async fn body_of_type<S: Send + Sync>(
+    request: Request,
+    state: &S,
+    mime: &str,
+) -> Result<axum::body::Bytes, BodyError> {
+    use axum::extract::FromRequest;
+    let content_type = request.headers().get(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let matches = content_type
+        .as_deref()
+        .is_some_and(|ct| ct.split(';').next().is_some_and(|found| found.trim().eq_ignore_ascii_case(mime)));
+    if !matches {
+        return Err(BodyError::ContentType(content_type.map_or_else(|| "missing".into(), |ct| format!("{ct:?}"))));
+    }
+    axum::body::Bytes::from_request(request, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            BodyError::TooLarge
+        } else {
+            BodyError::Unreadable(rejection.body_text())
+        }
+    })
 }
 
 /// Header values must be visible ASCII; anything else becomes `?`, and long

@@ -14,15 +14,16 @@
 //! * `app`: the `Sandbox` handle and the router; `app_state`: what handlers reach.
 //! * `provider`: what a provider is (the seam); `providers`: the registry, the one place naming them all.
 //! * `daraja`: Safaricom Daraja; `vodafone`: Vodafone/Vodacom M-Pesa (the Mozambique portal and the
-//!   multi-market OpenAPI); `pesaflow`: eCitizen's Pesaflow payments (one folder per provider;
-//!   providers never import each other).
+//!   multi-market OpenAPI); `pesaflow`: eCitizen's Pesaflow payments; `ecitizen`: the eCitizen SSO
+//!   (one folder per provider; providers never import each other).
 //! * `admin`: the `/__sandbox/` API to inspect and drive state.
 //! * `store`: tenants, their state and timelines; `ledger`: money; `markets`: subscribers and currencies;
 //!   `world`: what a tenant starts with.
 //! * `scenarios`: what happens to accepted requests; `gate`: rate limits and scripted faults;
 //!   `scheduler`: releases due events.
 //! * `callbacks`: the only code that sends HTTP; `journal`: what happened; `supervisor`: bugs caught, health.
-//! * `crypto`: RSA credentials, Lipa na M-Pesa passwords, webhook signatures; `clock`, `ids`: time and seeded ids.
+//! * `crypto`: RSA credentials, Lipa na M-Pesa passwords, webhook signatures, Pesaflow hashes, PKCE and
+//!   JWTs; `clock`, `ids`: time and seeded ids.
 //! * `http`, `server`, `fields`, `httpauth`: request plumbing shared by providers.
 //! * `cli`, `config`, `telemetry`: the binary's edge.
 
@@ -38,9 +39,11 @@ pub(crate) mod clock;
 pub mod config;
 pub mod crypto;
 pub mod daraja;
+pub(crate) mod ecitizen;
 pub(crate) mod fields;
 pub mod fuzzing;
 pub(crate) mod gate;
+pub(crate) mod handset;
 pub(crate) mod http;
 pub(crate) mod httpauth;
 pub(crate) mod ids;
@@ -66,13 +69,15 @@ pub(crate) mod world;
 // (`crypto`), Daraja's published certificate (`daraja::keys`) and the names
 // of the body shapes it emits (`daraja::shapes::NAMES`, for conformance
 // tests), Vodafone's credentials section (`vodafone::VodafoneCredentials`),
-// the HTTPS test CA (`tls`), the binary's edge (`cli`, `telemetry`) and the
+// Pesaflow's and eCitizen's credentials sections (re-exported below), the
+// HTTPS test CA (`tls`), the binary's edge (`cli`, `telemetry`) and the
 // fuzz targets' bodies (`fuzzing`).
 pub use admin::CallbackCredentials;
 pub use app::{Sandbox, ShutdownReport, StartError};
 pub use callbacks::{BreakerConfig, Destination, EngineConfig, EngineStats, UnsentCallback};
 pub use clock::Clock;
 pub use config::{ClockMode, Config};
+pub use ecitizen::credentials::{EcitizenClient, EcitizenCredentials, EcitizenTestUser, EcitizenUser};
 pub use ids::Secrets;
 pub use pesaflow::credentials::{PesaflowClient, PesaflowCredentials, PesaflowService, PesaflowTestMsisdn};
 pub use providers::Credentials;

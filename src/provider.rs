@@ -94,7 +94,9 @@ pub trait Provider: Sized + 'static {
     const VARIANTS: &'static [VariantSpec];
     /// Named errors its scenario rules' `fault.error` may choose, besides the
     /// common ones every provider renders (`spike_arrest`, `system_busy`,
-    /// `quota_violation`, `internal_error`) and raw error codes.
+    /// `quota_violation`, `internal_error`) and raw error codes with a `.` or
+    /// `-` (an OAuth code such as `temporarily_unavailable` needs naming here).
+    /// A rule naming another provider may not use them.
     const FAULTS: &'static [&'static str] = &[];
     /// Its built-in default scenario (TOML), evaluated after a tenant's
     /// loaded scenarios: the test values that produce each outcome.

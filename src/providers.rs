@@ -23,6 +23,7 @@ use crate::admin::{AdminError, CallbackCredentials};
 use crate::app_state::AppState;
 use crate::callbacks::Reply;
 use crate::daraja::{self, Daraja};
+use crate::ecitizen::{self, Ecitizen};
 use crate::http::WireError;
 use crate::ids::IdGen;
 use crate::pesaflow::{self, Pesaflow};
@@ -42,16 +43,19 @@ pub enum ProviderId {
     Daraja,
     Vodafone,
     Pesaflow,
+    Ecitizen,
 }
 
 impl ProviderId {
-    pub const ALL: [ProviderId; 3] = [ProviderId::Daraja, ProviderId::Vodafone, ProviderId::Pesaflow];
+    pub const ALL: [ProviderId; 4] =
+        [ProviderId::Daraja, ProviderId::Vodafone, ProviderId::Pesaflow, ProviderId::Ecitizen];
 
     pub fn name(self) -> &'static str {
         match self {
             ProviderId::Daraja => Daraja::NAME,
             ProviderId::Vodafone => Vodafone::NAME,
             ProviderId::Pesaflow => Pesaflow::NAME,
+            ProviderId::Ecitizen => Ecitizen::NAME,
         }
     }
 
@@ -64,6 +68,7 @@ impl ProviderId {
             ProviderId::Daraja => Daraja::PREFIXES,
             ProviderId::Vodafone => Vodafone::PREFIXES,
             ProviderId::Pesaflow => Pesaflow::PREFIXES,
+            ProviderId::Ecitizen => Ecitizen::PREFIXES,
         }
     }
 
@@ -72,6 +77,7 @@ impl ProviderId {
             ProviderId::Daraja => Daraja::OPERATIONS,
             ProviderId::Vodafone => Vodafone::OPERATIONS,
             ProviderId::Pesaflow => Pesaflow::OPERATIONS,
+            ProviderId::Ecitizen => Ecitizen::OPERATIONS,
         }
     }
 
@@ -80,6 +86,7 @@ impl ProviderId {
             ProviderId::Daraja => Daraja::VARIANTS,
             ProviderId::Vodafone => Vodafone::VARIANTS,
             ProviderId::Pesaflow => Pesaflow::VARIANTS,
+            ProviderId::Ecitizen => Ecitizen::VARIANTS,
         }
     }
 
@@ -88,6 +95,7 @@ impl ProviderId {
             ProviderId::Daraja => Daraja::FAULTS,
             ProviderId::Pesaflow => Pesaflow::FAULTS,
             ProviderId::Vodafone => Vodafone::FAULTS,
+            ProviderId::Ecitizen => Ecitizen::FAULTS,
         }
     }
 
@@ -96,6 +104,7 @@ impl ProviderId {
             ProviderId::Daraja => Daraja::DEFAULT_SCENARIO,
             ProviderId::Vodafone => Vodafone::DEFAULT_SCENARIO,
             ProviderId::Pesaflow => Pesaflow::DEFAULT_SCENARIO,
+            ProviderId::Ecitizen => Ecitizen::DEFAULT_SCENARIO,
         }
     }
 
@@ -105,6 +114,7 @@ impl ProviderId {
             ProviderId::Daraja => Daraja::bare_error(status),
             ProviderId::Vodafone => Vodafone::bare_error(status),
             ProviderId::Pesaflow => Pesaflow::bare_error(status),
+            ProviderId::Ecitizen => Ecitizen::bare_error(status),
         }
     }
 }
@@ -185,6 +195,30 @@ impl Registered for Pesaflow {
     }
 }
 
+impl Registered for Ecitizen {
+    const ID: ProviderId = ProviderId::Ecitizen;
+
+    fn state(states: &States) -> &ecitizen::State {
+        &states.ecitizen
+    }
+
+    fn state_mut(states: &mut States) -> &mut ecitizen::State {
+        &mut states.ecitizen
+    }
+
+    fn due(due: ecitizen::Due) -> Due {
+        Due::Ecitizen(due)
+    }
+
+    fn shared_part(shared: &Shared) -> &ecitizen::oidc::Oidc {
+        &shared.ecitizen
+    }
+
+    fn world_part(world: &World) -> &Arc<ecitizen::world::World> {
+        &world.ecitizen
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Paths on the one port
 
@@ -243,7 +277,7 @@ pub(crate) fn owner(path: &str) -> Option<ProviderId> {
 
 /// Every provider's API.
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().merge(Daraja::routes()).merge(Vodafone::routes()).merge(Pesaflow::routes())
+    Router::new().merge(Daraja::routes()).merge(Vodafone::routes()).merge(Pesaflow::routes()).merge(Ecitizen::routes())
 }
 
 /// Every provider's admin views, each under `/{name}` (mounted per tenant).
@@ -252,6 +286,7 @@ pub(crate) fn admin_routes() -> Router<AppState> {
         .nest(&format!("/{}", Daraja::NAME), Daraja::admin_routes())
         .nest(&format!("/{}", Vodafone::NAME), Vodafone::admin_routes())
         .nest(&format!("/{}", Pesaflow::NAME), Pesaflow::admin_routes())
+        .nest(&format!("/{}", Ecitizen::NAME), Ecitizen::admin_routes())
 }
 
 /// Daraja's admin views were served at the admin root before providers had
@@ -269,6 +304,7 @@ pub struct States {
     daraja: daraja::State,
     vodafone: vodafone::State,
     pesaflow: pesaflow::State,
+    ecitizen: ecitizen::State,
 }
 
 impl States {
@@ -278,6 +314,7 @@ impl States {
             daraja: Daraja::new_state(core, world.daraja.clone()),
             vodafone: Vodafone::new_state(core, world.vodafone.clone()),
             pesaflow: Pesaflow::new_state(core, world.pesaflow.clone()),
+            ecitizen: Ecitizen::new_state(core, world.ecitizen.clone()),
         }
     }
 
@@ -288,6 +325,7 @@ impl States {
             daraja: Daraja::world(&self.daraja).clone(),
             vodafone: Vodafone::world(&self.vodafone).clone(),
             pesaflow: Pesaflow::world(&self.pesaflow).clone(),
+            ecitizen: Ecitizen::world(&self.ecitizen).clone(),
         }
     }
 
@@ -297,6 +335,7 @@ impl States {
         Daraja::transactions(&self.daraja, &mut rows);
         Vodafone::transactions(&self.vodafone, &mut rows);
         Pesaflow::transactions(&self.pesaflow, &mut rows);
+        Ecitizen::transactions(&self.ecitizen, &mut rows);
         rows
     }
 }
@@ -307,6 +346,7 @@ pub enum Due {
     Daraja(daraja::Due),
     Vodafone(vodafone::Due),
     Pesaflow(pesaflow::Due),
+    Ecitizen(ecitizen::Due),
 }
 
 /// Acts on a provider's event that fell due.
@@ -315,6 +355,7 @@ pub(crate) fn on_due(core: &mut Core, states: &mut States, due: Due, at: DateTim
         Due::Daraja(due) => Daraja::on_due(core, &mut states.daraja, due, at),
         Due::Vodafone(due) => Vodafone::on_due(core, &mut states.vodafone, due, at),
         Due::Pesaflow(due) => Pesaflow::on_due(core, &mut states.pesaflow, due, at),
+        Due::Ecitizen(due) => Ecitizen::on_due(core, &mut states.ecitizen, due, at),
     }
 }
 
@@ -331,6 +372,7 @@ pub(crate) fn on_reply(
         ProviderId::Daraja => Daraja::on_reply(core, &mut states.daraja, key, reply, at),
         ProviderId::Vodafone => Vodafone::on_reply(core, &mut states.vodafone, key, reply, at),
         ProviderId::Pesaflow => Pesaflow::on_reply(core, &mut states.pesaflow, key, reply, at),
+        ProviderId::Ecitizen => Ecitizen::on_reply(core, &mut states.ecitizen, key, reply, at),
     }
 }
 
@@ -339,6 +381,7 @@ pub struct Shared {
     daraja: daraja::Shared,
     vodafone: vodafone::Shared,
     pesaflow: <Pesaflow as Provider>::Shared,
+    ecitizen: ecitizen::oidc::Oidc,
 }
 
 impl Shared {
@@ -347,6 +390,7 @@ impl Shared {
             daraja: Daraja::shared().map_err(|e| (ProviderId::Daraja, e))?,
             vodafone: Vodafone::shared().map_err(|e| (ProviderId::Vodafone, e))?,
             pesaflow: Pesaflow::shared().map_err(|e| (ProviderId::Pesaflow, e))?,
+            ecitizen: Ecitizen::shared().map_err(|e| (ProviderId::Ecitizen, e))?,
         })
     }
 }
@@ -369,6 +413,7 @@ pub struct Credentials {
     pub daraja: <Daraja as Provider>::Credentials,
     pub vodafone: vodafone::VodafoneCredentials,
     pub pesaflow: <Pesaflow as Provider>::Credentials,
+    pub ecitizen: ecitizen::EcitizenCredentials,
 }
 
 /// A tenant's credentials document.
@@ -387,6 +432,7 @@ pub(crate) fn credentials(app: &AppState, tenant: &Tenant) -> Credentials {
             daraja: Daraja::credentials(&ctx, &shared.daraja, core, &state.providers.daraja),
             vodafone: Vodafone::credentials(&ctx, &shared.vodafone, core, &state.providers.vodafone),
             pesaflow: Pesaflow::credentials(&ctx, &shared.pesaflow, core, &state.providers.pesaflow),
+            ecitizen: Ecitizen::credentials(&ctx, &shared.ecitizen, core, &state.providers.ecitizen),
         }
     })
 }
@@ -425,6 +471,8 @@ pub struct WorldDoc {
     pub vodafone: Option<vodafone::world::WorldDoc>,
     // Pesaflow's tables, under [pesaflow].
     pub pesaflow: Option<pesaflow::world::WorldDoc>,
+    // eCitizen's table.
+    pub(crate) ecitizen: Option<ecitizen::world::WorldDoc>,
 }
 
 /// A document split into its common part and every provider's part.
@@ -434,6 +482,7 @@ struct Parts {
     daraja: daraja::world::WorldDoc,
     vodafone: vodafone::world::WorldDoc,
     pesaflow: pesaflow::world::WorldDoc,
+    ecitizen: ecitizen::world::WorldDoc,
 }
 
 impl WorldDoc {
@@ -453,6 +502,7 @@ impl WorldDoc {
             },
             vodafone: self.vodafone.unwrap_or_default(),
             pesaflow: self.pesaflow.unwrap_or_default(),
+            ecitizen: self.ecitizen.unwrap_or_default(),
         }
     }
 }
@@ -463,6 +513,7 @@ impl Parts {
         self.daraja.merge(overlay.daraja);
         self.vodafone.merge(overlay.vodafone);
         self.pesaflow.merge(overlay.pesaflow);
+        self.ecitizen.merge(overlay.ecitizen);
     }
 }
 
@@ -472,6 +523,7 @@ pub(crate) const DEFAULT_WORLD: &[(&str, &str)] = &[
     ("the default world (daraja)", daraja::world::DEFAULT_TOML),
     ("the default world (vodafone)", vodafone::DEFAULT_WORLD_TOML),
     ("the default world (pesaflow)", pesaflow::world::DEFAULT_TOML),
+    ("the default world (ecitizen)", ecitizen::world::DEFAULT_WORLD_TOML),
 ];
 
 /// A resolved world: the common part and every provider's part.
@@ -481,6 +533,7 @@ pub struct World {
     pub daraja: Arc<daraja::World>,
     pub vodafone: Arc<vodafone::World>,
     pub pesaflow: Arc<pesaflow::World>,
+    pub(crate) ecitizen: Arc<ecitizen::world::World>,
 }
 
 impl World {
@@ -523,6 +576,10 @@ impl World {
                 vodafone::World::resolve(merged.vodafone).map_err(|e| WorldError::invalid(origin, e.to_string()))?,
             ),
             pesaflow: Arc::new(merged.pesaflow.resolve().map_err(|e| WorldError::invalid(origin, e.to_string()))?),
+            ecitizen: Arc::new(
+                ecitizen::world::World::resolve(merged.ecitizen)
+                    .map_err(|e| WorldError::invalid(origin, e.to_string()))?,
+            ),
         })
     }
 
@@ -532,6 +589,7 @@ impl World {
         keys.extend(Daraja::routing_keys(&self.daraja).into_iter().map(|k| (ProviderId::Daraja, k)));
         keys.extend(Vodafone::routing_keys(&self.vodafone).into_iter().map(|k| (ProviderId::Vodafone, k)));
         keys.extend(Pesaflow::routing_keys(&self.pesaflow).into_iter().map(|k| (ProviderId::Pesaflow, k)));
+        keys.extend(Ecitizen::routing_keys(&self.ecitizen).into_iter().map(|k| (ProviderId::Ecitizen, k)));
         keys
     }
 
@@ -540,8 +598,10 @@ impl World {
     pub fn fresh_credentials(&mut self, defaults: &World, ids: &mut IdGen) {
         Daraja::fresh_credentials(Arc::make_mut(&mut self.daraja), &defaults.daraja, ids);
         Pesaflow::fresh_credentials(Arc::make_mut(&mut self.pesaflow), &defaults.pesaflow, ids);
-        // Last, so the providers before it draw the ids they drew before it came.
+        // Each provider added later draws after the ones before it, so theirs
+        // draw the ids they drew before it came.
         Vodafone::fresh_credentials(Arc::make_mut(&mut self.vodafone), &defaults.vodafone, ids);
+        Ecitizen::fresh_credentials(Arc::make_mut(&mut self.ecitizen), &defaults.ecitizen, ids);
     }
 
     /// One provider's part.
@@ -583,6 +643,42 @@ mod tests {
     }
 
     #[test]
+    fn providers_sharing_first_segments_keep_their_own_paths() {
+        // `/oauth/` is shared by Daraja and eCitizen, `/api/` by eCitizen
+        // and Pesaflow: each path has the owner its provider's guide gives it
+        // (the longest prefix wins, whatever the order of the registry's lists).
+        let owned = [
+            ("/oauth/v1/generate", Some(ProviderId::Daraja)),
+            ("/mpesa/stkpush/v1/processrequest", Some(ProviderId::Daraja)),
+            ("/oauth/authorize", Some(ProviderId::Ecitizen)),
+            ("/oauth/access-token", Some(ProviderId::Ecitizen)),
+            ("/api/oauth/token/introspect", Some(ProviderId::Ecitizen)),
+            ("/api/userinfo", Some(ProviderId::Ecitizen)),
+            ("/api/user-info", Some(ProviderId::Ecitizen)),
+            ("/.well-known/openid-configuration", Some(ProviderId::Ecitizen)),
+            ("/.well-known/jwks.json", Some(ProviderId::Ecitizen)),
+            ("/api/oauth/generate/token", Some(ProviderId::Pesaflow)),
+            ("/api/payment/validate", Some(ProviderId::Pesaflow)),
+            ("/api/payment/confirm", Some(ProviderId::Pesaflow)),
+            ("/api/invoice/create", Some(ProviderId::Pesaflow)),
+            ("/api/invoice/payment/status", Some(ProviderId::Pesaflow)),
+            ("/api/PaymentAPI/checkout", Some(ProviderId::Pesaflow)),
+            ("/PaymentAPI/iframev2.1.php", Some(ProviderId::Pesaflow)),
+            ("/ipg/v1x/c2bPayment/singleStage/", Some(ProviderId::Vodafone)),
+            // Near misses belong to nobody: they get the fallback envelope.
+            ("/oauth/v2/generate", None),
+            ("/oauth/authorize-extra", None),
+            ("/api/oauth", None),
+            ("/api/oauth/tokens", None),
+            ("/api/userinfo2", None),
+            ("/.well-known/other", None),
+        ];
+        for (path, provider) in owned {
+            assert_eq!(owner(path), provider, "{path}");
+        }
+    }
+
+    #[test]
     fn names_and_operations_are_unique() {
         for p in ProviderId::ALL {
             assert_eq!(ProviderId::parse(p.name()), Some(p));
@@ -596,6 +692,8 @@ mod tests {
     #[test]
     fn the_default_world_loads() {
         let world = World::default_world();
+        assert!(world.ecitizen.client("PesaSandboxEcitizenClient").is_some());
+        assert!(world.routing_keys().contains(&(ProviderId::Ecitizen, "PesaSandboxEcitizenClient".to_owned())));
         assert!(world.daraja.app_by_key("PesaSandboxConsumerKey").is_some());
         assert_eq!(world.daraja.shortcodes["174379"].kind, daraja::world::ShortcodeKind::Paybill);
         assert_eq!(world.daraja.shortcodes["500200"].store.as_deref(), Some("400200"));
@@ -651,6 +749,7 @@ mod tests {
         assert!(!debug.contains("PesaSandboxConsumerSecret"));
         assert!(!debug.contains("bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"));
         assert!(!debug.contains("Safaricom999!*!"));
+        assert!(!debug.contains("PesaSandboxEcitizenSecret"));
     }
 
     #[test]

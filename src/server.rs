@@ -161,7 +161,7 @@ async fn serve_connection(
     // Without one (no descriptors left), a reset fault closes instead.
     let socket = socket2::SockRef::from(&stream).try_clone().ok();
     let Some(acceptor) = tls else {
-        return drive(stream, socket, router, stop, limits, pressure).await;
+        return drive(stream, socket, router, stop, limits, pressure, false).await;
     };
     // Peek without consuming: a TLS client speaks first with a handshake
     // record; a plain HTTP client with a method name. Both within the
@@ -172,18 +172,23 @@ async fn serve_connection(
         return;
     }
     if !crate::tls::is_handshake(first[0]) {
-        return drive(stream, socket, router, stop, limits, pressure).await;
+        return drive(stream, socket, router, stop, limits, pressure, false).await;
     }
     let handshake = tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await;
     match handshake {
-        Ok(Ok(tls_stream)) => drive(tls_stream, socket, router, stop, limits, pressure).await,
+        Ok(Ok(tls_stream)) => drive(tls_stream, socket, router, stop, limits, pressure, true).await,
         Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
         Err(_) => tracing::debug!("TLS handshake timed out"),
     }
 }
 
-/// Serves HTTP on one connection's byte stream (plain or TLS); `socket` is
-/// the TCP socket underneath, for connection faults.
+/// Marks a request that came over TLS, so a provider that writes its own
+/// URLs into answers (eCitizen's issuer) says `https` for it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OverTls;
+
+/// Serves HTTP on one connection's byte stream (plain or TLS, as `over_tls`
+/// says); `socket` is the TCP socket underneath, for connection faults.
 async fn drive<S>(
     io: S,
     socket: Option<socket2::Socket>,
@@ -191,6 +196,7 @@ async fn drive<S>(
     stop: CancellationToken,
     limits: ServerLimits,
     mut pressure: tokio::sync::watch::Receiver<bool>,
+    over_tls: bool,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -207,6 +213,9 @@ async fn drive<S>(
             let mut request = request.map(|incoming| Body::new(body.wrap(incoming)));
             request.extensions_mut().insert(request_control.clone());
             request.extensions_mut().insert(timed_out);
+            if over_tls {
+                request.extensions_mut().insert(OverTls);
+            }
             request
         })
         .map_future(move |future| {

@@ -76,7 +76,7 @@ fn beyond_loopback_the_admin_api_gets_a_printed_token() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let banner: Vec<String> = BufReader::new(stdout).lines().take(6).map(|l| l.unwrap()).collect();
+    let banner: Vec<String> = BufReader::new(stdout).lines().take(7).map(|l| l.unwrap()).collect();
     signal(&child, "TERM");
     wait_exit(&mut child, Duration::from_secs(10));
     assert!(banner.iter().any(|l| l.contains("admin token:")), "{banner:?}");
@@ -99,6 +99,26 @@ fn the_helper_commands_print_what_tests_in_any_language_need() {
     let pair = pesa_sandbox::daraja::keys::pair().unwrap();
     let plain = pesa_sandbox::crypto::credential::decrypt(&pair.private, credential.trim()).unwrap();
     assert_eq!(plain, b"Safaricom999!*!");
+
+    let out = Command::new(BIN)
+        .args(["ecitizen", "pkce", "--verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk\n\
+         code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM\n\
+         code_challenge_method=S256\n",
+        "RFC 7636 Appendix B"
+    );
+    let out = Command::new(BIN).args(["ecitizen", "pkce"]).output().unwrap();
+    let fresh = String::from_utf8(out.stdout).unwrap();
+    let verifier = fresh.lines().next().unwrap().trim_start_matches("code_verifier=");
+    let pair = pesa_sandbox::crypto::pkce::PkcePair::from_verifier(verifier).expect("a valid verifier");
+    assert!(fresh.contains(&format!("code_challenge={}\n", pair.challenge)));
+    let out = Command::new(BIN).args(["ecitizen", "pkce", "--verifier", "short"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("--verifier"));
 
     let out = Command::new(BIN).args(["daraja", "password", "--timestamp", "yesterday"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "a bad argument exits 2 with a message");

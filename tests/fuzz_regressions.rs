@@ -110,6 +110,29 @@ fn the_valid_seeds_are_accepted_by_the_library() {
 
     let world = read("fuzz_world_document/default-world.toml");
     fuzzing::resolved_world(&world).expect("the world seed parses and resolves");
+
+    for seed in ["guide-curl-form", "basic-auth"] {
+        let form = read(&format!("fuzz_ecitizen_token_form/{seed}"));
+        let client = fuzzing::accepted_ecitizen_token_form(&form);
+        assert_eq!(client.as_deref(), Some("PesaSandboxEcitizenClient"), "the {seed} seed exchanges its code");
+    }
+    let id_token = read("fuzz_ecitizen_bearer/sandbox-id-token");
+    assert!(fuzzing::verified_ecitizen_id_token(&id_token), "the ID-token seed verifies with the committed key");
+}
+
+#[test]
+fn every_committed_ecitizen_authorization_request_is_handled_without_panicking() {
+    replay("ecitizen_authorize", fuzzing::ecitizen_authorize);
+}
+
+#[test]
+fn every_committed_ecitizen_token_form_is_handled_without_panicking() {
+    replay("ecitizen_token_form", fuzzing::ecitizen_token_form);
+}
+
+#[test]
+fn every_committed_ecitizen_bearer_input_is_handled_without_panicking() {
+    replay("ecitizen_bearer", fuzzing::ecitizen_bearer);
 }
 
 #[test]

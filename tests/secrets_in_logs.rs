@@ -43,14 +43,19 @@ const VODAFONE_APP_KEY: &str = "6bc4157dbee34d409118e0978dc6dd17";
 const VODAFONE_UNKNOWN_KEY: &str = "zzzzb09uz9f3asdcjyk7els777ihmwv8";
 const PESAFLOW_KEY: &str = "PesaflowSandboxKey";
 const PESAFLOW_SECRET: &str = "PesaflowSandboxSecret";
+const ECITIZEN_SECRET: &str = "PesaSandboxEcitizenSecret";
+/// RFC 7636 Appendix B's verifier, and its challenge.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 #[tokio::test]
 async fn captured_logs_never_contain_a_secret() {
     let capture = Capture::default();
+    let mut issued = Vec::new();
     for format in [LogFormat::Text, LogFormat::Json] {
         let subscriber = telemetry::subscriber(format, EnvFilter::new("trace"), capture.clone());
         let _guard = tracing::subscriber::set_default(subscriber);
-        run_a_full_flow().await;
+        issued.extend(run_a_full_flow().await);
     }
     let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
     assert!(logs.contains("stk push accepted"), "the flow was logged at all");
@@ -58,6 +63,9 @@ async fn captured_logs_never_contain_a_secret() {
     assert!(logs.contains("key and secret swapped"), "the Pesaflow hash diagnosis was logged");
     let basic = STANDARD.encode(format!("PesaSandboxConsumerKey:{CONSUMER_SECRET}"));
     let ts_free_password_prefix = &STANDARD.encode(format!("174379{PASSKEY}"))[..40];
+    let ecitizen_basic = STANDARD.encode(format!("PesaSandboxEcitizenClient:{ECITIZEN_SECRET}"));
+    assert!(logs.contains("ecitizen"), "the eCitizen flow was logged at all");
+    assert!(issued.len() >= 6, "the eCitizen flow issued codes and tokens: {}", issued.len());
     for secret in [
         CONSUMER_SECRET,
         basic.as_str(),
@@ -69,13 +77,105 @@ async fn captured_logs_never_contain_a_secret() {
         PESAFLOW_SECRET,
         VODAFONE_APP_KEY,
         VODAFONE_UNKNOWN_KEY,
-    ] {
+        ECITIZEN_SECRET,
+        ecitizen_basic.as_str(),
+        VERIFIER,
+    ]
+    .into_iter()
+    .chain(issued.iter().map(String::as_str))
+    {
         assert!(!logs.contains(secret), "a secret reached the logs: {secret}");
     }
 }
 
+/// A whole eCitizen login with its failures: codes, tokens, ID tokens and
+/// the verifier pass through the sandbox, and are returned to be looked for.
+async fn ecitizen_flow(base: &str) -> Vec<String> {
+    let http = reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut issued = Vec::new();
+    let login = || {
+        let http = http.clone();
+        let url = reqwest::Url::parse_with_params(
+            &format!("{base}/oauth/authorize"),
+            &[
+                ("client_id", "PesaSandboxEcitizenClient"),
+                ("redirect_uri", "http://localhost:3000/callback"),
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("state", "s"),
+                ("code_challenge", CHALLENGE),
+                ("code_challenge_method", "S256"),
+                ("prompt", "none"),
+                ("login_hint", "2"),
+            ],
+        )
+        .unwrap();
+        async move {
+            let res = http.get(url).send().await.unwrap();
+            let location = reqwest::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
+            location.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()).unwrap()
+        }
+    };
+    let token_url = format!("{base}/oauth/access-token");
+    let exchange = |code: String, secret: &'static str, verifier: &'static str| {
+        let http = http.clone();
+        let token_url = token_url.clone();
+        async move {
+            let form = [
+                ("client_id", "PesaSandboxEcitizenClient"),
+                ("client_secret", secret),
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", "http://localhost:3000/callback"),
+                ("code_verifier", verifier),
+            ];
+            http.post(&token_url).form(&form).send().await.unwrap().json::<Value>().await.unwrap()
+        }
+    };
+    let code = login().await;
+    issued.push(code.clone());
+    let _ = exchange(code.clone(), "wrong-secret", VERIFIER).await;
+    let _ = exchange(code.clone(), ECITIZEN_SECRET, "a-wrong-verifier-that-is-long-enough-to-be-well-formed").await;
+    let tokens = exchange(code.clone(), ECITIZEN_SECRET, VERIFIER).await;
+    let token = tokens["access_token"].as_str().unwrap().to_owned();
+    issued.push(token.clone());
+    issued.push(tokens["id_token"].as_str().unwrap().to_owned());
+    let _ = http.post(format!("{base}/api/oauth/token/introspect")).form(&[("token", &token)]).send().await.unwrap();
+    let _ = http.get(format!("{base}/api/user-info?access_token={token}")).send().await.unwrap();
+    let _ = http.get(format!("{base}/api/userinfo")).bearer_auth(&token).send().await.unwrap();
+    let _ = http.get(format!("{base}/api/userinfo?access_token={token}")).bearer_auth(&token).send().await.unwrap();
+    // A replay revokes the token, and is refused.
+    let _ = exchange(code, ECITIZEN_SECRET, VERIFIER).await;
+    let _ = http.get(format!("{base}/api/user-info?access_token={token}")).send().await.unwrap();
+    // A malformed verifier is refused without burning the code.
+    let second = login().await;
+    issued.push(second.clone());
+    let refused = exchange(second, ECITIZEN_SECRET, "short").await;
+    assert_eq!(refused["error"], "invalid_grant");
+    let third = login().await;
+    issued.push(third.clone());
+    let basic = http
+        .post(&token_url)
+        .basic_auth("PesaSandboxEcitizenClient", Some(ECITIZEN_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", third.as_str()),
+            ("redirect_uri", "http://localhost:3000/callback"),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    issued.push(basic["access_token"].as_str().unwrap().to_owned());
+    issued
+}
+
 /// Runs on the current thread so the scoped subscriber sees every task.
-async fn run_a_full_flow() {
+/// Returns the codes and tokens the eCitizen part issued.
+async fn run_a_full_flow() -> Vec<String> {
     let config = Config::local()
         .with_world_toml("[daraja]\nstk_answer_delay_ms = 1\n[pesaflow]\nprompt_answer_delay_ms = 1\n")
         .unwrap();
@@ -115,7 +215,9 @@ async fn run_a_full_flow() {
     let _ = http.get(format!("{base}/__sandbox/credentials")).send().await.unwrap();
     vodafone_flow(&http, &base, &sandbox.credentials().vodafone.public_key).await;
     run_a_pesaflow_flow(&http, &base).await;
+    let issued = ecitizen_flow(&base).await;
     sandbox.shutdown().await;
+    issued
 }
 
 /// A Vodafone session and call, and a bearer with an unknown API key.

@@ -25,6 +25,11 @@ mod journal;
 mod state;
 mod tenants;
 
+// Conventions providers' admin views share: the page size of a list, and
+// the refusal of a change past a limit.
+pub(crate) use journal::page_size;
+pub(crate) use state::too_many;
+
 use std::sync::Arc;
 
 use axum::body::Bytes;

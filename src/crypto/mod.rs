@@ -6,8 +6,10 @@
 //! **Invariant:** no function here logs; secrets pass through but never leave.
 
 pub mod credential;
+pub mod jwt;
 pub mod keys;
 pub mod lnm;
+pub mod pkce;
 pub mod secure_hash;
 pub mod spki;
 pub mod webhook;

@@ -29,6 +29,7 @@ use super::world::{OperatorKind, OperatorStatus, Role};
 use super::{Daraja, State as DarajaState};
 use crate::admin::{AdminError, TenantRef};
 use crate::app_state::AppState;
+use crate::handset::PromptAnswer;
 use crate::ledger::Money;
 use crate::markets::Market;
 use crate::provider::TransactionRow;
@@ -291,12 +292,7 @@ pub(crate) async fn answer_stk(
 ) -> Result<Json<Value>, AdminError> {
     let Json(body) = body.map_err(AdminError::from)?;
     let checkout_request_id = param(&params, "checkout_request_id");
-    let answer = super::Answer::parse(&body.action).ok_or_else(|| {
-        AdminError::bad_request(format!(
-            "action {:?} is not one of \"pay\", \"wrong_pin\", \"cancel\", \"timeout\"",
-            body.action
-        ))
-    })?;
+    let answer = PromptAnswer::parse(&body.action).map_err(AdminError::bad_request)?;
     let now = tenant.now();
     tenant.with::<Daraja, _>(|core, mine| super::answer(core, mine, &checkout_request_id, answer, now)).map_err(
         |e| match e {

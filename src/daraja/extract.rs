@@ -3,18 +3,16 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
 use super::error::{DarajaError, ErrorKind};
 use super::Daraja;
 use crate::app_state::AppState;
 use crate::auth::{bearer_grant, TokenProblem};
-use crate::http::RequestContext;
+use crate::http::{body_of_type, BodyError, RequestContext};
 use crate::store::Tenant;
 
 /// A request carrying a valid Daraja access token, and the tenant it reaches.
@@ -102,22 +100,10 @@ impl FromRequest<AppState> for JsonObject {
     type Rejection = BodyProblem;
 
     async fn from_request(request: Request, app: &AppState) -> Result<JsonObject, BodyProblem> {
-        let content_type =
-            request.headers().get(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        let is_json = content_type.as_deref().is_some_and(|ct| {
-            ct.split(';').next().is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
-        });
-        if !is_json {
-            return Err(BodyProblem::ContentType(
-                content_type.map_or_else(|| "missing".into(), |ct| format!("{ct:?}")),
-            ));
-        }
-        let bytes = Bytes::from_request(request, app).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                BodyProblem::TooLarge
-            } else {
-                BodyProblem::Unreadable(rejection.body_text())
-            }
+        let bytes = body_of_type(request, app, "application/json").await.map_err(|problem| match problem {
+            BodyError::ContentType(found) => BodyProblem::ContentType(found),
+            BodyError::TooLarge => BodyProblem::TooLarge,
+            BodyError::Unreadable(e) => BodyProblem::Unreadable(e),
         })?;
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(map)) => Ok(JsonObject(map)),

@@ -55,7 +55,7 @@ use secrecy::SecretString;
 
 pub use credentials::DarajaCredentials;
 pub use error::{DarajaError, ErrorKind};
-pub use stk::{answer, Answer, AnswerError};
+pub(crate) use stk::{answer, AnswerError};
 pub use world::World;
 
 use crate::app_state::AppState;

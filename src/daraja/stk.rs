@@ -40,6 +40,7 @@ use crate::app_state::AppState;
 use crate::callbacks;
 use crate::clock::{after_ms_u64, eat};
 use crate::crypto::lnm;
+use crate::handset::PromptAnswer;
 use crate::ledger::{LedgerError, Money};
 use crate::markets::Market;
 use crate::retained::Retained;
@@ -150,43 +151,9 @@ pub(crate) async fn query(
     Ok(delayed(response, decision.as_ref()))
 }
 
-/// How someone answers a pending prompt through the admin API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Answer {
-    /// Enters the right PIN: the payment goes through (if the wallet allows).
-    Pay,
-    /// Enters a wrong PIN (2001).
-    WrongPin,
-    /// Presses cancel (1032).
-    Cancel,
-    /// Lets the prompt time out (1037).
-    Timeout,
-}
-
-impl Answer {
-    pub fn parse(text: &str) -> Option<Answer> {
-        match text {
-            "pay" => Some(Answer::Pay),
-            "wrong_pin" => Some(Answer::WrongPin),
-            "cancel" => Some(Answer::Cancel),
-            "timeout" => Some(Answer::Timeout),
-            _ => None,
-        }
-    }
-
-    fn code(self) -> u32 {
-        match self {
-            Answer::Pay => 0,
-            Answer::WrongPin => 2001,
-            Answer::Cancel => 1032,
-            Answer::Timeout => 1037,
-        }
-    }
-}
-
 /// Why a prompt could not be answered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AnswerError {
+pub(crate) enum AnswerError {
     #[error("no M-Pesa Express request {0:?} in this tenant")]
     Unknown(String),
     #[error("{0:?} has already settled")]
@@ -194,11 +161,11 @@ pub enum AnswerError {
 }
 
 /// Answers a pending prompt now, as the customer would on the phone.
-pub fn answer(
+pub(crate) fn answer(
     core: &mut Core,
     mine: &mut State,
     checkout_request_id: &str,
-    answer: Answer,
+    answer: PromptAnswer,
     now: DateTime<Utc>,
 ) -> Result<(), AnswerError> {
     let tx = mine
@@ -209,7 +176,7 @@ pub fn answer(
     if tx.status != StkStatus::Pending {
         return Err(AnswerError::Settled(checkout_request_id.to_owned()));
     }
-    tx.planned_code = ResultCode::Number(answer.code());
+    tx.planned_code = ResultCode::Number(answer.result_code());
     tx.planned_desc = None;
     tx.awaiting_customer = false;
     tx.outcome_reason = format!("answered through the admin API: {answer:?}");

@@ -22,11 +22,12 @@ use serde_json::{json, Value};
 
 use super::amount::{self, Amount};
 use super::invoice::Invoice;
-use super::prompt::{self, Answer, AnswerError, Prompt};
+use super::prompt::{self, AnswerError, Prompt};
 use super::ussd::{self, Dial, UssdSession};
 use super::{invoice_link, Pesaflow, State};
 use crate::admin::{query, AdminError, TenantRef};
 use crate::app_state::AppState;
+use crate::handset::PromptAnswer;
 use crate::provider::TransactionRow;
 use crate::scheduler::{settle_due_with, Release};
 
@@ -229,12 +230,7 @@ pub(crate) async fn answer(
 ) -> Result<Json<Value>, AdminError> {
     let Json(body) = body.map_err(|e| AdminError::bad_request(e.body_text()))?;
     let id = param(&params, "id");
-    let action = Answer::parse(&body.action).ok_or_else(|| {
-        AdminError::bad_request(format!(
-            "action {:?} is not one of \"pay\", \"wrong_pin\", \"cancel\", \"timeout\"",
-            body.action
-        ))
-    })?;
+    let action = PromptAnswer::parse(&body.action).map_err(AdminError::bad_request)?;
     let now = tenant.now();
     tenant.with::<Pesaflow, _>(|core, mine| prompt::answer(core, mine, &id, action, now)).map_err(|e| match e {
         AnswerError::Unknown(_) => AdminError::new(StatusCode::NOT_FOUND, "unknown_prompt", e.to_string()),

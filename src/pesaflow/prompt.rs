@@ -24,6 +24,7 @@ use super::scenario::{prompt_result_text, FactValues};
 use super::wire::normalise_msisdn;
 use super::{accounts, notify, Due, Pesaflow, State};
 use crate::clock::after_ms_u64;
+use crate::handset::PromptAnswer;
 use crate::ledger::{Account, LedgerError, Money};
 use crate::markets::Market;
 use crate::scenarios::{Decision, Facts, ResultCode};
@@ -263,40 +264,6 @@ pub(crate) fn start(
     Ok(id)
 }
 
-/// How someone answers a pending prompt through the admin API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Answer {
-    /// Enters the right PIN: the payment goes through (if the wallet allows).
-    Pay,
-    /// Enters a wrong PIN (2001).
-    WrongPin,
-    /// Presses cancel (1032).
-    Cancel,
-    /// Lets the prompt time out (1037).
-    Timeout,
-}
-
-impl Answer {
-    pub(crate) fn parse(text: &str) -> Option<Answer> {
-        match text {
-            "pay" => Some(Answer::Pay),
-            "wrong_pin" => Some(Answer::WrongPin),
-            "cancel" => Some(Answer::Cancel),
-            "timeout" => Some(Answer::Timeout),
-            _ => None,
-        }
-    }
-
-    fn code(self) -> u32 {
-        match self {
-            Answer::Pay => 0,
-            Answer::WrongPin => 2001,
-            Answer::Cancel => 1032,
-            Answer::Timeout => 1037,
-        }
-    }
-}
-
 /// Why a prompt could not be answered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum AnswerError {
@@ -311,14 +278,14 @@ pub(crate) fn answer(
     core: &mut Core,
     mine: &mut State,
     prompt_id: &str,
-    answer: Answer,
+    answer: PromptAnswer,
     now: DateTime<Utc>,
 ) -> Result<(), AnswerError> {
     let prompt = mine.prompts.get_mut(prompt_id).ok_or_else(|| AnswerError::Unknown(prompt_id.to_owned()))?;
     if prompt.status != PromptStatus::Pending {
         return Err(AnswerError::Settled(prompt_id.to_owned()));
     }
-    prompt.planned_code = ResultCode::Number(answer.code());
+    prompt.planned_code = ResultCode::Number(answer.result_code());
     prompt.planned_desc = None;
     prompt.awaiting_customer = false;
     prompt.outcome_reason = format!("answered through the admin API: {answer:?}");
@@ -415,19 +382,5 @@ pub(crate) fn settle(core: &mut Core, mine: &mut State, prompt_id: &str, at: Dat
     });
     if notify_payment {
         notify::payment(core, mine, &number, at);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn answers_parse_and_map_to_m_pesa_results() {
-        assert_eq!(Answer::parse("cancel").map(Answer::code), Some(1032));
-        assert_eq!(Answer::parse("timeout").map(Answer::code), Some(1037));
-        assert_eq!(Answer::parse("wrong_pin").map(Answer::code), Some(2001));
-        assert_eq!(Answer::parse("pay").map(Answer::code), Some(0));
-        assert_eq!(Answer::parse("maybe"), None);
     }
 }

@@ -131,7 +131,9 @@ pub(crate) struct OutcomeDoc {
 #[serde(deny_unknown_fields)]
 pub(crate) struct FaultDoc {
     /// A named error of the provider (`spike_arrest`, `system_busy`,
-    /// `quota_violation`, `internal_error`) or a raw error code.
+    /// `quota_violation`, `internal_error`), a raw error code, or a named
+    /// fault the rule's provider declares (Pesaflow's `maintenance_502`,
+    /// eCitizen's OAuth codes).
     pub error: Option<Spanned<String>>,
     /// Overrides the error message (with a raw `error` code).
     pub error_message: Option<String>,

@@ -215,6 +215,31 @@ mod tests {
     }
 
     #[test]
+    fn a_fault_error_a_provider_declares_is_accepted_in_its_rules_only() {
+        let rule = |provider: Option<&str>, error: &str| {
+            let when = provider.map(|p| format!("when = {{ provider = \"{p}\" }}\n")).unwrap_or_default();
+            Scenario::parse(&format!("[[rules]]\n{when}fault = {{ error = \"{error}\" }}\n"), "f.toml")
+        };
+        let declaring: Vec<_> =
+            crate::providers::ProviderId::ALL.into_iter().filter(|p| !p.faults().is_empty()).collect();
+        assert!(!declaring.is_empty(), "some provider declares its own fault errors");
+        for p in declaring {
+            for error in p.faults() {
+                assert!(rule(Some(p.name()), error).is_ok(), "{error} of {}", p.name());
+                assert!(rule(None, error).is_ok(), "{error} without a provider");
+                for other in crate::providers::ProviderId::ALL.into_iter().filter(|o| *o != p) {
+                    if !other.faults().contains(error) && !NAMED_ERRORS.contains(error) {
+                        let err = rule(Some(other.name()), error).unwrap_err().to_string();
+                        assert!(err.contains("fault.error"), "{err}");
+                    }
+                }
+            }
+        }
+        let err = rule(None, "no_such_error").unwrap_err().to_string();
+        assert!(err.contains("line 2") && err.contains("no_such_error"), "{err}");
+    }
+
+    #[test]
     fn errors_name_the_file_the_line_and_the_field() {
         let err = Scenario::parse("version = 1\n\n[[rules]]\nwhen = { operation = \"stk_pushh\" }\n", "bad.toml")
             .unwrap_err();

@@ -301,7 +301,7 @@ fn resolve_rule(rule: RuleDoc, scenario: &str, idx: usize, at: &At<'_>) -> Resul
     };
     let when = resolve_when(rule.when, at)?;
     let outcome = rule.outcome.map(|o| resolve_outcome(o, at)).transpose()?;
-    let fault = rule.fault.map(|f| resolve_fault(f, at)).transpose()?;
+    let fault = rule.fault.map(|f| resolve_fault(f, when.provider.as_deref(), at)).transpose()?;
     let callback = resolve_callback(rule.callback.unwrap_or_default(), at)?;
     let variants = resolve_variants(rule.variants, when.provider.as_deref(), at)?;
     Ok(Rule { when, decision: Decision { rule: label, outcome, fault, callback, variants } })
@@ -426,18 +426,23 @@ fn is_error_code(code: &str) -> bool {
 }
 
 /// The named errors a rule's `fault.error` may choose: the common ones, then
-/// every provider's own.
-fn named_errors() -> impl Iterator<Item = &'static str> {
-    NAMED_ERRORS.iter().copied().chain(ProviderId::ALL.into_iter().flat_map(|p| p.faults().iter().copied()))
+/// the rule's provider's own, or every provider's when the rule names none.
+fn named_errors(provider: Option<&str>) -> impl Iterator<Item = &'static str> + '_ {
+    NAMED_ERRORS.iter().copied().chain(
+        ProviderId::ALL
+            .into_iter()
+            .filter(move |p| provider.is_none_or(|name| name == p.name()))
+            .flat_map(|p| p.faults().iter().copied()),
+    )
 }
 
-fn resolve_fault(fault: FaultDoc, at: &At<'_>) -> Result<Fault, ScenarioError> {
+fn resolve_fault(fault: FaultDoc, provider: Option<&str>, at: &At<'_>) -> Result<Fault, ScenarioError> {
     let error = match fault.error {
         Some(e) => {
             let span = e.span();
             let e = e.into_inner();
-            if !named_errors().any(|n| n == e) && !is_error_code(&e) {
-                let named: Vec<&str> = named_errors().collect();
+            if !named_errors(provider).any(|n| n == e) && !is_error_code(&e) {
+                let named: Vec<&str> = named_errors(provider).collect();
                 return Err(at(
                     span,
                     format!(
