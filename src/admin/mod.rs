@@ -301,6 +301,12 @@ impl From<JsonRejection> for AdminError {
     }
 }
 
+/// A provider admin view's JSON body, or the refusal in the admin envelope
+/// (413 for a body over the limit, 400 otherwise), the same for every view.
+pub(crate) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, AdminError> {
+    body.map(|Json(t)| t).map_err(AdminError::from)
+}
+
 pub(crate) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, AdminError> {
     q.map(|Query(t)| t).map_err(|e| AdminError::bad_request(e.body_text()))
 }

@@ -27,7 +27,7 @@ use super::c2b::{start_payment, PayRequest};
 use super::operators::{check_policy, Operator};
 use super::world::{OperatorKind, OperatorStatus, Role};
 use super::{Daraja, State as DarajaState};
-use crate::admin::{AdminError, TenantRef};
+use crate::admin::{json_body, AdminError, TenantRef};
 use crate::app_state::AppState;
 use crate::handset::PromptAnswer;
 use crate::ledger::Money;
@@ -52,10 +52,6 @@ pub(crate) fn routes() -> Router<AppState> {
 
 async fn certificate(State(app): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "application/x-pem-file")], app.shared::<Daraja>().keys.cert_pem).into_response()
-}
-
-fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, AdminError> {
-    body.map(|Json(t)| t).map_err(AdminError::from)
 }
 
 fn param(params: &[(String, String)], name: &str) -> String {
@@ -85,7 +81,7 @@ pub(crate) async fn create(
     TenantRef(tenant): TenantRef,
     request: Result<Json<NewOperator>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), AdminError> {
-    let request = body(request)?;
+    let request = json_body(request)?;
     check_policy(&request.password).map_err(|why| AdminError::new(StatusCode::BAD_REQUEST, "weak_password", why))?;
     let now = tenant.now();
     let view = tenant.with::<Daraja, _>(|_, mine| {
@@ -125,7 +121,7 @@ pub(crate) async fn set_password(
     Path(params): Path<Vec<(String, String)>>,
     request: Result<Json<NewPassword>, JsonRejection>,
 ) -> Result<Json<Value>, AdminError> {
-    let request = body(request)?;
+    let request = json_body(request)?;
     let name = param(&params, "name");
     check_policy(&request.password).map_err(|why| AdminError::new(StatusCode::BAD_REQUEST, "weak_password", why))?;
     let now = tenant.now();
@@ -155,7 +151,7 @@ pub(crate) async fn set_status(
     Path(params): Path<Vec<(String, String)>>,
     request: Result<Json<NewStatus>, JsonRejection>,
 ) -> Result<Json<Value>, AdminError> {
-    let request = body(request)?;
+    let request = json_body(request)?;
     let name = param(&params, "name");
     let view = tenant.with::<Daraja, _>(|_, mine| {
         let operator = mine.operators.get_mut(&name).ok_or_else(|| unknown_operator(&name))?;
@@ -236,7 +232,7 @@ pub(crate) async fn customer_pays(
     TenantRef(tenant): TenantRef,
     request: Result<Json<CustomerPays>, JsonRejection>,
 ) -> Result<Json<Value>, AdminError> {
-    let request = body(request)?;
+    let request = json_body(request)?;
     if !Market::Kenya.is_msisdn(&request.msisdn) {
         return Err(AdminError::bad_request(format!("msisdn {:?} is not 254 and 9 digits", request.msisdn)));
     }
@@ -290,7 +286,7 @@ pub(crate) async fn answer_stk(
     Path(params): Path<Vec<(String, String)>>,
     body: Result<Json<AnswerBody>, JsonRejection>,
 ) -> Result<Json<Value>, AdminError> {
-    let Json(body) = body.map_err(AdminError::from)?;
+    let body = json_body(body)?;
     let checkout_request_id = param(&params, "checkout_request_id");
     let answer = PromptAnswer::parse(&body.action).map_err(AdminError::bad_request)?;
     let now = tenant.now();

@@ -25,7 +25,7 @@ use super::invoice::Invoice;
 use super::prompt::{self, AnswerError, Prompt};
 use super::ussd::{self, Dial, UssdSession};
 use super::{invoice_link, Pesaflow, State};
-use crate::admin::{query, AdminError, TenantRef};
+use crate::admin::{json_body, query, AdminError, TenantRef};
 use crate::app_state::AppState;
 use crate::handset::PromptAnswer;
 use crate::provider::TransactionRow;
@@ -228,7 +228,7 @@ pub(crate) async fn answer(
     Path(params): Path<Vec<(String, String)>>,
     body: Result<Json<AnswerBody>, JsonRejection>,
 ) -> Result<Json<Value>, AdminError> {
-    let Json(body) = body.map_err(|e| AdminError::bad_request(e.body_text()))?;
+    let body = json_body(body)?;
     let id = param(&params, "id");
     let action = PromptAnswer::parse(&body.action).map_err(AdminError::bad_request)?;
     let now = tenant.now();
@@ -259,7 +259,7 @@ pub(crate) async fn dial(
     TenantRef(tenant): TenantRef,
     body: Result<Json<DialBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), AdminError> {
-    let Json(body) = body.map_err(|e| AdminError::bad_request(e.body_text()))?;
+    let body = json_body(body)?;
     let amount = match &body.amount {
         None | Some(Value::Null) => None,
         Some(value) => {

@@ -33,7 +33,7 @@ use super::openapi::SessionState;
 use super::state::{MandateStatus, State as VodafoneState, Transaction};
 use super::world::check_async_url;
 use super::{new_api_key, Vodafone};
-use crate::admin::{AdminError, TenantRef};
+use crate::admin::{json_body, AdminError, TenantRef};
 use crate::app_state::AppState;
 use crate::provider::TransactionRow;
 
@@ -52,10 +52,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/mandates", get(mandates))
         .route("/mandates/{id}/status", post(mandate_status))
         .route("/reports", get(reports))
-}
-
-fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, AdminError> {
-    body.map(|Json(t)| t).map_err(|e| AdminError::bad_request(e.body_text()))
 }
 
 fn not_found(what: &str, name: &str) -> AdminError {
@@ -166,7 +162,7 @@ async fn account_async_url(
     Path(params): Path<Vec<(String, String)>>,
     request: Result<Json<AsyncUrl>, JsonRejection>,
 ) -> Result<Json<Value>, AdminError> {
-    let request = body(request)?;
+    let request = json_body(request)?;
     let name = param(&params, "name");
     set_async_url(&tenant, Owner::Account, &name, request.url.as_deref().unwrap_or("")).map(Json)
 }
@@ -176,7 +172,7 @@ async fn app_async_url(
     Path(params): Path<Vec<(String, String)>>,
     request: Result<Json<AsyncUrl>, JsonRejection>,
 ) -> Result<Json<Value>, AdminError> {
-    let request = body(request)?;
+    let request = json_body(request)?;
     let name = param(&params, "name");
     set_async_url(&tenant, Owner::App, &name, request.url.as_deref().unwrap_or("")).map(Json)
 }
@@ -232,7 +228,7 @@ async fn account_status(
     Path(params): Path<Vec<(String, String)>>,
     request: Result<Json<ActiveFlag>, JsonRejection>,
 ) -> Result<Json<Value>, AdminError> {
-    let request = body(request)?;
+    let request = json_body(request)?;
     let name = param(&params, "name");
     tenant
         .with::<Vodafone, _>(|_, mine| {
@@ -314,7 +310,7 @@ async fn mandate_status(
     Path(params): Path<Vec<(String, String)>>,
     request: Result<Json<NewMandateStatus>, JsonRejection>,
 ) -> Result<Json<Value>, AdminError> {
-    let request = body(request)?;
+    let request = json_body(request)?;
     let id = param(&params, "id");
     let status = MandateStatus::parse(&request.status).ok_or_else(|| {
         AdminError::bad_request(format!("status {:?} is not created, active, cancelled or expired", request.status))

@@ -155,6 +155,9 @@ async fn admin_bodies_over_the_limit_get_413_in_the_admin_envelope() {
         ("/__sandbox/clock", "application/json", json!({ "set": big }).to_string()),
         ("/__sandbox/scenarios", "application/toml", format!("description = \"{big}\"\n")),
         ("/__sandbox/daraja/c2b/pay", "application/json", json!({ "msisdn": big }).to_string()),
+        ("/__sandbox/vodafone/accounts/any/async-url", "application/json", json!({ "url": big }).to_string()),
+        ("/__sandbox/pesaflow/ussd", "application/json", json!({ "msisdn": big }).to_string()),
+        ("/__sandbox/ecitizen/users", "application/json", json!({ "email": big }).to_string()),
     ];
     for (path, content_type, body) in requests {
         let res = app.http.post(app.url(path)).header("content-type", content_type).body(body).send().await.unwrap();
