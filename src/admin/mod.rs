@@ -301,6 +301,12 @@ impl From<JsonRejection> for AdminError {
     }
 }
 
+/// A named parameter of an admin view's path (empty if the route has none
+/// of that name).
+pub(crate) fn path_param(params: &[(String, String)], name: &str) -> String {
+    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+}
+
 /// A provider admin view's JSON body, or the refusal in the admin envelope
 /// (413 for a body over the limit, 400 otherwise), the same for every view.
 pub(crate) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, AdminError> {

@@ -27,7 +27,7 @@ use super::c2b::{start_payment, PayRequest};
 use super::operators::{check_policy, Operator};
 use super::world::{OperatorKind, OperatorStatus, Role};
 use super::{Daraja, State as DarajaState};
-use crate::admin::{json_body, AdminError, TenantRef};
+use crate::admin::{json_body, path_param, AdminError, TenantRef};
 use crate::app_state::AppState;
 use crate::handset::PromptAnswer;
 use crate::ledger::Money;
@@ -52,10 +52,6 @@ pub(crate) fn routes() -> Router<AppState> {
 
 async fn certificate(State(app): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "application/x-pem-file")], app.shared::<Daraja>().keys.cert_pem).into_response()
-}
-
-fn param(params: &[(String, String)], name: &str) -> String {
-    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
 }
 
 pub(crate) async fn list(TenantRef(tenant): TenantRef) -> Json<Value> {
@@ -122,7 +118,7 @@ pub(crate) async fn set_password(
     request: Result<Json<NewPassword>, JsonRejection>,
 ) -> Result<Json<Value>, AdminError> {
     let request = json_body(request)?;
-    let name = param(&params, "name");
+    let name = path_param(&params, "name");
     check_policy(&request.password).map_err(|why| AdminError::new(StatusCode::BAD_REQUEST, "weak_password", why))?;
     let now = tenant.now();
     let view = tenant.with::<Daraja, _>(|_, mine| {
@@ -152,7 +148,7 @@ pub(crate) async fn set_status(
     request: Result<Json<NewStatus>, JsonRejection>,
 ) -> Result<Json<Value>, AdminError> {
     let request = json_body(request)?;
-    let name = param(&params, "name");
+    let name = path_param(&params, "name");
     let view = tenant.with::<Daraja, _>(|_, mine| {
         let operator = mine.operators.get_mut(&name).ok_or_else(|| unknown_operator(&name))?;
         operator.status = request.status;
@@ -174,7 +170,7 @@ pub(crate) async fn rotate_secret(
     TenantRef(tenant): TenantRef,
     Path(params): Path<Vec<(String, String)>>,
 ) -> Result<Json<Value>, AdminError> {
-    let key = param(&params, "consumer_key");
+    let key = path_param(&params, "consumer_key");
     let secret = tenant.with::<Daraja, _>(|core, mine| {
         let secret = core.secrets().alnum(64);
         let mut world = (*mine.world).clone();
@@ -197,7 +193,7 @@ pub(crate) async fn rotate_passkey(
     TenantRef(tenant): TenantRef,
     Path(params): Path<Vec<(String, String)>>,
 ) -> Result<Json<Value>, AdminError> {
-    let number = param(&params, "number");
+    let number = path_param(&params, "number");
     let passkey = tenant.with::<Daraja, _>(|core, mine| {
         let passkey = core.secrets().hex(64);
         let mut world = (*mine.world).clone();
@@ -266,7 +262,7 @@ pub(crate) async fn unregister(
     TenantRef(tenant): TenantRef,
     Path(params): Path<Vec<(String, String)>>,
 ) -> Result<Json<Value>, AdminError> {
-    let shortcode = param(&params, "shortcode");
+    let shortcode = path_param(&params, "shortcode");
     let removed = tenant.with::<Daraja, _>(|_, mine| mine.c2b.registrations.remove(&shortcode).is_some());
     Ok(Json(json!({ "shortcode": shortcode, "unregistered": removed })))
 }
@@ -287,7 +283,7 @@ pub(crate) async fn answer_stk(
     body: Result<Json<AnswerBody>, JsonRejection>,
 ) -> Result<Json<Value>, AdminError> {
     let body = json_body(body)?;
-    let checkout_request_id = param(&params, "checkout_request_id");
+    let checkout_request_id = path_param(&params, "checkout_request_id");
     let answer = PromptAnswer::parse(&body.action).map_err(AdminError::bad_request)?;
     let now = tenant.now();
     tenant.with::<Daraja, _>(|core, mine| super::answer(core, mine, &checkout_request_id, answer, now)).map_err(

@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 
 use super::world::{resolve_user, User, UserDoc, World, MAX_USERS};
 use super::{Ecitizen, State as EcitizenState, NAME};
-use crate::admin::{page_size, query, too_many, AdminError, TenantRef};
+use crate::admin::{page_size, path_param, query, too_many, AdminError, TenantRef};
 use crate::app_state::AppState;
 use crate::crypto::pkce::{self, PkcePair};
 use crate::provider::TransactionRow;
@@ -200,7 +200,7 @@ async fn auto_approve(
     Path(params): Path<Vec<(String, String)>>,
     body: Result<Json<AutoApprove>, JsonRejection>,
 ) -> Result<Json<Value>, AdminError> {
-    let client_id = params.iter().find(|(k, _)| k == "client_id").map(|(_, v)| v.clone()).unwrap_or_default();
+    let client_id = path_param(&params, "client_id");
     let Json(request) = body?;
     tenant.with::<Ecitizen, _>(|_, mine| {
         if let Some(user) = request.user {

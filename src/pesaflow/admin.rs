@@ -25,7 +25,7 @@ use super::invoice::Invoice;
 use super::prompt::{self, AnswerError, Prompt};
 use super::ussd::{self, Dial, UssdSession};
 use super::{invoice_link, Pesaflow, State};
-use crate::admin::{json_body, query, AdminError, TenantRef};
+use crate::admin::{json_body, path_param, query, AdminError, TenantRef};
 use crate::app_state::AppState;
 use crate::handset::PromptAnswer;
 use crate::provider::TransactionRow;
@@ -39,10 +39,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/prompts/{id}/answer", post(answer))
         .route("/ussd", post(dial).get(sessions))
         .route("/ussd/{id}", get(session))
-}
-
-fn param(params: &[(String, String)], name: &str) -> String {
-    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -195,7 +191,7 @@ pub(crate) async fn invoice(
     TenantRef(tenant): TenantRef,
     Path(params): Path<Vec<(String, String)>>,
 ) -> Result<Json<Value>, AdminError> {
-    let number = param(&params, "number");
+    let number = path_param(&params, "number");
     let found = tenant.with::<Pesaflow, _>(|_, mine| {
         let invoice = mine.invoices.get(&number)?;
         let mut prompts: Vec<&Prompt> = mine.prompts.values().filter(|p| p.invoice_number == number).collect();
@@ -229,7 +225,7 @@ pub(crate) async fn answer(
     body: Result<Json<AnswerBody>, JsonRejection>,
 ) -> Result<Json<Value>, AdminError> {
     let body = json_body(body)?;
-    let id = param(&params, "id");
+    let id = path_param(&params, "id");
     let action = PromptAnswer::parse(&body.action).map_err(AdminError::bad_request)?;
     let now = tenant.now();
     tenant.with::<Pesaflow, _>(|core, mine| prompt::answer(core, mine, &id, action, now)).map_err(|e| match e {
@@ -297,7 +293,7 @@ pub(crate) async fn session(
     TenantRef(tenant): TenantRef,
     Path(params): Path<Vec<(String, String)>>,
 ) -> Result<Json<Value>, AdminError> {
-    let id = param(&params, "id");
+    let id = path_param(&params, "id");
     tenant.with::<Pesaflow, _>(|_, mine| mine.ussd.get(&id).map(session_view)).map(Json).ok_or_else(|| {
         AdminError::new(StatusCode::NOT_FOUND, "unknown_session", format!("no USSD session {id:?} in this tenant"))
     })

@@ -33,7 +33,7 @@ use super::openapi::SessionState;
 use super::state::{MandateStatus, State as VodafoneState, Transaction};
 use super::world::check_async_url;
 use super::{new_api_key, Vodafone};
-use crate::admin::{json_body, AdminError, TenantRef};
+use crate::admin::{json_body, path_param, AdminError, TenantRef};
 use crate::app_state::AppState;
 use crate::provider::TransactionRow;
 
@@ -163,7 +163,7 @@ async fn account_async_url(
     request: Result<Json<AsyncUrl>, JsonRejection>,
 ) -> Result<Json<Value>, AdminError> {
     let request = json_body(request)?;
-    let name = param(&params, "name");
+    let name = path_param(&params, "name");
     set_async_url(&tenant, Owner::Account, &name, request.url.as_deref().unwrap_or("")).map(Json)
 }
 
@@ -173,12 +173,8 @@ async fn app_async_url(
     request: Result<Json<AsyncUrl>, JsonRejection>,
 ) -> Result<Json<Value>, AdminError> {
     let request = json_body(request)?;
-    let name = param(&params, "name");
+    let name = path_param(&params, "name");
     set_async_url(&tenant, Owner::App, &name, request.url.as_deref().unwrap_or("")).map(Json)
-}
-
-fn param(params: &[(String, String)], name: &str) -> String {
-    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
 }
 
 /// Gives an account or application a new API key; the old one stops
@@ -206,7 +202,7 @@ async fn renew_account_key(
     TenantRef(tenant): TenantRef,
     Path(params): Path<Vec<(String, String)>>,
 ) -> Result<Json<Value>, AdminError> {
-    renew(&app, &tenant, Owner::Account, &param(&params, "name")).map(Json)
+    renew(&app, &tenant, Owner::Account, &path_param(&params, "name")).map(Json)
 }
 
 async fn renew_app_key(
@@ -214,7 +210,7 @@ async fn renew_app_key(
     TenantRef(tenant): TenantRef,
     Path(params): Path<Vec<(String, String)>>,
 ) -> Result<Json<Value>, AdminError> {
-    renew(&app, &tenant, Owner::App, &param(&params, "name")).map(Json)
+    renew(&app, &tenant, Owner::App, &path_param(&params, "name")).map(Json)
 }
 
 #[derive(Debug, Deserialize)]
@@ -229,7 +225,7 @@ async fn account_status(
     request: Result<Json<ActiveFlag>, JsonRejection>,
 ) -> Result<Json<Value>, AdminError> {
     let request = json_body(request)?;
-    let name = param(&params, "name");
+    let name = path_param(&params, "name");
     tenant
         .with::<Vodafone, _>(|_, mine| {
             let world = std::sync::Arc::make_mut(&mut mine.world);
@@ -311,7 +307,7 @@ async fn mandate_status(
     request: Result<Json<NewMandateStatus>, JsonRejection>,
 ) -> Result<Json<Value>, AdminError> {
     let request = json_body(request)?;
-    let id = param(&params, "id");
+    let id = path_param(&params, "id");
     let status = MandateStatus::parse(&request.status).ok_or_else(|| {
         AdminError::bad_request(format!("status {:?} is not created, active, cancelled or expired", request.status))
     })?;
