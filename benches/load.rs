@@ -34,7 +34,9 @@
 //! `PESA_BENCH_CONCURRENCY` (default 64), `PESA_BENCH_FRESH` (fresh-credential
 //! requests and eCitizen code exchanges, default 2000), `PESA_BENCH_MILLION` (pushes in the memory phase,
 //! default 1000000; 0 skips it), `PESA_BENCH_MAX_SECS` (cap per phase, default 180),
-//! `PESA_BENCH_SANDBOX_BIN` (another build of the binary, e.g. one to profile).
+//! `PESA_BENCH_SANDBOX_BIN` (another build of the binary, e.g. one to profile),
+//! `PESA_BENCH_PHASES` (the letters of the phases to run, e.g. `b` or `blm`;
+//! (a) always runs, the memory phase follows `PESA_BENCH_MILLION`).
 //! The report is printed and written to `target/bench-report.md`.
 
 use std::io::{BufRead, BufReader};
@@ -106,6 +108,9 @@ fn main() {
 
 #[derive(Clone, Copy)]
 struct Knobs {
+    /// The phases to run, by letter (bit `n` for the `n`th letter); (a), the
+    /// floor every row is compared with, always runs.
+    phases: u32,
     requests: usize,
     concurrency: usize,
     fresh: usize,
@@ -116,13 +121,26 @@ struct Knobs {
 impl Knobs {
     fn from_env() -> Knobs {
         let get = |name: &str, default: usize| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+        let phases = match std::env::var("PESA_BENCH_PHASES") {
+            Ok(letters) if !letters.trim().is_empty() => letters
+                .chars()
+                .filter(char::is_ascii_lowercase)
+                .fold(1, |bits, c| bits | 1u32 << (c as u32 - 'a' as u32)),
+            _ => u32::MAX,
+        };
         Knobs {
+            phases,
             requests: get("PESA_BENCH_REQUESTS", 40_000).max(1),
             concurrency: get("PESA_BENCH_CONCURRENCY", 64).max(1),
             fresh: get("PESA_BENCH_FRESH", 2_000).max(1),
             million: get("PESA_BENCH_MILLION", 1_000_000),
             max: Duration::from_secs(get("PESA_BENCH_MAX_SECS", 180) as u64),
         }
+    }
+
+    /// Whether phase `letter` runs.
+    fn runs(&self, letter: char) -> bool {
+        letter.is_ascii_lowercase() && self.phases & (1 << (letter as u32 - 'a' as u32)) != 0
     }
 }
 
@@ -188,14 +206,15 @@ impl Server {
         Server::spawn(command)
     }
 
-    /// User + system CPU time of the whole process so far.
-    fn cpu(&self) -> Duration {
+    /// User and system CPU time of the whole process so far, apart.
+    fn cpu_split(&self) -> (Duration, Duration) {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
         // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
         let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
         let fields: Vec<u64> = rest.split_whitespace().map(|f| f.parse().unwrap_or(0)).collect();
-        let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
-        Duration::from_secs_f64(ticks as f64 / clock_ticks_per_second())
+        let ticks =
+            |i: usize| Duration::from_secs_f64(fields.get(i).copied().unwrap_or(0) as f64 / clock_ticks_per_second());
+        (ticks(11), ticks(12))
     }
 
     /// Peak resident memory (VmHWM) in MiB.
@@ -463,7 +482,7 @@ async fn phase(
     receiver: Option<&Receiver>,
     make: MakeRequest,
 ) -> Row {
-    let cpu_before = server.cpu();
+    let cpu_before = server.cpu_split();
     let received_before = receiver.map(|r| r.received.load(Ordering::Relaxed)).unwrap_or(0);
     let started = Instant::now();
     let driven = drive(&server.base, count, knobs.concurrency, knobs.max, make).await;
@@ -482,28 +501,32 @@ async fn phase(
 fn measured(
     name: &str,
     server: &Server,
-    cpu_before: Duration,
+    cpu_before: (Duration, Duration),
     driven: Driven,
     callbacks: Option<(u64, u64, Duration)>,
 ) -> Row {
     let Driven { requests, failed, elapsed, latencies_us, .. } = driven;
+    let (user, system) = server.cpu_split();
+    let (user, system) = (user.saturating_sub(cpu_before.0), system.saturating_sub(cpu_before.1));
     let row = Row {
         name: name.to_owned(),
         requests,
         failed,
         elapsed,
         latencies_us,
-        cpu: server.cpu().saturating_sub(cpu_before),
+        cpu: user + system,
         callbacks,
         peak_mib: server.peak_mib(),
         note: None,
     };
     eprintln!(
-        "  {name}: {requests} requests ({failed} failed) in {:.2}s, {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+        "  {name}: {requests} requests ({failed} failed) in {:.2}s, {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, server CPU {:.1} µs user + {:.1} µs system per request",
         elapsed.as_secs_f64(),
         row.rps(),
         row.percentile_ms(0.5),
-        row.percentile_ms(0.99)
+        row.percentile_ms(0.99),
+        user.as_secs_f64() * 1e6 / requests.max(1) as f64,
+        system.as_secs_f64() * 1e6 / requests.max(1) as f64,
     );
     row
 }
@@ -565,7 +588,7 @@ async fn failing_phase(
 ) -> Row {
     let http = reqwest::Client::builder().no_proxy().build().expect("client");
     let before = counters(&http, &sandbox.base).await;
-    let cpu_before = sandbox.cpu();
+    let cpu_before = sandbox.cpu_split();
     let started = Instant::now();
     // A bearer of its own: each phase renews tokens, and an app keeps only its newest thousand.
     let d = Daraja::connect(&daraja.base, &receiver).await;
@@ -595,12 +618,12 @@ async fn failing_phase(
 /// (l) a receiver that refuses connections, (m) one that accepts and never
 /// answers, each at the benchmark's concurrency and at 16 connections.
 async fn failing_rows(sandbox: &Server, daraja: &Daraja, knobs: Knobs, rows: &mut Vec<Row>) {
-    for concurrency in [knobs.concurrency, 16] {
+    for concurrency in [knobs.concurrency, 16].into_iter().filter(|_| knobs.runs('l')) {
         eprintln!("(l) refusing receiver, {concurrency} connections");
         let name = format!("(l) STK push, refusing receiver, {concurrency} conns");
         rows.push(failing_phase(&name, sandbox, daraja, knobs, concurrency, refusing_url()).await);
     }
-    for concurrency in [knobs.concurrency, 16] {
+    for concurrency in [knobs.concurrency, 16].into_iter().filter(|_| knobs.runs('m')) {
         eprintln!("(m) hanging receiver, {concurrency} connections");
         let name = format!("(m) STK push, hanging receiver, {concurrency} conns");
         rows.push(failing_phase(&name, sandbox, daraja, knobs, concurrency, hanging_url().await).await);
@@ -893,55 +916,61 @@ async fn run(knobs: Knobs) -> String {
     let sandbox = Server::sandbox(&world, 1);
     let daraja = Daraja::connect(&sandbox.base, &receiver_url).await;
 
-    eprintln!("(b) token + STK push");
-    rows.push(
-        phase(
-            "(b) token + STK push",
-            &sandbox,
-            knobs,
-            knobs.requests,
-            Some(&receiver),
-            stk_requests(&daraja, TOKENS_EVERY.max(knobs.requests / MAX_TOKENS)),
-        )
-        .await,
-    );
+    if knobs.runs('b') {
+        eprintln!("(b) token + STK push");
+        rows.push(
+            phase(
+                "(b) token + STK push",
+                &sandbox,
+                knobs,
+                knobs.requests,
+                Some(&receiver),
+                stk_requests(&daraja, TOKENS_EVERY.max(knobs.requests / MAX_TOKENS)),
+            )
+            .await,
+        );
+    }
 
-    eprintln!("(c) B2C");
-    let public = pesa_sandbox::crypto::keys::public_key_from_certificate(pesa_sandbox::daraja::keys::CERTIFICATE_PEM)
-        .expect("the published certificate");
-    let repeated = credential(&public, &mut rand::thread_rng());
-    let (bearer, recv) = (daraja.bearer.clone(), daraja.receiver.clone());
-    rows.push(
-        phase(
-            "(c) B2C, repeated credential",
-            &sandbox,
-            knobs,
-            knobs.requests,
-            Some(&receiver),
-            Arc::new(move |_| Req::post(B2C.into(), &bearer, b2c_body(&recv, &repeated), 1)),
-        )
-        .await,
-    );
-    let fresh: Arc<Vec<String>> = Arc::new({
-        let mut rng = rand::thread_rng();
-        (0..knobs.fresh).map(|_| credential(&public, &mut rng)).collect()
-    });
-    let (bearer, recv) = (daraja.bearer.clone(), daraja.receiver.clone());
-    rows.push(
-        phase(
-            "(c) B2C, fresh ciphertext",
-            &sandbox,
-            knobs,
-            knobs.fresh,
-            Some(&receiver),
-            Arc::new(move |i| Req::post(B2C.into(), &bearer, b2c_body(&recv, &fresh[i % fresh.len()]), 1)),
-        )
-        .await,
-    );
+    if knobs.runs('c') {
+        eprintln!("(c) B2C");
+        let public =
+            pesa_sandbox::crypto::keys::public_key_from_certificate(pesa_sandbox::daraja::keys::CERTIFICATE_PEM)
+                .expect("the published certificate");
+        let repeated = credential(&public, &mut rand::thread_rng());
+        let (bearer, recv) = (daraja.bearer.clone(), daraja.receiver.clone());
+        rows.push(
+            phase(
+                "(c) B2C, repeated credential",
+                &sandbox,
+                knobs,
+                knobs.requests,
+                Some(&receiver),
+                Arc::new(move |_| Req::post(B2C.into(), &bearer, b2c_body(&recv, &repeated), 1)),
+            )
+            .await,
+        );
+        let fresh: Arc<Vec<String>> = Arc::new({
+            let mut rng = rand::thread_rng();
+            (0..knobs.fresh).map(|_| credential(&public, &mut rng)).collect()
+        });
+        let (bearer, recv) = (daraja.bearer.clone(), daraja.receiver.clone());
+        rows.push(
+            phase(
+                "(c) B2C, fresh ciphertext",
+                &sandbox,
+                knobs,
+                knobs.fresh,
+                Some(&receiver),
+                Arc::new(move |i| Req::post(B2C.into(), &bearer, b2c_body(&recv, &fresh[i % fresh.len()]), 1)),
+            )
+            .await,
+        );
+    }
 
-    eprintln!("(d) C2B with validation and confirmation");
     let http = reqwest::Client::builder().no_proxy().build().expect("client");
-    let registered = http
+    if knobs.runs('d') {
+        eprintln!("(d) C2B with validation and confirmation");
+        let registered = http
         .post(format!("{}/mpesa/c2b/v1/registerurl", daraja.base))
         .header("authorization", daraja.bearer.as_ref())
         .json(&json!({
@@ -951,68 +980,79 @@ async fn run(knobs: Knobs) -> String {
         .send()
         .await
         .expect("register");
-    assert!(
-        registered.status().is_success(),
-        "C2B registration failed: {}",
-        registered.text().await.unwrap_or_default()
-    );
-    let bearer = daraja.bearer.clone();
-    rows.push(
-        phase(
-            "(d) C2B validate + confirm",
-            &sandbox,
-            knobs,
-            knobs.requests,
-            Some(&receiver),
-            Arc::new(move |i| {
-                let body = json!({
-                    "ShortCode": "600984", "CommandID": "CustomerPayBillOnline", "Amount": 1,
-                    "Msisdn": format!("25479{:07}", i % CUSTOMER_POOL), "BillRefNumber": "BENCH",
-                });
-                // Validation and confirmation.
-                Req::post("/mpesa/c2b/v1/simulate".into(), &bearer, body, 2)
-            }),
-        )
-        .await,
-    );
+        assert!(
+            registered.status().is_success(),
+            "C2B registration failed: {}",
+            registered.text().await.unwrap_or_default()
+        );
+        let bearer = daraja.bearer.clone();
+        rows.push(
+            phase(
+                "(d) C2B validate + confirm",
+                &sandbox,
+                knobs,
+                knobs.requests,
+                Some(&receiver),
+                Arc::new(move |i| {
+                    let body = json!({
+                        "ShortCode": "600984", "CommandID": "CustomerPayBillOnline", "Amount": 1,
+                        "Msisdn": format!("25479{:07}", i % CUSTOMER_POOL), "BillRefNumber": "BENCH",
+                    });
+                    // Validation and confirmation.
+                    Req::post("/mpesa/c2b/v1/simulate".into(), &bearer, body, 2)
+                }),
+            )
+            .await,
+        );
+    }
 
-    eprintln!("(e) Pesaflow checkout, (f) checkout with its notification");
     let creds: Arc<Value> = Arc::new(credentials(&http, &daraja.base).await);
-    rows.push(
-        phase(
-            "(e) Pesaflow checkout",
-            &sandbox,
-            knobs,
-            knobs.requests,
-            None,
-            pesaflow_requests(creds.clone(), receiver_url.clone(), false),
-        )
-        .await,
-    );
-    rows.push(
-        phase(
-            "(f) Pesaflow checkout + notification",
-            &sandbox,
-            knobs,
-            knobs.requests,
-            Some(&receiver),
-            pesaflow_requests(creds, receiver_url.clone(), true),
-        )
-        .await,
-    );
-
-    vodafone_rows(&sandbox, knobs, &mut rows).await;
-    ecitizen_rows(&sandbox, knobs, &mut rows).await;
+    if knobs.runs('e') {
+        eprintln!("(e) Pesaflow checkout");
+        rows.push(
+            phase(
+                "(e) Pesaflow checkout",
+                &sandbox,
+                knobs,
+                knobs.requests,
+                None,
+                pesaflow_requests(creds.clone(), receiver_url.clone(), false),
+            )
+            .await,
+        );
+    }
+    if knobs.runs('f') {
+        eprintln!("(f) Pesaflow checkout with its notification");
+        rows.push(
+            phase(
+                "(f) Pesaflow checkout + notification",
+                &sandbox,
+                knobs,
+                knobs.requests,
+                Some(&receiver),
+                pesaflow_requests(creds, receiver_url.clone(), true),
+            )
+            .await,
+        );
+    }
+    if knobs.runs('g') || knobs.runs('h') {
+        vodafone_rows(&sandbox, knobs, &mut rows).await;
+    }
+    if knobs.runs('i') || knobs.runs('j') {
+        ecitizen_rows(&sandbox, knobs, &mut rows).await;
+    }
 
     // Tokens only, for the side-by-side: this many revoke the bearer the
     // phases above used, so the phases below fetch their own.
-    eprintln!("(k) token");
-    rows.push(phase("(k) token", &sandbox, knobs, knobs.requests, None, token_requests(&daraja)).await);
+    if knobs.runs('k') {
+        eprintln!("(k) token");
+        rows.push(phase("(k) token", &sandbox, knobs, knobs.requests, None, token_requests(&daraja)).await);
+    }
     let daraja = Daraja::connect(&sandbox.base, &receiver_url).await;
     failing_rows(&sandbox, &daraja, knobs, &mut rows).await;
     drop(sandbox);
 
-    let peer = peer_rows(&target, &daraja, knobs).await;
+    let peer = if knobs.runs('p') { peer_rows(&target, &daraja, knobs).await } else { Err("not asked for".into()) };
 
     // Memory after a million pushes, default journal and retention limits.
     let mut million = None;
@@ -1070,52 +1110,55 @@ async fn vodafone_rows(sandbox: &Server, knobs: Knobs, rows: &mut Vec<Row>) {
     let mut rng = rand::thread_rng();
     let path = "/ipg/v1x/c2bPayment/singleStage/";
 
-    eprintln!("(g) Vodafone portal C2B");
-    let reused = vodafone_bearer(&public, &api_key, &mut rng);
-    rows.push(
-        phase(
-            "(g) Vodafone C2B, reused bearer",
-            sandbox,
-            knobs,
-            knobs.requests,
-            None,
-            Arc::new(move |i| Req::post(path.into(), &reused, portal_c2b(i), 0)),
-        )
-        .await,
-    );
-    let fresh: Arc<Vec<Arc<str>>> =
-        Arc::new((0..knobs.fresh).map(|_| vodafone_bearer(&public, &api_key, &mut rng)).collect());
-    let offset = knobs.requests;
-    rows.push(
-        phase(
-            "(g) Vodafone C2B, fresh RSA-4096 bearer",
-            sandbox,
-            knobs,
-            knobs.fresh,
-            None,
-            Arc::new(move |i| Req::post(path.into(), &fresh[i % fresh.len()], portal_c2b(offset + i), 0)),
-        )
-        .await,
-    );
-
-    eprintln!("(h) Vodafone OpenAPI C2B in a session");
-    let app_key = vodafone["apps"]
-        .as_array()
-        .and_then(|apps| apps.iter().find(|a| a["market"] == "vodacomTZN"))
-        .and_then(|a| a["api_key"].as_str())
-        .unwrap_or_default()
-        .to_owned();
-    let session: Value = http
-        .get(format!("{}/sandbox/ipg/v2/vodacomTZN/getSession/", sandbox.base))
-        .header("authorization", vodafone_bearer(&public, &app_key, &mut rng).as_ref())
-        .send()
-        .await
-        .expect("getSession")
-        .json()
-        .await
-        .expect("getSession JSON");
-    let session_bearer = vodafone_bearer(&public, session["output_SessionID"].as_str().unwrap_or_default(), &mut rng);
-    rows.push(
+    if knobs.runs('g') {
+        eprintln!("(g) Vodafone portal C2B");
+        let reused = vodafone_bearer(&public, &api_key, &mut rng);
+        rows.push(
+            phase(
+                "(g) Vodafone C2B, reused bearer",
+                sandbox,
+                knobs,
+                knobs.requests,
+                None,
+                Arc::new(move |i| Req::post(path.into(), &reused, portal_c2b(i), 0)),
+            )
+            .await,
+        );
+        let fresh: Arc<Vec<Arc<str>>> =
+            Arc::new((0..knobs.fresh).map(|_| vodafone_bearer(&public, &api_key, &mut rng)).collect());
+        let offset = knobs.requests;
+        rows.push(
+            phase(
+                "(g) Vodafone C2B, fresh RSA-4096 bearer",
+                sandbox,
+                knobs,
+                knobs.fresh,
+                None,
+                Arc::new(move |i| Req::post(path.into(), &fresh[i % fresh.len()], portal_c2b(offset + i), 0)),
+            )
+            .await,
+        );
+    }
+    if knobs.runs('h') {
+        eprintln!("(h) Vodafone OpenAPI C2B in a session");
+        let app_key = vodafone["apps"]
+            .as_array()
+            .and_then(|apps| apps.iter().find(|a| a["market"] == "vodacomTZN"))
+            .and_then(|a| a["api_key"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        let session: Value = http
+            .get(format!("{}/sandbox/ipg/v2/vodacomTZN/getSession/", sandbox.base))
+            .header("authorization", vodafone_bearer(&public, &app_key, &mut rng).as_ref())
+            .send()
+            .await
+            .expect("getSession")
+            .json()
+            .await
+            .expect("getSession JSON");
+        let session_bearer =
+            vodafone_bearer(&public, session["output_SessionID"].as_str().unwrap_or_default(), &mut rng);
+        rows.push(
         phase(
             "(h) Vodafone OpenAPI C2B, session bearer",
             sandbox,
@@ -1134,6 +1177,7 @@ async fn vodafone_rows(sandbox: &Server, knobs: Knobs, rows: &mut Vec<Row>) {
         )
         .await,
     );
+    }
 }
 
 /// (i) eCitizen code exchanges, each code fetched first (not measured), and
@@ -1146,42 +1190,47 @@ async fn ecitizen_rows(sandbox: &Server, knobs: Knobs, rows: &mut Vec<Row>) {
     let secret = creds["ecitizen"]["client_secret"].as_str().expect("client secret").to_owned();
     // A code lives ten minutes and a tenant keeps 10,000: the phase takes
     // `fresh` of them, fetched first.
-    let codes = ecitizen_codes(&sandbox.base, &client_id, knobs.fresh.min(10_000)).await;
-    let forms: Arc<Vec<String>> = Arc::new(codes.iter().map(|code| exchange_form(&client_id, &secret, code)).collect());
-    rows.push(
-        phase(
-            "(i) eCitizen code exchange",
-            sandbox,
-            knobs,
-            forms.len(),
-            None,
-            Arc::new(move |i| Req::form("/oauth/access-token", forms[i % forms.len()].clone())),
-        )
-        .await,
-    );
-    let code = ecitizen_codes(&sandbox.base, &client_id, 1).await.remove(0);
-    let tokens: Value = http
-        .post(format!("{}/oauth/access-token", sandbox.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(exchange_form(&client_id, &secret, &code))
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("token JSON");
-    let introspect: Arc<str> = format!("token={}", tokens["access_token"].as_str().expect("access token")).into();
-    rows.push(
-        phase(
-            "(j) eCitizen introspection",
-            sandbox,
-            knobs,
-            knobs.requests,
-            None,
-            Arc::new(move |_| Req::form("/api/oauth/token/introspect", introspect.to_string())),
-        )
-        .await,
-    );
+    if knobs.runs('i') {
+        let codes = ecitizen_codes(&sandbox.base, &client_id, knobs.fresh.min(10_000)).await;
+        let forms: Arc<Vec<String>> =
+            Arc::new(codes.iter().map(|code| exchange_form(&client_id, &secret, code)).collect());
+        rows.push(
+            phase(
+                "(i) eCitizen code exchange",
+                sandbox,
+                knobs,
+                forms.len(),
+                None,
+                Arc::new(move |i| Req::form("/oauth/access-token", forms[i % forms.len()].clone())),
+            )
+            .await,
+        );
+    }
+    if knobs.runs('j') {
+        let code = ecitizen_codes(&sandbox.base, &client_id, 1).await.remove(0);
+        let tokens: Value = http
+            .post(format!("{}/oauth/access-token", sandbox.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(exchange_form(&client_id, &secret, &code))
+            .send()
+            .await
+            .expect("token")
+            .json()
+            .await
+            .expect("token JSON");
+        let introspect: Arc<str> = format!("token={}", tokens["access_token"].as_str().expect("access token")).into();
+        rows.push(
+            phase(
+                "(j) eCitizen introspection",
+                sandbox,
+                knobs,
+                knobs.requests,
+                None,
+                Arc::new(move |_| Req::form("/api/oauth/token/introspect", introspect.to_string())),
+            )
+            .await,
+        );
+    }
 }
 
 fn render(
