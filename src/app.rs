@@ -20,11 +20,12 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::admin;
-use crate::app_state::AppState;
+use crate::app_state::{AppParts, AppState};
 use crate::callbacks::{CallbackEngine, EngineStats, Settle, UnsentCallback};
 use crate::clock::Clock;
 use crate::config::{ClockMode, Config};
@@ -38,12 +39,11 @@ use crate::supervisor::{supervise, Health};
 /// The whole HTTP surface.
 pub(crate) fn router(state: AppState, body_limit: usize, request_timeout: Duration) -> Router {
     let health = state.health.clone();
-    Router::new()
-        .merge(providers::routes())
-        .nest(admin::PREFIX, admin::router().layer(middleware::from_fn_with_state(state.clone(), admin::require_token)))
-        .fallback(unknown_path)
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
+    // The layers every request passes, composed first and laid over the
+    // routes once: each `Router::layer` call wraps every route in a boxed
+    // service of its own, cloned and boxed again on every request.
+    let layers = ServiceBuilder::new()
+        .layer(middleware::from_fn_with_state(state.clone(), http::middleware))
         // A handler that panics (a bug) answers 500 in its provider's
         // envelope (the middleware renders the empty answer) and marks the
         // sandbox degraded, instead of dropping the connection.
@@ -53,7 +53,13 @@ pub(crate) fn router(state: AppState, body_limit: usize, request_timeout: Durati
             *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
             response
         }))
-        .layer(middleware::from_fn_with_state(state.clone(), http::middleware))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
+        .layer(DefaultBodyLimit::max(body_limit));
+    Router::new()
+        .merge(providers::routes())
+        .nest(admin::PREFIX, admin::router().layer(middleware::from_fn_with_state(state.clone(), admin::require_token)))
+        .fallback(unknown_path)
+        .layer(layers)
         .with_state(state)
 }
 
@@ -188,9 +194,10 @@ impl Sandbox {
         };
         let scenarios = ScenarioSet { scenarios: config.scenarios.into_iter().map(Arc::new).collect() };
         let tenants = Arc::new(Tenants::new(seed, config.world, clock, config.limits, scenarios, secrets));
-        let mut state =
-            AppState::new(tenants, callbacks, shared, seed, base_url, admin_token.map(Arc::from), health.clone());
-        state.request_timeout = config.request_timeout;
+        let mut parts =
+            AppParts::new(tenants, callbacks, shared, seed, base_url, admin_token.map(Arc::from), health.clone());
+        parts.request_timeout = config.request_timeout;
+        let state = AppState::from(parts);
 
         let background_stop = CancellationToken::new();
         let scheduler_state = state.clone();

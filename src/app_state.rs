@@ -10,9 +10,13 @@ use crate::providers::Shared;
 use crate::store::Tenants;
 use crate::supervisor::Health;
 
-/// Everything a handler can reach; cheap to clone (handles only).
+/// Everything a handler can reach; cheap to clone: one reference count,
+/// since axum clones the state for every layer and handler a request passes.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppParts>);
+
+/// What [`AppState`] shares.
+pub struct AppParts {
     pub tenants: Arc<Tenants>,
     pub callbacks: CallbackEngine,
     /// Every provider's sandbox-wide resources (keys, caches).
@@ -25,10 +29,11 @@ pub struct AppState {
     pub(crate) health: Arc<Health>,
     /// How long a request may take; a scripted delay reaching it answers 408.
     pub(crate) request_timeout: std::time::Duration,
-    request_seq: Arc<AtomicU64>,
+    request_seq: AtomicU64,
 }
 
-impl AppState {
+impl AppParts {
+    /// The parts, with a request timeout of a minute.
     pub(crate) fn new(
         tenants: Arc<Tenants>,
         callbacks: CallbackEngine,
@@ -37,8 +42,8 @@ impl AppState {
         base_url: Arc<str>,
         admin_token: Option<Arc<str>>,
         health: Arc<Health>,
-    ) -> AppState {
-        AppState {
+    ) -> AppParts {
+        AppParts {
             tenants,
             callbacks,
             shared: Arc::new(shared),
@@ -47,10 +52,18 @@ impl AppState {
             admin_token,
             health,
             request_timeout: std::time::Duration::from_secs(60),
-            request_seq: Arc::new(AtomicU64::new(0)),
+            request_seq: AtomicU64::new(0),
         }
     }
+}
 
+impl From<AppParts> for AppState {
+    fn from(parts: AppParts) -> AppState {
+        AppState(Arc::new(parts))
+    }
+}
+
+impl AppState {
     pub fn next_request_seq(&self) -> u64 {
         self.request_seq.fetch_add(1, Ordering::Relaxed).wrapping_add(1)
     }
@@ -58,5 +71,13 @@ impl AppState {
     /// One provider's sandbox-wide resources.
     pub fn shared<P: Registered>(&self) -> &P::Shared {
         P::shared_part(&self.shared)
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+
+    fn deref(&self) -> &AppParts {
+        &self.0
     }
 }
