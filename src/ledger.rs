@@ -13,7 +13,9 @@
 // is checked, and the lint keeps it so.
 #![warn(clippy::arithmetic_side_effects)]
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use crate::fastmap::HashMap;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -175,7 +177,7 @@ pub struct Ledger {
 
 impl Ledger {
     pub fn new(history_cap: usize) -> Ledger {
-        Ledger { balances: HashMap::new(), history: VecDeque::new(), history_cap, postings_evicted: 0 }
+        Ledger { balances: HashMap::default(), history: VecDeque::new(), history_cap, postings_evicted: 0 }
     }
 
     /// Opens an account in a currency with an initial balance; an existing

@@ -40,6 +40,7 @@ pub mod config;
 pub mod crypto;
 pub mod daraja;
 pub(crate) mod ecitizen;
+pub(crate) mod fastmap;
 pub(crate) mod fields;
 pub mod fuzzing;
 pub(crate) mod gate;

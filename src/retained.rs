@@ -13,7 +13,9 @@
 // is checked, and the lint keeps it so.
 #![warn(clippy::arithmetic_side_effects)]
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use crate::fastmap::HashMap;
 
 #[derive(Debug)]
 pub struct Retained<V> {
@@ -24,7 +26,7 @@ pub struct Retained<V> {
 
 impl<V> Default for Retained<V> {
     fn default() -> Retained<V> {
-        Retained { entries: HashMap::new(), finished: VecDeque::new() }
+        Retained { entries: HashMap::default(), finished: VecDeque::new() }
     }
 }
 

@@ -27,7 +27,7 @@
 //! randomly seeded hasher); every admitted attempt is finished exactly once
 //! ([`Attempt`] finishes on drop, so a panicking delivery frees its count).
 
-use std::collections::HashMap;
+use crate::fastmap::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -126,7 +126,7 @@ fn destination(url: &str) -> &str {
 
 impl Breakers {
     pub(super) fn new(config: BreakerConfig) -> Breakers {
-        Breakers { config, circuits: Mutex::new(HashMap::new()) }
+        Breakers { config, circuits: Mutex::new(HashMap::default()) }
     }
 
     fn circuits(&self) -> MutexGuard<'_, HashMap<Box<str>, Circuit>> {

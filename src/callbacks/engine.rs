@@ -28,7 +28,9 @@
 //! that handed the jobs over; an admin call may wait for a lane to drain
 //! ([`CallbackEngine::wait_idle`]), and dropping that wait loses nothing.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use crate::fastmap::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -175,7 +177,7 @@ impl Lanes {
         self.by_tenant.entry(tenant.id.clone()).or_insert_with(|| Lane {
             tenant: tenant.clone(),
             queue: VecDeque::new(),
-            in_flight: HashMap::new(),
+            in_flight: HashMap::default(),
             not_sent: 0,
             ordered: tenant.clock.is_virtual(),
             ready: false,

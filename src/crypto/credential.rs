@@ -59,7 +59,7 @@ pub fn decrypt(private: &RsaPrivateKey, credential: &str) -> Result<Vec<u8>, Cre
 /// configuration, so most do. Failures are cached too: a bad credential
 /// sent in a loop costs a hash, not a decryption. When full, the cache
 /// starts over (a new entry is rare next to the hits it serves).
-type Entries = std::collections::HashMap<[u8; 32], Result<Vec<u8>, CredentialError>>;
+type Entries = crate::fastmap::HashMap<[u8; 32], Result<Vec<u8>, CredentialError>>;
 
 pub struct CredentialCache {
     entries: std::sync::Mutex<Entries>,
@@ -68,7 +68,7 @@ pub struct CredentialCache {
 
 impl CredentialCache {
     pub fn new(capacity: usize) -> CredentialCache {
-        CredentialCache { entries: std::sync::Mutex::new(std::collections::HashMap::new()), capacity: capacity.max(1) }
+        CredentialCache { entries: std::sync::Mutex::new(Entries::default()), capacity: capacity.max(1) }
     }
 
     pub fn decrypt(&self, private: &RsaPrivateKey, credential: &str) -> Result<Vec<u8>, CredentialError> {

@@ -22,7 +22,7 @@
 //! scenario rule on `c2b_payment` applies to it, and a rule on
 //! `c2b_simulate` still does when no `c2b_payment` rule fits.
 
-use std::collections::HashMap;
+use crate::fastmap::HashMap;
 
 use axum::extract::State as AxumState;
 use axum::http::StatusCode;

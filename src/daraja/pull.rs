@@ -20,8 +20,8 @@
 //! `254` (`722000000`), as the portal's sample shows. An app without the Pull
 //! Transactions product gets `401.001`, as the shared sandbox answers.
 
+use crate::fastmap::HashMap;
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
 
 use axum::response::Response;
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};

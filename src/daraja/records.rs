@@ -5,7 +5,7 @@
 //! transactions and statements read them, so what they report is what
 //! happened.
 
-use std::collections::HashMap;
+use crate::fastmap::HashMap;
 
 use chrono::{DateTime, Utc};
 

@@ -19,7 +19,7 @@
 //!   Bad Request - Invalid TransactionType`; a `PartyB` that is not the
 //!   merchant's is accepted and fails with `2028`.
 
-use std::collections::HashMap;
+use crate::fastmap::HashMap;
 
 use axum::extract::State as AxumState;
 use axum::response::Response;

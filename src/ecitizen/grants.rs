@@ -14,7 +14,9 @@
 //! [`MAX_TOKENS`] tokens per tenant; the oldest go first.
 //! **Invariant:** `Debug` never shows a code or a token.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use crate::fastmap::HashMap;
 
 use chrono::{DateTime, Utc};
 

@@ -16,7 +16,9 @@
 //! **Invariant:** `amount_paid` is the sum of the payments, computed with
 //! saturating arithmetic; no floats; all time comes from the caller.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::fastmap::HashMap;
 
 use chrono::{DateTime, Utc};
 

@@ -69,7 +69,7 @@ pub(crate) mod ussd;
 pub(crate) mod wire;
 pub(crate) mod world;
 
-use std::collections::HashMap;
+use crate::fastmap::HashMap;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
@@ -181,7 +181,7 @@ impl Provider for Pesaflow {
             world,
             invoices: Invoices::new(cap),
             prompts: Retained::default(),
-            latest_prompt: HashMap::new(),
+            latest_prompt: HashMap::default(),
             ussd: Retained::default(),
         }
     }

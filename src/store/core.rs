@@ -1,7 +1,7 @@
 //! A tenant's state: the core every provider shares, and one state per
 //! provider, behind the tenant's one lock.
 
-use std::collections::HashMap;
+use crate::fastmap::HashMap;
 use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
@@ -127,7 +127,7 @@ impl Core {
             limits,
             opened_at: now,
             scenarios,
-            buckets: HashMap::new(),
+            buckets: HashMap::default(),
             held: Vec::new(),
             signing_secret,
             secrets_mode,

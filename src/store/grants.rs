@@ -1,7 +1,9 @@
 //! Issued bearer tokens: by value for lookups, and in issue order per
 //! subject so the oldest can be revoked.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use crate::fastmap::HashMap;
 
 use chrono::{DateTime, Utc};
 

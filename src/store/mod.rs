@@ -23,7 +23,7 @@ mod grants;
 mod timeline;
 mod wakeups;
 
-use std::collections::HashMap;
+use crate::fastmap::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use chrono::{DateTime, Utc};
@@ -185,8 +185,8 @@ impl Tenants {
         secrets: Secrets,
     ) -> Tenants {
         let tenants = Tenants {
-            tenants: RwLock::new(HashMap::new()),
-            routes: RwLock::new(HashMap::new()),
+            tenants: RwLock::new(HashMap::default()),
+            routes: RwLock::new(HashMap::default()),
             grants: Mutex::new(Grants::default()),
             purge_threshold: std::sync::atomic::AtomicUsize::new(MIN_PURGE_THRESHOLD),
             id_counter: std::sync::atomic::AtomicU64::new(0),

@@ -1,7 +1,9 @@
 //! When each system-clock tenant next has something due: what the
 //! scheduler sleeps towards.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use crate::fastmap::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 

@@ -7,7 +7,9 @@
 //! tenant's lock ([`crate::store::Tenant::with`]); a transaction's money
 //! moves at most once, and a reversal returns at most what is left of it.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::fastmap::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -53,12 +55,12 @@ impl State {
         State {
             world,
             transactions: Retained::default(),
-            by_transaction_id: HashMap::new(),
-            duplicates: HashMap::new(),
-            sessions: HashMap::new(),
+            by_transaction_id: HashMap::default(),
+            duplicates: HashMap::default(),
+            sessions: HashMap::default(),
             session_order: VecDeque::new(),
             mandates: BTreeMap::new(),
-            customer_days: HashMap::new(),
+            customer_days: HashMap::default(),
         }
     }
 

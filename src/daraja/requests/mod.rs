@@ -27,7 +27,7 @@ pub(crate) use parse::validate;
 use parse::{parse, Parsed};
 pub(crate) use settle::{customer_public_name, org_public_name, settle};
 
-use std::collections::HashMap;
+use crate::fastmap::HashMap;
 
 use axum::extract::State as AxumState;
 use axum::response::Response;
