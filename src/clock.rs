@@ -134,6 +134,37 @@ pub(crate) fn eat(at: DateTime<Utc>) -> NaiveDateTime {
     at.with_timezone(&eat_offset()).naive_local()
 }
 
+/// A wall-clock reading as fixed-width digits in the order `fields` gives,
+/// each letter as in `strftime` (`Y` four digits; `m`, `d`, `H`, `M`, `S`
+/// two): `b"YmdHMS"` is `%Y%m%d%H%M%S`. Ids and timestamps are made of
+/// these on every request; chrono's `format` reads its pattern each time.
+pub(crate) fn digits(at: NaiveDateTime, fields: &[u8]) -> String {
+    use chrono::{Datelike, Timelike};
+    fn push(out: &mut String, value: u32, width: u32) {
+        for place in (0..width).rev() {
+            let digit = value.checked_div(10u32.saturating_pow(place)).and_then(|v| v.checked_rem(10)).unwrap_or(0);
+            out.push(char::from_digit(digit, 10).unwrap_or('0'));
+        }
+    }
+    let mut out = String::with_capacity(fields.len().saturating_mul(2).saturating_add(2));
+    for field in fields {
+        match field {
+            b'Y' => match u32::try_from(at.year()) {
+                Ok(year) if year <= 9999 => push(&mut out, year, 4),
+                // Past the virtual clock's last year by a delay: as chrono writes it.
+                _ => out.push_str(&at.format("%Y").to_string()),
+            },
+            b'm' => push(&mut out, at.month(), 2),
+            b'd' => push(&mut out, at.day(), 2),
+            b'H' => push(&mut out, at.hour(), 2),
+            b'M' => push(&mut out, at.minute(), 2),
+            b'S' => push(&mut out, at.second(), 2),
+            _ => {}
+        }
+    }
+    out
+}
+
 // A poisoned clock mutex only means another thread panicked while holding a
 // plain `DateTime`; the value is still valid, so keep going.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -170,6 +201,17 @@ mod tests {
         assert_eq!(clock.now(), dawn());
         assert_eq!(millis(u64::MAX), Duration::MAX);
         assert_eq!(seconds(90), Duration::seconds(90));
+    }
+
+    #[test]
+    fn digits_write_fields_as_strftime_does() {
+        let at = chrono::NaiveDate::from_ymd_opt(2024, 7, 6).and_then(|d| d.and_hms_opt(9, 5, 3)).unwrap();
+        assert_eq!(digits(at, b"YmdHMS"), at.format("%Y%m%d%H%M%S").to_string());
+        assert_eq!(digits(at, b"dmYHMS"), "06072024090503");
+        let far = chrono::NaiveDate::from_ymd_opt(10099, 1, 2).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap();
+        assert_eq!(digits(far, b"Ymd"), far.format("%Y%m%d").to_string());
+        let early = chrono::NaiveDate::from_ymd_opt(7, 1, 2).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap();
+        assert_eq!(digits(early, b"Ymd"), early.format("%Y%m%d").to_string());
     }
 
     #[test]

@@ -83,6 +83,14 @@ impl IdGen {
         self.pick(HEX, len)
     }
 
+    /// Appends `len` hex digits to `out` (the same draws as [`IdGen::hex`]).
+    pub fn push_hex(&mut self, out: &mut String, len: usize) {
+        out.reserve(len);
+        for _ in 0..len {
+            out.push(char::from(HEX[self.rng.gen_range(0..HEX.len())]));
+        }
+    }
+
     pub fn upper_alnum(&mut self, len: usize) -> String {
         self.pick(UPPER_ALNUM, len)
     }
@@ -104,7 +112,11 @@ impl IdGen {
     }
 
     fn pick(&mut self, alphabet: &[u8], len: usize) -> String {
-        (0..len).map(|_| alphabet[self.rng.gen_range(0..alphabet.len())] as char).collect()
+        let mut out = String::with_capacity(len);
+        for _ in 0..len {
+            out.push(char::from(alphabet[self.rng.gen_range(0..alphabet.len())]));
+        }
+        out
     }
 }
 

@@ -78,12 +78,18 @@ pub fn parse_timestamp(s: &str) -> Result<NaiveDateTime, TimestampError> {
     if !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(TimestampError::NotDigits);
     }
-    NaiveDateTime::parse_from_str(s, "%Y%m%d%H%M%S").map_err(|_| TimestampError::NotADate)
+    // Fourteen ASCII digits: read the fields straight (as `%Y%m%d%H%M%S`
+    // reads them, without interpreting a format string on every push).
+    let field = |range: std::ops::Range<usize>| s[range].parse::<u32>().unwrap_or(u32::MAX);
+    let year = i32::try_from(field(0..4)).map_err(|_| TimestampError::NotADate)?;
+    chrono::NaiveDate::from_ymd_opt(year, field(4..6), field(6..8))
+        .and_then(|date| date.and_hms_opt(field(8..10), field(10..12), field(12..14)))
+        .ok_or(TimestampError::NotADate)
 }
 
 /// Formats a wall-clock reading as `YYYYMMDDHHmmss`.
 pub fn format_timestamp(at: NaiveDateTime) -> String {
-    at.format("%Y%m%d%H%M%S").to_string()
+    crate::clock::digits(at, b"YmdHMS")
 }
 
 #[cfg(test)]

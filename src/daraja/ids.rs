@@ -27,8 +27,15 @@ pub(crate) fn request_id(seed: u64, seq: u64) -> String {
 }
 
 pub(crate) fn merchant_request_id(ids: &mut IdGen) -> String {
+    use std::fmt::Write;
     let seq = ids.next_seq();
-    format!("{}-{}-{}-{}{}", ids.hex(4), ids.hex(4), ids.hex(4), ids.hex(12), 1_000_000 + seq)
+    let mut id = String::with_capacity(36);
+    for (len, then) in [(4, "-"), (4, "-"), (4, "-"), (12, "")] {
+        ids.push_hex(&mut id, len);
+        id.push_str(then);
+    }
+    let _ = write!(id, "{}", seq.saturating_add(1_000_000));
+    id
 }
 
 /// `OriginatorConversationID` as Daraja generates it (same shape).
@@ -39,7 +46,7 @@ pub(crate) fn originator_conversation_id(ids: &mut IdGen) -> String {
 /// `AG_<yyyyMMdd>_0100<16 lower-case alphanumerics>`, the ConversationID of
 /// result APIs as captured since 2025 (`AG_20250803_0100100304l06pxff5wk`).
 pub(crate) fn conversation_id(ids: &mut IdGen, at: DateTime<Utc>) -> String {
-    format!("AG_{}_0100{}", eat(at).format("%Y%m%d"), ids.alnum(16).to_ascii_lowercase())
+    format!("AG_{}_0100{}", crate::clock::digits(eat(at), b"Ymd"), ids.alnum(16).to_ascii_lowercase())
 }
 
 /// `ws_CO_<ddMMyyyyHHmmss><ms><msisdn without 254>`; `bump` shifts the
@@ -48,7 +55,7 @@ pub(crate) fn checkout_request_id(at: DateTime<Utc>, msisdn: &str, bump: u32) ->
     let local = eat(at);
     let ms = (local.and_utc().timestamp_subsec_millis() + bump) % 1000;
     let subscriber = msisdn.strip_prefix("254").unwrap_or(msisdn);
-    format!("ws_CO_{}{ms:03}{subscriber}", local.format("%d%m%Y%H%M%S"))
+    format!("ws_CO_{}{ms:03}{subscriber}", crate::clock::digits(local, b"dmYHMS"))
 }
 
 pub(crate) fn receipt(ids: &mut IdGen, at: DateTime<Utc>) -> String {
