@@ -32,6 +32,17 @@ pub(crate) fn text(body: &Map<String, Value>, name: &str) -> Result<String, Fiel
     }
 }
 
+/// Like [`text`], borrowing a string field instead of copying it; `None`
+/// where [`text`] fails. What the scenario gate reads on every request.
+pub(crate) fn text_ref<'a>(body: &'a Map<String, Value>, name: &str) -> Option<std::borrow::Cow<'a, str>> {
+    match body.get(name) {
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) => Some(std::borrow::Cow::Borrowed(s.trim())),
+        Some(Value::Number(n)) => Some(std::borrow::Cow::Owned(number_text(n))),
+        _ => None,
+    }
+}
+
 /// Like [`text`], but a missing, null or empty field is `None`.
 pub(crate) fn optional_text(body: &Map<String, Value>, name: &str) -> Result<Option<String>, FieldProblem> {
     match text(body, name) {

@@ -203,7 +203,7 @@ pub fn scenario_decision(data: &[u8]) {
         msisdn: Some(input.chars().take(20).collect()),
         amount: Money::parse(&input),
         shortcode: Some("174379".into()),
-        account_reference: Some(input.to_string()),
+        account_reference: Some(input.to_string().into()),
         initiator: None,
     };
     let mut set = scenarios::ScenarioSet { scenarios: vec![scenarios::default()] };

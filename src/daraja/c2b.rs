@@ -381,10 +381,10 @@ pub(crate) fn payment_facts(msisdn: &str, amount: Money, shortcode: &str, bill_r
     Facts {
         provider: super::PROVIDER,
         operation: OPERATION_PAYMENT,
-        msisdn: Some(msisdn.to_owned()),
+        msisdn: Some(msisdn.to_owned().into()),
         amount: Some(amount),
-        shortcode: Some(shortcode.to_owned()),
-        account_reference: Some(bill_ref_number.to_owned()),
+        shortcode: Some(shortcode.to_owned().into()),
+        account_reference: Some(bill_ref_number.to_owned().into()),
         ..Facts::default()
     }
 }

@@ -92,7 +92,7 @@ pub(crate) fn spike_arrest_faultstring(rate: &RateLimit) -> String {
 
 /// What the scenario engine sees of a Daraja request.
 pub(crate) fn facts<'a>(operation: &'static str, body: Option<&'a Map<String, Value>>) -> Facts<'a> {
-    let read = |names: &[&str]| body.and_then(|b| names.iter().find_map(|n| fields::text(b, n).ok()));
+    let read = |names: &[&str]| body.and_then(|b| names.iter().find_map(|n| fields::text_ref(b, n)));
     Facts {
         provider: PROVIDER,
         operation,

@@ -96,7 +96,7 @@ pub(crate) fn gate(tenant: &Tenant, operation: &'static str, subject: &Subject<'
         provider: NAME,
         operation,
         body: Some(&body),
-        msisdn: subject.user.and_then(|u| u.mobile_number.clone()),
+        msisdn: subject.user.and_then(|u| u.mobile_number.as_deref()).map(Into::into),
         ..Facts::default()
     };
     crate::gate::gate::<Ecitizen>(tenant, subject.client_id.unwrap_or(ANONYMOUS), &facts)

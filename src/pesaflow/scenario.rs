@@ -217,11 +217,11 @@ impl FactValues {
             provider: PROVIDER,
             operation,
             body,
-            msisdn: self.msisdn,
+            msisdn: self.msisdn.map(Into::into),
             amount: self.amount,
-            shortcode: self.shortcode,
-            account_reference: self.account_reference,
-            initiator: self.initiator,
+            shortcode: self.shortcode.map(Into::into),
+            account_reference: self.account_reference.map(Into::into),
+            initiator: self.initiator.map(Into::into),
         }
     }
 }

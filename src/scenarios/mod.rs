@@ -153,7 +153,7 @@ mod tests {
         Facts {
             provider: "daraja",
             operation: "stk_push",
-            msisdn: Some(msisdn.to_owned()),
+            msisdn: Some(msisdn.to_owned().into()),
             amount: Some(Money::from_shillings(amount)),
             shortcode: Some("174379".into()),
             ..Facts::default()
@@ -271,9 +271,9 @@ mod tests {
                 provider: "daraja",
                 operation,
                 body: body.as_object(),
-                msisdn,
+                msisdn: msisdn.map(Into::into),
                 amount: amount.map(Money),
-                shortcode,
+                shortcode: shortcode.map(Into::into),
                 account_reference: None,
                 initiator: None,
             };

@@ -3,6 +3,7 @@
 //! **Invariant:** [`ScenarioSet::decide`] is total: any request facts get a
 //! decision or `None` (the provider's default), never a panic.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -45,11 +46,11 @@ pub struct Facts<'a> {
     pub operation: &'static str,
     /// The raw request body, for `fields` matchers.
     pub body: Option<&'a Map<String, Value>>,
-    pub msisdn: Option<String>,
+    pub msisdn: Option<Cow<'a, str>>,
     pub amount: Option<Money>,
-    pub shortcode: Option<String>,
-    pub account_reference: Option<String>,
-    pub initiator: Option<String>,
+    pub shortcode: Option<Cow<'a, str>>,
+    pub account_reference: Option<Cow<'a, str>>,
+    pub initiator: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -163,7 +164,7 @@ pub struct Matcher {
 
 impl Matcher {
     pub fn matches(&self, facts: &Facts<'_>) -> bool {
-        let any = |wanted: &[String], got: &Option<String>| {
+        let any = |wanted: &[String], got: &Option<Cow<'_, str>>| {
             wanted.is_empty() || got.as_deref().is_some_and(|g| wanted.iter().any(|w| w == g))
         };
         let amount_ok = || match (self.amount_min, self.amount_max) {
@@ -178,7 +179,7 @@ impl Matcher {
         // every provider's default scenario, and most fail on the provider.
         let fields_ok = || {
             self.fields.iter().all(|(name, wanted)| {
-                let got = facts.body.and_then(|b| crate::fields::text(b, name).ok());
+                let got = facts.body.and_then(|b| crate::fields::text_ref(b, name));
                 any(wanted, &got)
             })
         };

@@ -26,9 +26,9 @@ pub(crate) const VARIANTS: &[VariantSpec] = &[];
 
 /// What the scenario engine sees of a request.
 pub(crate) fn facts<'a>(profile: Profile, api: Api, market: Market, body: &'a Map<String, Value>) -> Facts<'a> {
-    let read = |names: &[&str]| names.iter().find_map(|n| fields::text(body, n).ok());
+    let read = |names: &[&str]| names.iter().find_map(|n| fields::text_ref(body, n));
     let msisdn = read(&[names::CUSTOMER_MSISDN]).map(|m| match profile {
-        Profile::Portal => market.normalize_msisdn(&m).unwrap_or(m),
+        Profile::Portal => market.normalize_msisdn(&m).map_or(m, std::borrow::Cow::Owned),
         Profile::OpenApi => m,
     });
     Facts {
