@@ -22,8 +22,6 @@
 //! scenario rule on `c2b_payment` applies to it, and a rule on
 //! `c2b_simulate` still does when no `c2b_payment` rule fits.
 
-use crate::fastmap::HashMap;
-
 use axum::extract::State as AxumState;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -47,6 +45,7 @@ use super::{accounts, Daraja, Due, State};
 use crate::app_state::AppState;
 use crate::callbacks::{self, CallbackJob, Reply, ReplyTo};
 use crate::clock::{after_ms_u64, eat};
+use crate::fastmap::HashMap;
 use crate::http::Diagnosis;
 use crate::ledger::Money;
 use crate::markets::Market;
@@ -570,10 +569,10 @@ fn complete(core: &mut Core, mine: &mut State, trans_id: &str, at: DateTime<Utc>
     record_payment(
         core,
         mine,
-        trans_id,
+        trans_id.to_owned(),
         kind,
-        &payment.msisdn,
-        &payment.shortcode,
+        payment.msisdn.clone(),
+        payment.shortcode.clone(),
         payment.amount,
         Some(payment.bill_ref_number.clone()),
         at,
@@ -639,20 +638,22 @@ pub(crate) fn confirm_stk_payment(
 pub(crate) fn record_payment(
     core: &mut Core,
     mine: &mut State,
-    receipt: &str,
+    receipt: String,
     kind: RecordKind,
-    msisdn: &str,
-    shortcode: &str,
+    msisdn: String,
+    shortcode: String,
     amount: Money,
     bill_reference: Option<String>,
     at: DateTime<Utc>,
 ) {
+    let debit_name = customer_public_name(core, &msisdn);
+    let credit_name = org_public_name(&mine.world, &shortcode);
     let record = Record {
-        receipt: receipt.to_owned(),
+        receipt,
         kind,
         completed_at: at,
-        debit: Party { id: msisdn.to_owned(), public_name: customer_public_name(core, msisdn) },
-        credit: Party { id: shortcode.to_owned(), public_name: org_public_name(&mine.world, shortcode) },
+        debit: Party { id: msisdn, public_name: debit_name },
+        credit: Party { id: shortcode, public_name: credit_name },
         amount,
         charge: Money(0),
         status: RecordStatus::Completed,

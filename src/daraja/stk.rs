@@ -19,7 +19,7 @@
 //!   Bad Request - Invalid TransactionType`; a `PartyB` that is not the
 //!   merchant's is accepted and fails with `2028`.
 
-use crate::fastmap::HashMap;
+use std::borrow::Cow;
 
 use axum::extract::State as AxumState;
 use axum::response::Response;
@@ -40,6 +40,7 @@ use crate::app_state::AppState;
 use crate::callbacks;
 use crate::clock::{after_ms_u64, eat};
 use crate::crypto::lnm;
+use crate::fastmap::HashMap;
 use crate::handset::PromptAnswer;
 use crate::ledger::{LedgerError, Money};
 use crate::markets::Market;
@@ -250,7 +251,7 @@ fn accept_push(
     };
     let script = decision.map(|d| d.callback.clone()).unwrap_or_default();
     let variants = Variants::of(decision);
-    let response_code = variants.response_code.clone().unwrap_or_else(|| "0".to_owned());
+    let response_code = variants.response_code.clone().map_or(Cow::Borrowed("0"), Cow::Owned);
 
     core.ensure_customer(Market::Kenya, &request.phone_number);
     let merchant_request_id = ids::merchant_request_id(&mut core.ids);
@@ -289,12 +290,12 @@ fn accept_push(
         },
     );
     core.schedule::<Daraja>(settles_at, Due::SettleStk { checkout_request_id: checkout_request_id.clone() });
-    let accepted = "Success. Request accepted for processing".to_owned();
+    let accepted = "Success. Request accepted for processing";
     Ok(StkPushResponse {
         merchant_request_id,
         checkout_request_id,
         response_code,
-        response_description: accepted.clone(),
+        response_description: accepted,
         customer_message: accepted,
     })
 }
@@ -394,7 +395,6 @@ pub(crate) fn settle(core: &mut Core, mine: &mut State, checkout_request_id: &st
     };
     tx.status = if receipt.is_some() { StkStatus::Completed } else { StkStatus::Failed };
     tx.result_code = Some(code.clone());
-    tx.result_desc = Some(desc.clone());
     tx.receipt = receipt.clone();
     tx.settled_at = Some(at);
     mine.stk.pending_by_msisdn.remove(&tx.phone_number);
@@ -418,8 +418,8 @@ pub(crate) fn settle(core: &mut Core, mine: &mut State, checkout_request_id: &st
 
     let transaction_date = lnm::format_timestamp(eat(at));
     let phone_number = match tx.variants.phone_number {
-        Some(PhoneNumberForm::Hashed) => hex_sha256(&tx.phone_number),
-        _ => tx.phone_number.clone(),
+        Some(PhoneNumberForm::Hashed) => std::borrow::Cow::Owned(hex_sha256(&tx.phone_number)),
+        _ => std::borrow::Cow::Borrowed(tx.phone_number.as_str()),
     };
     let (shape, body) = wire::stk_callback(&wire::StkResult {
         merchant_request_id: &tx.merchant_request_id,
@@ -442,6 +442,8 @@ pub(crate) fn settle(core: &mut Core, mine: &mut State, checkout_request_id: &st
         tx.callback_url.clone(),
         &body,
     );
+    drop(phone_number);
+    tx.result_desc = Some(desc);
     let script = tx.script.clone();
     let paid = receipt
         .clone()
@@ -454,8 +456,13 @@ pub(crate) fn settle(core: &mut Core, mine: &mut State, checkout_request_id: &st
             Some(ShortcodeKind::Till) => super::records::RecordKind::BuyGoods,
             _ => super::records::RecordKind::PayBill,
         };
-        super::c2b::record_payment(core, mine, &receipt, kind, &msisdn, &shortcode, amount, Some(account.clone()), at);
-        super::c2b::confirm_stk_payment(core, mine, &receipt, &shortcode, &msisdn, amount, &account, at);
+        let confirms = world.shortcodes.get(&shortcode).is_some_and(|s| s.stk_confirmation);
+        // The record takes the strings; the confirmation, rarely asked for, copies them first.
+        let confirmation = confirms.then(|| (receipt.clone(), shortcode.clone(), msisdn.clone(), account.clone()));
+        super::c2b::record_payment(core, mine, receipt, kind, msisdn, shortcode, amount, Some(account), at);
+        if let Some((receipt, shortcode, msisdn, account)) = confirmation {
+            super::c2b::confirm_stk_payment(core, mine, &receipt, &shortcode, &msisdn, amount, &account, at);
+        }
     }
 }
 

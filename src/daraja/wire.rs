@@ -256,9 +256,9 @@ pub(crate) struct StkPushResponse {
     pub merchant_request_id: String,
     #[serde(rename = "CheckoutRequestID")]
     pub checkout_request_id: String,
-    pub response_code: String,
-    pub response_description: String,
-    pub customer_message: String,
+    pub response_code: std::borrow::Cow<'static, str>,
+    pub response_description: &'static str,
+    pub customer_message: &'static str,
 }
 
 #[derive(Debug, Serialize)]
