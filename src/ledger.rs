@@ -15,11 +15,11 @@
 
 use std::collections::VecDeque;
 
-use crate::fastmap::HashMap;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
 
+use crate::fastmap::HashMap;
 use crate::markets::{Currency, Market};
 
 /// An amount in cents.

@@ -30,7 +30,6 @@
 
 use std::collections::VecDeque;
 
-use crate::fastmap::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -46,6 +45,7 @@ use super::allowlist::Destination;
 use super::breaker::{Attempt, BreakerConfig, Breakers};
 use super::deliver::{deliver, Clients};
 use super::{journal_unsent, CallbackJob};
+use crate::fastmap::HashMap;
 use crate::journal::DeliveryOutcome;
 use crate::store::Tenant;
 use crate::supervisor::Health;

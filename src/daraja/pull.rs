@@ -20,7 +20,6 @@
 //! `254` (`722000000`), as the portal's sample shows. An app without the Pull
 //! Transactions product gets `401.001`, as the shared sandbox answers.
 
-use crate::fastmap::HashMap;
 use std::collections::hash_map::Entry;
 
 use axum::response::Response;
@@ -37,6 +36,7 @@ use super::shapes::Shape;
 use super::wire::{self, required, shortcode, url, PullQueryAnswer, PullRegisterAck, PullTransaction, Scalar};
 use super::Daraja;
 use crate::clock::eat;
+use crate::fastmap::HashMap;
 use crate::fields;
 
 pub(crate) const OPERATION_REGISTER: &str = "pull_register";

@@ -5,10 +5,9 @@
 //! transactions and statements read them, so what they report is what
 //! happened.
 
-use crate::fastmap::HashMap;
-
 use chrono::{DateTime, Utc};
 
+use crate::fastmap::HashMap;
 use crate::ledger::Money;
 use crate::retained::Retained;
 

@@ -16,11 +16,10 @@
 
 use std::collections::VecDeque;
 
-use crate::fastmap::HashMap;
-
 use chrono::{DateTime, Utc};
 
 use crate::crypto::pkce::{self, ChallengeMethod, PkceError};
+use crate::fastmap::HashMap;
 use crate::ids::IdGen;
 
 /// Codes a tenant keeps at most (outstanding and redeemed).

@@ -18,13 +18,12 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::fastmap::HashMap;
-
 use chrono::{DateTime, Utc};
 
 use super::amount::{self, Currency};
 use super::wire::CheckoutPath;
 use super::world::{NotifyOn, Overpayment};
+use crate::fastmap::HashMap;
 use crate::ids::IdGen;
 use crate::ledger::Money;
 

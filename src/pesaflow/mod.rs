@@ -69,7 +69,6 @@ pub(crate) mod ussd;
 pub(crate) mod wire;
 pub(crate) mod world;
 
-use crate::fastmap::HashMap;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
@@ -87,6 +86,7 @@ use self::invoice::Invoices;
 use self::wire::CheckoutPath;
 use crate::app_state::AppState;
 use crate::callbacks::Reply;
+use crate::fastmap::HashMap;
 use crate::http::WireError;
 use crate::ids::IdGen;
 use crate::ledger::{Account, Money, OrgAccount};

@@ -1,7 +1,6 @@
 //! A tenant's state: the core every provider shares, and one state per
 //! provider, behind the tenant's one lock.
 
-use crate::fastmap::HashMap;
 use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
@@ -12,6 +11,7 @@ use secrecy::SecretString;
 use super::timeline::{Event, Timeline};
 use super::Limits;
 use crate::callbacks::{CallbackJob, Reply};
+use crate::fastmap::HashMap;
 use crate::ids::{IdGen, Secrets};
 use crate::journal::Acknowledgement;
 use crate::ledger::{Account, Ledger, Money};

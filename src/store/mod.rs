@@ -23,7 +23,6 @@ mod grants;
 mod timeline;
 mod wakeups;
 
-use crate::fastmap::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use chrono::{DateTime, Utc};
@@ -35,6 +34,7 @@ pub(crate) use timeline::Event;
 pub(crate) use wakeups::Wakeups;
 
 use crate::clock::Clock;
+use crate::fastmap::HashMap;
 use crate::ids::Secrets;
 use crate::journal::Journal;
 use crate::provider::Registered;

@@ -9,7 +9,6 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::fastmap::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -20,6 +19,7 @@ use super::markets::Market;
 use super::openapi::SessionTimes;
 use super::wire::AckJudgement;
 use super::world::World;
+use crate::fastmap::HashMap;
 use crate::ledger::{Account, Money};
 use crate::retained::Retained;
 use crate::scenarios::CallbackScript;

@@ -27,8 +27,6 @@ pub(crate) use parse::validate;
 use parse::{parse, Parsed};
 pub(crate) use settle::{customer_public_name, org_public_name, settle};
 
-use crate::fastmap::HashMap;
-
 use axum::extract::State as AxumState;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
@@ -46,6 +44,7 @@ use super::world::Role;
 use super::{Daraja, Due, State};
 use crate::app_state::AppState;
 use crate::clock::after_ms_u64;
+use crate::fastmap::HashMap;
 use crate::http::Diagnosis;
 use crate::ledger::Money;
 use crate::retained::Retained;
