@@ -23,7 +23,26 @@ pub(crate) enum FieldProblem {
 /// decimal, floats without a fractional part as integers, other floats as
 /// written.
 pub(crate) fn text(body: &Map<String, Value>, name: &str) -> Result<String, FieldProblem> {
-    match body.get(name) {
+    text_of(body.get(name))
+}
+
+/// Like [`text`], taking the field out of the body: a string that needs no
+/// trimming is handed over as it is, without a copy. For a parser that
+/// reads each field once and owns the body.
+pub(crate) fn take_text(body: &mut Map<String, Value>, name: &str) -> Result<String, FieldProblem> {
+    match body.remove(name) {
+        Some(Value::String(s)) if !s.is_empty() && s.trim().len() == s.len() => Ok(s),
+        other => text_of(other.as_ref()),
+    }
+}
+
+/// Like [`optional_text`], taking the field out of the body as [`take_text`] does.
+pub(crate) fn take_optional_text(body: &mut Map<String, Value>, name: &str) -> Result<Option<String>, FieldProblem> {
+    optional(take_text(body, name))
+}
+
+fn text_of(value: Option<&Value>) -> Result<String, FieldProblem> {
+    match value {
         None | Some(Value::Null) => Err(FieldProblem::Missing),
         Some(Value::String(s)) if s.trim().is_empty() => Err(FieldProblem::Empty),
         Some(Value::String(s)) => Ok(s.trim().to_owned()),
@@ -45,7 +64,11 @@ pub(crate) fn text_ref<'a>(body: &'a Map<String, Value>, name: &str) -> Option<s
 
 /// Like [`text`], but a missing, null or empty field is `None`.
 pub(crate) fn optional_text(body: &Map<String, Value>, name: &str) -> Result<Option<String>, FieldProblem> {
-    match text(body, name) {
+    optional(text(body, name))
+}
+
+fn optional(text: Result<String, FieldProblem>) -> Result<Option<String>, FieldProblem> {
+    match text {
         Ok(s) => Ok(Some(s)),
         Err(FieldProblem::Missing | FieldProblem::Empty) => Ok(None),
         Err(e) => Err(e),
@@ -81,6 +104,21 @@ fn number_text(n: &serde_json::Number) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn taking_a_field_reads_it_as_text_does_and_removes_it() {
+        let body = json!({
+            "a": "plain", "b": "  padded ", "c": "", "d": "   ", "e": 174379, "f": 1.0, "g": null, "h": [1], "i": true,
+        });
+        let body = body.as_object().cloned().unwrap_or_default();
+        for name in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "missing"] {
+            let mut taken = body.clone();
+            assert_eq!(take_text(&mut taken, name), text(&body, name), "{name}");
+            assert!(!taken.contains_key(name), "{name} is taken out");
+            let mut taken = body.clone();
+            assert_eq!(take_optional_text(&mut taken, name), optional_text(&body, name), "{name}");
+        }
+    }
 
     fn body(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()

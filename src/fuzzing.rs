@@ -51,7 +51,7 @@ fn json_object(data: &[u8]) -> Option<Map<String, Value>> {
 /// The `BusinessShortCode` of a push body the STK push parser accepts in
 /// full (for checking that seeds reach past the first check).
 pub fn accepted_stk_push(data: &[u8]) -> Option<String> {
-    StkPushRequest::parse(&json_object(data)?).ok().map(|push| push.business_short_code)
+    StkPushRequest::parse(json_object(data)?).ok().map(|push| push.business_short_code)
 }
 
 /// The key and secret of an `Authorization: Basic` header, as the OAuth
@@ -75,7 +75,7 @@ pub fn daraja_stk_push(data: &[u8]) {
     let Some(body) = json_object(data) else {
         return;
     };
-    if let Ok(push) = StkPushRequest::parse(&body) {
+    if let Ok(push) = StkPushRequest::parse(body.clone()) {
         // A parsed push has passed every field check, so its parts must be well-formed.
         assert!(lnm::parse_timestamp(&push.timestamp).is_ok(), "an accepted push has a valid Timestamp");
         assert!(push.amount.cents() > 0, "an accepted Amount is positive");

@@ -124,7 +124,7 @@ pub(crate) async fn push(
         Gate::Pass(decision) => decision,
         Gate::Refuse(response) => return Ok(response),
     };
-    let request = StkPushRequest::parse(&body)?;
+    let request = StkPushRequest::parse(body)?;
     let now = auth.tenant.now();
     let response =
         auth.tenant.with::<Daraja, _>(|core, mine| accept_push(core, mine, request, now, decision.as_ref()))?;

@@ -158,12 +158,16 @@ pub(crate) struct StkPushRequest {
 impl StkPushRequest {
     pub(crate) const FIRST_FIELD: &'static str = "BusinessShortCode";
 
-    pub(crate) fn parse(body: &Map<String, Value>) -> Result<StkPushRequest, DarajaError> {
-        let business_short_code = shortcode(body, "BusinessShortCode")?;
-        let password = required(body, "Password")?;
-        let timestamp = required(body, "Timestamp")?;
+    /// Reads the push, taking each field out of the body it owns (the
+    /// gate has read what it needs before), so strings are not copied.
+    pub(crate) fn parse(mut body: Map<String, Value>) -> Result<StkPushRequest, DarajaError> {
+        let body = &mut body;
+        let take = |body: &mut Map<String, Value>, field| fields::take_text(body, field).map_err(|p| problem(field, p));
+        let business_short_code = shortcode_text("BusinessShortCode", take(body, "BusinessShortCode")?)?;
+        let password = take(body, "Password")?;
+        let timestamp = take(body, "Timestamp")?;
         crate::crypto::lnm::parse_timestamp(&timestamp).map_err(|e| DarajaError::field("Timestamp", e.to_string()))?;
-        let transaction_type = match required(body, "TransactionType")?.as_str() {
+        let transaction_type = match take(body, "TransactionType")?.as_str() {
             "CustomerPayBillOnline" => TransactionType::CustomerPayBillOnline,
             "CustomerBuyGoodsOnline" => TransactionType::CustomerBuyGoodsOnline,
             other => {
@@ -173,12 +177,12 @@ impl StkPushRequest {
                 ))
             }
         };
-        let amount = whole_amount(body, "Amount")?;
+        let amount = whole_amount_text("Amount", &take(body, "Amount")?)?;
         // PartyA is checked (the paying phone) but the prompt goes to PhoneNumber.
-        msisdn(body, "PartyA")?;
-        let party_b = shortcode(body, "PartyB")?;
-        let phone_number = msisdn(body, "PhoneNumber")?;
-        let callback_url = url(body, "CallBackURL")?;
+        msisdn_text("PartyA", take(body, "PartyA")?)?;
+        let party_b = shortcode_text("PartyB", take(body, "PartyB")?)?;
+        let phone_number = msisdn_text("PhoneNumber", take(body, "PhoneNumber")?)?;
+        let callback_url = url_text("CallBackURL", take(body, "CallBackURL")?)?;
         // A null AccountReference or TransactionDesc is refused as Remarks (captured 2026).
         for field in ["AccountReference", "TransactionDesc"] {
             if matches!(body.get(field), Some(Value::Null)) {
@@ -188,9 +192,9 @@ impl StkPushRequest {
                 ));
             }
         }
-        let account_reference = required(body, "AccountReference")?;
+        let account_reference = take(body, "AccountReference")?;
         let transaction_desc =
-            fields::optional_text(body, "TransactionDesc").map_err(|p| problem("TransactionDesc", p))?;
+            fields::take_optional_text(body, "TransactionDesc").map_err(|p| problem("TransactionDesc", p))?;
         Ok(StkPushRequest {
             business_short_code,
             password,
@@ -386,7 +390,10 @@ pub(super) fn required(body: &Map<String, Value>, field: &'static str) -> Result
 }
 
 pub(super) fn shortcode(body: &Map<String, Value>, field: &'static str) -> Result<String, DarajaError> {
-    let value = required(body, field)?;
+    shortcode_text(field, required(body, field)?)
+}
+
+fn shortcode_text(field: &'static str, value: String) -> Result<String, DarajaError> {
     if !(5..=7).contains(&value.len()) || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(DarajaError::field(field, format!("{field} {value:?} is not a shortcode (5 to 7 digits)")));
     }
@@ -394,7 +401,10 @@ pub(super) fn shortcode(body: &Map<String, Value>, field: &'static str) -> Resul
 }
 
 pub(super) fn msisdn(body: &Map<String, Value>, field: &'static str) -> Result<String, DarajaError> {
-    let value = required(body, field)?;
+    msisdn_text(field, required(body, field)?)
+}
+
+fn msisdn_text(field: &'static str, value: String) -> Result<String, DarajaError> {
     if !crate::markets::Market::Kenya.is_msisdn(&value) {
         return Err(DarajaError::field(
             field,
@@ -405,8 +415,11 @@ pub(super) fn msisdn(body: &Map<String, Value>, field: &'static str) -> Result<S
 }
 
 pub(super) fn whole_amount(body: &Map<String, Value>, field: &'static str) -> Result<Money, DarajaError> {
-    let value = required(body, field)?;
-    let amount = Money::parse(&value)
+    whole_amount_text(field, &required(body, field)?)
+}
+
+fn whole_amount_text(field: &'static str, value: &str) -> Result<Money, DarajaError> {
+    let amount = Money::parse(value)
         .filter(|a| a.cents() > 0)
         .ok_or_else(|| DarajaError::field(field, format!("{field} {value:?} is not a positive number")))?;
     if !amount.is_whole_shillings() {
@@ -430,7 +443,10 @@ thread_local! {
 }
 
 pub(super) fn url(body: &Map<String, Value>, field: &'static str) -> Result<String, DarajaError> {
-    let value = required(body, field)?;
+    url_text(field, required(body, field)?)
+}
+
+fn url_text(field: &'static str, value: String) -> Result<String, DarajaError> {
     if ACCEPTED_URLS.with(|accepted| accepted.borrow().contains(&value)) {
         return Ok(value);
     }
