@@ -85,10 +85,7 @@ impl IdGen {
 
     /// Appends `len` hex digits to `out` (the same draws as [`IdGen::hex`]).
     pub fn push_hex(&mut self, out: &mut String, len: usize) {
-        out.reserve(len);
-        for _ in 0..len {
-            out.push(char::from(HEX[self.rng.gen_range(0..HEX.len())]));
-        }
+        self.push_from(HEX, out, len);
     }
 
     pub fn upper_alnum(&mut self, len: usize) -> String {
@@ -113,10 +110,16 @@ impl IdGen {
 
     fn pick(&mut self, alphabet: &[u8], len: usize) -> String {
         let mut out = String::with_capacity(len);
+        self.push_from(alphabet, &mut out, len);
+        out
+    }
+
+    /// Appends `len` characters drawn from `alphabet` (one of the constants above).
+    fn push_from(&mut self, alphabet: &[u8], out: &mut String, len: usize) {
+        out.reserve(len);
         for _ in 0..len {
             out.push(char::from(alphabet[self.rng.gen_range(0..alphabet.len())]));
         }
-        out
     }
 }
 

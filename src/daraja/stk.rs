@@ -418,8 +418,8 @@ pub(crate) fn settle(core: &mut Core, mine: &mut State, checkout_request_id: &st
 
     let transaction_date = lnm::format_timestamp(eat(at));
     let phone_number = match tx.variants.phone_number {
-        Some(PhoneNumberForm::Hashed) => std::borrow::Cow::Owned(hex_sha256(&tx.phone_number)),
-        _ => std::borrow::Cow::Borrowed(tx.phone_number.as_str()),
+        Some(PhoneNumberForm::Hashed) => Cow::Owned(hex_sha256(&tx.phone_number)),
+        _ => Cow::Borrowed(tx.phone_number.as_str()),
     };
     let (shape, body) = wire::stk_callback(&wire::StkResult {
         merchant_request_id: &tx.merchant_request_id,
@@ -442,7 +442,6 @@ pub(crate) fn settle(core: &mut Core, mine: &mut State, checkout_request_id: &st
         tx.callback_url.clone(),
         &body,
     );
-    drop(phone_number);
     tx.result_desc = Some(desc);
     let script = tx.script.clone();
     let paid = receipt
