@@ -6,6 +6,8 @@
 //! precisely what was wrong when they cannot.
 //! Provider modules decide which error code a failure maps to.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 /// What was wrong with one field.
@@ -42,23 +44,24 @@ pub(crate) fn take_optional_text(body: &mut Map<String, Value>, name: &str) -> R
 }
 
 fn text_of(value: Option<&Value>) -> Result<String, FieldProblem> {
-    match value {
-        None | Some(Value::Null) => Err(FieldProblem::Missing),
-        Some(Value::String(s)) if s.trim().is_empty() => Err(FieldProblem::Empty),
-        Some(Value::String(s)) => Ok(s.trim().to_owned()),
-        Some(Value::Number(n)) => Ok(number_text(n)),
-        Some(other) => Err(FieldProblem::WrongType(type_name(other))),
-    }
+    borrowed_text(value).map(Cow::into_owned)
 }
 
 /// Like [`text`], borrowing a string field instead of copying it; `None`
 /// where [`text`] fails. What the scenario gate reads on every request.
-pub(crate) fn text_ref<'a>(body: &'a Map<String, Value>, name: &str) -> Option<std::borrow::Cow<'a, str>> {
-    match body.get(name) {
-        Some(Value::String(s)) if s.trim().is_empty() => None,
-        Some(Value::String(s)) => Some(std::borrow::Cow::Borrowed(s.trim())),
-        Some(Value::Number(n)) => Some(std::borrow::Cow::Owned(number_text(n))),
-        _ => None,
+pub(crate) fn text_ref<'a>(body: &'a Map<String, Value>, name: &str) -> Option<Cow<'a, str>> {
+    borrowed_text(body.get(name)).ok()
+}
+
+/// The one reading every function here shares: a string trimmed (borrowed),
+/// a number written out.
+fn borrowed_text(value: Option<&Value>) -> Result<Cow<'_, str>, FieldProblem> {
+    match value {
+        None | Some(Value::Null) => Err(FieldProblem::Missing),
+        Some(Value::String(s)) if s.trim().is_empty() => Err(FieldProblem::Empty),
+        Some(Value::String(s)) => Ok(Cow::Borrowed(s.trim())),
+        Some(Value::Number(n)) => Ok(Cow::Owned(number_text(n))),
+        Some(other) => Err(FieldProblem::WrongType(type_name(other))),
     }
 }
 
@@ -106,7 +109,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn taking_a_field_reads_it_as_text_does_and_removes_it() {
+    fn taking_or_borrowing_a_field_reads_it_as_text_does() {
         let body = json!({
             "a": "plain", "b": "  padded ", "c": "", "d": "   ", "e": 174379, "f": 1.0, "g": null, "h": [1], "i": true,
         });
@@ -117,6 +120,7 @@ mod tests {
             assert!(!taken.contains_key(name), "{name} is taken out");
             let mut taken = body.clone();
             assert_eq!(take_optional_text(&mut taken, name), optional_text(&body, name), "{name}");
+            assert_eq!(text_ref(&body, name).map(Cow::into_owned), text(&body, name).ok(), "{name}");
         }
     }
 
