@@ -28,21 +28,6 @@ pub(crate) fn text(body: &Map<String, Value>, name: &str) -> Result<String, Fiel
     text_of(body.get(name))
 }
 
-/// Like [`text`], taking the field out of the body: a string that needs no
-/// trimming is handed over as it is, without a copy. For a parser that
-/// reads each field once and owns the body.
-pub(crate) fn take_text(body: &mut Map<String, Value>, name: &str) -> Result<String, FieldProblem> {
-    match body.remove(name) {
-        Some(Value::String(s)) if !s.is_empty() && s.trim().len() == s.len() => Ok(s),
-        other => text_of(other.as_ref()),
-    }
-}
-
-/// Like [`optional_text`], taking the field out of the body as [`take_text`] does.
-pub(crate) fn take_optional_text(body: &mut Map<String, Value>, name: &str) -> Result<Option<String>, FieldProblem> {
-    optional(take_text(body, name))
-}
-
 fn text_of(value: Option<&Value>) -> Result<String, FieldProblem> {
     borrowed_text(value).map(Cow::into_owned)
 }
@@ -58,10 +43,17 @@ pub(crate) fn text_ref<'a>(body: &'a Map<String, Value>, name: &str) -> Option<C
 fn borrowed_text(value: Option<&Value>) -> Result<Cow<'_, str>, FieldProblem> {
     match value {
         None | Some(Value::Null) => Err(FieldProblem::Missing),
-        Some(Value::String(s)) if s.trim().is_empty() => Err(FieldProblem::Empty),
-        Some(Value::String(s)) => Ok(Cow::Borrowed(s.trim())),
+        Some(Value::String(s)) => trimmed(s),
         Some(Value::Number(n)) => Ok(Cow::Owned(number_text(n))),
         Some(other) => Err(FieldProblem::WrongType(type_name(other))),
+    }
+}
+
+/// A string field as text: trimmed, and never empty.
+fn trimmed(s: &str) -> Result<Cow<'_, str>, FieldProblem> {
+    match s.trim() {
+        "" => Err(FieldProblem::Empty),
+        t => Ok(Cow::Borrowed(t)),
     }
 }
 
@@ -75,6 +67,249 @@ fn optional(text: Result<String, FieldProblem>) -> Result<Option<String>, FieldP
         Ok(s) => Ok(Some(s)),
         Err(FieldProblem::Missing | FieldProblem::Empty) => Ok(None),
         Err(e) => Err(e),
+    }
+}
+
+/// Reads the named top-level fields of a request body, wherever they are held.
+/// What the scenario engine's `fields` matchers read through.
+pub(crate) trait Fields: std::fmt::Debug {
+    /// The field as [`text`] reads it, borrowed where it can be; `None`
+    /// where [`text`] fails.
+    fn text_ref(&self, name: &str) -> Option<Cow<'_, str>>;
+}
+
+impl Fields for Map<String, Value> {
+    fn text_ref(&self, name: &str) -> Option<Cow<'_, str>> {
+        text_ref(self, name)
+    }
+}
+
+/// A JSON object's top-level fields, in the body's order, with strings
+/// borrowed from the body wherever JSON allows (no escapes) and nested
+/// values kept as their type only.
+///
+/// What a handler on a hot path reads its request from: no tree is built and
+/// no field name is copied. A field named twice reads as its last value, as
+/// a parsed [`Map`] would.
+#[derive(Debug, Default)]
+pub(crate) struct Object<'a> {
+    fields: Vec<(Cow<'a, str>, Field<'a>)>,
+}
+
+/// One top-level field of an [`Object`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Field<'a> {
+    Null,
+    Bool,
+    Number(serde_json::Number),
+    Text(Cow<'a, str>),
+    Array,
+    Object,
+}
+
+/// Why a body is not an [`Object`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NotAnObject {
+    /// Valid JSON of another type (its name, as [`type_name`] says it).
+    Other(&'static str),
+    /// Not JSON: serde_json's words, with line and column.
+    Malformed(String),
+}
+
+impl<'a> Object<'a> {
+    /// Reads a body that must be one JSON object, exactly as
+    /// `serde_json::from_slice::<Value>` would accept or refuse it.
+    pub(crate) fn parse(bytes: &'a [u8]) -> Result<Object<'a>, NotAnObject> {
+        match serde_json::from_slice::<Top<'a>>(bytes) {
+            Ok(Top::Object(object)) => Ok(object),
+            Ok(Top::Other(type_name)) => Err(NotAnObject::Other(type_name)),
+            Err(e) => Err(NotAnObject::Malformed(e.to_string())),
+        }
+    }
+
+    /// The field's last value.
+    pub(crate) fn get(&self, name: &str) -> Option<&Field<'a>> {
+        self.fields.iter().rev().find(|(n, _)| n == name).map(|(_, f)| f)
+    }
+
+    /// The field as [`text`] reads it, taken out of the object (it reads as
+    /// missing afterwards), borrowed from the body where it can be.
+    pub(crate) fn take_text(&mut self, name: &str) -> Result<Cow<'a, str>, FieldProblem> {
+        let Some((_, field)) = self.fields.iter_mut().rev().find(|(n, _)| n == name) else {
+            return Err(FieldProblem::Missing);
+        };
+        match std::mem::replace(field, Field::Null) {
+            Field::Null => Err(FieldProblem::Missing),
+            Field::Text(Cow::Borrowed(s)) => trimmed(s),
+            Field::Text(Cow::Owned(s)) => trimmed(&s).map(|t| Cow::Owned(t.into_owned())),
+            Field::Number(n) => Ok(Cow::Owned(number_text(&n))),
+            Field::Bool => Err(FieldProblem::WrongType("a boolean")),
+            Field::Array => Err(FieldProblem::WrongType("an array")),
+            Field::Object => Err(FieldProblem::WrongType("an object")),
+        }
+    }
+
+    /// Like [`Object::take_text`], but a missing, null or empty field is `None`.
+    pub(crate) fn take_optional_text(&mut self, name: &str) -> Result<Option<Cow<'a, str>>, FieldProblem> {
+        match self.take_text(name) {
+            Ok(s) => Ok(Some(s)),
+            Err(FieldProblem::Missing | FieldProblem::Empty) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Fields for Object<'_> {
+    fn text_ref(&self, name: &str) -> Option<Cow<'_, str>> {
+        match self.get(name)? {
+            Field::Text(s) => trimmed(s).ok(),
+            Field::Number(n) => Some(Cow::Owned(number_text(n))),
+            Field::Null | Field::Bool | Field::Array | Field::Object => None,
+        }
+    }
+}
+
+/// A whole body: an object, or the type it is instead.
+enum Top<'a> {
+    Object(Object<'a>),
+    Other(&'static str),
+}
+
+impl<'de> serde::Deserialize<'de> for Top<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Top<'de>, D::Error> {
+        deserializer.deserialize_any(TopVisitor)
+    }
+}
+
+struct TopVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TopVisitor {
+    type Value = Top<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Top<'de>, A::Error> {
+        // serde_json gives no size hint; request bodies have a dozen or so fields.
+        let mut fields = Vec::with_capacity(16);
+        while let Some(Key(name)) = map.next_key::<Key<'de>>()? {
+            fields.push((name, map.next_value::<Field<'de>>()?));
+        }
+        Ok(Top::Object(Object { fields }))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Top<'de>, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Top::Other("an array"))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Top<'de>, E> {
+        Ok(Top::Other("a boolean"))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Top<'de>, E> {
+        Ok(Top::Other("a number"))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Top<'de>, E> {
+        Ok(Top::Other("a number"))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Top<'de>, E> {
+        Ok(Top::Other("a number"))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Top<'de>, E> {
+        Ok(Top::Other("a string"))
+    }
+
+    fn visit_unit<E>(self) -> Result<Top<'de>, E> {
+        Ok(Top::Other("null"))
+    }
+}
+
+/// A field name, borrowed from the body unless it has escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Key<'de>, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s.to_owned())))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Field<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Field<'de>, D::Error> {
+        deserializer.deserialize_any(FieldVisitor)
+    }
+}
+
+struct FieldVisitor;
+
+impl<'de> serde::de::Visitor<'de> for FieldVisitor {
+    type Value = Field<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Field<'de>, E> {
+        Ok(Field::Null)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Field<'de>, E> {
+        Ok(Field::Bool)
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Field<'de>, E> {
+        Ok(Field::Number(n.into()))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Field<'de>, E> {
+        Ok(Field::Number(n.into()))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Field<'de>, E> {
+        // serde_json reads no NaN or infinity, so this always holds.
+        serde_json::Number::from_f64(n).map(Field::Number).ok_or_else(|| E::custom("a number that is not finite"))
+    }
+
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Field<'de>, E> {
+        Ok(Field::Text(Cow::Borrowed(s)))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Field<'de>, E> {
+        Ok(Field::Text(Cow::Owned(s.to_owned())))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Field<'de>, E> {
+        Ok(Field::Text(Cow::Owned(s)))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Field<'de>, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Field::Array)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Field<'de>, A::Error> {
+        while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Field::Object)
     }
 }
 
@@ -108,19 +343,56 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Every field of `json` read from an [`Object`] and from a parsed [`Map`].
+    fn read_both_ways(json: &str) {
+        let map = match serde_json::from_str::<Value>(json) {
+            Ok(Value::Object(map)) => map,
+            other => panic!("{json} is an object: {other:?}"),
+        };
+        let bytes = json.as_bytes();
+        let object = Object::parse(bytes).expect("an object");
+        let names = map.keys().map(String::as_str).chain(["missing"]);
+        for name in names {
+            assert_eq!(Fields::text_ref(&object, name), text_ref(&map, name), "{name} in {json}");
+            let mut taken = Object::parse(bytes).expect("an object");
+            assert_eq!(taken.take_text(name).map(Cow::into_owned), text(&map, name), "{name} in {json}");
+            assert_eq!(taken.take_text(name), Err(FieldProblem::Missing), "{name} is taken out of {json}");
+            let mut taken = Object::parse(bytes).expect("an object");
+            let optional = taken.take_optional_text(name).map(|t| t.map(Cow::into_owned));
+            assert_eq!(optional, optional_text(&map, name), "{name} in {json}");
+        }
+    }
+
     #[test]
-    fn taking_or_borrowing_a_field_reads_it_as_text_does() {
-        let body = json!({
-            "a": "plain", "b": "  padded ", "c": "", "d": "   ", "e": 174379, "f": 1.0, "g": null, "h": [1], "i": true,
-        });
-        let body = body.as_object().cloned().unwrap_or_default();
-        for name in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "missing"] {
-            let mut taken = body.clone();
-            assert_eq!(take_text(&mut taken, name), text(&body, name), "{name}");
-            assert!(!taken.contains_key(name), "{name} is taken out");
-            let mut taken = body.clone();
-            assert_eq!(take_optional_text(&mut taken, name), optional_text(&body, name), "{name}");
-            assert_eq!(text_ref(&body, name).map(Cow::into_owned), text(&body, name).ok(), "{name}");
+    fn an_object_reads_every_field_as_a_parsed_map_does() {
+        read_both_ways(
+            r#"{"a": "plain", "b": "  padded ", "c": "", "d": "   ", "e": 174379, "f": 1.0, "g": null,
+                "h": [1, [2]], "i": true, "j": {"k": {}}, "l": "esc\"aped ", "m": -5, "n": 1.5e3, "o": 1e-2,
+                "p": 18446744073709551615, "\u0071": "escaped name", "r": "first", "r": "last", "s": 1, "s": null}"#,
+        );
+        read_both_ways("{}");
+    }
+
+    #[test]
+    fn an_object_refuses_what_a_parsed_map_refuses_with_the_same_words() {
+        for json in ["[1]", "1", "\"s\"", "true", "null", "", "{", "{\"a\":}", "{} x", "{\"a\": 1e400}", "{\"a\" 1}"] {
+            let expected = match serde_json::from_str::<Value>(json) {
+                Ok(Value::Object(_)) => panic!("{json} is not an object"),
+                Ok(other) => NotAnObject::Other(type_name(&other)),
+                Err(e) => NotAnObject::Malformed(e.to_string()),
+            };
+            assert_eq!(Object::parse(json.as_bytes()).err(), Some(expected), "{json}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn an_object_agrees_with_a_parsed_map_on_any_text(json in r#"\{("[a-c\\]{0,2}": ?(-?[0-9.e]{1,4}|"[ a-c\\"]{0,3}"|null|true|\[\]|\{\}), ?){0,4}"[a-c]": ?[0-9"a]{0,3}\}"#) {
+            match serde_json::from_str::<Value>(&json) {
+                Ok(Value::Object(_)) => read_both_ways(&json),
+                Ok(other) => proptest::prop_assert_eq!(Object::parse(json.as_bytes()).err(), Some(NotAnObject::Other(type_name(&other)))),
+                Err(e) => proptest::prop_assert_eq!(Object::parse(json.as_bytes()).err(), Some(NotAnObject::Malformed(e.to_string()))),
+            }
         }
     }
 

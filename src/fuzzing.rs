@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 use crate::crypto::keys::KeyPair;
 use crate::crypto::{credential, lnm};
 use crate::daraja::wire::{StkPushRequest, StkQueryRequest};
+use crate::fields::Object;
 use crate::ledger::Money;
 use crate::scenarios;
 use crate::world::World;
@@ -51,7 +52,7 @@ fn json_object(data: &[u8]) -> Option<Map<String, Value>> {
 /// The `BusinessShortCode` of a push body the STK push parser accepts in
 /// full (for checking that seeds reach past the first check).
 pub fn accepted_stk_push(data: &[u8]) -> Option<String> {
-    StkPushRequest::parse(json_object(data)?).ok().map(|push| push.business_short_code)
+    StkPushRequest::parse(Object::parse(data).ok()?).ok().map(|push| push.business_short_code)
 }
 
 /// The key and secret of an `Authorization: Basic` header, as the OAuth
@@ -72,10 +73,17 @@ pub fn daraja_stk_push(data: &[u8]) {
     if data.len() > MAX_INPUT_LEN {
         return;
     }
+    // The push reads the body's fields without a tree, the query through
+    // one: both must accept and refuse the same bodies.
+    let object = Object::parse(data);
     let Some(body) = json_object(data) else {
+        assert!(object.is_err(), "a body that is not a JSON object is refused by both readers");
         return;
     };
-    if let Ok(push) = StkPushRequest::parse(body.clone()) {
+    let Ok(object) = object else {
+        panic!("a JSON object is read by both readers");
+    };
+    if let Ok(push) = StkPushRequest::parse(object) {
         // A parsed push has passed every field check, so its parts must be well-formed.
         assert!(lnm::parse_timestamp(&push.timestamp).is_ok(), "an accepted push has a valid Timestamp");
         assert!(push.amount.cents() > 0, "an accepted Amount is positive");

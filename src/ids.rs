@@ -7,7 +7,7 @@
 //! identifiers, byte for byte.
 //! Provider modules turn these primitives into their own wire formats.
 
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
 
@@ -80,12 +80,25 @@ impl IdGen {
     }
 
     pub fn hex(&mut self, len: usize) -> String {
-        self.pick(HEX, len)
+        let mut out = String::with_capacity(len);
+        self.push_hex(&mut out, len);
+        out
     }
 
-    /// Appends `len` hex digits to `out` (the same draws as [`IdGen::hex`]).
+    /// Appends `len` hex digits to `out` (the same draws as [`IdGen::hex`]):
+    /// sixteen digits from each 64-bit draw, every digit uniform.
     pub fn push_hex(&mut self, out: &mut String, len: usize) {
-        self.push_from(HEX, out, len);
+        out.reserve(len);
+        let mut left = len;
+        while left > 0 {
+            let digits = left.min(16);
+            let mut bits = self.rng.next_u64();
+            for _ in 0..digits {
+                out.push(char::from(HEX[(bits & 0xf) as usize]));
+                bits >>= 4;
+            }
+            left = left.saturating_sub(digits);
+        }
     }
 
     pub fn upper_alnum(&mut self, len: usize) -> String {
@@ -126,6 +139,21 @@ impl IdGen {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_digits_are_lower_case_and_each_is_drawn() {
+        let mut ids = IdGen::new(7, "default");
+        for len in [0, 1, 15, 16, 17, 33] {
+            assert_eq!(ids.hex(len).len(), len);
+        }
+        let many = ids.hex(16 * 1024);
+        assert!(many.bytes().all(|b| HEX.contains(&b)), "{many}");
+        for digit in HEX {
+            // 1,024 expected of each; a fair draw stays well within half and double.
+            let n = many.bytes().filter(|b| b == digit).count();
+            assert!((512..2048).contains(&n), "{} drawn {n} times", char::from(*digit));
+        }
+    }
 
     #[test]
     fn same_seed_and_stream_give_the_same_ids() {

@@ -8,12 +8,11 @@
 //! (`[daraja] spike_arrest = "envelope"` gives the `500.003.02` envelope).
 
 use axum::response::IntoResponse;
-use serde_json::{Map, Value};
 
 use super::error::{DarajaError, ErrorKind};
 use super::world::SpikeArrestStyle;
 use super::{Daraja, PROVIDER};
-use crate::fields;
+use crate::fields::Fields;
 use crate::gate::Throttled;
 pub(crate) use crate::gate::{delayed, Gate};
 use crate::ledger::Money;
@@ -91,8 +90,8 @@ pub(crate) fn spike_arrest_faultstring(rate: &RateLimit) -> String {
 }
 
 /// What the scenario engine sees of a Daraja request.
-pub(crate) fn facts<'a>(operation: &'static str, body: Option<&'a Map<String, Value>>) -> Facts<'a> {
-    let read = |names: &[&str]| body.and_then(|b| names.iter().find_map(|n| fields::text_ref(b, n)));
+pub(crate) fn facts<'a>(operation: &'static str, body: Option<&'a dyn Fields>) -> Facts<'a> {
+    let read = |names: &[&str]| body.and_then(|b| names.iter().find_map(|n| b.text_ref(n)));
     Facts {
         provider: PROVIDER,
         operation,
@@ -106,7 +105,7 @@ pub(crate) fn facts<'a>(operation: &'static str, body: Option<&'a Map<String, Va
 }
 
 /// Applies rate limits and scripted faults to a Daraja request of `app` (a consumer key).
-pub(crate) fn gate(tenant: &Tenant, app: &str, operation: &'static str, body: Option<&Map<String, Value>>) -> Gate {
+pub(crate) fn gate(tenant: &Tenant, app: &str, operation: &'static str, body: Option<&dyn Fields>) -> Gate {
     match crate::gate::gate::<Daraja>(tenant, app, &facts(operation, body)) {
         Gate::Refuse(response) => match response.extensions().get::<Throttled>() {
             // The bucket is known here, and so is the tenant's world: say the

@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 
 use super::error::{DarajaError, ErrorKind};
-use super::extract::{Authed, BodyProblem, JsonObject};
+use super::extract::{Authed, BodyProblem, JsonBytes, JsonObject};
 use super::ids;
 use super::products::{self, Api};
 use super::results::stk_result_desc;
@@ -115,11 +115,12 @@ pub(crate) const OPERATION_QUERY: &str = "stk_query";
 pub(crate) async fn push(
     AxumState(app): AxumState<AppState>,
     auth: Authed,
-    body: Result<JsonObject, BodyProblem>,
+    body: Result<JsonBytes, BodyProblem>,
 ) -> Result<Response, DarajaError> {
     app.callbacks.admit(&auth.tenant).await;
     products::require(&auth, Api::Express)?;
-    let body = body.map_err(|p| p.into_error(StkPushRequest::FIRST_FIELD))?.0;
+    let bytes = body.map_err(|p| p.into_error(StkPushRequest::FIRST_FIELD))?;
+    let body = bytes.object().map_err(|p| p.into_error(StkPushRequest::FIRST_FIELD))?;
     let decision = match gate(&auth.tenant, &auth.consumer_key, OPERATION_PUSH, Some(&body)) {
         Gate::Pass(decision) => decision,
         Gate::Refuse(response) => return Ok(response),

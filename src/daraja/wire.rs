@@ -16,6 +16,8 @@
 //! **Invariant:** every Daraja JSON response carries
 //! `Content-Type: application/json;charset=UTF-8`, as the gateway's do.
 
+use std::borrow::Cow;
+
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::ser::SerializeMap;
@@ -25,7 +27,7 @@ use serde_json::{Map, Value};
 use super::error::{DarajaError, ErrorKind};
 use super::shapes::Shape;
 use crate::callbacks::CallbackJob;
-use crate::fields::{self, FieldProblem};
+use crate::fields::{self, Field, FieldProblem, Object};
 use crate::ledger::Money;
 use crate::scenarios::ResultCode;
 
@@ -158,11 +160,13 @@ pub(crate) struct StkPushRequest {
 impl StkPushRequest {
     pub(crate) const FIRST_FIELD: &'static str = "BusinessShortCode";
 
-    /// Reads the push, taking each field out of the body it owns (the
-    /// gate has read what it needs before), so strings are not copied.
-    pub(crate) fn parse(mut body: Map<String, Value>) -> Result<StkPushRequest, DarajaError> {
+    /// Reads the push, taking each field out of the body's fields (the
+    /// gate has read what it needs before); strings borrowed from the body
+    /// are copied once, into the request.
+    pub(crate) fn parse(mut body: Object<'_>) -> Result<StkPushRequest, DarajaError> {
         let body = &mut body;
-        let take = |body: &mut Map<String, Value>, field| fields::take_text(body, field).map_err(|p| problem(field, p));
+        let take =
+            |body: &mut Object<'_>, field| body.take_text(field).map(Cow::into_owned).map_err(|p| problem(field, p));
         let business_short_code = shortcode_text("BusinessShortCode", take(body, "BusinessShortCode")?)?;
         let password = take(body, "Password")?;
         let timestamp = take(body, "Timestamp")?;
@@ -185,7 +189,7 @@ impl StkPushRequest {
         let callback_url = url_text("CallBackURL", take(body, "CallBackURL")?)?;
         // A null AccountReference or TransactionDesc is refused as Remarks (captured 2026).
         for field in ["AccountReference", "TransactionDesc"] {
-            if matches!(body.get(field), Some(Value::Null)) {
+            if matches!(body.get(field), Some(Field::Null)) {
                 return Err(DarajaError::field(
                     "Remarks",
                     format!("{field} is null; the gateway reports a null AccountReference or TransactionDesc as Invalid Remarks"),
@@ -194,7 +198,7 @@ impl StkPushRequest {
         }
         let account_reference = take(body, "AccountReference")?;
         let transaction_desc =
-            fields::take_optional_text(body, "TransactionDesc").map_err(|p| problem("TransactionDesc", p))?;
+            body.take_optional_text("TransactionDesc").map_err(|p| problem("TransactionDesc", p))?.map(Cow::into_owned);
         Ok(StkPushRequest {
             business_short_code,
             password,

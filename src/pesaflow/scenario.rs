@@ -31,6 +31,7 @@ use axum::response::{IntoResponse, Response};
 use super::error::{Envelope, ErrorKind, Maintenance, PesaflowError};
 use super::params::Params;
 use super::{Pesaflow, PROVIDER};
+use crate::fields::Fields;
 pub(crate) use crate::gate::Gate;
 use crate::http::Fault;
 use crate::ledger::Money;
@@ -216,7 +217,7 @@ impl FactValues {
         Facts {
             provider: PROVIDER,
             operation,
-            body,
+            body: body.map(|b| b as &dyn Fields),
             msisdn: self.msisdn.map(Into::into),
             amount: self.amount,
             shortcode: self.shortcode.map(Into::into),

@@ -71,6 +71,45 @@ pub(crate) fn default() -> Arc<Scenario> {
         .clone()
 }
 
+/// The first rule of the built-in [`default`] scenario that fits `facts`.
+///
+/// Every request no loaded rule decides is matched against this scenario,
+/// whose rules mostly name another provider; they are indexed by provider
+/// once, and a request is matched only against the rules naming its
+/// provider or none, in the scenario's order: the same first match as
+/// trying every rule.
+pub(crate) fn decide_by_default(facts: &Facts<'_>) -> Option<&'static Decision> {
+    struct Indexed {
+        scenario: Arc<Scenario>,
+        by_provider: Vec<(&'static str, Vec<usize>)>,
+    }
+    static INDEXED: OnceLock<Indexed> = OnceLock::new();
+    let indexed = INDEXED.get_or_init(|| {
+        let scenario = default();
+        let by_provider = crate::providers::ProviderId::ALL
+            .iter()
+            .map(|p| {
+                let name = p.name();
+                let rules = scenario.rules.iter().enumerate();
+                (
+                    name,
+                    rules
+                        .filter(|(_, r)| r.when.provider.as_deref().is_none_or(|q| q == name))
+                        .map(|(i, _)| i)
+                        .collect(),
+                )
+            })
+            .collect();
+        Indexed { scenario, by_provider }
+    });
+    let rules = &indexed.scenario.rules;
+    let found = match indexed.by_provider.iter().find(|(name, _)| *name == facts.provider) {
+        Some((_, mine)) => mine.iter().filter_map(|&i| rules.get(i)).find(|r| r.when.matches(facts)),
+        None => rules.iter().find(|r| r.when.matches(facts)),
+    };
+    found.map(|r| &r.decision)
+}
+
 /// The most scenarios a tenant may have loaded at once.
 pub(crate) const MAX_SCENARIOS: usize = 64;
 
@@ -206,12 +245,17 @@ mod tests {
         let scenario =
             Scenario::parse("[[rules]]\nwhen = { fields = { AccountReference = [\"A\", \"B\"] } }\nfault = { error = \"system_busy\" }\n", "f.toml")
                 .unwrap();
-        let body = serde_json::json!({ "AccountReference": "B" });
-        let facts = Facts { provider: "daraja", operation: "stk_push", body: body.as_object(), ..Facts::default() };
-        assert!(scenario.rules[0].when.matches(&facts));
-        let other = serde_json::json!({ "AccountReference": "C" });
-        let facts = Facts { body: other.as_object(), ..facts };
-        assert!(!scenario.rules[0].when.matches(&facts));
+        let matches = |body: &dyn crate::fields::Fields| {
+            let facts = Facts { provider: "daraja", operation: "stk_push", body: Some(body), ..Facts::default() };
+            scenario.rules[0].when.matches(&facts)
+        };
+        // Through a parsed tree and through the fields read without one.
+        for (json, expected) in [(r#"{"AccountReference": " B"}"#, true), (r#"{"AccountReference": "C"}"#, false)] {
+            let tree = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json).unwrap();
+            assert_eq!(matches(&tree), expected, "{json}");
+            let object = crate::fields::Object::parse(json.as_bytes()).unwrap();
+            assert_eq!(matches(&object), expected, "{json}");
+        }
     }
 
     #[test]
@@ -270,7 +314,7 @@ mod tests {
             let facts = Facts {
                 provider: "daraja",
                 operation,
-                body: body.as_object(),
+                body: body.as_object().map(|b| b as &dyn crate::fields::Fields),
                 msisdn: msisdn.map(Into::into),
                 amount: amount.map(Money),
                 shortcode: shortcode.map(Into::into),
@@ -281,6 +325,33 @@ mod tests {
             scenarios.push(default());
             let set = ScenarioSet { scenarios };
             let _ = set.decide(&facts);
+        }
+
+        #[test]
+        fn the_default_scenario_decides_by_its_index_as_by_every_rule(
+            provider in prop::sample::select(vec!["daraja", "vodafone", "pesaflow", "ecitizen", "other"]),
+            operation in prop::sample::select(
+                crate::scenarios::operations().flat_map(|(_, ops)| ops.iter().copied()).chain(["unknown"]).collect::<Vec<_>>()
+            ),
+            // Every MSISDN and shortcode the default scenario names, and one it does not.
+            msisdn in proptest::option::of(prop::sample::select(
+                default().rules.iter().flat_map(|r| r.when.msisdn.clone()).chain(["254799999999".into()]).collect::<Vec<_>>()
+            )),
+            shortcode in proptest::option::of(prop::sample::select(
+                default().rules.iter().flat_map(|r| r.when.shortcode.clone()).chain(["999999".into()]).collect::<Vec<_>>()
+            )),
+            amount in proptest::option::of(0i64..2_000),
+        ) {
+            let facts = Facts {
+                provider,
+                operation,
+                msisdn: msisdn.map(Into::into),
+                amount: amount.map(Money::from_shillings),
+                shortcode: shortcode.map(Into::into),
+                ..Facts::default()
+            };
+            let every_rule = ScenarioSet { scenarios: vec![default()] };
+            prop_assert_eq!(decide_by_default(&facts), every_rule.decide(&facts));
         }
 
         #[test]

@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 use super::doc::{
     AmountDoc, CallbackDoc, DelayDoc, FaultDoc, OutcomeDoc, RateLimitDoc, ResultCodeDoc, RuleDoc, ScenarioDoc,
     VariantValue, WhenDoc,
 };
+use crate::fields::Fields;
 use crate::ledger::Money;
 use crate::providers::ProviderId;
 
@@ -45,7 +45,7 @@ pub struct Facts<'a> {
     pub provider: &'static str,
     pub operation: &'static str,
     /// The raw request body, for `fields` matchers.
-    pub body: Option<&'a Map<String, Value>>,
+    pub(crate) body: Option<&'a dyn Fields>,
     pub msisdn: Option<Cow<'a, str>>,
     pub amount: Option<Money>,
     pub shortcode: Option<Cow<'a, str>>,
@@ -179,7 +179,7 @@ impl Matcher {
         // every provider's default scenario, and most fail on the provider.
         let fields_ok = || {
             self.fields.iter().all(|(name, wanted)| {
-                let got = facts.body.and_then(|b| crate::fields::text_ref(b, name));
+                let got = facts.body.and_then(|b| b.text_ref(name));
                 any(wanted, &got)
             })
         };

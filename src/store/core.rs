@@ -159,7 +159,7 @@ impl Core {
     /// The decision of the first matching rule: loaded scenarios first, then
     /// the built-in default scenario. `None` means the provider's default.
     pub fn decide(&self, facts: &Facts<'_>) -> Option<Decision> {
-        self.scenarios.decide(facts).or_else(|| default_scenarios().decide(facts)).cloned()
+        self.scenarios.decide(facts).or_else(|| crate::scenarios::decide_by_default(facts)).cloned()
     }
 
     /// Takes one token from every bucket that limits this app's operation;
@@ -237,10 +237,4 @@ impl Core {
     pub fn customer_names(&self, msisdn: &str) -> (String, String, String) {
         self.world.customer_names(msisdn)
     }
-}
-
-/// The built-in default scenario as a set of its own.
-fn default_scenarios() -> &'static ScenarioSet {
-    static DEFAULT: std::sync::OnceLock<ScenarioSet> = std::sync::OnceLock::new();
-    DEFAULT.get_or_init(|| ScenarioSet { scenarios: vec![crate::scenarios::default()] })
 }
