@@ -7,7 +7,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::http::Request;
+use axum::http::header::{self, HeaderName, HeaderValue};
+use axum::http::{Request, Uri};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http_body_util::{BodyExt, Full};
@@ -192,12 +193,25 @@ async fn send(clients: &Clients, capture: usize, tenant: &Tenant, job: &Callback
 /// The request for hyper's client, or `None` if the URL or a header is one
 /// only reqwest takes.
 fn plain_request(job: &CallbackJob, headers: &[(&str, Cow<'_, str>)], body: Bytes) -> Option<Request<Full<Bytes>>> {
-    let mut builder =
-        Request::builder().method(job.method.clone()).uri(job.url.as_str()).header("user-agent", USER_AGENT);
-    for (name, value) in headers {
-        builder = builder.header(*name, value.as_ref());
+    let uri: Uri = job.url.parse().ok()?;
+    let mut request = Request::new(Full::new(body));
+    *request.method_mut() = job.method.clone();
+    let map = request.headers_mut();
+    map.reserve(headers.len().saturating_add(2));
+    // hyper's client writes `Host` by formatting the authority again; a URL
+    // whose authority is exactly what `Host` says (a host and a port that is
+    // not 80, no user info) gives it as it is.
+    if let Some(authority) =
+        uri.authority().filter(|a| !a.as_str().contains('@') && a.port_u16().is_some_and(|p| p != 80))
+    {
+        map.insert(header::HOST, HeaderValue::from_str(authority.as_str()).ok()?);
     }
-    builder.body(Full::new(body)).ok()
+    map.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+    for (name, value) in headers {
+        map.append(HeaderName::from_bytes(name.as_bytes()).ok()?, HeaderValue::from_str(value).ok()?);
+    }
+    *request.uri_mut() = uri;
+    Some(request)
 }
 
 async fn send_plain(

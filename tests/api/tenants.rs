@@ -292,6 +292,10 @@ async fn signed_callbacks_carry_standard_webhooks_headers_that_verify() {
     let signature = header("webhook-signature");
     assert!(pesa_sandbox::crypto::webhook::verify(&secret, &id, timestamp, &request.body, &signature));
     assert!(!pesa_sandbox::crypto::webhook::verify(&secret, &id, timestamp, b"{}", &signature));
+    // And the headers every callback carries.
+    assert_eq!(header("host"), app.receiver.address().to_string());
+    assert!(header("user-agent").starts_with("pesa-sandbox/"), "{}", header("user-agent"));
+    assert_eq!(header("content-type"), "application/json");
 
     // The default tenant did not opt in.
     let (_, default_creds) = app.admin_get("/credentials").await;
