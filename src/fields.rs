@@ -200,7 +200,7 @@ impl<'de> serde::de::Visitor<'de> for TopVisitor {
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Top<'de>, A::Error> {
-        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Skip>()?.is_some() {}
         Ok(Top::Other("an array"))
     }
 
@@ -303,13 +303,68 @@ impl<'de> serde::de::Visitor<'de> for FieldVisitor {
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Field<'de>, A::Error> {
-        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Skip>()?.is_some() {}
         Ok(Field::Array)
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Field<'de>, A::Error> {
-        while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
         Ok(Field::Object)
+    }
+}
+
+/// A nested value, read through and dropped. Not `IgnoredAny`: serde_json
+/// skips that without its nesting limit, and a body a tree refuses as
+/// nested too deeply must be refused here too, with the same words.
+struct Skip;
+
+impl<'de> serde::Deserialize<'de> for Skip {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Skip, D::Error> {
+        deserializer.deserialize_any(SkipVisitor)
+    }
+}
+
+struct SkipVisitor;
+
+impl<'de> serde::de::Visitor<'de> for SkipVisitor {
+    type Value = Skip;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_unit<E>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
+        Ok(Skip)
     }
 }
 
@@ -382,6 +437,25 @@ mod tests {
                 Err(e) => NotAnObject::Malformed(e.to_string()),
             };
             assert_eq!(Object::parse(json.as_bytes()).err(), Some(expected), "{json}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_as_a_parsed_map_refuses_it() {
+        for (open, close) in [("[", "]"), ("{\"a\":", "}")] {
+            // Nested in a field, at the top, and just within the limit.
+            let inner = format!("{}1{}", open.repeat(100_000), close.repeat(100_000));
+            let within = format!("{{\"a\": {}1{}}}", open.repeat(100), close.repeat(100));
+            assert!(Object::parse(within.as_bytes()).is_ok(), "{within}");
+            for json in [format!("{{\"a\": {inner}}}"), inner] {
+                let expected = serde_json::from_str::<Value>(&json).map(|_| ()).map_err(|e| e.to_string());
+                assert!(expected.is_err(), "serde_json refuses nesting this deep");
+                let got = Object::parse(json.as_bytes()).map(|_| ());
+                assert_eq!(
+                    got.map_err(|e| format!("{e:?}")),
+                    expected.map_err(|e| format!("{:?}", NotAnObject::Malformed(e)))
+                );
+            }
         }
     }
 
