@@ -20,9 +20,6 @@ use super::state::{State, Usage};
 use crate::ledger::Money;
 use crate::store::Core;
 
-/// Customer-day counters kept before old days are dropped.
-const MAX_CUSTOMER_DAYS: usize = 10_000;
-
 /// Refuses a request that breaches a limit; counts it otherwise.
 pub(crate) fn check_and_count(
     _core: &mut Core,
@@ -95,10 +92,7 @@ pub(crate) fn check_and_count(
         s.usage.add(amount);
     }
     if let Some(key) = day_key {
-        if mine.customer_days.len() >= MAX_CUSTOMER_DAYS {
-            mine.customer_days.retain(|(_, _, day), _| *day >= today);
-        }
-        mine.customer_days.entry(key).or_default().add(amount);
+        mine.count_customer_day(key, amount);
     }
     Ok(())
 }

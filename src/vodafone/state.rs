@@ -47,8 +47,16 @@ pub(crate) struct State {
     pub(crate) session_order: VecDeque<String>,
     pub(crate) mandates: BTreeMap<String, Mandate>,
     /// Per customer and market day: value and count, for `INS-990`/`INS-991`.
-    pub(crate) customer_days: HashMap<(String, String, NaiveDate), Usage>,
+    pub(crate) customer_days: HashMap<CustomerDay, Usage>,
+    /// The keys of `customer_days`, first counted first.
+    customer_day_order: VecDeque<CustomerDay>,
 }
+
+/// A caller (application owner), a customer's MSISDN and a market day.
+pub(crate) type CustomerDay = (String, String, NaiveDate);
+
+/// Customer-days counted before the first counted is forgotten.
+pub(crate) const MAX_CUSTOMER_DAYS: usize = 10_000;
 
 impl State {
     pub(crate) fn new(world: Arc<World>) -> State {
@@ -61,6 +69,24 @@ impl State {
             session_order: VecDeque::new(),
             mandates: BTreeMap::new(),
             customer_days: HashMap::default(),
+            customer_day_order: VecDeque::new(),
+        }
+    }
+
+    /// Counts `amount` for a customer's day. At most [`MAX_CUSTOMER_DAYS`]
+    /// are kept: beyond them the one counted first is forgotten (an earlier
+    /// day's, on a clock that only moves forward), in constant time.
+    pub(crate) fn count_customer_day(&mut self, key: CustomerDay, amount: Money) {
+        match self.customer_days.entry(key) {
+            std::collections::hash_map::Entry::Occupied(mut day) => day.get_mut().add(amount),
+            std::collections::hash_map::Entry::Vacant(day) => {
+                self.customer_day_order.push_back(day.key().clone());
+                day.insert(Usage::default()).add(amount);
+            }
+        }
+        while self.customer_days.len() > MAX_CUSTOMER_DAYS {
+            let Some(first) = self.customer_day_order.pop_front() else { break };
+            self.customer_days.remove(&first);
         }
     }
 
@@ -351,5 +377,35 @@ impl Mandate {
             (MandateStatus::Active | MandateStatus::Created, Some(expiry)) if today > expiry => MandateStatus::Expired,
             (status, _) => status,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customer_days_are_bounded_and_forget_the_first_counted_first() {
+        let world = Arc::new(World::from_overlays(Vec::new()).expect("the default world resolves"));
+        let mut state = State::new(world);
+        let key = |n: usize, day: u32| {
+            let date = NaiveDate::from_ymd_opt(2026, 12, day).expect("a date");
+            ("app".to_owned(), format!("2557{n:08}"), date)
+        };
+        state.count_customer_day(key(0, 4), Money::from_shillings(5));
+        state.count_customer_day(key(0, 4), Money::from_shillings(7));
+        assert_eq!(state.customer_days[&key(0, 4)], Usage { count: 2, value: Money::from_shillings(12) });
+        // Ten more than the bound on the next day: the earlier day and the
+        // first ten of this one are forgotten, and the map never grows past it.
+        for n in 0..MAX_CUSTOMER_DAYS + 10 {
+            state.count_customer_day(key(n, 5), Money::from_shillings(1));
+            assert!(state.customer_days.len() <= MAX_CUSTOMER_DAYS);
+        }
+        assert_eq!(state.customer_days.len(), MAX_CUSTOMER_DAYS);
+        assert_eq!(state.customer_day_order.len(), MAX_CUSTOMER_DAYS);
+        assert!(!state.customer_days.contains_key(&key(0, 4)));
+        assert!(!state.customer_days.contains_key(&key(9, 5)));
+        assert_eq!(state.customer_days[&key(10, 5)].count, 1);
+        assert_eq!(state.customer_days[&key(MAX_CUSTOMER_DAYS + 9, 5)].count, 1);
     }
 }
