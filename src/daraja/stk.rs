@@ -20,6 +20,7 @@
 //!   merchant's is accepted and fails with `2028`.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 
 use axum::extract::State as AxumState;
 use axum::response::Response;
@@ -58,7 +59,42 @@ pub struct StkState {
     /// When each (phone, PartyB, amount) last completed, for `17 Rule limited.`;
     /// kept only while the rule is on, at most the retention limit of them,
     /// those outside the window forgotten first.
-    completed: HashMap<(String, String, Money), DateTime<Utc>>,
+    completed: Completions,
+}
+
+/// When each (phone, `PartyB`, amount) last completed, and the order the
+/// completions were noted in.
+#[derive(Debug, Default)]
+struct Completions {
+    at: HashMap<Completed, DateTime<Utc>>,
+    /// Oldest first; a note replaced by a later completion of the same key
+    /// is skipped when it comes up.
+    order: VecDeque<(Completed, DateTime<Utc>)>,
+}
+
+/// The phone, `PartyB` and amount of a completed push.
+type Completed = (String, String, Money);
+
+impl Completions {
+    /// Notes a completion for `17 Rule limited.`: at most `limit` are kept,
+    /// the oldest (those outside the window first) forgotten first, in
+    /// constant time per completion however many are kept.
+    fn note(&mut self, key: Completed, at: DateTime<Utc>, window_secs: u64, limit: usize) {
+        let window_ms = i64::try_from(window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let horizon = crate::clock::after_ms(at, -window_ms);
+        self.at.insert(key.clone(), at);
+        self.order.push_back((key, at));
+        while let Some((key, when)) = self.order.front() {
+            let current = self.at.get(key) == Some(when);
+            if current && *when >= horizon && self.at.len() <= limit.max(1) {
+                break;
+            }
+            let Some((key, _)) = self.order.pop_front() else { break };
+            if current {
+                self.at.remove(&key);
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -401,20 +437,8 @@ pub(crate) fn settle(core: &mut Core, mine: &mut State, checkout_request_id: &st
     mine.stk.pending_by_msisdn.remove(&tx.phone_number);
     let window = mine.world.settings.stk_rule_limited_window_secs;
     if receipt.is_some() && window > 0 {
-        let completed = &mut mine.stk.completed;
-        if completed.len() >= limit.max(1) {
-            let window_ms = i64::try_from(window.saturating_mul(1000)).unwrap_or(i64::MAX);
-            let horizon = crate::clock::after_ms(at, -window_ms);
-            completed.retain(|_, when| *when >= horizon);
-        }
-        // Still full within the window: the oldest completion is forgotten first.
-        if completed.len() >= limit.max(1) {
-            let oldest = completed.iter().min_by_key(|(_, when)| **when).map(|(key, _)| key.clone());
-            if let Some(oldest) = oldest {
-                completed.remove(&oldest);
-            }
-        }
-        completed.insert((tx.phone_number.clone(), tx.party_b.clone(), tx.amount), at);
+        let key = (tx.phone_number.clone(), tx.party_b.clone(), tx.amount);
+        mine.stk.completed.note(key, at, window, limit);
     }
 
     let transaction_date = lnm::format_timestamp(eat(at));
@@ -600,7 +624,7 @@ fn recently_completed(
         return None;
     }
     let key = (request.phone_number.clone(), request.party_b.clone(), request.amount);
-    let at = *stk.completed.get(&key)?;
+    let at = *stk.completed.at.get(&key)?;
     let elapsed = (now - at).num_seconds();
     (elapsed >= 0 && elapsed.unsigned_abs() <= window).then_some(at)
 }
@@ -619,5 +643,42 @@ fn product_mismatch(world: &World, merchant: &Shortcode, request: &StkPushReques
             (!ok).then(|| format!("PartyB {} is not a till of store {}", request.party_b, merchant.number))
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn completions_noted_for_rule_limited_stay_bounded_oldest_forgotten_first() {
+        let t0 = Utc.with_ymd_and_hms(2026, 12, 5, 12, 0, 0).single().expect("a time");
+        let at = |secs: i64| t0 + chrono::Duration::seconds(secs);
+        let key = |n: u32| (format!("2547{n:08}"), "174379".to_owned(), Money::from_shillings(1));
+        let mut completed = Completions::default();
+        // Five within a 60 s window, three kept: the two oldest go.
+        for n in 0..5 {
+            completed.note(key(n), at(i64::from(n)), 60, 3);
+        }
+        let mut kept: Vec<_> = completed.at.keys().map(|k| k.0.clone()).collect();
+        kept.sort();
+        assert_eq!(kept, [key(2).0, key(3).0, key(4).0]);
+        // The same key again, later: its older note is skipped, not counted twice.
+        completed.note(key(4), at(50), 60, 3);
+        assert_eq!(completed.at.len(), 3);
+        assert_eq!(completed.at[&key(4)], at(50));
+        // Past the window, the old ones go though the map is not full.
+        completed.note(key(9), at(100), 60, 3);
+        assert_eq!(completed.at.len(), 2, "{:?}", completed.at);
+        assert!(completed.at.contains_key(&key(4)) && completed.at.contains_key(&key(9)));
+        assert!(completed.order.len() <= 3, "{:?}", completed.order);
+        // Many more: the queue never holds more than the map plus the one just noted.
+        for n in 10..10_000 {
+            completed.note(key(n), at(200 + i64::from(n)), 60, 100);
+            assert!(completed.at.len() <= 100);
+            assert!(completed.order.len() <= completed.at.len().saturating_add(1));
+        }
     }
 }
