@@ -84,6 +84,12 @@ impl Fields for Map<String, Value> {
     }
 }
 
+/// A field's value as [`text`] reads it, borrowed where it can be; `None`
+/// where [`text`] fails. For a [`Fields`] reader holding JSON values.
+pub(crate) fn value_text(value: Option<&Value>) -> Option<Cow<'_, str>> {
+    borrowed_text(value).ok()
+}
+
 /// A JSON object's top-level fields, in the body's order, with strings
 /// borrowed from the body wherever JSON allows (no escapes) and nested
 /// values kept as their type only.

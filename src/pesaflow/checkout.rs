@@ -177,13 +177,15 @@ pub(crate) async fn prompt(
     });
     let (msisdn, facts) =
         looked_up.ok_or_else(|| not_resolved("the invoice was forgotten past the retention limit"))?;
-    let form = params.to_object();
-    let decision =
-        match scenario::gate_with(&tenant, &client, &facts.into_facts(prompt::OPERATION, Some(&form)), Envelope::Error)
-        {
-            scenario::Gate::Pass(decision) => decision,
-            scenario::Gate::Refuse(refused) => return Ok(refused),
-        };
+    let decision = match scenario::gate_with(
+        &tenant,
+        &client,
+        &facts.into_facts(prompt::OPERATION, Some(&params)),
+        Envelope::Error,
+    ) {
+        scenario::Gate::Pass(decision) => decision,
+        scenario::Gate::Refuse(refused) => return Ok(refused),
+    };
 
     let started = match amount {
         Err(why) => Err(why),

@@ -118,12 +118,6 @@ impl Params {
         self.entries.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v)
     }
 
-    /// The parameters as a JSON object (the last of a repeated field), for
-    /// scenario matchers that read any field by name.
-    pub(crate) fn to_object(&self) -> Map<String, Value> {
-        self.entries.iter().cloned().collect()
-    }
-
     /// Adds the parameters of `other` that this one lacks (a status query's
     /// fields sent in a body rather than the query string).
     pub(crate) fn fill_from(&mut self, other: Params) {
@@ -287,11 +281,37 @@ fn elixir_map<'a>(entries: impl Iterator<Item = (&'a str, &'a Value)>) -> String
     format!("%{{{}}}", body.join(", "))
 }
 
+/// What scenario matchers read any field by name through (the last of a
+/// repeated field).
+impl crate::fields::Fields for Params {
+    fn text_ref(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
+        crate::fields::value_text(self.get(name))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;
+
+    #[test]
+    fn scenario_matchers_read_any_field_the_last_of_a_repeated_one() {
+        use crate::fields::Fields;
+        let form = Params::from_form(b"billRefNumber=A&billRefNumber=+B+&amountExpected=100");
+        assert_eq!(form.text_ref("billRefNumber").as_deref(), Some("B"));
+        let json = Params::from_json(br#"{"amountExpected": 100.0, "sendSTK": true}"#).unwrap();
+        assert_eq!(json.text_ref("amountExpected").as_deref(), Some("100"));
+        assert_eq!(json.text_ref("sendSTK"), None);
+        assert_eq!(json.text_ref("missing"), None);
+        let rule = crate::scenarios::Scenario::parse(
+            "[[rules]]\nwhen = { provider = \"pesaflow\", fields = { billRefNumber = [\"B\"] } }\noutcome = { result_code = 1 }\n",
+            "t.toml",
+        )
+        .unwrap();
+        let facts = crate::scenarios::Facts { provider: "pesaflow", body: Some(&form), ..Default::default() };
+        assert!(rule.rules[0].when.matches(&facts));
+    }
 
     #[test]
     fn form_and_json_bodies_read_the_same() {

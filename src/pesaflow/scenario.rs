@@ -152,8 +152,7 @@ pub(crate) fn gate(
     params: &Params,
     envelope: Envelope,
 ) -> Gate {
-    let body = params.to_object();
-    gate_with(tenant, client, &facts(params).into_facts(operation, Some(&body)), envelope)
+    gate_with(tenant, client, &facts(params).into_facts(operation, Some(params)), envelope)
 }
 
 /// [`gate`] with facts the handler assembled itself (the page's prompt form
@@ -209,15 +208,11 @@ const CLIENT: &[&str] = &["apiClientID", "api_client_id"];
 
 impl FactValues {
     /// What the scenario engine matches on, for `operation`.
-    pub(crate) fn into_facts<'a>(
-        self,
-        operation: &'static str,
-        body: Option<&'a serde_json::Map<String, serde_json::Value>>,
-    ) -> Facts<'a> {
+    pub(crate) fn into_facts<'a>(self, operation: &'static str, body: Option<&'a dyn Fields>) -> Facts<'a> {
         Facts {
             provider: PROVIDER,
             operation,
-            body: body.map(|b| b as &dyn Fields),
+            body,
             msisdn: self.msisdn.map(Into::into),
             amount: self.amount,
             shortcode: self.shortcode.map(Into::into),
