@@ -78,7 +78,7 @@ type Completed = (String, String, Money);
 impl Completions {
     /// Notes a completion for `17 Rule limited.`: at most `limit` are kept,
     /// the oldest (those outside the window first) forgotten first, in
-    /// constant time per completion however many are kept.
+    /// amortized constant time per completion however many are kept.
     fn note(&mut self, key: Completed, at: DateTime<Utc>, window_secs: u64, limit: usize) {
         let window_ms = i64::try_from(window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
         let horizon = crate::clock::after_ms(at, -window_ms);
