@@ -42,6 +42,9 @@ pub(crate) struct State {
     pub(crate) by_transaction_id: HashMap<String, String>,
     /// Duplicate keys (`{owner}\u{0}{key}`) → conversation id.
     pub(crate) duplicates: HashMap<String, String>,
+    /// Third-party references (`{owner}\u{0}{reference}`) → the conversation
+    /// ids of the kept transactions carrying them, oldest first.
+    by_reference: HashMap<String, VecDeque<String>>,
     pub(crate) sessions: HashMap<String, Session>,
     /// Session ids, oldest first.
     pub(crate) session_order: VecDeque<String>,
@@ -50,6 +53,11 @@ pub(crate) struct State {
     pub(crate) customer_days: HashMap<CustomerDay, Usage>,
     /// The keys of `customer_days`, first counted first.
     customer_day_order: VecDeque<CustomerDay>,
+}
+
+/// The key of a third-party reference in [`State`]'s index.
+fn reference_key(owner: &str, reference: &str) -> String {
+    format!("{owner}\u{0}{reference}")
 }
 
 /// A caller (application owner), a customer's MSISDN and a market day.
@@ -65,6 +73,7 @@ impl State {
             transactions: Retained::default(),
             by_transaction_id: HashMap::default(),
             duplicates: HashMap::default(),
+            by_reference: HashMap::default(),
             sessions: HashMap::default(),
             session_order: VecDeque::new(),
             mandates: BTreeMap::new(),
@@ -99,6 +108,11 @@ impl State {
         if let Some(key) = &tx.duplicate_key {
             self.duplicates.insert(key.clone(), conversation_id.clone());
         }
+        // Conversation ids are new for every transaction: no check for one already kept.
+        self.by_reference
+            .entry(reference_key(&tx.owner, &tx.third_party))
+            .or_default()
+            .push_back(conversation_id.clone());
         let finished = tx.status.is_final();
         self.transactions.insert(conversation_id.clone(), tx);
         if finished {
@@ -109,8 +123,21 @@ impl State {
     /// Marks a transaction finished and forgets the oldest past `limit`,
     /// with their index entries.
     pub(crate) fn finish(&mut self, conversation_id: &str, limit: usize) {
-        let (by_id, duplicates) = (&mut self.by_transaction_id, &mut self.duplicates);
+        let (by_id, duplicates, by_reference) =
+            (&mut self.by_transaction_id, &mut self.duplicates, &mut self.by_reference);
         self.transactions.finish(conversation_id, limit, |key, old| {
+            let reference = reference_key(&old.owner, &old.third_party);
+            if let Some(kept) = by_reference.get_mut(&reference) {
+                // The oldest kept is nearly always the one forgotten.
+                if kept.front() == Some(&key) {
+                    kept.pop_front();
+                } else {
+                    kept.retain(|c| *c != key);
+                }
+                if kept.is_empty() {
+                    by_reference.remove(&reference);
+                }
+            }
             if let Some(id) = &old.transaction_id {
                 if by_id.get(id) == Some(&key) {
                     by_id.remove(id);
@@ -134,7 +161,8 @@ impl State {
         if let Some(tx) = self.by_transaction_id.get(reference).and_then(|c| self.transactions.get(c)).filter(ours) {
             return Some(tx);
         }
-        self.transactions.values().filter(|t| ours(t) && t.third_party == reference).max_by_key(|t| t.at)
+        let kept = self.by_reference.get(&reference_key(owner, reference))?;
+        kept.iter().filter_map(|c| self.transactions.get(c)).filter(ours).max_by_key(|t| t.at)
     }
 
     /// Adds a mandate, forgetting the oldest finished ones (then the oldest)

@@ -8,7 +8,7 @@ use wiremock::matchers::method;
 use wiremock::{Mock, ResponseTemplate};
 
 use super::{assert_ins, assert_key_order, last_received, openapi_payment, totals, LOOPBACK};
-use crate::helpers::{spawn_virtual, spawn_with, TestApp};
+use crate::helpers::{spawn_config, spawn_virtual, spawn_with, TestApp};
 
 const MARKETS: [(&str, &str, &str, &str); 5] = [
     ("vodafoneGHA", "GHA", "GHS", "233241234567"),
@@ -21,6 +21,27 @@ const MARKETS: [(&str, &str, &str, &str); 5] = [
 fn status_query(reference: &str, country: &str, conversation: &str) -> Value {
     json!({"input_QueryReference": reference, "input_Country": country, "input_ServiceProviderCode": "000000",
         "input_ThirdPartyConversationID": conversation})
+}
+
+#[tokio::test]
+async fn a_status_query_by_reference_finds_what_is_kept_and_not_what_was_forgotten() {
+    let mut config = pesa_sandbox::Config::local().with_seed(7).with_world_toml("").expect("test world is valid");
+    config.limits.transactions = 2;
+    let app = spawn_config(config).await;
+    let (market, country, currency, msisdn) = MARKETS[1];
+    let session = app.session(market).await;
+    for reference in ["keptnot1", "kept2", "kept3"] {
+        let body = openapi_payment(country, currency, msisdn, "10", reference);
+        let (status, paid) = app.openapi(market, Method::POST, "c2bPayment/singleStage/", &session, &body).await;
+        assert_eq!(status, StatusCode::CREATED, "{paid}");
+    }
+    // Two finished transactions are kept: the first payment is forgotten.
+    let query = |reference: &str| status_query(reference, country, &format!("q{reference}"));
+    let (s, b) = app.openapi(market, Method::GET, "queryTransactionStatus/", &session, &query("keptnot1")).await;
+    assert_ins(s, &b, 400, "INS-23");
+    let (s, b) = app.openapi(market, Method::GET, "queryTransactionStatus/", &session, &query("kept3")).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["output_ResponseTransactionStatus"], "Completed");
 }
 
 #[tokio::test]
