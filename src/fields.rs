@@ -90,19 +90,19 @@ pub(crate) fn value_text(value: Option<&Value>) -> Option<Cow<'_, str>> {
     borrowed_text(value).ok()
 }
 
-/// A JSON object's top-level fields, in the body's order, with strings
-/// borrowed from the body wherever JSON allows (no escapes) and nested
-/// values kept as their type only.
+/// A JSON object's fields, in the body's order, with strings borrowed from
+/// the body wherever JSON allows (no escapes); a nested object keeps its
+/// fields the same way, an array only its type.
 ///
-/// What a handler on a hot path reads its request from: no tree is built and
-/// no field name is copied. A field named twice reads as its last value, as
-/// a parsed [`Map`] would.
-#[derive(Debug, Default)]
+/// What a handler on a hot path reads its request from: no tree of owned
+/// values is built and no field name is copied. A field named twice reads
+/// as its last value, as a parsed [`Map`] would.
+#[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct Object<'a> {
     fields: Vec<(Cow<'a, str>, Field<'a>)>,
 }
 
-/// One top-level field of an [`Object`].
+/// One field of an [`Object`].
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Field<'a> {
     Null,
@@ -110,7 +110,31 @@ pub(crate) enum Field<'a> {
     Number(serde_json::Number),
     Text(Cow<'a, str>),
     Array,
-    Object,
+    Object(Object<'a>),
+}
+
+impl Field<'_> {
+    /// The name of the field's type, as [`type_name`] says it.
+    fn type_name(&self) -> &'static str {
+        match self {
+            Field::Null => "null",
+            Field::Bool => "a boolean",
+            Field::Number(_) => "a number",
+            Field::Text(_) => "a string",
+            Field::Array => "an array",
+            Field::Object(_) => "an object",
+        }
+    }
+
+    /// The field as [`text`] reads a JSON value.
+    fn text(&self) -> Result<Cow<'_, str>, FieldProblem> {
+        match self {
+            Field::Null => Err(FieldProblem::Missing),
+            Field::Text(s) => trimmed(s),
+            Field::Number(n) => Ok(Cow::Owned(number_text(n))),
+            other => Err(FieldProblem::WrongType(other.type_name())),
+        }
+    }
 }
 
 /// Why a body is not an [`Object`].
@@ -124,11 +148,12 @@ pub(crate) enum NotAnObject {
 
 impl<'a> Object<'a> {
     /// Reads a body that must be one JSON object, exactly as
-    /// `serde_json::from_slice::<Value>` would accept or refuse it.
+    /// `serde_json::from_slice::<Value>` would accept or refuse it (its
+    /// nesting limit included: every value is read through `deserialize_any`).
     pub(crate) fn parse(bytes: &'a [u8]) -> Result<Object<'a>, NotAnObject> {
-        match serde_json::from_slice::<Top<'a>>(bytes) {
-            Ok(Top::Object(object)) => Ok(object),
-            Ok(Top::Other(type_name)) => Err(NotAnObject::Other(type_name)),
+        match serde_json::from_slice::<Field<'a>>(bytes) {
+            Ok(Field::Object(object)) => Ok(object),
+            Ok(other) => Err(NotAnObject::Other(other.type_name())),
             Err(e) => Err(NotAnObject::Malformed(e.to_string())),
         }
     }
@@ -145,13 +170,8 @@ impl<'a> Object<'a> {
             return Err(FieldProblem::Missing);
         };
         match std::mem::replace(field, Field::Null) {
-            Field::Null => Err(FieldProblem::Missing),
             Field::Text(Cow::Borrowed(s)) => trimmed(s),
-            Field::Text(Cow::Owned(s)) => trimmed(&s).map(|t| Cow::Owned(t.into_owned())),
-            Field::Number(n) => Ok(Cow::Owned(number_text(&n))),
-            Field::Bool => Err(FieldProblem::WrongType("a boolean")),
-            Field::Array => Err(FieldProblem::WrongType("an array")),
-            Field::Object => Err(FieldProblem::WrongType("an object")),
+            other => other.text().map(|t| Cow::Owned(t.into_owned())),
         }
     }
 
@@ -167,71 +187,7 @@ impl<'a> Object<'a> {
 
 impl Fields for Object<'_> {
     fn text_ref(&self, name: &str) -> Option<Cow<'_, str>> {
-        match self.get(name)? {
-            Field::Text(s) => trimmed(s).ok(),
-            Field::Number(n) => Some(Cow::Owned(number_text(n))),
-            Field::Null | Field::Bool | Field::Array | Field::Object => None,
-        }
-    }
-}
-
-/// A whole body: an object, or the type it is instead.
-enum Top<'a> {
-    Object(Object<'a>),
-    Other(&'static str),
-}
-
-impl<'de> serde::Deserialize<'de> for Top<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Top<'de>, D::Error> {
-        deserializer.deserialize_any(TopVisitor)
-    }
-}
-
-struct TopVisitor;
-
-impl<'de> serde::de::Visitor<'de> for TopVisitor {
-    type Value = Top<'de>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Top<'de>, A::Error> {
-        // serde_json gives no size hint; request bodies have a dozen or so fields.
-        let mut fields = Vec::with_capacity(16);
-        while let Some(Key(name)) = map.next_key::<Key<'de>>()? {
-            fields.push((name, map.next_value::<Field<'de>>()?));
-        }
-        Ok(Top::Object(Object { fields }))
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Top<'de>, A::Error> {
-        while seq.next_element::<Skip>()?.is_some() {}
-        Ok(Top::Other("an array"))
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Top<'de>, E> {
-        Ok(Top::Other("a boolean"))
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Top<'de>, E> {
-        Ok(Top::Other("a number"))
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Top<'de>, E> {
-        Ok(Top::Other("a number"))
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Top<'de>, E> {
-        Ok(Top::Other("a number"))
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<Top<'de>, E> {
-        Ok(Top::Other("a string"))
-    }
-
-    fn visit_unit<E>(self) -> Result<Top<'de>, E> {
-        Ok(Top::Other("null"))
+        self.get(name)?.text().ok()
     }
 }
 
@@ -308,69 +264,21 @@ impl<'de> serde::de::Visitor<'de> for FieldVisitor {
         Ok(Field::Text(Cow::Owned(s)))
     }
 
+    /// An array's elements are read (so a malformed or too deeply nested
+    /// one is refused as a tree would refuse it) and dropped.
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Field<'de>, A::Error> {
-        while seq.next_element::<Skip>()?.is_some() {}
+        while seq.next_element::<Field<'de>>()?.is_some() {}
         Ok(Field::Array)
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Field<'de>, A::Error> {
-        while map.next_entry::<Skip, Skip>()?.is_some() {}
-        Ok(Field::Object)
-    }
-}
-
-/// A nested value, read through and dropped. Not `IgnoredAny`: serde_json
-/// skips that without its nesting limit, and a body a tree refuses as
-/// nested too deeply must be refused here too, with the same words.
-struct Skip;
-
-impl<'de> serde::Deserialize<'de> for Skip {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Skip, D::Error> {
-        deserializer.deserialize_any(SkipVisitor)
-    }
-}
-
-struct SkipVisitor;
-
-impl<'de> serde::de::Visitor<'de> for SkipVisitor {
-    type Value = Skip;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-
-    fn visit_unit<E>(self) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
-        while seq.next_element::<Skip>()?.is_some() {}
-        Ok(Skip)
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
-        while map.next_entry::<Skip, Skip>()?.is_some() {}
-        Ok(Skip)
+        // Not `Vec::with_capacity`: serde_json gives no size hint, and a
+        // guess would be paid by every small nested object.
+        let mut fields = Vec::new();
+        while let Some(Key(name)) = map.next_key::<Key<'de>>()? {
+            fields.push((name, map.next_value::<Field<'de>>()?));
+        }
+        Ok(Field::Object(Object { fields }))
     }
 }
 
