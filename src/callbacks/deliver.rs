@@ -12,14 +12,12 @@ use axum::http::{Request, Uri};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use secrecy::ExposeSecret;
 
 use super::allowlist::{refused, Destination};
 use super::breaker::Attempt;
 use super::engine::Stats;
+use super::plain::Plain;
 use super::{journal_unsent, release_held, CallbackJob, Reply};
 use crate::clock::after_ms_u64;
 use crate::journal::{CallbackAttempt, DeliveryOutcome};
@@ -131,12 +129,12 @@ fn conclude(
     released
 }
 
-/// The engine's HTTP clients: hyper's pooled client for plain HTTP (the
-/// usual local receiver), reqwest with rustls for HTTPS and for URLs only
-/// the `url` crate reads (international host names). Neither follows
-/// redirects or uses a proxy; both bound the connect and the attempt.
+/// The engine's HTTP clients: a lean pooled HTTP/1 client for plain HTTP
+/// (the usual local receiver, [`Plain`]), reqwest with rustls for HTTPS and
+/// for URLs only the `url` crate reads (international host names). Neither
+/// follows redirects or uses a proxy; both bound the connect and the attempt.
 pub(super) struct Clients {
-    plain: Client<HttpConnector, Full<Bytes>>,
+    plain: Plain,
     tls: reqwest::Client,
     timeout: Duration,
 }
@@ -157,22 +155,14 @@ impl Clients {
             .no_proxy()
             .user_agent(USER_AGENT)
             .build()?;
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(connect_timeout));
-        connector.set_nodelay(true);
-        let plain = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(idle_per_host)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .build(connector);
-        Ok(Clients { plain, tls, timeout })
+        Ok(Clients { plain: Plain::new(connect_timeout, idle_per_host), tls, timeout })
     }
 }
 
 /// Sends the request and reads at most `capture` bytes of the answer,
 /// all within the attempt's timeout.
 async fn send(clients: &Clients, capture: usize, tenant: &Tenant, job: &CallbackJob, at: DateTime<Utc>) -> Answer {
-    let body = Bytes::copy_from_slice(job.body.as_bytes());
+    let body = job.body.to_bytes();
     let mut headers: Vec<(&str, Cow<'_, str>)> = vec![("content-type", Cow::Borrowed(job.body.content_type()))];
     headers.extend(job.headers.iter().map(|(name, value)| (name.as_str(), Cow::Borrowed(value.as_str()))));
     if let Some(secret) = tenant.with_core(|core| core.signing_secret.clone()) {
@@ -185,45 +175,62 @@ async fn send(clients: &Clients, capture: usize, tenant: &Tenant, job: &Callback
     let timeout = job.timeout_ms.map_or(clients.timeout, Duration::from_millis);
     let plain = job.url.starts_with("http://").then(|| plain_request(job, &headers, body.clone())).flatten();
     match plain {
-        Some(request) => send_plain(&clients.plain, request, capture, timeout).await,
+        Some((uri, request)) => send_plain(&clients.plain, &uri, request, capture, timeout).await,
         None => send_reqwest(&clients.tls, job, &headers, body, capture, timeout).await,
     }
 }
 
-/// The request for hyper's client, or `None` if the URL or a header is one
-/// only reqwest takes.
-fn plain_request(job: &CallbackJob, headers: &[(&str, Cow<'_, str>)], body: Bytes) -> Option<Request<Full<Bytes>>> {
+/// The URL and the request (origin-form, with the `Host` hyper-util's client
+/// wrote) for the plain client, or `None` if the URL or a header is one only
+/// reqwest takes.
+fn plain_request(
+    job: &CallbackJob,
+    headers: &[(&str, Cow<'_, str>)],
+    body: Bytes,
+) -> Option<(Uri, Request<Full<Bytes>>)> {
     let uri: Uri = job.url.parse().ok()?;
+    let authority = uri.authority()?;
     let mut request = Request::new(Full::new(body));
     *request.method_mut() = job.method.clone();
     let map = request.headers_mut();
     map.reserve(headers.len().saturating_add(2));
-    // hyper's client writes `Host` by formatting the authority again; a URL
-    // whose authority is exactly what `Host` says (a host and a port that is
-    // not 80, no user info) gives it as it is.
-    if let Some(authority) =
-        uri.authority().filter(|a| !a.as_str().contains('@') && a.port_u16().is_some_and(|p| p != 80))
-    {
-        map.insert(header::HOST, HeaderValue::from_str(authority.as_str()).ok()?);
-    }
+    // `Host` is the URL's host and its port unless that is 80; a URL whose
+    // authority says exactly that (a port that is not 80, no user info)
+    // gives it as it is.
+    let host = match authority.port_u16() {
+        Some(80) | None => HeaderValue::from_str(authority.host()).ok()?,
+        Some(_) if !authority.as_str().contains('@') => HeaderValue::from_str(authority.as_str()).ok()?,
+        Some(port) => HeaderValue::from_str(&format!("{}:{port}", authority.host())).ok()?,
+    };
+    map.insert(header::HOST, host);
     map.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
     for (name, value) in headers {
         map.append(HeaderName::from_bytes(name.as_bytes()).ok()?, HeaderValue::from_str(value).ok()?);
     }
-    *request.uri_mut() = uri;
-    Some(request)
+    *request.uri_mut() = match uri.path_and_query() {
+        Some(path) if path.as_str() != "/" => Uri::from_parts({
+            let mut parts = axum::http::uri::Parts::default();
+            parts.path_and_query = Some(path.clone());
+            parts
+        })
+        .ok()?,
+        _ => Uri::default(),
+    };
+    Some((uri, request))
 }
 
 async fn send_plain(
-    client: &Client<HttpConnector, Full<Bytes>>,
+    client: &Plain,
+    uri: &Uri,
     request: Request<Full<Bytes>>,
     capture: usize,
     timeout: Duration,
 ) -> Answer {
     let deadline = crate::clock::deadline(timeout);
     let timed_out = || format!("operation timed out (after {} ms)", timeout.as_millis());
-    let response = match tokio::time::timeout_at(deadline, client.request(request)).await {
-        Ok(Ok(response)) => response,
+    let destination = uri.authority().map_or("", |a| a.as_str());
+    let (response, lease) = match tokio::time::timeout_at(deadline, client.send(uri, destination, request)).await {
+        Ok(Ok(sent)) => sent,
         Ok(Err(e)) => return Answer { status: None, body: None, error: Some(error_chain(&e)) },
         Err(_) => return Answer { status: None, body: None, error: Some(timed_out()) },
     };
@@ -231,6 +238,7 @@ async fn send_plain(
     let mut body = response.into_body();
     let mut captured = Vec::new();
     let mut error = None;
+    let mut ended = false;
     while captured.len() < capture {
         match tokio::time::timeout_at(deadline, body.frame()).await {
             Ok(Some(Ok(frame))) => {
@@ -239,7 +247,10 @@ async fn send_plain(
                     captured.extend_from_slice(chunk.get(..chunk.len().min(room)).unwrap_or_default());
                 }
             }
-            Ok(None) => break,
+            Ok(None) => {
+                ended = true;
+                break;
+            }
             Ok(Some(Err(e))) => {
                 error = Some(error_chain(&e));
                 break;
@@ -249,6 +260,10 @@ async fn send_plain(
                 break;
             }
         }
+    }
+    // Only a connection whose answer was read to its end can carry another request.
+    if ended {
+        lease.keep();
     }
     Answer { status: Some(status), body: Some(String::from_utf8_lossy(&captured).into_owned()), error }
 }

@@ -19,9 +19,10 @@
 //!   tracked by the [`TaskTracker`](tokio_util::task::TaskTracker) so
 //!   shutdown can wait for them; a virtual-clock tenant's lane delivers one
 //!   at a time, in order;
-//! * pooled clients, so connections to a receiver are reused: hyper's own
-//!   for plain HTTP (the usual local receiver, at the least cost), reqwest
-//!   with rustls for HTTPS;
+//! * pooled clients, so connections to a receiver are reused: for plain
+//!   HTTP (the usual local receiver) hyper's HTTP/1 connections in a pool
+//!   of the engine's own, at the least cost ([`plain`]), reqwest with
+//!   rustls for HTTPS;
 //! * every attempt is bounded by `timeout` and journaled (body, receiver
 //!   status, latency, error) ([`deliver`]);
 //! * a destination that leaves attempts unanswered (refuses, hangs) has its
@@ -40,6 +41,7 @@ mod allowlist;
 mod breaker;
 mod deliver;
 mod engine;
+mod plain;
 
 use std::sync::Arc;
 
@@ -72,6 +74,24 @@ pub enum Payload {
     },
 }
 
+/// A shared JSON body seen as bytes, for [`Payload::to_bytes`].
+struct JsonBytes(Arc<RawValue>);
+
+impl AsRef<[u8]> for JsonBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.0.get().as_bytes()
+    }
+}
+
+/// A shared text body seen as bytes, for [`Payload::to_bytes`].
+struct TextBytes(Arc<str>);
+
+impl AsRef<[u8]> for TextBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
 impl Payload {
     /// Serializes a wire body once. Wire types and JSON values always
     /// serialize; were one to fail, the body would be `null`, never a panic.
@@ -97,6 +117,14 @@ impl Payload {
         match self {
             Payload::Json(raw) => raw.get().as_bytes(),
             Payload::Text { text, .. } => text.as_bytes(),
+        }
+    }
+
+    /// The body to send, sharing the payload's bytes rather than copying them.
+    pub(crate) fn to_bytes(&self) -> bytes::Bytes {
+        match self {
+            Payload::Json(raw) => bytes::Bytes::from_owner(JsonBytes(raw.clone())),
+            Payload::Text { text, .. } => bytes::Bytes::from_owner(TextBytes(text.clone())),
         }
     }
 
