@@ -139,6 +139,13 @@ pub(crate) fn eat(at: DateTime<Utc>) -> NaiveDateTime {
 /// two): `b"YmdHMS"` is `%Y%m%d%H%M%S`. Ids and timestamps are made of
 /// these on every request; chrono's `format` reads its pattern each time.
 pub(crate) fn digits(at: NaiveDateTime, fields: &[u8]) -> String {
+    let mut out = String::with_capacity(fields.len().saturating_mul(2).saturating_add(2));
+    push_digits(&mut out, at, fields);
+    out
+}
+
+/// [`digits`], appended to `out`.
+pub(crate) fn push_digits(out: &mut String, at: NaiveDateTime, fields: &[u8]) {
     use chrono::{Datelike, Timelike};
     fn push(out: &mut String, value: u32, width: u32) {
         for place in (0..width).rev() {
@@ -146,23 +153,22 @@ pub(crate) fn digits(at: NaiveDateTime, fields: &[u8]) -> String {
             out.push(char::from_digit(digit, 10).unwrap_or('0'));
         }
     }
-    let mut out = String::with_capacity(fields.len().saturating_mul(2).saturating_add(2));
+    out.reserve(fields.len().saturating_mul(2).saturating_add(2));
     for field in fields {
         match field {
             b'Y' => match u32::try_from(at.year()) {
-                Ok(year) if year <= 9999 => push(&mut out, year, 4),
+                Ok(year) if year <= 9999 => push(out, year, 4),
                 // Past the virtual clock's last year by a delay: as chrono writes it.
                 _ => out.push_str(&at.format("%Y").to_string()),
             },
-            b'm' => push(&mut out, at.month(), 2),
-            b'd' => push(&mut out, at.day(), 2),
-            b'H' => push(&mut out, at.hour(), 2),
-            b'M' => push(&mut out, at.minute(), 2),
-            b'S' => push(&mut out, at.second(), 2),
+            b'm' => push(out, at.month(), 2),
+            b'd' => push(out, at.day(), 2),
+            b'H' => push(out, at.hour(), 2),
+            b'M' => push(out, at.minute(), 2),
+            b'S' => push(out, at.second(), 2),
             _ => {}
         }
     }
-    out
 }
 
 // A poisoned clock mutex only means another thread panicked while holding a

@@ -79,6 +79,28 @@ impl IdGen {
         self.counter
     }
 
+    /// The id of a callback job, `cb-<next_seq>`, without the formatting
+    /// machinery (one per settled transaction).
+    pub fn callback_id(&mut self) -> String {
+        let mut seq = self.next_seq();
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        loop {
+            start = start.saturating_sub(1);
+            if let Some(d) = digits.get_mut(start) {
+                *d = b'0'.saturating_add(u8::try_from(seq % 10).unwrap_or(0));
+            }
+            seq /= 10;
+            if seq == 0 || start == 0 {
+                break;
+            }
+        }
+        let mut id = String::with_capacity(23);
+        id.push_str("cb-");
+        id.push_str(std::str::from_utf8(digits.get(start..).unwrap_or_default()).unwrap_or_default());
+        id
+    }
+
     pub fn hex(&mut self, len: usize) -> String {
         let mut out = String::with_capacity(len);
         self.push_hex(&mut out, len);
@@ -103,6 +125,11 @@ impl IdGen {
 
     pub fn upper_alnum(&mut self, len: usize) -> String {
         self.pick(UPPER_ALNUM, len)
+    }
+
+    /// [`IdGen::upper_alnum`], appended to `out` (the same draws).
+    pub fn push_upper_alnum(&mut self, out: &mut String, len: usize) {
+        self.push_from(UPPER_ALNUM, out, len);
     }
 
     pub fn alnum(&mut self, len: usize) -> String {
@@ -139,6 +166,19 @@ impl IdGen {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn callback_ids_count_up_as_decimal() {
+        let mut ids = IdGen::new(7, "default");
+        assert_eq!(ids.callback_id(), "cb-1");
+        for _ in 0..8 {
+            ids.next_seq();
+        }
+        assert_eq!(ids.callback_id(), "cb-10");
+        ids.counter = u64::MAX - 1;
+        assert_eq!(ids.callback_id(), format!("cb-{}", u64::MAX));
+        assert_eq!(ids.callback_id(), "cb-0");
+    }
 
     #[test]
     fn hex_digits_are_lower_case_and_each_is_drawn() {

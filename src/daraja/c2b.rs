@@ -470,7 +470,7 @@ pub(crate) fn arrive(core: &mut Core, mine: &mut State, trans_id: &str, at: Date
         Some(reg) if validate => {
             update(core, mine, trans_id, PaymentStatus::Validating, "waiting for the ValidationURL".into());
             let body = notification(core, &payment, &reg, None);
-            let id = format!("cb-{}", core.ids.next_seq());
+            let id = core.ids.callback_id();
             let url = reg.validation_url.clone();
             let job = CallbackJob {
                 timeout_ms: Some(world.settings.c2b_validation_timeout_ms),
@@ -586,7 +586,7 @@ fn send_confirmation(core: &mut Core, mine: &mut State, payment: &Payment, at: D
     let Some(reg) = mine.c2b.registrations.get(&payment.shortcode).cloned() else { return };
     let balance = core.ledger.balance(&accounts::utility(&payment.shortcode)).unwrap_or_default();
     let body = notification(core, payment, &reg, Some(balance));
-    let id = format!("cb-{}", core.ids.next_seq());
+    let id = core.ids.callback_id();
     let job = wire::callback(
         Shape::C2bConfirmation,
         id,

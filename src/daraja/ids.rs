@@ -55,7 +55,14 @@ pub(crate) fn checkout_request_id(at: DateTime<Utc>, msisdn: &str, bump: u32) ->
     let local = eat(at);
     let ms = (local.and_utc().timestamp_subsec_millis() + bump) % 1000;
     let subscriber = msisdn.strip_prefix("254").unwrap_or(msisdn);
-    format!("ws_CO_{}{ms:03}{subscriber}", crate::clock::digits(local, b"dmYHMS"))
+    let mut id = String::with_capacity(23usize.saturating_add(subscriber.len()));
+    id.push_str("ws_CO_");
+    crate::clock::push_digits(&mut id, local, b"dmYHMS");
+    for place in [100, 10, 1] {
+        id.push(char::from(b'0'.saturating_add(u8::try_from(ms / place % 10).unwrap_or(0))));
+    }
+    id.push_str(subscriber);
+    id
 }
 
 pub(crate) fn receipt(ids: &mut IdGen, at: DateTime<Utc>) -> String {
@@ -66,7 +73,10 @@ pub(crate) fn receipt(ids: &mut IdGen, at: DateTime<Utc>) -> String {
         d @ 1..=9 => (b'0' + d as u8) as char,
         d => (b'A' + (d - 10) as u8) as char,
     };
-    format!("{year}{month}{day}{}", ids.upper_alnum(7))
+    let mut receipt = String::with_capacity(10);
+    receipt.extend([year, month, day]);
+    ids.push_upper_alnum(&mut receipt, 7);
+    receipt
 }
 
 /// `8-4-4-4-12` lower-case hex, the `ResponseRefID` of the Pull Transactions API.

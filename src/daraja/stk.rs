@@ -461,7 +461,7 @@ pub(crate) fn settle(core: &mut Core, mine: &mut State, checkout_request_id: &st
     });
     let job = wire::callback(
         shape,
-        format!("cb-{}", id_gen.next_seq()),
+        id_gen.callback_id(),
         "stk_callback",
         tx.checkout_request_id.clone(),
         tx.callback_url.clone(),

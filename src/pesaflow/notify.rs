@@ -59,13 +59,6 @@ pub(crate) fn payment(core: &mut Core, mine: &State, number: &str, at: DateTime<
     }
     .into_facts(OPERATION, None);
     let script = core.decide(&facts).map(|d| d.callback).unwrap_or_default();
-    let job = CallbackJob::with_payload(
-        format!("cb-{}", core.ids.next_seq()),
-        PROVIDER,
-        KIND,
-        invoice.number.clone(),
-        url,
-        body,
-    );
+    let job = CallbackJob::with_payload(core.ids.callback_id(), PROVIDER, KIND, invoice.number.clone(), url, body);
     callbacks::plan(core, job, &script, at);
 }

@@ -173,7 +173,7 @@ fn validation_job(core: &mut Core, world: &World, session: &UssdSession) -> Opti
     Some(CallbackJob {
         timeout_ms: Some(VALIDATION_TIMEOUT_MS),
         reply_to: Some(ReplyTo { provider: Pesaflow::ID, key: session.id.clone() }),
-        ..CallbackJob::new(format!("cb-{}", core.ids.next_seq()), PROVIDER, KIND, session.id.clone(), url, &body)
+        ..CallbackJob::new(core.ids.callback_id(), PROVIDER, KIND, session.id.clone(), url, &body)
     })
 }
 

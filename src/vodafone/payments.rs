@@ -220,7 +220,7 @@ fn send_result(core: &mut Core, mine: &State, tx: &Transaction, url: &str, code:
         Profile::OpenApi => super::mandates::result_payload(tx, code, desc)
             .unwrap_or_else(|| crate::callbacks::Payload::json(&openapi_callback(tx, code, desc))),
     };
-    let id = format!("cb-{}", core.ids.next_seq());
+    let id = core.ids.callback_id();
     let job = CallbackJob {
         reply_to: Some(ReplyTo { provider: Vodafone::ID, key: tx.conversation_id.clone() }),
         ..CallbackJob::with_payload(

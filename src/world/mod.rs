@@ -197,11 +197,17 @@ impl Common {
 
     /// A subscriber's display names (first, middle, last): the world's, or the defaults.
     pub fn customer_names(&self, msisdn: &str) -> (String, String, String) {
+        let (first, middle, last) = self.customer_names_ref(msisdn);
+        (first.to_owned(), middle.to_owned(), last.to_owned())
+    }
+
+    /// [`Common::customer_names`], borrowed.
+    pub(crate) fn customer_names_ref(&self, msisdn: &str) -> (&str, &str, &str) {
         match self.customers.get(msisdn) {
-            Some(c) => (c.first_name.clone(), c.middle_name.clone(), c.last_name.clone()),
+            Some(c) => (&c.first_name, &c.middle_name, &c.last_name),
             None => {
                 let d = &self.customer_defaults;
-                (d.first_name.clone(), String::new(), d.last_name.clone())
+                (&d.first_name, "", &d.last_name)
             }
         }
     }

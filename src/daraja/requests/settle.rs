@@ -99,7 +99,7 @@ pub(crate) fn settle(core: &mut Core, mine: &mut State, conversation_id: &str, a
     }
     let job = wire::callback(
         shape,
-        format!("cb-{}", core.ids.next_seq()),
+        core.ids.callback_id(),
         "result",
         request.conversation_id.clone(),
         request.result_url.clone(),
@@ -110,7 +110,7 @@ pub(crate) fn settle(core: &mut Core, mine: &mut State, conversation_id: &str, a
         let notice = queue_timeout_notice(&request, &transaction_id);
         let notice_job = wire::callback(
             Shape::QueueTimeoutNotice,
-            format!("cb-{}", core.ids.next_seq()),
+            core.ids.callback_id(),
             "queue_timeout",
             request.conversation_id.clone(),
             request.queue_timeout_url.clone(),
@@ -302,15 +302,25 @@ fn queue_timeout_notice(request: &ApiRequest, transaction_id: &str) -> ResultEnv
 
 /// `254708374149 - JOHN DOE`.
 pub(crate) fn customer_public_name(core: &Core, msisdn: &str) -> String {
-    let (first, middle, last) = core.customer_names(msisdn);
-    let name = [first, middle, last].into_iter().filter(|n| !n.is_empty()).collect::<Vec<_>>().join(" ");
-    format!("{msisdn} - {name}")
+    let (first, middle, last) = core.world.customer_names_ref(msisdn);
+    let mut text = String::with_capacity(msisdn.len() + first.len() + middle.len() + last.len() + 6);
+    text.push_str(msisdn);
+    text.push_str(" -");
+    for name in [first, middle, last].into_iter().filter(|n| !n.is_empty()) {
+        text.push(' ');
+        text.push_str(name);
+    }
+    text
 }
 
 /// `600000 - Safaricom Daraja 000`.
 pub(crate) fn org_public_name(world: &World, shortcode: &str) -> String {
     let name = world.shortcodes.get(shortcode).map(|s| s.name.as_str()).unwrap_or("Unknown");
-    format!("{shortcode} - {name}")
+    let mut text = String::with_capacity(shortcode.len() + name.len() + 3);
+    text.push_str(shortcode);
+    text.push_str(" - ");
+    text.push_str(name);
+    text
 }
 
 pub(super) fn balance(core: &Core, shortcode: &str, account: OrgAccount) -> Money {
