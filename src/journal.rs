@@ -25,12 +25,12 @@ use tokio::sync::Notify;
 #[derive(Debug, Clone, Serialize)]
 pub struct CallbackAttempt {
     pub seq: u64,
-    pub callback_id: String,
+    pub callback_id: std::sync::Arc<str>,
     pub provider: &'static str,
     pub kind: &'static str,
     /// The id a receiver correlates on (e.g. `CheckoutRequestID`).
-    pub correlation_id: String,
-    pub url: String,
+    pub correlation_id: std::sync::Arc<str>,
+    pub url: std::sync::Arc<str>,
     #[serde(serialize_with = "method_name")]
     pub method: axum::http::Method,
     /// 0 for the original, 1.. for scripted duplicates.
@@ -122,6 +122,15 @@ pub(crate) fn cut(text: &mut String, max: usize) {
     text.push_str(&format!("…[cut: {total} bytes in all]"));
 }
 
+/// [`cut`] for a shared text: copied only when it is too long.
+fn cut_shared(text: &mut std::sync::Arc<str>, max: usize) {
+    if text.len() > max {
+        let mut owned = text.to_string();
+        cut(&mut owned, max);
+        *text = owned.into();
+    }
+}
+
 fn cut_option(text: &mut Option<String>, max: usize) {
     if let Some(text) = text {
         cut(text, max);
@@ -142,9 +151,9 @@ fn text_weight(text: &Option<String>) -> usize {
 
 impl Entry for CallbackAttempt {
     fn bound(&mut self) {
-        cut(&mut self.url, MAX_TEXT);
-        cut(&mut self.correlation_id, MAX_TEXT);
-        cut(&mut self.callback_id, MAX_TEXT);
+        cut_shared(&mut self.url, MAX_TEXT);
+        cut_shared(&mut self.correlation_id, MAX_TEXT);
+        cut_shared(&mut self.callback_id, MAX_TEXT);
         cut_option(&mut self.error, MAX_TEXT);
         cut_option(&mut self.response_body, MAX_BODY);
         if self.body.as_bytes().len() > MAX_BODY {

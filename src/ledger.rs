@@ -141,7 +141,8 @@ pub struct Posting {
     /// What the org portal's statement calls the transaction's details.
     pub details: String,
     pub at: DateTime<Utc>,
-    pub legs: Vec<(Account, Money)>,
+    /// The paying leg, then the paid one.
+    pub legs: [(Account, Money); 2],
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -200,7 +201,7 @@ impl Ledger {
     pub fn transfer(
         &mut self,
         reference: &str,
-        details: &str,
+        details: impl Into<String>,
         at: DateTime<Utc>,
         from: &Account,
         to: &Account,
@@ -224,9 +225,9 @@ impl Ledger {
         }
         self.apply(Posting {
             reference: reference.to_owned(),
-            details: details.to_owned(),
+            details: details.into(),
             at,
-            legs: vec![(from.clone(), Money(0i64.saturating_sub(amount.0))), (to.clone(), amount)],
+            legs: [(from.clone(), Money(0i64.saturating_sub(amount.0))), (to.clone(), amount)],
         });
         Ok(())
     }

@@ -45,7 +45,7 @@ pub(crate) struct CallbackFilter {
 impl CallbackFilter {
     fn matches(&self, entry: &CallbackAttempt) -> bool {
         let correlation = self.correlation_id.as_deref().or(self.checkout_request_id.as_deref());
-        correlation.is_none_or(|c| c == entry.correlation_id)
+        correlation.is_none_or(|c| c == &*entry.correlation_id)
             && self.kind.as_deref().is_none_or(|k| k == entry.kind)
             && self.outcome.as_deref().is_none_or(|o| o == outcome_name(entry.outcome))
             && self.url.as_deref().is_none_or(|u| entry.url.contains(u))

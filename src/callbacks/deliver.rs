@@ -168,7 +168,7 @@ async fn send(clients: &Clients, capture: usize, tenant: &Tenant, job: &Callback
     if let Some(secret) = tenant.with_core(|core| core.signing_secret.clone()) {
         let timestamp = at.timestamp();
         let signature = crate::crypto::webhook::sign(secret.expose_secret(), &job.id, timestamp, &body);
-        headers.push(("webhook-id", Cow::Borrowed(job.id.as_str())));
+        headers.push(("webhook-id", Cow::Borrowed(&*job.id)));
         headers.push(("webhook-timestamp", Cow::Owned(timestamp.to_string())));
         headers.push(("webhook-signature", Cow::Owned(signature)));
     }
@@ -276,7 +276,7 @@ async fn send_reqwest(
     capture: usize,
     timeout: Duration,
 ) -> Answer {
-    let mut request = client.request(job.method.clone(), &job.url).timeout(timeout);
+    let mut request = client.request(job.method.clone(), &*job.url).timeout(timeout);
     for (name, value) in headers {
         request = request.header(*name, value.as_ref());
     }

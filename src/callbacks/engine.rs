@@ -119,8 +119,8 @@ impl UnsentCallback {
             tenant: tenant.to_owned(),
             provider: job.provider,
             kind: job.kind,
-            correlation_id: job.correlation_id.clone(),
-            url: job.url.clone(),
+            correlation_id: job.correlation_id.to_string(),
+            url: job.url.to_string(),
             state,
         }
     }

@@ -150,11 +150,13 @@ impl Serialize for Payload {
 /// A callback to deliver.
 #[derive(Debug, Clone)]
 pub struct CallbackJob {
-    pub id: String,
+    /// Shared (as are the correlation id and the URL) by the job's copies,
+    /// attempts and journal entries: a reference count, never a copy.
+    pub id: Arc<str>,
     pub provider: &'static str,
     pub kind: &'static str,
-    pub correlation_id: String,
-    pub url: String,
+    pub correlation_id: Arc<str>,
+    pub url: Arc<str>,
     pub method: Method,
     pub body: Payload,
     /// Headers a provider's own signing scheme adds.
@@ -196,11 +198,11 @@ impl CallbackJob {
         body: Payload,
     ) -> CallbackJob {
         CallbackJob {
-            id,
+            id: id.into(),
             provider,
             kind,
-            correlation_id,
-            url,
+            correlation_id: correlation_id.into(),
+            url: url.into(),
             method: Method::POST,
             body,
             headers: Arc::from(Vec::new()),
@@ -281,7 +283,7 @@ pub(crate) fn plan(core: &mut Core, mut job: CallbackJob, script: &CallbackScrip
 /// Takes the held callbacks a delivery for `correlation_id` releases: those
 /// of other transactions.
 pub(crate) fn release_held(core: &mut Core, correlation_id: &str) -> Vec<CallbackJob> {
-    let (release, keep): (Vec<_>, Vec<_>) = core.held.drain(..).partition(|h| h.correlation_id != correlation_id);
+    let (release, keep): (Vec<_>, Vec<_>) = core.held.drain(..).partition(|h| &*h.correlation_id != correlation_id);
     core.held = keep;
     release
 }

@@ -20,7 +20,7 @@ use crate::store::Tenant;
 /// A request carrying a valid Daraja access token, and the tenant it reaches.
 pub(crate) struct Authed {
     pub tenant: Arc<Tenant>,
-    pub consumer_key: String,
+    pub consumer_key: std::sync::Arc<str>,
 }
 
 impl FromRequestParts<AppState> for Authed {

@@ -100,9 +100,9 @@ pub(crate) async fn generate(
     app.tenants.grant(
         token.clone(),
         Grant {
-            tenant: tenant.id.clone(),
+            tenant: tenant.id.as_str().into(),
             provider: super::PROVIDER,
-            subject: consumer_key,
+            subject: consumer_key.into(),
             expires_at: crate::clock::after(now, crate::clock::seconds(ttl)),
         },
     );

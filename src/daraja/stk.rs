@@ -413,8 +413,9 @@ pub(crate) fn settle(core: &mut Core, mine: &mut State, checkout_request_id: &st
         let payee = accounts::utility(&tx.party_b);
         let candidate = ids::receipt(id_gen, at);
         let details =
-            format!("Pay Bill Online from {} via M-Pesa Express, account {}", tx.phone_number, tx.account_reference);
-        match ledger.transfer(&candidate, &details, at, &payer, &payee, tx.amount) {
+            ["Pay Bill Online from ", &tx.phone_number, " via M-Pesa Express, account ", &tx.account_reference]
+                .concat();
+        match ledger.transfer(&candidate, details, at, &payer, &payee, tx.amount) {
             Ok(()) => receipt = Some(candidate),
             Err(LedgerError::Insufficient { available, .. }) => {
                 code = ResultCode::Number(1);

@@ -148,9 +148,9 @@ pub(crate) async fn access_token(
     app.tenants.grant(
         exchanged.token.token.clone(),
         Grant {
-            tenant: tenant.id.clone(),
+            tenant: tenant.id.as_str().into(),
             provider: NAME,
-            subject: exchanged.client_id.clone(),
+            subject: exchanged.client_id.as_str().into(),
             expires_at: exchanged.token.expires_at,
         },
     );

@@ -81,7 +81,12 @@ pub(crate) async fn token(
     let expires_at = now.checked_add_signed(Duration::seconds(ttl)).unwrap_or(now);
     app.tenants.grant(
         token.clone(),
-        Grant { tenant: tenant.id.clone(), provider: PROVIDER, subject: client.api_client_id.clone(), expires_at },
+        Grant {
+            tenant: tenant.id.as_str().into(),
+            provider: PROVIDER,
+            subject: client.api_client_id.as_str().into(),
+            expires_at,
+        },
     );
     Ok(Json(TokenResponse { token, expiry: world.token_ttl_secs }).into_response())
 }

@@ -2,6 +2,7 @@
 //! subject so the oldest can be revoked.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use crate::fastmap::HashMap;
 
@@ -10,10 +11,11 @@ use chrono::{DateTime, Utc};
 /// A bearer token's meaning.
 #[derive(Debug, Clone)]
 pub struct Grant {
-    pub tenant: String,
+    /// Shared, as is the subject: a lookup per request clones the grant.
+    pub tenant: Arc<str>,
     pub provider: &'static str,
     /// Who the token was issued to (a consumer key).
-    pub subject: String,
+    pub subject: Arc<str>,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -22,12 +24,15 @@ pub struct Grant {
 /// grow memory for the token's whole lifetime.
 pub const MAX_TOKENS_PER_APP: usize = 1_000;
 
+/// Whose tokens: (tenant, provider, subject).
+type App = (Arc<str>, &'static str, Arc<str>);
+
 /// Issued tokens: by value for lookups, and in issue order per app.
 #[derive(Default)]
 pub(super) struct Grants {
     pub(super) by_token: HashMap<String, Grant>,
     /// (tenant, provider, subject) → its tokens, oldest first.
-    issued: HashMap<(String, &'static str, String), VecDeque<String>>,
+    issued: HashMap<App, VecDeque<String>>,
 }
 
 impl Grants {

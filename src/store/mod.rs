@@ -263,7 +263,7 @@ impl Tenants {
         routes.retain(|_, owner| owner != id);
         drop(routes);
         drop(tenants);
-        self.grants.lock().unwrap_or_else(|e| e.into_inner()).retain(|g| g.tenant != id);
+        self.grants.lock().unwrap_or_else(|e| e.into_inner()).retain(|g| &*g.tenant != id);
         self.wakeups.arm(id, None);
         Ok(Some(tenant))
     }
@@ -346,7 +346,7 @@ impl Tenants {
     /// Revokes every token issued to `subject` in `tenant` for `provider`.
     pub fn revoke(&self, tenant: &str, provider: &str, subject: &str) {
         let mut grants = self.grants.lock().unwrap_or_else(|e| e.into_inner());
-        grants.retain(|g| !(g.tenant == tenant && g.provider == provider && g.subject == subject));
+        grants.retain(|g| !(&*g.tenant == tenant && g.provider == provider && &*g.subject == subject));
     }
 
     /// Revokes one token; returns whether it existed.
@@ -369,7 +369,7 @@ impl Tenants {
             self.all().into_iter().map(|t| (t.id.clone(), t.now())).collect();
         let mut grants = self.grants.lock().unwrap_or_else(|e| e.into_inner());
         let before = grants.by_token.len();
-        grants.retain(|g| now_by_tenant.get(&g.tenant).is_some_and(|now| *now < g.expires_at));
+        grants.retain(|g| now_by_tenant.get(&*g.tenant).is_some_and(|now| *now < g.expires_at));
         before.saturating_sub(grants.by_token.len())
     }
 

@@ -81,7 +81,12 @@ pub(crate) fn get_session(
     let (id, app_name, times) = issued.map_err(fail)?;
     app.tenants.grant(
         id.clone(),
-        Grant { tenant: tenant.id.clone(), provider: super::PROVIDER, subject: app_name, expires_at: times.expires_at },
+        Grant {
+            tenant: tenant.id.as_str().into(),
+            provider: super::PROVIDER,
+            subject: app_name.into(),
+            expires_at: times.expires_at,
+        },
     );
     let body =
         SessionResponse { head: Head::new(Ins::SUCCESS.code(), "Request processed successfully"), session_id: id };
@@ -95,7 +100,7 @@ pub(crate) fn session_of(mine: &mut State, id: &str, grant: &Grant, now: DateTim
     if let Some(session) = mine.sessions.get(id) {
         return Some(session.clone());
     }
-    let application = mine.world.apps.iter().find(|a| a.name == grant.subject)?;
+    let application = mine.world.apps.iter().find(|a| a.name == *grant.subject)?;
     let session = Session {
         id: id.to_owned(),
         app: application.name.clone(),
