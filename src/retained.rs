@@ -7,21 +7,23 @@
 //! An eviction hook lets the owner drop its secondary indexes in step.
 //!
 //! Values are boxed: the map keeps spare capacity, which should cost a
-//! pointer per slot, not a whole transaction.
+//! pointer per slot, not a whole transaction. A key is kept once, shared by
+//! the map and the order of finished entries.
 
 // Time, money and counts from outside: every computation here saturates or
 // is checked, and the lint keeps it so.
 #![warn(clippy::arithmetic_side_effects)]
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use crate::fastmap::HashMap;
 
 #[derive(Debug)]
 pub struct Retained<V> {
-    entries: HashMap<String, Box<V>>,
+    entries: HashMap<Arc<str>, Box<V>>,
     /// Finished keys, oldest first.
-    finished: VecDeque<String>,
+    finished: VecDeque<Arc<str>>,
 }
 
 impl<V> Default for Retained<V> {
@@ -33,12 +35,13 @@ impl<V> Default for Retained<V> {
 impl<V> Retained<V> {
     /// Adds (or replaces) a pending entry.
     pub fn insert(&mut self, key: String, value: V) {
-        self.entries.insert(key, Box::new(value));
+        self.entries.insert(key.into(), Box::new(value));
     }
 
     /// Adds an entry that is finished from the start (a record), evicting
     /// past `limit`.
-    pub fn insert_finished(&mut self, key: String, value: V, limit: usize, on_evict: impl FnMut(String, V)) {
+    pub fn insert_finished(&mut self, key: String, value: V, limit: usize, on_evict: impl FnMut(&str, V)) {
+        let key: Arc<str> = key.into();
         self.entries.insert(key.clone(), Box::new(value));
         self.finished.push_back(key);
         self.evict(limit, on_evict);
@@ -46,18 +49,18 @@ impl<V> Retained<V> {
 
     /// Marks an entry finished and forgets the oldest finished entries past
     /// `limit`, handing each to `on_evict`.
-    pub fn finish(&mut self, key: &str, limit: usize, on_evict: impl FnMut(String, V)) {
-        if self.entries.contains_key(key) {
-            self.finished.push_back(key.to_owned());
+    pub fn finish(&mut self, key: &str, limit: usize, on_evict: impl FnMut(&str, V)) {
+        if let Some((key, _)) = self.entries.get_key_value(key) {
+            self.finished.push_back(key.clone());
         }
         self.evict(limit, on_evict);
     }
 
-    fn evict(&mut self, limit: usize, mut on_evict: impl FnMut(String, V)) {
+    fn evict(&mut self, limit: usize, mut on_evict: impl FnMut(&str, V)) {
         while self.finished.len() > limit.max(1) {
             let Some(old) = self.finished.pop_front() else { break };
             if let Some(value) = self.entries.remove(&old) {
-                on_evict(old, *value);
+                on_evict(&old, *value);
             }
         }
     }
@@ -104,7 +107,7 @@ mod tests {
         let mut evicted = Vec::new();
         for n in 1..=5 {
             retained.insert(format!("t{n}"), n);
-            retained.finish(&format!("t{n}"), 3, |k, v| evicted.push((k, v)));
+            retained.finish(&format!("t{n}"), 3, |k, v| evicted.push((k.to_owned(), v)));
         }
         assert_eq!(evicted, vec![("t1".to_owned(), 1), ("t2".to_owned(), 2)]);
         assert!(retained.contains_key("pending"));

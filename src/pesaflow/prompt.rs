@@ -376,7 +376,7 @@ pub(crate) fn settle(core: &mut Core, mine: &mut State, prompt_id: &str, at: Dat
     prompt.settled_at = Some(at);
     let number = prompt.invoice_number.clone();
     prompts.finish(prompt_id, limit, |evicted, old| {
-        if latest_prompt.get(&old.invoice_number) == Some(&evicted) {
+        if latest_prompt.get(&old.invoice_number).map(String::as_str) == Some(evicted) {
             latest_prompt.remove(&old.invoice_number);
         }
     });

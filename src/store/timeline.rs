@@ -30,17 +30,19 @@ pub enum Event {
 }
 
 /// A tenant's due events in time order; ties keep insertion order, so
-/// advancing a clock releases them deterministically.
+/// advancing a clock releases them deterministically. Events are boxed: an
+/// event is a few hundred bytes, and a B-tree shifts the values of a node on
+/// every insertion and removal (taking the earliest event moved up to ten).
 #[derive(Debug, Default)]
 pub struct Timeline {
-    events: BTreeMap<(DateTime<Utc>, u64), Event>,
+    events: BTreeMap<(DateTime<Utc>, u64), Box<Event>>,
     seq: u64,
 }
 
 impl Timeline {
     pub fn schedule(&mut self, at: DateTime<Utc>, event: Event) {
         self.seq = self.seq.wrapping_add(1);
-        self.events.insert((at, self.seq), event);
+        self.events.insert((at, self.seq), Box::new(event));
     }
 
     /// Removes and returns every event due at or before `now`, in order.
@@ -51,14 +53,14 @@ impl Timeline {
                 break;
             }
             let ((at, _), event) = entry.remove_entry();
-            due.push((at, event));
+            due.push((at, *event));
         }
         due
     }
 
     /// Every pending event with its time, in order.
     pub fn iter(&self) -> impl Iterator<Item = (DateTime<Utc>, &Event)> {
-        self.events.iter().map(|((at, _), event)| (*at, event))
+        self.events.iter().map(|((at, _), event)| (*at, &**event))
     }
 
     pub fn earliest(&self) -> Option<DateTime<Utc>> {

@@ -129,7 +129,7 @@ impl State {
             let reference = reference_key(&old.owner, &old.third_party);
             if let Some(kept) = by_reference.get_mut(&reference) {
                 // The oldest kept is nearly always the one forgotten.
-                if kept.front() == Some(&key) {
+                if kept.front().map(String::as_str) == Some(key) {
                     kept.pop_front();
                 } else {
                     kept.retain(|c| *c != key);
@@ -139,12 +139,12 @@ impl State {
                 }
             }
             if let Some(id) = &old.transaction_id {
-                if by_id.get(id) == Some(&key) {
+                if by_id.get(id).map(String::as_str) == Some(key) {
                     by_id.remove(id);
                 }
             }
             if let Some(dup) = &old.duplicate_key {
-                if duplicates.get(dup) == Some(&key) {
+                if duplicates.get(dup).map(String::as_str) == Some(key) {
                     duplicates.remove(dup);
                 }
             }
