@@ -123,6 +123,7 @@ pub(crate) fn settle(health: &Health, tenant: &Arc<Tenant>) -> Vec<CallbackJob> 
                 }
             }
         }
+        tenant.held_callbacks.store(core.held.len(), std::sync::atomic::Ordering::Relaxed);
         (jobs, dropped, std::mem::take(&mut core.acknowledgements))
     });
     for (seq, acknowledgement) in judged {

@@ -64,7 +64,7 @@ pub(super) async fn deliver(
         }
         stats.failed.fetch_add(1, Ordering::Relaxed);
         journal_unsent(&tenant, &job, DeliveryOutcome::Refused, &why);
-        return tenant.with_core(|core| release_held(core, &job.correlation_id));
+        return release_held(&tenant, &job.correlation_id);
     }
     let at = tenant.now();
     let started = Instant::now();
@@ -122,7 +122,7 @@ fn conclude(
     }
     // Callbacks held back to arrive out of order go out once another
     // transaction's callback has been delivered (or has failed).
-    let released = tenant.with_core(|core| release_held(core, &job.correlation_id));
+    let released = release_held(tenant, &job.correlation_id);
     if !delivered {
         schedule_retry(stats, tenant, job, at);
     }

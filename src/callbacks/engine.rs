@@ -153,6 +153,11 @@ struct Lane {
 }
 
 impl Lane {
+    /// Tells admission how many jobs wait now; called after every change to the queue.
+    fn counted(&self) {
+        self.tenant.callback_backlog.store(self.queue.len(), Ordering::Relaxed);
+    }
+
     fn is_idle(&self) -> bool {
         self.queue.is_empty() && self.in_flight.is_empty() && self.not_sent == 0
     }
@@ -256,6 +261,7 @@ impl Lanes {
                 }
             };
             let Some(job) = lane.queue.pop_front() else { continue };
+            lane.counted();
             lane.room.notify_waiters();
             let tenant = lane.tenant.clone();
             self.queued = self.queued.saturating_sub(1);
@@ -363,6 +369,12 @@ impl CallbackEngine {
     pub async fn admit(&self, tenant: &Tenant) {
         // The job next in line is not a backlog.
         let limit = (self.inner.capacity / 2).saturating_add(1);
+        // Far from full as last counted: no need for the engine's lock. A lane
+        // filling meanwhile admits one request more, as it could right after
+        // the locked look below.
+        if tenant.callback_backlog.load(Ordering::Relaxed) <= limit {
+            return;
+        }
         loop {
             let room = {
                 let lanes = self.inner.lanes();
@@ -401,6 +413,7 @@ impl CallbackEngine {
                 let lane = lanes.lane(tenant);
                 lane.follow_up_rounds = FOLLOW_UP_ROUNDS;
                 lane.queue.extend(jobs);
+                lane.counted();
                 lanes.queued = lanes.queued.saturating_add(usize::try_from(count).unwrap_or(usize::MAX));
                 lanes.refresh(&tenant.id, self.inner.per_tenant);
                 None
@@ -454,6 +467,7 @@ impl CallbackEngine {
             let removed = lanes.by_tenant.remove(tenant);
             if let Some(lane) = &removed {
                 lanes.queued = lanes.queued.saturating_sub(lane.queue.len());
+                lane.tenant.callback_backlog.store(0, Ordering::Relaxed);
             }
             removed
         };
@@ -483,6 +497,7 @@ impl CallbackEngine {
                     unsent.push(UnsentCallback::of(&lane.tenant.id, &job, "queued"));
                     abandoned.push((lane.tenant.clone(), job));
                 }
+                lane.counted();
                 lane.room.notify_waiters();
                 lane.idle.notify_waiters();
             }
@@ -633,6 +648,7 @@ impl CallbackEngine {
                     }
                 }
                 lane.queue.extend(more);
+                lane.counted();
             }
             let idle = lane.is_idle().then(|| lane.idle.clone());
             if !closed {

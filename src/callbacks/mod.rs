@@ -281,11 +281,17 @@ pub(crate) fn plan(core: &mut Core, mut job: CallbackJob, script: &CallbackScrip
 }
 
 /// Takes the held callbacks a delivery for `correlation_id` releases: those
-/// of other transactions.
-pub(crate) fn release_held(core: &mut Core, correlation_id: &str) -> Vec<CallbackJob> {
-    let (release, keep): (Vec<_>, Vec<_>) = core.held.drain(..).partition(|h| &*h.correlation_id != correlation_id);
-    core.held = keep;
-    release
+/// of other transactions. Without the tenant's lock when none is held.
+pub(crate) fn release_held(tenant: &Tenant, correlation_id: &str) -> Vec<CallbackJob> {
+    if tenant.held_callbacks.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+        return Vec::new();
+    }
+    tenant.with_core(|core| {
+        let (release, keep): (Vec<_>, Vec<_>) = core.held.drain(..).partition(|h| &*h.correlation_id != correlation_id);
+        core.held = keep;
+        tenant.held_callbacks.store(core.held.len(), std::sync::atomic::Ordering::Relaxed);
+        release
+    })
 }
 
 /// Journals a job that will never be sent.

@@ -71,6 +71,14 @@ pub struct Tenant {
     seed: u64,
     state: Mutex<TenantState>,
     wakeups: Arc<Wakeups>,
+    /// The callbacks waiting in the engine's lane for this tenant, as the
+    /// engine last counted them under its lock: admission reads it without
+    /// taking that lock when the lane is far from full (nearly always).
+    pub(crate) callback_backlog: std::sync::atomic::AtomicUsize,
+    /// How many callbacks are held back to arrive out of order, as last
+    /// counted under the tenant's lock: a delivery releases held callbacks
+    /// without taking the lock when there are none (nearly always).
+    pub(crate) held_callbacks: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for Tenant {
@@ -247,6 +255,8 @@ impl Tenants {
             seed: self.seed,
             state: Mutex::new(state),
             wakeups: self.wakeups.clone(),
+            callback_backlog: std::sync::atomic::AtomicUsize::new(0),
+            held_callbacks: std::sync::atomic::AtomicUsize::new(0),
         });
         tenants.insert(id.to_owned(), tenant.clone());
         Ok(tenant)
