@@ -171,7 +171,10 @@ pub struct Tenants {
     /// A provider's routing key (consumer key, client id) → tenant id.
     /// Lock order: `tenants`, then `routes`.
     routes: RwLock<HashMap<(ProviderId, String), String>>,
-    grants: Mutex<Grants>,
+    /// Read on every authenticated request, written when a token is issued
+    /// or revoked: a read-write lock, so lookups on different cores do not
+    /// wait for each other.
+    grants: RwLock<Grants>,
     purge_threshold: std::sync::atomic::AtomicUsize,
     id_counter: std::sync::atomic::AtomicU64,
     pub wakeups: Arc<Wakeups>,
@@ -195,7 +198,7 @@ impl Tenants {
         let tenants = Tenants {
             tenants: RwLock::new(HashMap::default()),
             routes: RwLock::new(HashMap::default()),
-            grants: Mutex::new(Grants::default()),
+            grants: RwLock::new(Grants::default()),
             purge_threshold: std::sync::atomic::AtomicUsize::new(MIN_PURGE_THRESHOLD),
             id_counter: std::sync::atomic::AtomicU64::new(0),
             wakeups: Arc::new(Wakeups::default()),
@@ -273,7 +276,7 @@ impl Tenants {
         routes.retain(|_, owner| owner != id);
         drop(routes);
         drop(tenants);
-        self.grants.lock().unwrap_or_else(|e| e.into_inner()).retain(|g| &*g.tenant != id);
+        self.grants.write().unwrap_or_else(|e| e.into_inner()).retain(|g| &*g.tenant != id);
         self.wakeups.arm(id, None);
         Ok(Some(tenant))
     }
@@ -341,7 +344,7 @@ impl Tenants {
     /// without bound.
     pub fn grant(&self, token: String, grant: Grant) {
         let len = {
-            let mut grants = self.grants.lock().unwrap_or_else(|e| e.into_inner());
+            let mut grants = self.grants.write().unwrap_or_else(|e| e.into_inner());
             grants.insert(token, grant);
             grants.by_token.len()
         };
@@ -355,20 +358,20 @@ impl Tenants {
 
     /// Revokes every token issued to `subject` in `tenant` for `provider`.
     pub fn revoke(&self, tenant: &str, provider: &str, subject: &str) {
-        let mut grants = self.grants.lock().unwrap_or_else(|e| e.into_inner());
+        let mut grants = self.grants.write().unwrap_or_else(|e| e.into_inner());
         grants.retain(|g| !(&*g.tenant == tenant && g.provider == provider && &*g.subject == subject));
     }
 
     /// Revokes one token; returns whether it existed.
     pub fn revoke_token(&self, token: &str) -> bool {
-        let mut grants = self.grants.lock().unwrap_or_else(|e| e.into_inner());
+        let mut grants = self.grants.write().unwrap_or_else(|e| e.into_inner());
         grants.remove(token)
     }
 
     /// The grant behind a token, with its tenant, if the token exists.
     /// Expiry is the caller's business (it depends on the tenant's clock).
     pub fn lookup(&self, token: &str) -> Option<(Grant, Arc<Tenant>)> {
-        let grant = self.grants.lock().unwrap_or_else(|e| e.into_inner()).by_token.get(token).cloned()?;
+        let grant = self.grants.read().unwrap_or_else(|e| e.into_inner()).by_token.get(token).cloned()?;
         let tenant = self.get(&grant.tenant)?;
         Some((grant, tenant))
     }
@@ -377,13 +380,13 @@ impl Tenants {
     pub fn purge_expired_grants(&self) -> usize {
         let now_by_tenant: HashMap<String, DateTime<Utc>> =
             self.all().into_iter().map(|t| (t.id.clone(), t.now())).collect();
-        let mut grants = self.grants.lock().unwrap_or_else(|e| e.into_inner());
+        let mut grants = self.grants.write().unwrap_or_else(|e| e.into_inner());
         let before = grants.by_token.len();
         grants.retain(|g| now_by_tenant.get(&*g.tenant).is_some_and(|now| *now < g.expires_at));
         before.saturating_sub(grants.by_token.len())
     }
 
     pub fn grant_count(&self) -> usize {
-        self.grants.lock().unwrap_or_else(|e| e.into_inner()).by_token.len()
+        self.grants.read().unwrap_or_else(|e| e.into_inner()).by_token.len()
     }
 }
