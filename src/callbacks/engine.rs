@@ -1,11 +1,14 @@
-//! The engine: one lane of callbacks per tenant, a dispatcher that serves
-//! the lanes in turn, pooled HTTP clients.
+//! The engine: one lane of callbacks per tenant, served in turn, pooled
+//! HTTP clients.
 //!
 //! Fairness: every tenant has its own lane (a queue and its own in-flight
-//! count). The dispatcher takes one job from each ready lane in turn, a
-//! lane may have at most `concurrency` deliveries in flight, and the engine
-//! at most `max_in_flight` in all; so a tenant whose receivers hang fills
-//! only its own slots, and the others keep theirs.
+//! count). Deliveries start one job from each ready lane in turn, a lane
+//! may have at most `concurrency` deliveries in flight, and the engine at
+//! most `max_in_flight` in all; so a tenant whose receivers hang fills only
+//! its own slots, and the others keep theirs. They start where a slot or a
+//! job appears, under the lanes' lock: when jobs are handed over and when a
+//! delivery frees its slot. The dispatcher task looks after the lanes that
+//! wait for a slot (and whatever was handed over outside the runtime).
 //! Back-pressure is per tenant too: [`CallbackEngine::admit`] holds a
 //! request only while its own tenant's lane is backed up.
 //!
@@ -310,6 +313,8 @@ struct Inner {
     max_in_flight: usize,
     settle: Settle,
     health: Arc<Health>,
+    /// Where deliveries run, so shutdown can wait for them.
+    tasks: TaskTracker,
 }
 
 impl Inner {
@@ -351,12 +356,12 @@ impl CallbackEngine {
             max_in_flight: config.max_in_flight.max(per_tenant),
             settle,
             health: health.clone(),
+            tasks: tracker.clone(),
         });
         let engine = CallbackEngine { inner };
         let dispatcher = engine.clone();
-        let tasks = tracker.clone();
         crate::supervisor::supervise(tracker, health, "callback dispatcher", close.clone(), move || {
-            dispatcher.clone().dispatch(tasks.clone(), close.clone())
+            dispatcher.clone().dispatch(close.clone())
         });
         Ok(engine)
     }
@@ -408,7 +413,7 @@ impl CallbackEngine {
         let refused = {
             let mut lanes = self.inner.lanes();
             if lanes.closed {
-                Some(jobs)
+                Err(jobs)
             } else {
                 let lane = lanes.lane(tenant);
                 lane.follow_up_rounds = FOLLOW_UP_ROUNDS;
@@ -416,18 +421,42 @@ impl CallbackEngine {
                 lane.counted();
                 lanes.queued = lanes.queued.saturating_add(usize::try_from(count).unwrap_or(usize::MAX));
                 lanes.refresh(&tenant.id, self.inner.per_tenant);
-                None
+                // Start what can start here, as the dispatcher's round would,
+                // rather than wake the dispatcher for it (a task switch per
+                // callback). Lanes left waiting for a slot are its business.
+                let started_here = tokio::runtime::Handle::try_current().is_ok();
+                if started_here {
+                    self.start_ready(&mut lanes);
+                }
+                Ok(!started_here || !lanes.capped.is_empty())
             }
         };
         match refused {
-            Some(jobs) => {
+            Err(jobs) => {
                 for job in jobs {
                     self.inner.stats.abandoned.fetch_add(1, Ordering::Relaxed);
                     journal_unsent(tenant, &job, DeliveryOutcome::Abandoned, "the sandbox was shutting down");
                 }
             }
-            None => self.inner.wake.notify_one(),
+            Ok(true) => self.inner.wake.notify_one(),
+            Ok(false) => {}
         }
+    }
+
+    /// Starts every delivery the lanes allow now, lanes in turn; returns
+    /// whether it started any.
+    fn start_ready(&self, lanes: &mut Lanes) -> bool {
+        let inner = &self.inner;
+        // Where admission starts holding a tenant's requests.
+        let shed_at = inner.capacity / 2;
+        let limits = (inner.per_tenant, inner.max_in_flight, shed_at);
+        let mut started = false;
+        while let Some(next) = lanes.next(limits, &inner.breakers) {
+            let engine = self.clone();
+            inner.tasks.spawn(async move { engine.run_delivery(next).await });
+            started = true;
+        }
+        started
     }
 
     /// Waits until the tenant's lane has nothing queued or in flight, at
@@ -536,7 +565,7 @@ impl CallbackEngine {
     /// The dispatcher: starts deliveries, lanes in turn, until `close`.
     /// While a lane waits for a slot, it looks again every half window:
     /// its next job may meanwhile be refused by its destination's circuit.
-    async fn dispatch(self, tasks: TaskTracker, close: CancellationToken) {
+    async fn dispatch(self, close: CancellationToken) {
         let inner = &self.inner;
         let tick = inner.window.checked_div(2).unwrap_or_default().max(Duration::from_millis(10));
         loop {
@@ -547,17 +576,8 @@ impl CallbackEngine {
             // refused by its circuit is looked at again at once.
             let capped = loop {
                 let mut lanes = inner.lanes();
-                // Where admission starts holding a tenant's requests.
-                let shed_at = inner.capacity / 2;
-                lanes.sweep(inner.per_tenant, shed_at, &inner.breakers);
-                let mut started = false;
-                let limits = (inner.per_tenant, inner.max_in_flight, shed_at);
-                while let Some(next) = lanes.next(limits, &inner.breakers) {
-                    let engine = self.clone();
-                    tasks.spawn(async move { engine.run_delivery(next).await });
-                    started = true;
-                }
-                if !started {
+                lanes.sweep(inner.per_tenant, inner.capacity / 2, &inner.breakers);
+                if !self.start_ready(&mut lanes) {
                     break !lanes.capped.is_empty();
                 }
             };
@@ -616,7 +636,7 @@ impl CallbackEngine {
         } else {
             Vec::new()
         };
-        let (idle, closed_with) = {
+        let (idle, closed_with, wake) = {
             let mut lanes = inner.lanes();
             lanes.in_flight = lanes.in_flight.saturating_sub(1);
             let closed = lanes.closed;
@@ -655,7 +675,13 @@ impl CallbackEngine {
                 lanes.queued = lanes.queued.saturating_add(added);
             }
             lanes.refresh(&tenant.id, inner.per_tenant);
-            (idle, closed_with)
+            // The freed slot goes to the next job at once, here; the
+            // dispatcher is woken only for lanes still waiting for a slot.
+            let wake = !closed && {
+                self.start_ready(&mut lanes);
+                !lanes.capped.is_empty()
+            };
+            (idle, closed_with, wake)
         };
         for job in closed_with {
             inner.stats.abandoned.fetch_add(1, Ordering::Relaxed);
@@ -664,6 +690,8 @@ impl CallbackEngine {
         if let Some(idle) = idle {
             idle.notify_waiters();
         }
-        inner.wake.notify_one();
+        if wake {
+            inner.wake.notify_one();
+        }
     }
 }

@@ -14,11 +14,12 @@
 //! * one lane per tenant: a request that will produce callbacks waits while
 //!   its tenant's lane is more than half of `queue_capacity` (back-pressure
 //!   on the tenant causing the backlog); a job is never dropped;
-//! * a dispatcher task that serves the lanes in turn, at most `concurrency`
-//!   deliveries in flight per tenant and `max_in_flight` in all, each
-//!   tracked by the [`TaskTracker`](tokio_util::task::TaskTracker) so
-//!   shutdown can wait for them; a virtual-clock tenant's lane delivers one
-//!   at a time, in order;
+//! * the lanes served in turn, at most `concurrency` deliveries in flight
+//!   per tenant and `max_in_flight` in all, each tracked by the
+//!   [`TaskTracker`](tokio_util::task::TaskTracker) so shutdown can wait
+//!   for them; deliveries start when jobs are handed over or a slot frees,
+//!   and a dispatcher task looks after lanes waiting for a slot; a
+//!   virtual-clock tenant's lane delivers one at a time, in order;
 //! * pooled clients, so connections to a receiver are reused: for plain
 //!   HTTP (the usual local receiver) hyper's HTTP/1 connections in a pool
 //!   of the engine's own, at the least cost ([`plain`]), reqwest with
