@@ -79,25 +79,12 @@ impl IdGen {
         self.counter
     }
 
-    /// The id of a callback job, `cb-<next_seq>`, without the formatting
-    /// machinery (one per settled transaction).
+    /// The id of a callback job, `cb-<next_seq>`, written into a string of
+    /// its size (one per settled transaction; `format!` grew its string).
     pub fn callback_id(&mut self) -> String {
-        let mut seq = self.next_seq();
-        let mut digits = [0u8; 20];
-        let mut start = digits.len();
-        loop {
-            start = start.saturating_sub(1);
-            if let Some(d) = digits.get_mut(start) {
-                *d = b'0'.saturating_add(u8::try_from(seq % 10).unwrap_or(0));
-            }
-            seq /= 10;
-            if seq == 0 || start == 0 {
-                break;
-            }
-        }
+        use std::fmt::Write;
         let mut id = String::with_capacity(23);
-        id.push_str("cb-");
-        id.push_str(std::str::from_utf8(digits.get(start..).unwrap_or_default()).unwrap_or_default());
+        let _ = write!(id, "cb-{}", self.next_seq());
         id
     }
 
