@@ -319,7 +319,7 @@ fn schedule_retry(stats: &Stats, tenant: &Tenant, job: CallbackJob, at: DateTime
 
 /// Every cause, so the journal says "connection refused" rather than only
 /// the client's outer "error sending request".
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = vec![e.to_string()];
     let mut source = e.source();
     while let Some(s) = source {

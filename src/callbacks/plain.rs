@@ -270,36 +270,32 @@ mod tests {
         String::from_utf8(body.to_vec()).unwrap()
     }
 
+    /// Sends `count` requests one after another to a receiver (closing
+    /// after each answer when `close`), keeping each connection when
+    /// `keep`; returns the connections the receiver saw and those kept idle.
+    async fn one_after_another(close: bool, keep: bool, count: usize) -> (usize, usize) {
+        let (uri, connections) = receiver(close).await;
+        let plain = Plain::new(Duration::from_secs(2), 4);
+        for _ in 0..count {
+            assert_eq!(exchange(&plain, &uri, keep).await, "ok");
+        }
+        (connections.load(Ordering::SeqCst), plain.idle_count())
+    }
+
     #[tokio::test]
     async fn a_connection_whose_answer_was_read_serves_the_next_request() {
-        let (uri, connections) = receiver(false).await;
-        let plain = Plain::new(Duration::from_secs(2), 4);
-        for _ in 0..5 {
-            assert_eq!(exchange(&plain, &uri, true).await, "ok");
-        }
-        assert_eq!(connections.load(Ordering::SeqCst), 1);
-        assert_eq!(plain.idle_count(), 1);
+        assert_eq!(one_after_another(false, true, 5).await, (1, 1));
     }
 
     #[tokio::test]
     async fn a_connection_not_kept_is_not_reused() {
-        let (uri, connections) = receiver(false).await;
-        let plain = Plain::new(Duration::from_secs(2), 4);
-        for _ in 0..3 {
-            exchange(&plain, &uri, false).await;
-        }
-        assert_eq!(connections.load(Ordering::SeqCst), 3);
-        assert_eq!(plain.idle_count(), 0);
+        assert_eq!(one_after_another(false, false, 3).await, (3, 0));
     }
 
     #[tokio::test]
     async fn a_connection_the_receiver_closed_is_replaced_without_failing_the_request() {
-        let (uri, connections) = receiver(true).await;
-        let plain = Plain::new(Duration::from_secs(2), 4);
-        for _ in 0..4 {
-            assert_eq!(exchange(&plain, &uri, true).await, "ok");
-        }
-        assert_eq!(connections.load(Ordering::SeqCst), 4);
+        let (connections, _) = one_after_another(true, true, 4).await;
+        assert_eq!(connections, 4);
     }
 
     #[tokio::test]
@@ -328,12 +324,7 @@ mod tests {
         drop(listener);
         let plain = Plain::new(Duration::from_secs(2), 2);
         let Err(e) = plain.send(&uri, "x", request(&uri)).await else { panic!("nobody listens there") };
-        let mut text = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            text.push_str(&format!(": {s}"));
-            source = s.source();
-        }
+        let text = super::super::deliver::error_chain(&e);
         assert!(text.starts_with("client error (Connect)"), "{text}");
         assert!(text.to_lowercase().contains("refused"), "{text}");
     }

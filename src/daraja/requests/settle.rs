@@ -303,12 +303,14 @@ fn queue_timeout_notice(request: &ApiRequest, transaction_id: &str) -> ResultEnv
 /// `254708374149 - JOHN DOE`.
 pub(crate) fn customer_public_name(core: &Core, msisdn: &str) -> String {
     let (first, middle, last) = core.world.customer_names_ref(msisdn);
-    let mut text = String::with_capacity(msisdn.len() + first.len() + middle.len() + last.len() + 6);
+    let mut text = String::with_capacity(64);
     text.push_str(msisdn);
-    text.push_str(" -");
+    text.push_str(" - ");
+    let mut separator = "";
     for name in [first, middle, last].into_iter().filter(|n| !n.is_empty()) {
-        text.push(' ');
+        text.push_str(separator);
         text.push_str(name);
+        separator = " ";
     }
     text
 }
@@ -316,11 +318,7 @@ pub(crate) fn customer_public_name(core: &Core, msisdn: &str) -> String {
 /// `600000 - Safaricom Daraja 000`.
 pub(crate) fn org_public_name(world: &World, shortcode: &str) -> String {
     let name = world.shortcodes.get(shortcode).map(|s| s.name.as_str()).unwrap_or("Unknown");
-    let mut text = String::with_capacity(shortcode.len() + name.len() + 3);
-    text.push_str(shortcode);
-    text.push_str(" - ");
-    text.push_str(name);
-    text
+    [shortcode, " - ", name].concat()
 }
 
 pub(super) fn balance(core: &Core, shortcode: &str, account: OrgAccount) -> Money {
