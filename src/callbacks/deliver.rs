@@ -193,7 +193,9 @@ fn plain_request(
     let mut request = Request::new(Full::new(body));
     *request.method_mut() = job.method.clone();
     let map = request.headers_mut();
-    map.reserve(headers.len().saturating_add(2));
+    // Room for `Host`, `User-Agent` and the `Content-Length` the client
+    // adds, so the map is not grown as the request goes out.
+    map.reserve(headers.len().saturating_add(3));
     // `Host` is the URL's host and its port unless that is 80; a URL whose
     // authority says exactly that (a port that is not 80, no user info)
     // gives it as it is.

@@ -598,7 +598,11 @@ impl CallbackEngine {
             Next::Start { number, tenant, job, attempt } => (Some(number), tenant, job, Ok(attempt)),
             Next::NotSent { tenant, job, why } => (None, tenant, job, Err(why)),
         };
-        let delivery = deliver(&inner.clients, &inner.stats, inner.capture, &inner.allow, permit, tenant.clone(), job);
+        // Boxed: its state (over 3 KiB, the HTTP exchange's) would otherwise
+        // make this task's future as large, copied whole when it is spawned
+        // and again as the task's stage changes.
+        let delivery =
+            Box::pin(deliver(&inner.clients, &inner.stats, inner.capture, &inner.allow, permit, tenant.clone(), job));
         let released = match AssertUnwindSafe(delivery).catch_unwind().await {
             Ok(released) => released,
             Err(panic) => {
