@@ -88,7 +88,7 @@ pub(crate) async fn settle_and_wait(app: &AppState, tenant: &Arc<Tenant>, wait: 
 /// deliver, in timeline order.
 pub(crate) fn settle(health: &Health, tenant: &Arc<Tenant>) -> Vec<CallbackJob> {
     let now = tenant.now();
-    let (jobs, dropped, judged) = tenant.with_state(|state| {
+    let (jobs, dropped, judged) = tenant.with_state_rearmed(|state| {
         let mut jobs = Vec::new();
         let mut dropped = Vec::new();
         let (core, states) = (&mut state.core, &mut state.providers);

@@ -28,6 +28,9 @@ use crate::world::Common;
 pub struct TenantState {
     pub core: Core,
     pub providers: States,
+    /// The due time last handed to the scheduler's wakeups for this tenant
+    /// (see `Tenant::with_state`).
+    pub(super) armed: Option<DateTime<Utc>>,
 }
 
 impl TenantState {
@@ -42,7 +45,7 @@ impl TenantState {
     ) -> TenantState {
         let mut core = Core::new(world.common.clone(), seed, tenant_id, limits, scenarios, now, secrets);
         let providers = States::new(&mut core, world);
-        TenantState { core, providers }
+        TenantState { core, providers, armed: None }
     }
 
     /// Back to the tenant's worlds: ledger, transactions, identifiers and
@@ -51,7 +54,10 @@ impl TenantState {
         let dropped = self.core.timeline.len();
         let world = self.providers.worlds(self.core.world.clone());
         let scenarios = std::mem::take(&mut self.core.scenarios);
+        let armed = self.armed;
         *self = TenantState::new(&world, seed, tenant_id, self.core.limits, scenarios, now, self.core.secrets_mode);
+        // What the wakeups hold for this tenant has not changed.
+        self.armed = armed;
         dropped
     }
 }

@@ -89,14 +89,32 @@ impl std::fmt::Debug for Tenant {
 
 impl Tenant {
     /// Runs `f` on the tenant's state under its lock, then re-arms the
-    /// scheduler for the tenant's earliest due event.
+    /// scheduler for the tenant's earliest due event if that moved.
     pub fn with_state<R>(&self, f: impl FnOnce(&mut TenantState) -> R) -> R {
+        self.locked(false, f)
+    }
+
+    /// [`Tenant::with_state`] for settling events the scheduler took as
+    /// due: those are no longer in its wakeups, so the tenant's earliest
+    /// event is armed again whether or not it moved.
+    pub(crate) fn with_state_rearmed<R>(&self, f: impl FnOnce(&mut TenantState) -> R) -> R {
+        self.locked(true, f)
+    }
+
+    /// The wakeups' lock is shared by every tenant and taken here only when
+    /// the earliest due time differs from what this tenant last armed (most
+    /// requests leave it as it was). It is taken under the tenant's lock,
+    /// so one tenant's arms reach the wakeups in the order its state
+    /// changed (the wakeups never take a tenant's lock).
+    fn locked<R>(&self, rearm: bool, f: impl FnOnce(&mut TenantState) -> R) -> R {
         let mut state = self.lock();
         let res = f(&mut state);
-        let earliest = state.core.timeline.earliest();
-        drop(state);
         if !self.clock.is_virtual() {
-            self.wakeups.arm(&self.id, earliest);
+            let earliest = state.core.timeline.earliest();
+            if rearm || state.armed != earliest {
+                state.armed = earliest;
+                self.wakeups.arm(&self.id, earliest);
+            }
         }
         res
     }
@@ -388,5 +406,59 @@ impl Tenants {
 
     pub fn grant_count(&self) -> usize {
         self.grants.read().unwrap_or_else(|e| e.into_inner()).by_token.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, Utc};
+
+    use super::*;
+    use crate::callbacks::CallbackJob;
+
+    fn system_tenants() -> Tenants {
+        Tenants::new(
+            1,
+            World::default_world(),
+            Clock::System,
+            crate::config::Config::local().limits,
+            ScenarioSet::default(),
+            crate::ids::Secrets::Seeded,
+        )
+    }
+
+    fn event(id: &str) -> Event {
+        Event::Deliver(CallbackJob::new(id.into(), "test", "test", id.into(), "http://127.0.0.1:9/".into(), &id))
+    }
+
+    #[test]
+    fn the_wakeups_follow_the_earliest_event_and_a_settle_arms_again_what_the_scheduler_took() {
+        let tenants = system_tenants();
+        let tenant = tenants.default_tenant();
+        let later = Utc::now() + Duration::hours(1);
+        tenant.with_core(|core| core.timeline.schedule(later, event("a")));
+        assert_eq!(tenants.wakeups.next(), Some(later));
+        // An earlier event moves the wake-up; a later one does not.
+        let sooner = later - Duration::minutes(30);
+        tenant.with_core(|core| core.timeline.schedule(sooner, event("b")));
+        assert_eq!(tenants.wakeups.next(), Some(sooner));
+        tenant.with_core(|core| core.timeline.schedule(later + Duration::hours(1), event("c")));
+        assert_eq!(tenants.wakeups.next(), Some(sooner));
+        // The scheduler takes the tenant as due (here, before its time, as
+        // after its clock moved back): a request that leaves the timeline
+        // as it was does not arm it again, settling does.
+        assert_eq!(tenants.wakeups.take_due(sooner), vec![DEFAULT_TENANT.to_owned()]);
+        assert_eq!(tenants.wakeups.next(), None);
+        tenant.with_core(|_| ());
+        assert_eq!(tenants.wakeups.next(), None);
+        tenant.with_state_rearmed(|_| ());
+        tenants.wakeups.settled();
+        assert_eq!(tenants.wakeups.next(), Some(sooner));
+        // A reset empties the timeline, and the wake-up goes with it; an
+        // event scheduled afterwards is armed.
+        tenant.reset();
+        assert_eq!(tenants.wakeups.next(), None);
+        tenant.with_core(|core| core.timeline.schedule(later, event("d")));
+        assert_eq!(tenants.wakeups.next(), Some(later));
     }
 }
