@@ -407,6 +407,10 @@ struct BodyTooSlow;
 /// A request body that must arrive, in full, by a deadline.
 struct TimeoutBody {
     inner: Option<Incoming>,
+    /// When the body must have arrived by.
+    due: Option<tokio::time::Instant>,
+    /// The timer for `due`, made the first time the body is waited for (a
+    /// body already read with the head never needs one).
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     timed_out: BodyTimeout,
     activity: Option<Arc<Activity>>,
@@ -439,7 +443,8 @@ impl TimeoutParts {
     fn wrap(self, inner: Incoming) -> TimeoutBody {
         TimeoutBody {
             inner: Some(inner),
-            deadline: self.deadline.map(|at| Box::pin(tokio::time::sleep_until(at))),
+            due: self.deadline,
+            deadline: None,
             timed_out: self.timed_out,
             activity: self.activity,
         }
@@ -482,6 +487,9 @@ impl hyper::body::Body for TimeoutBody {
             }
             Poll::Ready(Some(Ok(frame))) => return Poll::Ready(Some(Ok(frame))),
             Poll::Pending => {}
+        }
+        if this.deadline.is_none() {
+            this.deadline = this.due.map(|at| Box::pin(tokio::time::sleep_until(at)));
         }
         if let Some(deadline) = this.deadline.as_mut() {
             if deadline.as_mut().poll(cx).is_ready() {

@@ -79,6 +79,9 @@ pub struct Tenant {
     /// counted under the tenant's lock: a delivery releases held callbacks
     /// without taking the lock when there are none (nearly always).
     pub(crate) held_callbacks: std::sync::atomic::AtomicUsize,
+    /// The core's callback signing secret, copied whenever the core is
+    /// (re)built, so a delivery reads it without the tenant's lock.
+    signing_secret: RwLock<Option<secrecy::SecretString>>,
 }
 
 impl std::fmt::Debug for Tenant {
@@ -158,9 +161,18 @@ impl Tenant {
     /// that cache tokens keep working.
     pub fn reset(&self) -> usize {
         let now = self.clock.now();
-        let dropped = self.with_state(|state| state.reset(self.seed, &self.id, now));
+        let dropped = self.with_state(|state| {
+            let dropped = state.reset(self.seed, &self.id, now);
+            *self.signing_secret.write().unwrap_or_else(|e| e.into_inner()) = state.core.signing_secret.clone();
+            dropped
+        });
         self.journal.clear();
         dropped
+    }
+
+    /// The secret callbacks are signed with, if the world signs them.
+    pub(crate) fn signing_secret(&self) -> Option<secrecy::SecretString> {
+        self.signing_secret.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn lock(&self) -> MutexGuard<'_, TenantState> {
@@ -274,6 +286,7 @@ impl Tenants {
             journal: Journal::new(self.limits.journal_entries, self.limits.journal_bytes),
             admin_token: std::sync::OnceLock::new(),
             seed: self.seed,
+            signing_secret: RwLock::new(state.core.signing_secret.clone()),
             state: Mutex::new(state),
             wakeups: self.wakeups.clone(),
             callback_backlog: std::sync::atomic::AtomicUsize::new(0),
@@ -429,6 +442,31 @@ mod tests {
 
     fn event(id: &str) -> Event {
         Event::Deliver(CallbackJob::new(id.into(), "test", "test", id.into(), "http://127.0.0.1:9/".into(), &id))
+    }
+
+    #[test]
+    fn a_delivery_reads_the_signing_secret_the_core_holds_after_a_reset_too() {
+        use secrecy::ExposeSecret;
+        let mut world = World::default_world();
+        std::sync::Arc::make_mut(&mut world.common).callbacks.signing = true;
+        let tenants = Tenants::new(
+            1,
+            world,
+            Clock::System,
+            crate::config::Config::local().limits,
+            ScenarioSet::default(),
+            crate::ids::Secrets::Random,
+        );
+        let tenant = tenants.default_tenant();
+        let held = || tenant.with_core(|core| core.signing_secret.as_ref().map(|s| s.expose_secret().to_owned()));
+        let read = || tenant.signing_secret().map(|s| s.expose_secret().to_owned());
+        let first = read();
+        assert!(first.as_deref().is_some_and(|s| s.starts_with("whsec_")));
+        assert_eq!(first, held());
+        // A reset draws a new random secret; deliveries sign with it.
+        tenant.reset();
+        assert_ne!(read(), first);
+        assert_eq!(read(), held());
     }
 
     #[test]
