@@ -146,12 +146,20 @@ pub(crate) enum NotAnObject {
     Malformed(String),
 }
 
+/// The fields a request body's own object has room for from the start.
+const TOP_LEVEL_FIELDS: usize = 16;
+
 impl<'a> Object<'a> {
     /// Reads a body that must be one JSON object, exactly as
     /// `serde_json::from_slice::<Value>` would accept or refuse it (its
     /// nesting limit included: every value is read through `deserialize_any`).
     pub(crate) fn parse(bytes: &'a [u8]) -> Result<Object<'a>, NotAnObject> {
-        match serde_json::from_slice::<Field<'a>>(bytes) {
+        // What `serde_json::from_slice` does, with room made for the body's
+        // fields at once (the gateways' bodies have up to about sixteen).
+        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+        let read = serde::Deserializer::deserialize_any(&mut deserializer, FieldVisitor { capacity: TOP_LEVEL_FIELDS })
+            .and_then(|field| deserializer.end().map(|()| field));
+        match read {
             Ok(Field::Object(object)) => Ok(object),
             Ok(other) => Err(NotAnObject::Other(other.type_name())),
             Err(e) => Err(NotAnObject::Malformed(e.to_string())),
@@ -218,11 +226,15 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
 
 impl<'de> serde::Deserialize<'de> for Field<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Field<'de>, D::Error> {
-        deserializer.deserialize_any(FieldVisitor)
+        deserializer.deserialize_any(FieldVisitor { capacity: 0 })
     }
 }
 
-struct FieldVisitor;
+/// Reads one value; an object's fields into a list made with room for
+/// `capacity` of them.
+struct FieldVisitor {
+    capacity: usize,
+}
 
 impl<'de> serde::de::Visitor<'de> for FieldVisitor {
     type Value = Field<'de>;
@@ -272,9 +284,9 @@ impl<'de> serde::de::Visitor<'de> for FieldVisitor {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Field<'de>, A::Error> {
-        // Not `Vec::with_capacity`: serde_json gives no size hint, and a
-        // guess would be paid by every small nested object.
-        let mut fields = Vec::new();
+        // serde_json gives no size hint; a guess is made for the body's own
+        // object only (see `Object::parse`), never paid by nested ones.
+        let mut fields = Vec::with_capacity(self.capacity);
         while let Some(Key(name)) = map.next_key::<Key<'de>>()? {
             fields.push((name, map.next_value::<Field<'de>>()?));
         }

@@ -267,7 +267,13 @@ async fn send_plain(
     if ended {
         lease.keep();
     }
-    Answer { status: Some(status), body: Some(String::from_utf8_lossy(&captured).into_owned()), error }
+    Answer { status: Some(status), body: Some(captured_text(captured)), error }
+}
+
+/// The captured answer as text: as it is when it is UTF-8 (checking that is
+/// cheaper than the lossy conversion's scan), lossily otherwise.
+fn captured_text(captured: Vec<u8>) -> String {
+    String::from_utf8(captured).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 async fn send_reqwest(
@@ -303,7 +309,7 @@ async fn send_reqwest(
                     }
                 }
             }
-            Answer { status: Some(status), body: Some(String::from_utf8_lossy(&captured).into_owned()), error }
+            Answer { status: Some(status), body: Some(captured_text(captured)), error }
         }
         Err(e) => Answer { status: None, body: None, error: Some(error_chain(&e)) },
     }
