@@ -52,7 +52,7 @@ fn json_object(data: &[u8]) -> Option<Map<String, Value>> {
 /// The `BusinessShortCode` of a push body the STK push parser accepts in
 /// full (for checking that seeds reach past the first check).
 pub fn accepted_stk_push(data: &[u8]) -> Option<String> {
-    StkPushRequest::parse(Object::parse(data).ok()?).ok().map(|push| push.business_short_code)
+    StkPushRequest::parse(Object::parse(data).ok()?).ok().map(|push| push.business_short_code.into())
 }
 
 /// The key and secret of an `Authorization: Basic` header, as the OAuth
@@ -465,11 +465,11 @@ pub fn scenario_numbers(data: &[u8]) {
     let text = scenario_numbers_text(data);
     let Ok(scenario) = scenarios::Scenario::parse(&text, "fuzz.toml") else { return };
     let job = crate::callbacks::CallbackJob::new(
-        "cb-1".into(),
+        "cb-1",
         "daraja",
         "fuzz",
-        "tx-1".into(),
-        "http://127.0.0.1:9/fuzz".into(),
+        "tx-1",
+        "http://127.0.0.1:9/fuzz",
         &serde_json::json!({}),
     );
     let scenario = std::sync::Arc::new(scenario);

@@ -115,7 +115,7 @@ impl IdGen {
     }
 
     /// [`IdGen::upper_alnum`], appended to `out` (the same draws).
-    pub fn push_upper_alnum(&mut self, out: &mut String, len: usize) {
+    pub fn push_upper_alnum(&mut self, out: &mut impl Extend<char>, len: usize) {
         self.push_from(UPPER_ALNUM, out, len);
     }
 
@@ -142,11 +142,8 @@ impl IdGen {
     }
 
     /// Appends `len` characters drawn from `alphabet` (one of the constants above).
-    fn push_from(&mut self, alphabet: &[u8], out: &mut String, len: usize) {
-        out.reserve(len);
-        for _ in 0..len {
-            out.push(char::from(alphabet[self.rng.gen_range(0..alphabet.len())]));
-        }
+    fn push_from(&mut self, alphabet: &[u8], out: &mut impl Extend<char>, len: usize) {
+        out.extend((0..len).map(|_| char::from(alphabet[self.rng.gen_range(0..alphabet.len())])));
     }
 }
 

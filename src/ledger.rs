@@ -18,6 +18,7 @@ use std::collections::VecDeque;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
+use compact_str::CompactString;
 
 use crate::fastmap::HashMap;
 use crate::markets::{Currency, Market};
@@ -108,13 +109,15 @@ impl OrgAccount {
 /// collide.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Account {
+    // Identifiers are short (an MSISDN, a shortcode): held inline, so
+    // naming an account allocates nothing.
     Customer {
         market: Market,
-        msisdn: String,
+        msisdn: CompactString,
     },
     Org {
         provider: &'static str,
-        id: String,
+        id: CompactString,
         account: OrgAccount,
     },
     /// Where transaction charges go (the operator's revenue), per currency.
@@ -126,18 +129,18 @@ pub enum Account {
 
 impl Account {
     pub fn customer(market: Market, msisdn: &str) -> Account {
-        Account::Customer { market, msisdn: msisdn.to_owned() }
+        Account::Customer { market, msisdn: msisdn.into() }
     }
 
     pub fn org(provider: &'static str, id: &str, account: OrgAccount) -> Account {
-        Account::Org { provider, id: id.to_owned(), account }
+        Account::Org { provider, id: id.into(), account }
     }
 }
 
 /// One balanced movement of money.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Posting {
-    pub reference: String,
+    pub reference: CompactString,
     /// What the org portal's statement calls the transaction's details.
     pub details: String,
     pub at: DateTime<Utc>,
@@ -224,7 +227,7 @@ impl Ledger {
             return Err(LedgerError::Insufficient { available, needed: amount });
         }
         self.apply(Posting {
-            reference: reference.to_owned(),
+            reference: reference.into(),
             details: details.into(),
             at,
             legs: [(from.clone(), Money(0i64.saturating_sub(amount.0))), (to.clone(), amount)],

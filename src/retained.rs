@@ -34,13 +34,13 @@ impl<V> Default for Retained<V> {
 
 impl<V> Retained<V> {
     /// Adds (or replaces) a pending entry.
-    pub fn insert(&mut self, key: String, value: V) {
+    pub fn insert(&mut self, key: impl Into<Arc<str>>, value: V) {
         self.entries.insert(key.into(), Box::new(value));
     }
 
     /// Adds an entry that is finished from the start (a record), evicting
     /// past `limit`.
-    pub fn insert_finished(&mut self, key: String, value: V, limit: usize, on_evict: impl FnMut(&str, V)) {
+    pub fn insert_finished(&mut self, key: impl Into<Arc<str>>, value: V, limit: usize, on_evict: impl FnMut(&str, V)) {
         let key: Arc<str> = key.into();
         self.entries.insert(key.clone(), Box::new(value));
         self.finished.push_back(key);
@@ -103,7 +103,7 @@ mod tests {
     #[test]
     fn finished_entries_are_forgotten_oldest_first_and_pending_ones_stay() {
         let mut retained = Retained::default();
-        retained.insert("pending".into(), 0);
+        retained.insert("pending", 0);
         let mut evicted = Vec::new();
         for n in 1..=5 {
             retained.insert(format!("t{n}"), n);

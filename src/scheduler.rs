@@ -187,7 +187,7 @@ mod tests {
     use crate::scenarios::ScenarioSet;
 
     fn job(url: &str, id: &str) -> CallbackJob {
-        CallbackJob::new(id.into(), "test", "test_callback", id.into(), url.into(), &json!({ "id": id }))
+        CallbackJob::new(id, "test", "test_callback", id, url, &json!({ "id": id }))
     }
 
     #[tokio::test]

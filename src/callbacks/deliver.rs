@@ -164,7 +164,6 @@ impl Clients {
 async fn send(clients: &Clients, capture: usize, tenant: &Tenant, job: &CallbackJob, at: DateTime<Utc>) -> Answer {
     let body = job.body.to_bytes();
     let mut headers: Vec<(&str, Cow<'_, str>)> = vec![("content-type", Cow::Borrowed(job.body.content_type()))];
-    headers.extend(job.headers.iter().map(|(name, value)| (name.as_str(), Cow::Borrowed(value.as_str()))));
     if let Some(secret) = tenant.signing_secret() {
         let timestamp = at.timestamp();
         let signature = crate::crypto::webhook::sign(secret.expose_secret(), &job.id, timestamp, &body);

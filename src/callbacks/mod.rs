@@ -67,21 +67,10 @@ use crate::store::{Core, Event, Tenant};
 /// tree would cost several kilobytes per copy).
 #[derive(Debug, Clone)]
 pub enum Payload {
-    Json(Arc<RawValue>),
+    /// JSON text, as [`Payload::json`] wrote it (so always valid JSON).
+    Json(bytes::Bytes),
     /// A body in another format (a form), with its content type.
-    Text {
-        content_type: &'static str,
-        text: Arc<str>,
-    },
-}
-
-/// A shared JSON body seen as bytes, for [`Payload::to_bytes`].
-struct JsonBytes(Arc<RawValue>);
-
-impl AsRef<[u8]> for JsonBytes {
-    fn as_ref(&self) -> &[u8] {
-        self.0.get().as_bytes()
-    }
+    Text { content_type: &'static str, text: Arc<str> },
 }
 
 /// A shared text body seen as bytes, for [`Payload::to_bytes`].
@@ -93,12 +82,21 @@ impl AsRef<[u8]> for TextBytes {
     }
 }
 
+/// The buffer a JSON body is written into first: most callbacks are a few
+/// hundred bytes, so they are written without growing it.
+const JSON_CAPACITY: usize = 512;
+
 impl Payload {
-    /// Serializes a wire body once. Wire types and JSON values always
-    /// serialize; were one to fail, the body would be `null`, never a panic.
+    /// Serializes a wire body once, into bytes every copy shares. Wire types
+    /// and JSON values always serialize; were one to fail, the body would be
+    /// `null`, never a panic.
     pub fn json(body: &impl Serialize) -> Payload {
-        let raw = serde_json::value::to_raw_value(body).unwrap_or_else(|_| RawValue::NULL.to_owned());
-        Payload::Json(Arc::from(raw))
+        let mut bytes = Vec::with_capacity(JSON_CAPACITY);
+        if serde_json::to_writer(&mut bytes, body).is_err() {
+            bytes.clear();
+            bytes.extend_from_slice(b"null");
+        }
+        Payload::Json(bytes.into())
     }
 
     /// An `application/x-www-form-urlencoded` body of these pairs, in order.
@@ -116,7 +114,7 @@ impl Payload {
 
     pub fn as_bytes(&self) -> &[u8] {
         match self {
-            Payload::Json(raw) => raw.get().as_bytes(),
+            Payload::Json(bytes) => bytes,
             Payload::Text { text, .. } => text.as_bytes(),
         }
     }
@@ -124,16 +122,8 @@ impl Payload {
     /// The body to send, sharing the payload's bytes rather than copying them.
     pub(crate) fn to_bytes(&self) -> bytes::Bytes {
         match self {
-            Payload::Json(raw) => bytes::Bytes::from_owner(JsonBytes(raw.clone())),
+            Payload::Json(bytes) => bytes.clone(),
             Payload::Text { text, .. } => bytes::Bytes::from_owner(TextBytes(text.clone())),
-        }
-    }
-
-    /// The JSON body, when it is one.
-    pub fn as_json(&self) -> Option<&RawValue> {
-        match self {
-            Payload::Json(raw) => Some(raw),
-            Payload::Text { .. } => None,
         }
     }
 }
@@ -142,7 +132,11 @@ impl Payload {
 impl Serialize for Payload {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
-            Payload::Json(raw) => raw.serialize(serializer),
+            // Read back as the raw JSON it is (it was written by serde_json).
+            Payload::Json(bytes) => match serde_json::from_slice::<&RawValue>(bytes) {
+                Ok(raw) => raw.serialize(serializer),
+                Err(_) => serializer.serialize_none(),
+            },
             Payload::Text { text, .. } => serializer.serialize_str(text),
         }
     }
@@ -160,14 +154,13 @@ pub struct CallbackJob {
     pub url: Arc<str>,
     pub method: Method,
     pub body: Payload,
-    /// Headers a provider's own signing scheme adds.
-    pub headers: Arc<[(String, String)]>,
     /// 0 for the original, 1.. for scripted duplicates (same id, same body).
     pub copy: u32,
     /// 1 for the first attempt.
     pub attempt: u32,
-    /// Delays before each retry after a failed attempt; empty means no retry.
-    pub retry_delays_ms: Arc<[u64]>,
+    /// Delays before each retry after a failed attempt; empty means no retry
+    /// (and costs no allocation, as most jobs have none).
+    pub retry_delays_ms: Vec<u64>,
     /// Overrides the engine's per-attempt timeout (a C2B validator gets less).
     pub timeout_ms: Option<u64>,
     /// Whose business the receiver's answer is (a C2B validation answer).
@@ -179,11 +172,11 @@ impl CallbackJob {
     /// body, with no retries, the engine's timeout, and no interest in the
     /// receiver's answer.
     pub fn new(
-        id: String,
+        id: impl Into<Arc<str>>,
         provider: &'static str,
         kind: &'static str,
-        correlation_id: String,
-        url: String,
+        correlation_id: impl Into<Arc<str>>,
+        url: impl Into<Arc<str>>,
         body: &impl Serialize,
     ) -> CallbackJob {
         CallbackJob::with_payload(id, provider, kind, correlation_id, url, Payload::json(body))
@@ -191,11 +184,11 @@ impl CallbackJob {
 
     /// Like [`CallbackJob::new`], with a body already serialized.
     pub fn with_payload(
-        id: String,
+        id: impl Into<Arc<str>>,
         provider: &'static str,
         kind: &'static str,
-        correlation_id: String,
-        url: String,
+        correlation_id: impl Into<Arc<str>>,
+        url: impl Into<Arc<str>>,
         body: Payload,
     ) -> CallbackJob {
         CallbackJob {
@@ -206,10 +199,9 @@ impl CallbackJob {
             url: url.into(),
             method: Method::POST,
             body,
-            headers: Arc::from(Vec::new()),
             copy: 0,
             attempt: 1,
-            retry_delays_ms: Arc::from(Vec::new()),
+            retry_delays_ms: Vec::new(),
             timeout_ms: None,
             reply_to: None,
         }
@@ -267,18 +259,22 @@ pub(crate) fn plan(core: &mut Core, mut job: CallbackJob, script: &CallbackScrip
     }
     let delay = script.delay_ms.map_or(0, |d| d.sample(|low, high| core.ids.between(low, high)));
     let first = after_ms_u64(at, delay);
-    job.retry_delays_ms = Arc::from(script.retry_ms.as_slice());
-    for copy in 0..=script.duplicates {
+    job.retry_delays_ms.clone_from(&script.retry_ms);
+    let mut schedule = |copy: u32, copy_job: CallbackJob| {
         let when = after_ms_u64(first, u64::from(copy).saturating_mul(script.duplicate_spacing_ms));
-        let copy_job = CallbackJob { copy, ..job.clone() };
         if script.out_of_order && copy == 0 {
             let release = after_ms_u64(when, script.hold_max_ms);
-            core.timeline.schedule(release, Event::ReleaseHeld { callback_id: job.id.clone(), copy });
+            core.timeline.schedule(release, Event::ReleaseHeld { callback_id: copy_job.id.clone(), copy });
             core.timeline.schedule(when, Event::Hold(copy_job));
         } else {
             core.timeline.schedule(when, Event::Deliver(copy_job));
         }
+    };
+    // Copies first, in order; the last is the job itself, not a copy of it.
+    for copy in 0..script.duplicates {
+        schedule(copy, CallbackJob { copy, ..job.clone() });
     }
+    schedule(script.duplicates, CallbackJob { copy: script.duplicates, ..job });
 }
 
 /// Takes the held callbacks a delivery for `correlation_id` releases: those

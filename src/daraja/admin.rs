@@ -311,10 +311,10 @@ pub(crate) fn transactions(mine: &DarajaState, out: &mut Vec<TransactionRow>) {
     out.extend(mine.stk.txs.values().map(|tx| {
         TransactionRow {
             at: tx.created_at,
-            ids: [Some(&tx.checkout_request_id), Some(&tx.merchant_request_id), tx.receipt.as_ref()]
+            ids: [Some(&*tx.checkout_request_id), Some(&*tx.merchant_request_id), tx.receipt.as_deref()]
                 .into_iter()
                 .flatten()
-                .cloned()
+                .map(str::to_owned)
                 .collect(),
             row: json!({
                 "provider": "daraja",

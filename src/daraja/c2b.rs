@@ -26,6 +26,7 @@ use axum::extract::State as AxumState;
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
+use compact_str::CompactString;
 use serde_json::{Map, Value};
 
 use super::error::{DarajaError, ErrorKind};
@@ -420,7 +421,7 @@ pub(crate) fn start_payment(
         }
     };
     core.ensure_customer(Market::Kenya, &request.msisdn);
-    let trans_id = ids::receipt(&mut core.ids, now);
+    let trans_id = ids::receipt(&mut core.ids, now).to_string();
     let delay = decision
         .and_then(|d| d.outcome.as_ref())
         .and_then(|o| o.after_ms)
@@ -569,12 +570,12 @@ fn complete(core: &mut Core, mine: &mut State, trans_id: &str, at: DateTime<Utc>
     record_payment(
         core,
         mine,
-        trans_id.to_owned(),
+        trans_id.into(),
         kind,
-        payment.msisdn.clone(),
-        payment.shortcode.clone(),
+        payment.msisdn.as_str().into(),
+        payment.shortcode.as_str().into(),
         payment.amount,
-        Some(payment.bill_ref_number.clone()),
+        Some(payment.bill_ref_number.as_str().into()),
         at,
     );
     send_confirmation(core, mine, &payment, at);
@@ -638,12 +639,12 @@ pub(crate) fn confirm_stk_payment(
 pub(crate) fn record_payment(
     core: &mut Core,
     mine: &mut State,
-    receipt: String,
+    receipt: CompactString,
     kind: RecordKind,
-    msisdn: String,
-    shortcode: String,
+    msisdn: CompactString,
+    shortcode: CompactString,
     amount: Money,
-    bill_reference: Option<String>,
+    bill_reference: Option<CompactString>,
     at: DateTime<Utc>,
 ) {
     let debit_name = customer_public_name(core, &msisdn);

@@ -13,6 +13,7 @@
 //!   e.g. `feb5e3f2-0fbc-4745-844c-ee37b546f627`.
 
 use chrono::{DateTime, Datelike, Utc};
+use compact_str::CompactString;
 use sha2::{Digest, Sha256};
 
 use crate::clock::eat;
@@ -65,7 +66,7 @@ pub(crate) fn checkout_request_id(at: DateTime<Utc>, msisdn: &str, bump: u32) ->
     id
 }
 
-pub(crate) fn receipt(ids: &mut IdGen, at: DateTime<Utc>) -> String {
+pub(crate) fn receipt(ids: &mut IdGen, at: DateTime<Utc>) -> CompactString {
     let local = eat(at);
     let year = (b'A' + ((local.year() - 2006).rem_euclid(26)) as u8) as char;
     let month = (b'A' + local.month0() as u8) as char;
@@ -73,7 +74,7 @@ pub(crate) fn receipt(ids: &mut IdGen, at: DateTime<Utc>) -> String {
         d @ 1..=9 => (b'0' + d as u8) as char,
         d => (b'A' + (d - 10) as u8) as char,
     };
-    let mut receipt = String::with_capacity(10);
+    let mut receipt = CompactString::const_new("");
     receipt.extend([year, month, day]);
     ids.push_upper_alnum(&mut receipt, 7);
     receipt

@@ -90,7 +90,7 @@ pub struct State {
 /// Daraja events on a tenant's timeline.
 #[derive(Debug)]
 pub enum Due {
-    SettleStk { checkout_request_id: String },
+    SettleStk { checkout_request_id: Arc<str> },
     SettleRequest { conversation_id: String },
     C2bArrive { trans_id: String },
 }

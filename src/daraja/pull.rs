@@ -266,12 +266,12 @@ fn transaction(record: &Record, international: bool) -> PullTransaction {
         false => record.debit.id.strip_prefix("254").unwrap_or(&record.debit.id),
     };
     PullTransaction {
-        transaction_id: record.receipt.clone(),
+        transaction_id: record.receipt.to_string(),
         trx_date: record.completed_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         msisdn: Scalar::digits(payer),
         sender: name_of(&record.debit.public_name, &record.debit.id),
         transactiontype: record.kind.pull_type(),
-        billreference: record.bill_reference.clone().unwrap_or_default(),
+        billreference: record.bill_reference.as_deref().unwrap_or_default().to_owned(),
         amount: record.amount.to_string(),
         organizationname: name_of(&record.credit.public_name, &record.credit.id),
     }
@@ -318,7 +318,7 @@ mod tests {
 
     fn record(n: usize, shortcode: &str, at: DateTime<Utc>) -> Record {
         Record {
-            receipt: format!("R{n:09}"),
+            receipt: compact_str::format_compact!("R{n:09}"),
             kind: RecordKind::PayBill,
             completed_at: at,
             debit: Party { id: "254708374149".into(), public_name: "254708374149 - JOHN DOE".into() },

@@ -5,7 +5,10 @@
 //! transactions and statements read them, so what they report is what
 //! happened.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
+use compact_str::CompactString;
 
 use crate::fastmap::HashMap;
 use crate::ledger::Money;
@@ -63,15 +66,15 @@ pub enum RecordStatus {
 /// A party to a transaction: who paid or who was paid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Party {
-    /// An MSISDN or a shortcode.
-    pub id: String,
+    /// An MSISDN or a shortcode (inline: no allocation).
+    pub id: CompactString,
     /// `254708374149 - JOHN DOE` or `600000 - Safaricom Daraja 000`.
     pub public_name: String,
 }
 
 #[derive(Debug, Clone)]
 pub struct Record {
-    pub receipt: String,
+    pub receipt: CompactString,
     pub kind: RecordKind,
     pub completed_at: DateTime<Utc>,
     pub debit: Party,
@@ -81,17 +84,17 @@ pub struct Record {
     pub status: RecordStatus,
     pub originator_conversation_id: Option<String>,
     pub conversation_id: Option<String>,
-    pub bill_reference: Option<String>,
+    pub bill_reference: Option<CompactString>,
     pub initiator: Option<String>,
     /// For a reversal: the receipt it reversed. For a reversed record: the reversal's receipt.
-    pub linked_receipt: Option<String>,
+    pub linked_receipt: Option<CompactString>,
 }
 
 /// Records, oldest first, forgotten past a retention limit.
 #[derive(Debug, Default)]
 pub struct Records {
     by_receipt: Retained<Record>,
-    by_conversation: HashMap<String, String>,
+    by_conversation: HashMap<String, CompactString>,
 }
 
 impl Records {
@@ -100,7 +103,8 @@ impl Records {
             self.by_conversation.insert(id.clone(), record.receipt.clone());
         }
         let by_conversation = &mut self.by_conversation;
-        self.by_receipt.insert_finished(record.receipt.clone(), record, retention, |_, forgotten| {
+        let key: Arc<str> = record.receipt.as_str().into();
+        self.by_receipt.insert_finished(key, record, retention, |_, forgotten| {
             for id in [forgotten.originator_conversation_id, forgotten.conversation_id].into_iter().flatten() {
                 by_conversation.remove(&id);
             }

@@ -132,7 +132,7 @@ pub(crate) fn rows(ledger: &Ledger, account: &Account, name_of: impl Fn(&Account
             posting.legs.iter().filter(|(a, _)| a == account).fold(0i64, |sum, (_, m)| sum.saturating_add(m.cents()));
         let other_party = posting.legs.iter().find(|(a, _)| a != account).map(|(a, _)| name_of(a)).unwrap_or_default();
         rows.push(Row {
-            receipt: posting.reference.clone(),
+            receipt: posting.reference.to_string(),
             completed_at: eat(posting.at).format("%d-%m-%Y %H:%M:%S").to_string(),
             details: posting.details.clone(),
             paid_in: (delta > 0).then_some(Money(delta)),

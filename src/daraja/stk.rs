@@ -21,10 +21,12 @@
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use axum::extract::State as AxumState;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
+use compact_str::CompactString;
 use secrecy::ExposeSecret;
 
 use super::error::{DarajaError, ErrorKind};
@@ -55,7 +57,7 @@ use crate::store::Core;
 pub struct StkState {
     pub txs: Retained<StkTx>,
     /// The pending push of each locked customer.
-    pending_by_msisdn: HashMap<String, String>,
+    pending_by_msisdn: HashMap<CompactString, Arc<str>>,
     /// When each (phone, PartyB, amount) last completed, for `17 Rule limited.`;
     /// kept only while the rule is on, at most the retention limit of them,
     /// those outside the window forgotten first.
@@ -73,7 +75,7 @@ struct Completions {
 }
 
 /// The phone, `PartyB` and amount of a completed push.
-type Completed = (String, String, Money);
+type Completed = (CompactString, CompactString, Money);
 
 impl Completions {
     /// Notes a completion for `17 Rule limited.`: at most `limit` are kept,
@@ -117,15 +119,16 @@ impl StkStatus {
 /// One M-Pesa Express transaction.
 #[derive(Debug, Clone)]
 pub struct StkTx {
-    pub merchant_request_id: String,
-    pub checkout_request_id: String,
-    pub business_short_code: String,
-    pub party_b: String,
-    pub phone_number: String,
+    pub merchant_request_id: Arc<str>,
+    pub checkout_request_id: Arc<str>,
+    pub business_short_code: CompactString,
+    pub party_b: CompactString,
+    pub phone_number: CompactString,
     pub amount: Money,
-    pub account_reference: String,
-    pub transaction_desc: Option<String>,
-    pub callback_url: String,
+    pub account_reference: CompactString,
+    pub transaction_desc: Option<CompactString>,
+    /// Shared with the request that brought it and the callbacks it sends.
+    pub callback_url: Arc<str>,
     pub created_at: DateTime<Utc>,
     pub status: StkStatus,
     /// The result the scenario decided at acceptance.
@@ -133,7 +136,7 @@ pub struct StkTx {
     /// A scenario's own wording of the result, if it gave one.
     pub planned_desc: Option<String>,
     /// Why that result was decided (scenario rule, ledger, product mismatch).
-    pub outcome_reason: String,
+    pub outcome_reason: Cow<'static, str>,
     /// Waiting for someone to answer through the admin API; times out as 1037.
     pub awaiting_customer: bool,
     pub script: CallbackScript,
@@ -141,8 +144,8 @@ pub struct StkTx {
     pub settles_at: DateTime<Utc>,
     pub settled_at: Option<DateTime<Utc>>,
     pub result_code: Option<ResultCode>,
-    pub result_desc: Option<String>,
-    pub receipt: Option<String>,
+    pub result_desc: Option<Cow<'static, str>>,
+    pub receipt: Option<CompactString>,
 }
 
 pub(crate) const OPERATION_PUSH: &str = "stk_push";
@@ -217,7 +220,7 @@ pub(crate) fn answer(
     tx.planned_code = ResultCode::Number(answer.result_code());
     tx.planned_desc = None;
     tx.awaiting_customer = false;
-    tx.outcome_reason = format!("answered through the admin API: {answer:?}");
+    tx.outcome_reason = format!("answered through the admin API: {answer:?}").into();
     settle(core, mine, checkout_request_id, now);
     Ok(())
 }
@@ -267,13 +270,13 @@ fn accept_push(
         (None, None) => None,
     };
     let (planned_code, planned_desc, outcome_reason) = match (&system, outcome) {
-        (Some((code, why, _)), _) => (ResultCode::Number(*code), None, why.clone()),
+        (Some((code, why, _)), _) => (ResultCode::Number(*code), None, Cow::Owned(why.clone())),
         (None, Some(o)) => (
             o.result_code.clone(),
             o.result_desc.clone(),
-            decision.map_or_else(String::new, |d| format!("scenario rule {}", d.rule)),
+            decision.map_or(Cow::Borrowed(""), |d| Cow::Owned(format!("scenario rule {}", d.rule))),
         ),
-        (None, None) => (ResultCode::Number(0), None, "the customer pays (no scenario rule matched)".to_owned()),
+        (None, None) => (ResultCode::Number(0), None, Cow::Borrowed("the customer pays (no scenario rule matched)")),
     };
     let awaiting_customer = system.is_none() && outcome.is_some_and(|o| o.await_customer);
     let answer_delay_ms = world.settings.stk_answer_delay_ms;
@@ -291,11 +294,14 @@ fn accept_push(
     let response_code = variants.response_code.clone().map_or(Cow::Borrowed("0"), Cow::Owned);
 
     core.ensure_customer(Market::Kenya, &request.phone_number);
-    let merchant_request_id = ids::merchant_request_id(&mut core.ids);
-    let checkout_request_id = (0..1000)
+    // Each id is made once and shared by the transaction, its indexes, the
+    // answer, the settlement event and the callback.
+    let merchant_request_id: Arc<str> = ids::merchant_request_id(&mut core.ids).into();
+    let checkout_request_id: Arc<str> = (0..1000)
         .map(|bump| ids::checkout_request_id(now, &request.phone_number, bump))
         .find(|id| !mine.stk.txs.contains_key(id))
-        .unwrap_or_else(|| format!("ws_CO_{}", core.ids.digits(20)));
+        .unwrap_or_else(|| format!("ws_CO_{}", core.ids.digits(20)))
+        .into();
 
     let settles_at = after_ms_u64(now, delay_ms);
     mine.stk.pending_by_msisdn.insert(request.phone_number.clone(), checkout_request_id.clone());
@@ -365,7 +371,7 @@ fn answer_query(
         (StkStatus::Pending, _) | (_, None) => match world.settings.stk_query_pending {
             StkQueryPending::Error => {
                 return Err(DarajaError {
-                    request_id: Some(tx.checkout_request_id.clone()),
+                    request_id: Some(tx.checkout_request_id.to_string()),
                     ..DarajaError::new(
                         ErrorKind::TransactionBeingProcessed,
                         format!("the customer has not answered yet; it settles at {}", tx.settles_at.to_rfc3339()),
@@ -374,7 +380,9 @@ fn answer_query(
             }
             StkQueryPending::ResultCode4999 => ("4999".to_owned(), stk_result_desc(4999).to_owned()),
         },
-        (_, Some(code)) => (wire::code_text(code), tx.result_desc.clone().unwrap_or_else(|| describe(code).to_owned())),
+        (_, Some(code)) => {
+            (wire::code_text(code), tx.result_desc.as_deref().unwrap_or_else(|| describe(code)).to_owned())
+        }
     };
     // "successfully" in the 2026 capture; "successsfully" from 2018 to 2023.
     let (shape, description) = match variants.legacy_query_description {
@@ -384,8 +392,8 @@ fn answer_query(
     let body = StkQueryResponse {
         response_code: "0".into(),
         response_description: description.into(),
-        merchant_request_id: tx.merchant_request_id.clone(),
-        checkout_request_id: tx.checkout_request_id.clone(),
+        merchant_request_id: tx.merchant_request_id.to_string(),
+        checkout_request_id: tx.checkout_request_id.to_string(),
         result_code,
         result_desc,
     };
@@ -419,7 +427,7 @@ pub(crate) fn settle(core: &mut Core, mine: &mut State, checkout_request_id: &st
             Ok(()) => receipt = Some(candidate),
             Err(LedgerError::Insufficient { available, .. }) => {
                 code = ResultCode::Number(1);
-                tx.outcome_reason = format!("the customer holds KES {available}, less than KES {}", tx.amount);
+                tx.outcome_reason = format!("the customer holds KES {available}, less than KES {}", tx.amount).into();
             }
             Err(e) => {
                 tracing::warn!(error = %e, "stk settlement could not post");
@@ -428,8 +436,8 @@ pub(crate) fn settle(core: &mut Core, mine: &mut State, checkout_request_id: &st
         }
     }
     let desc = match (&code, &tx.planned_desc) {
-        (c, Some(d)) if *c == tx.planned_code => d.clone(),
-        (c, _) => describe(c).to_owned(),
+        (c, Some(d)) if *c == tx.planned_code => Cow::Owned(d.clone()),
+        (c, _) => Cow::Borrowed(describe(c)),
     };
     tx.status = if receipt.is_some() { StkStatus::Completed } else { StkStatus::Failed };
     tx.result_code = Some(code.clone());
@@ -477,11 +485,11 @@ pub(crate) fn settle(core: &mut Core, mine: &mut State, checkout_request_id: &st
     callbacks::plan(core, job, &script, at);
     if let Some((receipt, shortcode, msisdn, amount, account)) = paid {
         let world = mine.world.clone();
-        let kind = match world.shortcodes.get(&shortcode).map(|s| s.kind) {
+        let kind = match world.shortcodes.get(shortcode.as_str()).map(|s| s.kind) {
             Some(ShortcodeKind::Till) => super::records::RecordKind::BuyGoods,
             _ => super::records::RecordKind::PayBill,
         };
-        let confirms = world.shortcodes.get(&shortcode).is_some_and(|s| s.stk_confirmation);
+        let confirms = world.shortcodes.get(shortcode.as_str()).is_some_and(|s| s.stk_confirmation);
         // The record takes the strings; the confirmation, rarely asked for, copies them first.
         let confirmation = confirms.then(|| (receipt.clone(), shortcode.clone(), msisdn.clone(), account.clone()));
         super::c2b::record_payment(core, mine, receipt, kind, msisdn, shortcode, amount, Some(account), at);
@@ -638,7 +646,7 @@ fn product_mismatch(world: &World, merchant: &Shortcode, request: &StkPushReques
             Some(format!("PartyB {} differs from the paybill {}", request.party_b, merchant.number))
         }
         ShortcodeKind::Store => {
-            let till = world.shortcodes.get(&request.party_b);
+            let till = world.shortcodes.get(request.party_b.as_str());
             let ok =
                 till.is_some_and(|t| t.kind == ShortcodeKind::Till && t.store.as_deref() == Some(&merchant.number));
             (!ok).then(|| format!("PartyB {} is not a till of store {}", request.party_b, merchant.number))
@@ -657,7 +665,9 @@ mod tests {
     fn completions_noted_for_rule_limited_stay_bounded_oldest_forgotten_first() {
         let t0 = Utc.with_ymd_and_hms(2026, 12, 5, 12, 0, 0).single().expect("a time");
         let at = |secs: i64| t0 + chrono::Duration::seconds(secs);
-        let key = |n: u32| (format!("2547{n:08}"), "174379".to_owned(), Money::from_shillings(1));
+        let key = |n: u32| {
+            (compact_str::format_compact!("2547{n:08}"), CompactString::const_new("174379"), Money::from_shillings(1))
+        };
         let mut completed = Completions::default();
         // Five within a 60 s window, three kept: the two oldest go.
         for n in 0..5 {

@@ -17,9 +17,12 @@
 //! `Content-Type: application/json;charset=UTF-8`, as the gateway's do.
 
 use std::borrow::Cow;
+use std::ops::Deref;
+use std::sync::Arc;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use compact_str::CompactString;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -72,8 +75,8 @@ pub(crate) fn callback(
     shape: Shape,
     id: String,
     kind: &'static str,
-    correlation_id: String,
-    url: String,
+    correlation_id: impl Into<Arc<str>>,
+    url: impl Into<Arc<str>>,
     body: &impl Serialize,
 ) -> CallbackJob {
     tracing::trace!(shape = shape.name(), kind, "daraja calls back");
@@ -152,33 +155,36 @@ pub(crate) enum TransactionType {
 /// A syntactically valid STK push; the world and the clock are checked later.
 #[derive(Debug, Clone)]
 pub(crate) struct StkPushRequest {
-    pub business_short_code: String,
+    pub business_short_code: CompactString,
     pub password: String,
-    pub timestamp: String,
+    pub timestamp: CompactString,
     pub transaction_type: TransactionType,
     pub amount: Money,
-    pub party_b: String,
-    pub phone_number: String,
-    pub callback_url: String,
-    pub account_reference: String,
-    pub transaction_desc: Option<String>,
+    pub party_b: CompactString,
+    pub phone_number: CompactString,
+    /// Shared with the transaction and its callbacks.
+    pub callback_url: Arc<str>,
+    pub account_reference: CompactString,
+    pub transaction_desc: Option<CompactString>,
 }
 
 impl StkPushRequest {
     pub(crate) const FIRST_FIELD: &'static str = "BusinessShortCode";
 
     /// Reads the push, taking each field out of the body's fields (the
-    /// gate has read what it needs before); strings borrowed from the body
-    /// are copied once, into the request.
+    /// gate has read what it needs before); strings are borrowed from the
+    /// body while they are checked, and what the request keeps is copied
+    /// once (short ones inline, without an allocation).
     pub(crate) fn parse(mut body: Object<'_>) -> Result<StkPushRequest, DarajaError> {
         let body = &mut body;
-        let take =
-            |body: &mut Object<'_>, field| body.take_text(field).map(Cow::into_owned).map_err(|p| problem(field, p));
+        fn take<'a>(body: &mut Object<'a>, field: &'static str) -> Result<Cow<'a, str>, DarajaError> {
+            body.take_text(field).map_err(|p| problem(field, p))
+        }
         let business_short_code = shortcode_text("BusinessShortCode", take(body, "BusinessShortCode")?)?;
         let password = take(body, "Password")?;
         let timestamp = take(body, "Timestamp")?;
         crate::crypto::lnm::parse_timestamp(&timestamp).map_err(|e| DarajaError::field("Timestamp", e.to_string()))?;
-        let transaction_type = match take(body, "TransactionType")?.as_str() {
+        let transaction_type = match &*take(body, "TransactionType")? {
             "CustomerPayBillOnline" => TransactionType::CustomerPayBillOnline,
             "CustomerBuyGoodsOnline" => TransactionType::CustomerBuyGoodsOnline,
             other => {
@@ -204,18 +210,20 @@ impl StkPushRequest {
             }
         }
         let account_reference = take(body, "AccountReference")?;
-        let transaction_desc =
-            body.take_optional_text("TransactionDesc").map_err(|p| problem("TransactionDesc", p))?.map(Cow::into_owned);
+        let transaction_desc = body
+            .take_optional_text("TransactionDesc")
+            .map_err(|p| problem("TransactionDesc", p))?
+            .map(CompactString::from);
         Ok(StkPushRequest {
-            business_short_code,
-            password,
-            timestamp,
+            business_short_code: business_short_code.into(),
+            password: password.into_owned(),
+            timestamp: timestamp.into(),
             transaction_type,
             amount,
-            party_b,
-            phone_number,
-            callback_url,
-            account_reference,
+            party_b: party_b.into(),
+            phone_number: phone_number.into(),
+            callback_url: callback_url.into(),
+            account_reference: account_reference.into(),
             transaction_desc,
         })
     }
@@ -268,9 +276,9 @@ impl StkQueryRequest {
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct StkPushResponse {
     #[serde(rename = "MerchantRequestID")]
-    pub merchant_request_id: String,
+    pub merchant_request_id: Arc<str>,
     #[serde(rename = "CheckoutRequestID")]
-    pub checkout_request_id: String,
+    pub checkout_request_id: Arc<str>,
     pub response_code: std::borrow::Cow<'static, str>,
     pub response_description: &'static str,
     pub customer_message: &'static str,
@@ -312,27 +320,27 @@ pub(crate) struct StkPaid<'a> {
 
 /// The body POSTed to `CallBackURL`: `{"Body": {"stkCallback": {...}}}`.
 #[derive(Debug, Serialize)]
-pub(crate) struct StkCallbackEnvelope {
+pub(crate) struct StkCallbackEnvelope<'a> {
     #[serde(rename = "Body")]
-    pub body: StkCallbackBody,
+    pub body: StkCallbackBody<'a>,
 }
 
 #[derive(Debug, Serialize)]
-pub(crate) struct StkCallbackBody {
+pub(crate) struct StkCallbackBody<'a> {
     #[serde(rename = "stkCallback")]
-    pub stk_callback: StkCallback,
+    pub stk_callback: StkCallback<'a>,
 }
 
 /// The callback proper: success with `CallbackMetadata` last, failure without.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub(crate) struct StkCallback {
+pub(crate) struct StkCallback<'a> {
     #[serde(rename = "MerchantRequestID")]
-    pub merchant_request_id: String,
+    pub merchant_request_id: &'a str,
     #[serde(rename = "CheckoutRequestID")]
-    pub checkout_request_id: String,
-    pub result_code: ResultCode,
-    pub result_desc: String,
+    pub checkout_request_id: &'a str,
+    pub result_code: &'a ResultCode,
+    pub result_desc: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub callback_metadata: Option<CallbackMetadata>,
 }
@@ -353,7 +361,7 @@ pub(crate) struct NamedItem {
 }
 
 /// The callback of a settled push, in the shape it follows.
-pub(crate) fn stk_callback(result: &StkResult<'_>) -> (Shape, StkCallbackEnvelope) {
+pub(crate) fn stk_callback<'a>(result: &StkResult<'a>) -> (Shape, StkCallbackEnvelope<'a>) {
     let (shape, callback_metadata) = match &result.paid {
         None => (Shape::StkCallbackFailure, None),
         Some(paid) => {
@@ -378,10 +386,10 @@ pub(crate) fn stk_callback(result: &StkResult<'_>) -> (Shape, StkCallbackEnvelop
     let body = StkCallbackEnvelope {
         body: StkCallbackBody {
             stk_callback: StkCallback {
-                merchant_request_id: result.merchant_request_id.to_owned(),
-                checkout_request_id: result.checkout_request_id.to_owned(),
-                result_code: result.result_code.clone(),
-                result_desc: result.result_desc.to_owned(),
+                merchant_request_id: result.merchant_request_id,
+                checkout_request_id: result.checkout_request_id,
+                result_code: result.result_code,
+                result_desc: result.result_desc,
                 callback_metadata,
             },
         },
@@ -404,9 +412,9 @@ pub(super) fn shortcode(body: &Map<String, Value>, field: &'static str) -> Resul
     shortcode_text(field, required(body, field)?)
 }
 
-fn shortcode_text(field: &'static str, value: String) -> Result<String, DarajaError> {
+fn shortcode_text<S: Deref<Target = str>>(field: &'static str, value: S) -> Result<S, DarajaError> {
     if !(5..=7).contains(&value.len()) || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(DarajaError::field(field, format!("{field} {value:?} is not a shortcode (5 to 7 digits)")));
+        return Err(DarajaError::field(field, format!("{field} {:?} is not a shortcode (5 to 7 digits)", &*value)));
     }
     Ok(value)
 }
@@ -415,11 +423,14 @@ pub(super) fn msisdn(body: &Map<String, Value>, field: &'static str) -> Result<S
     msisdn_text(field, required(body, field)?)
 }
 
-fn msisdn_text(field: &'static str, value: String) -> Result<String, DarajaError> {
+fn msisdn_text<S: Deref<Target = str>>(field: &'static str, value: S) -> Result<S, DarajaError> {
     if !crate::markets::Market::Kenya.is_msisdn(&value) {
         return Err(DarajaError::field(
             field,
-            format!("{field} {value:?} is not an MSISDN in the form 2547XXXXXXXX (12 digits, no '+', no leading 0)"),
+            format!(
+                "{field} {:?} is not an MSISDN in the form 2547XXXXXXXX (12 digits, no '+', no leading 0)",
+                &*value
+            ),
         ));
     }
     Ok(value)
@@ -457,8 +468,8 @@ pub(super) fn url(body: &Map<String, Value>, field: &'static str) -> Result<Stri
     url_text(field, required(body, field)?)
 }
 
-fn url_text(field: &'static str, value: String) -> Result<String, DarajaError> {
-    if ACCEPTED_URLS.with(|accepted| accepted.borrow().contains(&value)) {
+fn url_text<S: Deref<Target = str>>(field: &'static str, value: S) -> Result<S, DarajaError> {
+    if ACCEPTED_URLS.with(|accepted| accepted.borrow().iter().any(|a| **a == *value)) {
         return Ok(value);
     }
     match url::Url::parse(&value) {
@@ -466,7 +477,8 @@ fn url_text(field: &'static str, value: String) -> Result<String, DarajaError> {
             ACCEPTED_URLS.with(|accepted| {
                 let mut accepted = accepted.borrow_mut();
                 accepted.rotate_right(1);
-                accepted[0].clone_from(&value);
+                accepted[0].clear();
+                accepted[0].push_str(&value);
             });
             Ok(value)
         }
@@ -474,7 +486,7 @@ fn url_text(field: &'static str, value: String) -> Result<String, DarajaError> {
             field,
             format!("{field} must be an http(s) URL with a host, got scheme {:?}", u.scheme()),
         )),
-        Err(e) => Err(DarajaError::field(field, format!("{field} {value:?} is not a URL: {e}"))),
+        Err(e) => Err(DarajaError::field(field, format!("{field} {:?} is not a URL: {e}", &*value))),
     }
 }
 

@@ -441,7 +441,7 @@ mod tests {
     }
 
     fn event(id: &str) -> Event {
-        Event::Deliver(CallbackJob::new(id.into(), "test", "test", id.into(), "http://127.0.0.1:9/".into(), &id))
+        Event::Deliver(CallbackJob::new(id, "test", "test", id, "http://127.0.0.1:9/", &id))
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub(super) fn execute(core: &mut Core, mine: &mut State, request: &ApiRequest, a
         );
     }
     let amount = request.amount.unwrap_or_default();
-    let receipt = ids::receipt(&mut core.ids, at);
+    let receipt = ids::receipt(&mut core.ids, at).to_string();
     let receiver_name = org_public_name(&world, &party_b);
     let details = format!("{} to {receiver_name}", request.command_id);
     let from = accounts::org(&request.party_a, OrgAccount::Working);
@@ -47,7 +47,7 @@ pub(super) fn execute(core: &mut Core, mine: &mut State, request: &ApiRequest, a
     let fee = world.settings.b2b_charge;
     charge(core, &request.party_a, fee, &receipt, at, "Business Pay Bill Charge");
     let kind = if request.kind == ApiKind::TaxRemittance { RecordKind::TaxRemittance } else { RecordKind::B2b };
-    let credit = Party { id: party_b.clone(), public_name: receiver_name.clone() };
+    let credit = Party { id: party_b.as_str().into(), public_name: receiver_name.clone() };
     record(core, mine, request, &receipt, kind, org_party(&world, &request.party_a), credit, amount, fee, at);
     let working = balance(core, &request.party_a, OrgAccount::Working);
     let debit_balance =

@@ -36,7 +36,7 @@ pub(super) fn execute(core: &mut Core, mine: &mut State, request: &ApiRequest, a
     }
     let msisdn = request.party_b.clone().unwrap_or_default();
     core.ensure_customer(Market::Kenya, &msisdn);
-    let receipt = ids::receipt(&mut core.ids, at);
+    let receipt = ids::receipt(&mut core.ids, at).to_string();
     let public_name = customer_public_name(core, &msisdn);
     let details = format!("Business Payment to {public_name}");
     let from = accounts::utility(&request.party_a);
@@ -52,7 +52,7 @@ pub(super) fn execute(core: &mut Core, mine: &mut State, request: &ApiRequest, a
         &receipt,
         RecordKind::B2c,
         org_party(&world, &request.party_a),
-        Party { id: msisdn, public_name: public_name.clone() },
+        Party { id: msisdn.into(), public_name: public_name.clone() },
         amount,
         fee,
         at,

@@ -51,14 +51,14 @@ pub(super) fn execute(core: &mut Core, mine: &mut State, request: &ApiRequest, a
         RecordKind::B2b => accounts::org(&original.debit.id, OrgAccount::Working),
         _ => accounts::customer(&original.debit.id),
     };
-    let receipt = ids::receipt(&mut core.ids, at);
+    let receipt = ids::receipt(&mut core.ids, at).to_string();
     let details = format!("Reversal of {original_id}");
     if let Err(e) = core.ledger.transfer(&receipt, &details, at, &from, &to, original.amount) {
         return insufficient(e, "the receiving shortcode's account");
     }
     if let Some(r) = mine.records.get_mut(&original_id) {
         r.status = RecordStatus::Reversed;
-        r.linked_receipt = Some(receipt.clone());
+        r.linked_receipt = Some(receipt.as_str().into());
     }
     let debit = org_party(&world, &request.party_a);
     let credit = original.debit.clone();
@@ -75,7 +75,7 @@ pub(super) fn execute(core: &mut Core, mine: &mut State, request: &ApiRequest, a
         at,
     );
     if let Some(r) = mine.records.get_mut(&receipt) {
-        r.linked_receipt = Some(original_id.clone());
+        r.linked_receipt = Some(original_id.as_str().into());
     }
     let utility = balance(core, &request.party_a, OrgAccount::Utility);
     Executed::success(

@@ -13,6 +13,7 @@
 //! `Occasion` object (transaction status).
 
 use chrono::{DateTime, Utc};
+use compact_str::CompactString;
 
 use super::{ApiKind, ApiRequest, RequestStatus};
 use crate::callbacks;
@@ -85,7 +86,7 @@ pub(crate) fn settle(core: &mut Core, mine: &mut State, conversation_id: &str, a
             let prefix: String = ids::receipt(&mut core.ids, at).chars().take(3).collect();
             format!("{prefix}0000000")
         }
-        (None, FailedTransactionId::Receipt) => ids::receipt(&mut core.ids, at),
+        (None, FailedTransactionId::Receipt) => ids::receipt(&mut core.ids, at).to_string(),
         (None, FailedTransactionId::Zeros) => "0000000000000000".to_owned(),
     };
     let (shape, body) = layout(core, &request, &executed, &transaction_id, at);
@@ -360,7 +361,7 @@ pub(super) fn insufficient(e: LedgerError, account: &str) -> Executed {
 }
 
 pub(super) fn org_party(world: &World, shortcode: &str) -> Party {
-    Party { id: shortcode.to_owned(), public_name: org_public_name(world, shortcode) }
+    Party { id: shortcode.into(), public_name: org_public_name(world, shortcode) }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -377,7 +378,7 @@ pub(super) fn record(
     at: DateTime<Utc>,
 ) {
     let record = Record {
-        receipt: receipt.to_owned(),
+        receipt: receipt.into(),
         kind,
         completed_at: at,
         debit,
@@ -387,7 +388,7 @@ pub(super) fn record(
         status: RecordStatus::Completed,
         originator_conversation_id: Some(request.originator_conversation_id.clone()),
         conversation_id: Some(request.conversation_id.clone()),
-        bill_reference: request.account_reference.clone(),
+        bill_reference: request.account_reference.as_deref().map(CompactString::from),
         initiator: Some(request.initiator.clone()),
         linked_receipt: None,
     };
