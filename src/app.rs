@@ -22,7 +22,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::admin;
 use crate::app_state::{AppParts, AppState};
@@ -53,7 +52,7 @@ pub(crate) fn router(state: AppState, body_limit: usize, request_timeout: Durati
             *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
             response
         }))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
+        .layer(http::LazyTimeoutLayer { status: StatusCode::REQUEST_TIMEOUT, timeout: request_timeout })
         .layer(DefaultBodyLimit::max(body_limit));
     Router::new()
         .merge(providers::routes())

@@ -86,11 +86,29 @@ pub(crate) fn fault_response_dyn(status: StatusCode, error: Arc<dyn WireError>) 
     response
 }
 
+/// A method's name for the journal, without a copy for the standard ones.
+fn method_name(method: &axum::http::Method) -> std::borrow::Cow<'static, str> {
+    use axum::http::Method;
+    let name = match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => return std::borrow::Cow::Owned(method.as_str().to_owned()),
+    };
+    std::borrow::Cow::Borrowed(name)
+}
+
 pub(crate) async fn middleware(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
     let seq = app.next_request_seq();
     let ctx = RequestContext { seq, seed: app.seed, tenant: Arc::new(Mutex::new(None)) };
     request.extensions_mut().insert(ctx.clone());
-    let method = request.method().to_string();
+    let method = method_name(request.method());
     let path = request.uri().path().to_owned();
     let connection = request.extensions().get::<ConnectionControl>().cloned();
     let body_timeout = request.extensions().get::<BodyTimeout>().cloned();
@@ -243,4 +261,132 @@ fn header_text(text: &str) -> HeaderValue {
     let cleaned: String =
         text.chars().take(480).map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect();
     HeaderValue::from_str(&cleaned).unwrap_or_else(|_| HeaderValue::from_static("unprintable diagnosis"))
+}
+
+/// Answers `status` with an empty body (the middleware above renders it in
+/// the provider's envelope) when a request is not answered within
+/// `timeout`: tower-http's `TimeoutLayer`, except that the timer is made
+/// only if the request has to wait. Nearly every request is answered in its
+/// first poll, and registering and cancelling a timer for each one took the
+/// timer wheel's lock twice per request. The timeout counts from that first
+/// wait, so a request that first works without waiting gets that work's
+/// time on top (the same bound for anything that waits).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LazyTimeoutLayer {
+    pub(crate) status: StatusCode,
+    pub(crate) timeout: std::time::Duration,
+}
+
+impl<S> tower::Layer<S> for LazyTimeoutLayer {
+    type Service = LazyTimeout<S>;
+
+    fn layer(&self, inner: S) -> LazyTimeout<S> {
+        LazyTimeout { inner, layer: *self }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct LazyTimeout<S> {
+    inner: S,
+    layer: LazyTimeoutLayer,
+}
+
+impl<S, R> tower::Service<R> for LazyTimeout<S>
+where
+    S: tower::Service<R, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = LazyTimeoutFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> Self::Future {
+        LazyTimeoutFuture { inner: self.inner.call(request), sleep: None, layer: self.layer }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The answer of [`LazyTimeout`]: the inner one, or `status` once the
+    /// timer made at the first wait has run out.
+    pub(crate) struct LazyTimeoutFuture<F> {
+        #[pin]
+        inner: F,
+        #[pin]
+        sleep: Option<tokio::time::Sleep>,
+        layer: LazyTimeoutLayer,
+    }
+}
+
+impl<F, E> std::future::Future for LazyTimeoutFuture<F>
+where
+    F: std::future::Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        let mut this = self.project();
+        if let std::task::Poll::Ready(answer) = this.inner.poll(cx) {
+            return std::task::Poll::Ready(answer);
+        }
+        if this.sleep.is_none() {
+            this.sleep.set(Some(tokio::time::sleep(this.layer.timeout)));
+        }
+        match this.sleep.as_pin_mut().map(|sleep| sleep.poll(cx)) {
+            Some(std::task::Poll::Ready(())) => {
+                let mut response = Response::new(Body::empty());
+                *response.status_mut() = this.layer.status;
+                std::task::Poll::Ready(Ok(response))
+            }
+            _ => std::task::Poll::Pending,
+        }
+    }
+}
+
+#[cfg(test)]
+mod lazy_timeout_tests {
+    use std::convert::Infallible;
+    use std::time::Duration;
+
+    use tower::{Layer, ServiceExt};
+
+    use super::*;
+
+    const LAYER: LazyTimeoutLayer =
+        LazyTimeoutLayer { status: StatusCode::REQUEST_TIMEOUT, timeout: Duration::from_millis(300) };
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_ready_at_once_passes_through() {
+        let service = LAYER.layer(tower::service_fn(|_: ()| async {
+            let mut response = Response::new(Body::empty());
+            *response.status_mut() = StatusCode::CREATED;
+            Ok::<_, Infallible>(response)
+        }));
+        let response = service.oneshot(()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_within_the_timeout_after_a_wait_passes_through() {
+        let service = LAYER.layer(tower::service_fn(|_: ()| async {
+            tokio::time::sleep(Duration::from_millis(299)).await;
+            Ok::<_, Infallible>(Response::new(Body::empty()))
+        }));
+        let response = service.oneshot(()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_that_waits_past_the_timeout_answers_the_status_at_the_timeout() {
+        let started = tokio::time::Instant::now();
+        let service = LAYER.layer(tower::service_fn(|_: ()| async {
+            std::future::pending::<()>().await;
+            Ok::<_, Infallible>(Response::new(Body::empty()))
+        }));
+        let response = service.oneshot(()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(started.elapsed(), Duration::from_millis(300));
+    }
 }

@@ -92,7 +92,8 @@ pub struct RequestRecord {
     /// The request id the client saw in an error body.
     pub request_id: Option<String>,
     pub provider: &'static str,
-    pub method: String,
+    /// A standard method's name is static; only another method's is copied.
+    pub method: std::borrow::Cow<'static, str>,
     pub path: String,
     pub status: u16,
     /// The provider's error code, when the request was refused.
@@ -181,7 +182,9 @@ impl Entry for CallbackAttempt {
 impl Entry for RequestRecord {
     fn bound(&mut self) {
         cut(&mut self.path, MAX_TEXT);
-        cut(&mut self.method, 32);
+        if let std::borrow::Cow::Owned(method) = &mut self.method {
+            cut(method, 32);
+        }
         cut_option(&mut self.error_code, 128);
         cut_option(&mut self.request_id, 128);
         cut_option(&mut self.diagnosis, MAX_TEXT);
