@@ -163,20 +163,78 @@ impl Clients {
 /// all within the attempt's timeout.
 async fn send(clients: &Clients, capture: usize, tenant: &Tenant, job: &CallbackJob, at: DateTime<Utc>) -> Answer {
     let body = job.body.to_bytes();
-    let mut headers: Vec<(&str, Cow<'_, str>)> = vec![("content-type", Cow::Borrowed(job.body.content_type()))];
+    // The content type, then the signature's three headers when callbacks
+    // are signed: at most four, so they are kept without an allocation.
+    let mut all: [(&str, Cow<'_, str>); 4] = Default::default();
+    all[0] = ("content-type", Cow::Borrowed(job.body.content_type()));
+    let mut count = 1;
     if let Some(secret) = tenant.signing_secret() {
         let timestamp = at.timestamp();
         let signature = crate::crypto::webhook::sign(secret.expose_secret(), &job.id, timestamp, &body);
-        headers.push(("webhook-id", Cow::Borrowed(&*job.id)));
-        headers.push(("webhook-timestamp", Cow::Owned(timestamp.to_string())));
-        headers.push(("webhook-signature", Cow::Owned(signature)));
+        all[1] = ("webhook-id", Cow::Borrowed(&*job.id));
+        all[2] = ("webhook-timestamp", Cow::Owned(timestamp.to_string()));
+        all[3] = ("webhook-signature", Cow::Owned(signature));
+        count = 4;
     }
+    let headers = all.get(..count).unwrap_or_default();
     let timeout = job.timeout_ms.map_or(clients.timeout, Duration::from_millis);
-    let plain = job.url.starts_with("http://").then(|| plain_request(job, &headers, body.clone())).flatten();
+    let plain = job.url.starts_with("http://").then(|| plain_request(job, headers, body.clone())).flatten();
     match plain {
         Some((uri, request)) => send_plain(&clients.plain, &uri, request, capture, timeout).await,
-        None => send_reqwest(&clients.tls, job, &headers, body, capture, timeout).await,
+        None => send_reqwest(&clients.tls, job, headers, body, capture, timeout).await,
     }
+}
+
+/// A callback URL as the plain client sends to it: the URL, its `Host`
+/// header and its origin-form target.
+#[derive(Clone)]
+struct Target {
+    url: Arc<str>,
+    uri: Uri,
+    host: HeaderValue,
+    path: Uri,
+}
+
+thread_local! {
+    /// The last few callback URLs this thread sent to, parsed: a tenant's
+    /// callbacks go to the same few URLs, and parsing one (with its `Host`
+    /// and target) cost more than the rest of the request. Only parses that
+    /// succeeded are kept; a parse's result depends on the text alone.
+    static TARGETS: std::cell::RefCell<[Option<Target>; 4]> = const { std::cell::RefCell::new([None, None, None, None]) };
+}
+
+/// The URL's parts for the plain client, or `None` if only reqwest takes it.
+fn target(url: &Arc<str>) -> Option<Target> {
+    let known = TARGETS.with(|t| t.borrow().iter().flatten().find(|t| t.url == *url).cloned());
+    if known.is_some() {
+        return known;
+    }
+    let uri: Uri = url.parse().ok()?;
+    let authority = uri.authority()?;
+    // `Host` is the URL's host and its port unless that is 80; a URL whose
+    // authority says exactly that (a port that is not 80, no user info)
+    // gives it as it is.
+    let host = match authority.port_u16() {
+        Some(80) | None => HeaderValue::from_str(authority.host()).ok()?,
+        Some(_) if !authority.as_str().contains('@') => HeaderValue::from_str(authority.as_str()).ok()?,
+        Some(port) => HeaderValue::from_str(&format!("{}:{port}", authority.host())).ok()?,
+    };
+    let path = match uri.path_and_query() {
+        Some(path) if path.as_str() != "/" => Uri::from_parts({
+            let mut parts = axum::http::uri::Parts::default();
+            parts.path_and_query = Some(path.clone());
+            parts
+        })
+        .ok()?,
+        _ => Uri::default(),
+    };
+    let parsed = Target { url: url.clone(), uri, host, path };
+    TARGETS.with(|t| {
+        let mut t = t.borrow_mut();
+        t.rotate_right(1);
+        t[0] = Some(parsed.clone());
+    });
+    Some(parsed)
 }
 
 /// The URL and the request (origin-form, with the `Host` hyper-util's client
@@ -187,36 +245,19 @@ fn plain_request(
     headers: &[(&str, Cow<'_, str>)],
     body: Bytes,
 ) -> Option<(Uri, Request<Full<Bytes>>)> {
-    let uri: Uri = job.url.parse().ok()?;
-    let authority = uri.authority()?;
+    let Target { uri, host, path, .. } = target(&job.url)?;
     let mut request = Request::new(Full::new(body));
     *request.method_mut() = job.method.clone();
     let map = request.headers_mut();
     // Room for `Host`, `User-Agent` and the `Content-Length` the client
     // adds, so the map is not grown as the request goes out.
     map.reserve(headers.len().saturating_add(3));
-    // `Host` is the URL's host and its port unless that is 80; a URL whose
-    // authority says exactly that (a port that is not 80, no user info)
-    // gives it as it is.
-    let host = match authority.port_u16() {
-        Some(80) | None => HeaderValue::from_str(authority.host()).ok()?,
-        Some(_) if !authority.as_str().contains('@') => HeaderValue::from_str(authority.as_str()).ok()?,
-        Some(port) => HeaderValue::from_str(&format!("{}:{port}", authority.host())).ok()?,
-    };
     map.insert(header::HOST, host);
     map.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
     for (name, value) in headers {
         map.append(HeaderName::from_bytes(name.as_bytes()).ok()?, HeaderValue::from_str(value).ok()?);
     }
-    *request.uri_mut() = match uri.path_and_query() {
-        Some(path) if path.as_str() != "/" => Uri::from_parts({
-            let mut parts = axum::http::uri::Parts::default();
-            parts.path_and_query = Some(path.clone());
-            parts
-        })
-        .ok()?,
-        _ => Uri::default(),
-    };
+    *request.uri_mut() = path;
     Some((uri, request))
 }
 
@@ -227,13 +268,15 @@ async fn send_plain(
     capture: usize,
     timeout: Duration,
 ) -> Answer {
-    let deadline = crate::clock::deadline(timeout);
+    // One timer for the whole attempt, sending and reading alike (a
+    // timeout for each step registered and cancelled a timer for each).
+    let mut timer = std::pin::pin!(tokio::time::sleep_until(crate::clock::deadline(timeout)));
     let timed_out = || format!("operation timed out (after {} ms)", timeout.as_millis());
     let destination = uri.authority().map_or("", |a| a.as_str());
-    let (response, lease) = match tokio::time::timeout_at(deadline, client.send(uri, destination, request)).await {
-        Ok(Ok(sent)) => sent,
-        Ok(Err(e)) => return Answer { status: None, body: None, error: Some(error_chain(&e)) },
-        Err(_) => return Answer { status: None, body: None, error: Some(timed_out()) },
+    let (response, lease) = match within(timer.as_mut(), client.send(uri, destination, request)).await {
+        Some(Ok(sent)) => sent,
+        Some(Err(e)) => return Answer { status: None, body: None, error: Some(error_chain(&e)) },
+        None => return Answer { status: None, body: None, error: Some(timed_out()) },
     };
     let status = response.status().as_u16();
     let mut body = response.into_body();
@@ -241,22 +284,22 @@ async fn send_plain(
     let mut error = None;
     let mut ended = false;
     while captured.len() < capture {
-        match tokio::time::timeout_at(deadline, body.frame()).await {
-            Ok(Some(Ok(frame))) => {
+        match within(timer.as_mut(), body.frame()).await {
+            Some(Some(Ok(frame))) => {
                 if let Ok(chunk) = frame.into_data() {
                     let room = capture.saturating_sub(captured.len());
                     captured.extend_from_slice(chunk.get(..chunk.len().min(room)).unwrap_or_default());
                 }
             }
-            Ok(None) => {
+            Some(None) => {
                 ended = true;
                 break;
             }
-            Ok(Some(Err(e))) => {
+            Some(Some(Err(e))) => {
                 error = Some(error_chain(&e));
                 break;
             }
-            Err(_) => {
+            None => {
                 error = Some(timed_out());
                 break;
             }
@@ -267,6 +310,22 @@ async fn send_plain(
         lease.keep();
     }
     Answer { status: Some(status), body: Some(captured_text(captured)), error }
+}
+
+/// `future`'s output, or `None` once `timer` has run out; like
+/// `tokio::time::timeout`, the future is polled first.
+async fn within<F: std::future::Future>(
+    mut timer: std::pin::Pin<&mut tokio::time::Sleep>,
+    future: F,
+) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(cx) {
+            return std::task::Poll::Ready(Some(output));
+        }
+        std::future::Future::poll(timer.as_mut(), cx).map(|()| None)
+    })
+    .await
 }
 
 /// The captured answer as text: as it is when it is UTF-8 (checking that is
@@ -337,4 +396,43 @@ pub(super) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_is_parsed_into_its_host_and_target_once_and_the_same_again() {
+        let url: Arc<str> = Arc::from("http://127.0.0.1:8080/mpesa/callback?x=1");
+        let first = target(&url).expect("a plain URL");
+        assert_eq!(first.host, "127.0.0.1:8080");
+        assert_eq!(first.path, "/mpesa/callback?x=1");
+        assert_eq!(first.uri, "http://127.0.0.1:8080/mpesa/callback?x=1");
+        // The second time from the thread's cache: the same parts.
+        let again = target(&Arc::from("http://127.0.0.1:8080/mpesa/callback?x=1")).expect("cached");
+        assert_eq!((again.host, again.path, again.uri), (first.host, first.path, first.uri));
+    }
+
+    #[test]
+    fn the_host_header_is_written_as_hyper_utils_client_wrote_it() {
+        let host = |url: &str| target(&Arc::from(url)).map(|t| t.host.to_str().unwrap_or_default().to_owned());
+        assert_eq!(host("http://example.test/cb").as_deref(), Some("example.test"));
+        assert_eq!(host("http://example.test:80/cb").as_deref(), Some("example.test"));
+        assert_eq!(host("http://example.test:9000/").as_deref(), Some("example.test:9000"));
+        assert_eq!(host("http://user@example.test:9000/").as_deref(), Some("example.test:9000"));
+        assert_eq!(target(&Arc::from("http://example.test")).map(|t| t.path), Some(Uri::default()));
+        assert!(target(&Arc::from("not a url")).is_none());
+    }
+
+    #[test]
+    fn more_urls_than_the_cache_holds_are_each_parsed_right() {
+        for round in 0..3 {
+            for port in 9000..9010 {
+                let t = target(&Arc::from(format!("http://127.0.0.1:{port}/r{round}"))).expect("parsed");
+                assert_eq!(t.host, format!("127.0.0.1:{port}").as_str());
+                assert_eq!(t.path, format!("/r{round}").as_str());
+            }
+        }
+    }
 }
