@@ -2,6 +2,9 @@
 //!
 //! Measures, in one run on one machine:
 //!   (a) a bare axum JSON echo server, the floor every other row is compared with;
+//!   (a') with (b): the same echo answering a push's answer and sending a push's
+//!       callback to the receiver (hyper-util's pooled client), the two HTTP
+//!       exchanges of a push and nothing else: a push's floor;
 //!   (b) Daraja token + M-Pesa Express push, with every result callback delivered
 //!       to a local receiver;
 //!   (c) B2C with one repeated `SecurityCredential`, and with a fresh ciphertext
@@ -148,14 +151,51 @@ impl Knobs {
 
 /// (a): the smallest axum server that parses and answers JSON, on the same
 /// runtime shape as the sandbox's (tokio multi-thread, one worker per core).
+///
+/// (a'), a push's floor: `/echo-callback` answers as a push is answered
+/// and sends one callback of a push's size to the request's `CallBackURL`,
+/// through hyper-util's pooled client (what a Rust server would reach for):
+/// the two HTTP exchanges of a push and nothing else.
 fn run_echo_server() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
-        let app = Router::new().route("/echo", post(|Json(body): Json<Value>| async move { Json(body) }));
+        let client: Floor =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+        let app = Router::new()
+            .route("/echo", post(|Json(body): Json<Value>| async move { Json(body) }))
+            .route("/echo-callback", post(echo_callback))
+            .with_state(client);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         println!("echo listening on http://{}", listener.local_addr().expect("addr"));
         axum::serve(listener, app).await.expect("serve");
     });
+}
+
+type Floor = hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+/// A push's answer, as the sandbox words it.
+const FLOOR_ANSWER: &str = r#"{"MerchantRequestID":"7071-4170-a0e4-8345632bad4421","CheckoutRequestID":"ws_CO_06122026101010101254790000001","ResponseCode":"0","ResponseDescription":"Success. Request accepted for processing","CustomerMessage":"Success. Request accepted for processing"}"#;
+
+/// A push's result callback, as the sandbox words it.
+const FLOOR_CALLBACK: &str = r#"{"Body":{"stkCallback":{"MerchantRequestID":"7071-4170-a0e4-8345632bad4421","CheckoutRequestID":"ws_CO_06122026101010101254790000001","ResultCode":0,"ResultDesc":"The service request is processed successfully.","CallbackMetadata":{"Item":[{"Name":"Amount","Value":1.0},{"Name":"MpesaReceiptNumber","Value":"ULC6ABCDEF"},{"Name":"Balance"},{"Name":"TransactionDate","Value":20261206101011},{"Name":"PhoneNumber","Value":254790000001}]}}}}"#;
+
+async fn echo_callback(
+    State(client): State<Floor>,
+    Json(body): Json<Value>,
+) -> ([(&'static str, &'static str); 1], &'static str) {
+    if let Some(Ok(uri)) = body.get("CallBackURL").and_then(Value::as_str).map(str::parse::<hyper::Uri>) {
+        tokio::spawn(async move {
+            let request = hyper::Request::post(uri)
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from_static(FLOOR_CALLBACK.as_bytes())));
+            if let Ok(request) = request {
+                if let Ok(answer) = client.request(request).await {
+                    let _ = answer.into_body().collect().await;
+                }
+            }
+        });
+    }
+    ([("content-type", "application/json")], FLOOR_ANSWER)
 }
 
 // ---------------------------------------------------------------- child servers
@@ -911,6 +951,28 @@ async fn run(knobs: Knobs) -> String {
         )
         .await,
     );
+    if knobs.runs('b') {
+        eprintln!("(a') a push's floor");
+        let receiver_url = receiver_url.clone();
+        rows.push(
+            phase(
+                "(a') echo + one callback: a push's floor",
+                &echo,
+                knobs,
+                knobs.requests,
+                Some(&receiver),
+                Arc::new(move |i| Req {
+                    method: "POST",
+                    path: "/echo-callback".into(),
+                    authorization: None,
+                    body: Some(stk_body(&receiver_url, i)),
+                    form: None,
+                    brings: 1,
+                }),
+            )
+            .await,
+        );
+    }
     drop(echo);
 
     let sandbox = Server::sandbox(&world, 1);
@@ -1290,6 +1352,17 @@ fn render(
         "\nLost: callbacks neither delivered nor journaled as failed (for (l) and (m), failed at once or after the timeout counts as journaled)."
     );
     let by_name = |prefix: &str| rows.iter().find(|r| r.name.starts_with(prefix));
+    if let (Some(floor), Some(stk)) = (by_name("(a')"), by_name("(b)")) {
+        let _ = writeln!(
+            out,
+            "\nA push's floor, (a'), is the echo answering a push's answer and sending a push's callback (two HTTP exchanges, nothing checked, kept or journaled): {:.2}× the echo's server CPU, {:.2}× its throughput. The sandbox's push costs {:.2}× the floor's CPU ({:.1} µs more per request) at {:.2}× its throughput.",
+            floor.cpu_per_request_us() / rows[0].cpu_per_request_us().max(1e-9),
+            floor.rps() / rows[0].rps().max(1e-9),
+            stk.cpu_per_request_us() / floor.cpu_per_request_us().max(1e-9),
+            stk.cpu_per_request_us() - floor.cpu_per_request_us(),
+            stk.rps() / floor.rps().max(1e-9),
+        );
+    }
     match &peer {
         Ok(peer) => {
             let ours = [("token", by_name("(k) token")), ("STK push", by_name("(b)"))];
