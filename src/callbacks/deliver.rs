@@ -273,7 +273,7 @@ async fn send_plain(
     let mut timer = std::pin::pin!(tokio::time::sleep_until(crate::clock::deadline(timeout)));
     let timed_out = || format!("operation timed out (after {} ms)", timeout.as_millis());
     let destination = uri.authority().map_or("", |a| a.as_str());
-    let (response, lease) = match within(timer.as_mut(), client.send(uri, destination, request)).await {
+    let (response, mut lease) = match within(timer.as_mut(), client.send(uri, destination, request)).await {
         Some(Ok(sent)) => sent,
         Some(Err(e)) => return Answer { status: None, body: None, error: Some(error_chain(&e)) },
         None => return Answer { status: None, body: None, error: Some(timed_out()) },
@@ -284,7 +284,7 @@ async fn send_plain(
     let mut error = None;
     let mut ended = false;
     while captured.len() < capture {
-        match within(timer.as_mut(), body.frame()).await {
+        match within(timer.as_mut(), lease.drive(body.frame())).await {
             Some(Some(Ok(frame))) => {
                 if let Ok(chunk) = frame.into_data() {
                     let room = capture.saturating_sub(captured.len());

@@ -6,23 +6,35 @@
 //! times, and spawned a task per request to put the connection back once it
 //! was idle again. A callback is one request at a time on a connection and
 //! its answer is read to the end, so here the connection goes back to the
-//! pool as soon as the answer has been read, and a task is spawned only per
-//! new connection (to drive it). About a twentieth of a push's instructions.
+//! pool as soon as the answer has been read. About a twentieth of a push's
+//! instructions.
+//!
+//! A connection is driven by the delivery that uses it (the [`Lease`]), not
+//! by a task of its own: a task per connection took every request and
+//! answer across two tasks (a channel each way, a wake-up each, often on the
+//! other core). An idle connection in the pool is driven by nobody; that the
+//! receiver closed it is noticed when it is next taken (or swept), which is
+//! when the connection task would have acted on it too.
 //!
 //! Bounds: at most `idle_per_host` idle connections per destination and
 //! [`MAX_IDLE`] in all; an idle connection is not reused after
 //! [`IDLE_TIMEOUT`]; connections the receiver closed are dropped when next
 //! met, and all of them when the pool is full (at most once a second).
 
+use std::future::Future;
+use std::pin::{pin, Pin};
 use std::sync::{Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use axum::http::{Request, Response, Uri};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::client::conn::http1::{self, SendRequest};
+use hyper::client::conn::http1::{self, Connection, SendRequest};
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 use tower::Service;
 
 use crate::fastmap::HashMap;
@@ -33,6 +45,58 @@ pub(super) const MAX_IDLE: usize = 1024;
 pub(super) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 type Sender = SendRequest<Full<Bytes>>;
+type Conn = Connection<TokioIo<TcpStream>, Full<Bytes>>;
+
+/// A connection: the handle requests are sent through and the connection
+/// itself, which moves them only while it is polled.
+struct Link {
+    sender: Sender,
+    conn: Conn,
+    /// The connection has ended (the receiver closed it, or it failed): it
+    /// is not polled again and carries no other request.
+    ended: bool,
+}
+
+impl Link {
+    /// Polls the connection unless it has ended; returns whether it has.
+    fn poll_conn(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.ended && Pin::new(&mut self.conn).poll(cx).is_ready() {
+            self.ended = true;
+        }
+        self.ended
+    }
+
+    /// `future`'s output (an answer, its body, the connection's readiness),
+    /// the connection driven meanwhile: polled first, so what it hands
+    /// over in this poll is there when `future` is polled.
+    async fn drive<F: Future>(&mut self, future: F) -> F::Output {
+        let mut future = pin!(future);
+        std::future::poll_fn(|cx| {
+            self.poll_conn(cx);
+            future.as_mut().poll(cx)
+        })
+        .await
+    }
+
+    /// Whether the connection is ready for a request, driven until it is
+    /// (a connection just back from an answer notices it is idle when
+    /// polled) or has ended.
+    async fn ready(&mut self) -> bool {
+        std::future::poll_fn(|cx| {
+            if self.poll_conn(cx) {
+                return Poll::Ready(false);
+            }
+            self.sender.poll_ready(cx).map(|ready| ready.is_ok())
+        })
+        .await
+    }
+
+    /// Whether the connection can carry a request now (it is polled once,
+    /// so a close the receiver sent while it was idle is seen).
+    fn open(&mut self) -> bool {
+        !self.poll_conn(&mut Context::from_waker(Waker::noop())) && !self.sender.is_closed()
+    }
+}
 
 /// Why an attempt got no answer, in the words hyper-util's client used
 /// (the journal shows the whole chain of causes).
@@ -76,22 +140,28 @@ struct Idle {
 }
 
 struct Kept {
-    sender: Sender,
+    link: Link,
     since: Instant,
 }
 
 /// A connection lent to one request: back to the pool with
-/// [`Lease::keep`], closed when dropped.
+/// [`Lease::keep`], closed when dropped. Its answer's body moves only
+/// while the lease drives the connection ([`Lease::drive`]).
 pub(super) struct Lease<'a> {
     plain: &'a Plain,
     destination: &'a str,
-    sender: Sender,
+    link: Link,
 }
 
 impl Lease<'_> {
+    /// `future`'s output (reading the answer's body), the connection driven meanwhile.
+    pub(super) async fn drive<F: Future>(&mut self, future: F) -> F::Output {
+        self.link.drive(future).await
+    }
+
     /// The answer was read to its end: the connection may serve another request.
     pub(super) fn keep(self) {
-        self.plain.put(self.destination, self.sender);
+        self.plain.put(self.destination, self.link);
     }
 }
 
@@ -114,12 +184,13 @@ impl Plain {
         mut request: Request<Full<Bytes>>,
     ) -> Result<(Response<Incoming>, Lease<'a>), Error> {
         loop {
-            let (mut sender, reused) = match self.take(destination).await {
-                Some(sender) => (sender, true),
+            let (mut link, reused) = match self.take(destination).await {
+                Some(link) => (link, true),
                 None => (self.connect(uri).await?, false),
             };
-            match sender.try_send_request(request).await {
-                Ok(response) => return Ok((response, Lease { plain: self, destination, sender })),
+            let sent = link.sender.try_send_request(request);
+            match link.drive(sent).await {
+                Ok(response) => return Ok((response, Lease { plain: self, destination, link })),
                 Err(mut e) => match e.take_message() {
                     Some(unsent) if reused => request = unsent,
                     _ => return Err(Error::Send(e.into_error())),
@@ -129,7 +200,7 @@ impl Plain {
     }
 
     /// A kept connection to `destination` that is still open and ready.
-    async fn take(&self, destination: &str) -> Option<Sender> {
+    async fn take(&self, destination: &str) -> Option<Link> {
         loop {
             let kept = {
                 let mut idle = self.lock();
@@ -137,34 +208,26 @@ impl Plain {
                 idle.count = idle.count.saturating_sub(1);
                 kept
             };
-            let Kept { mut sender, since } = kept;
-            if sender.is_closed() || since.elapsed() > IDLE_TIMEOUT {
+            let Kept { mut link, since } = kept;
+            if since.elapsed() > IDLE_TIMEOUT || !link.open() {
                 continue;
             }
-            // Just back from a read answer, the connection may not have
-            // noticed yet that it is idle: it does as soon as it runs.
-            if sender.ready().await.is_ok() {
-                return Some(sender);
+            if link.ready().await {
+                return Some(link);
             }
         }
     }
 
-    async fn connect(&self, uri: &Uri) -> Result<Sender, Error> {
+    async fn connect(&self, uri: &Uri) -> Result<Link, Error> {
         // HttpConnector is always ready: its `poll_ready` does nothing.
         let mut connector = self.connector.clone();
         let io = connector.call(uri.clone()).await.map_err(|e| Error::Connect(Box::new(e)))?;
-        let (sender, connection) = http1::handshake(io).await.map_err(Error::Send)?;
-        tokio::spawn(async move {
-            // Ends when the receiver closes the connection or the last
-            // sender is dropped; its error is the receiver's to explain,
-            // and the attempt it failed has journaled it.
-            let _ = connection.await;
-        });
-        Ok(sender)
+        let (sender, conn) = http1::handshake(io).await.map_err(Error::Send)?;
+        Ok(Link { sender, conn, ended: false })
     }
 
-    fn put(&self, destination: &str, sender: Sender) {
-        if sender.is_closed() {
+    fn put(&self, destination: &str, mut link: Link) {
+        if !link.open() {
             return;
         }
         let now = Instant::now();
@@ -182,7 +245,7 @@ impl Plain {
         if kept.len() >= self.idle_per_host {
             return;
         }
-        kept.push(Kept { sender, since: now });
+        kept.push(Kept { link, since: now });
         idle.count = idle.count.saturating_add(1);
     }
 
@@ -205,7 +268,7 @@ impl Idle {
         }
         self.swept_at = Some(now);
         self.by_destination.retain(|_, kept| {
-            kept.retain(|k| !k.sender.is_closed() && now.saturating_duration_since(k.since) <= IDLE_TIMEOUT);
+            kept.retain_mut(|k| now.saturating_duration_since(k.since) <= IDLE_TIMEOUT && k.link.open());
             !kept.is_empty()
         });
         self.count = self.by_destination.values().map(Vec::len).sum();
@@ -261,9 +324,9 @@ mod tests {
     /// Sends one request and reads its answer to the end; keeps the connection when `keep`.
     async fn exchange(plain: &Plain, uri: &Uri, keep: bool) -> String {
         let destination = uri.authority().unwrap().as_str();
-        let (response, lease) = plain.send(uri, destination, request(uri)).await.unwrap();
+        let (response, mut lease) = plain.send(uri, destination, request(uri)).await.unwrap();
         assert_eq!(response.status(), 200);
-        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let body = lease.drive(response.into_body().collect()).await.unwrap().to_bytes();
         if keep {
             lease.keep();
         }
@@ -306,8 +369,8 @@ mod tests {
         // Five at once: five connections; only two stay.
         let mut leases = Vec::new();
         for _ in 0..5 {
-            let (response, lease) = plain.send(&uri, destination, request(&uri)).await.unwrap();
-            response.into_body().collect().await.unwrap();
+            let (response, mut lease) = plain.send(&uri, destination, request(&uri)).await.unwrap();
+            lease.drive(response.into_body().collect()).await.unwrap();
             leases.push(lease);
         }
         for lease in leases {
@@ -315,6 +378,86 @@ mod tests {
         }
         assert_eq!(connections.load(Ordering::SeqCst), 5);
         assert_eq!(plain.idle_count(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_answer_whose_body_comes_later_is_read_by_the_lease_that_drives_its_connection() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // A receiver that sends the answer's head, waits until the client
+        // has it, then sends the body, twice on the one connection.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let uri: Uri = format!("http://{}/cb", listener.local_addr().unwrap()).parse().unwrap();
+        let (head_seen, mut body_go) = tokio::sync::mpsc::channel::<()>(1);
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut buffer = [0u8; 4096];
+            for body in ["first", "again"] {
+                let mut read = Vec::new();
+                while !read.windows(4).any(|w| w == b"\r\n\r\n") || !read.ends_with(b"{}") {
+                    let n = stream.read(&mut buffer).await.unwrap();
+                    assert!(n > 0, "the client closed the connection");
+                    read.extend_from_slice(&buffer[..n]);
+                }
+                stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n").await.unwrap();
+                body_go.recv().await.unwrap();
+                stream.write_all(body.as_bytes()).await.unwrap();
+            }
+            // Held open until the test ends.
+            let _ = stream.read(&mut buffer).await;
+        });
+        let plain = Plain::new(Duration::from_secs(2), 2);
+        let destination = uri.authority().unwrap().as_str();
+        for expected in ["first", "again"] {
+            let (response, mut lease) = plain.send(&uri, destination, request(&uri)).await.unwrap();
+            assert_eq!(response.status(), 200);
+            head_seen.send(()).await.unwrap();
+            let body = lease.drive(response.into_body().collect()).await.unwrap().to_bytes();
+            assert_eq!(body, expected);
+            lease.keep();
+        }
+        assert_eq!(plain.idle_count(), 1, "the one connection carried both and was kept");
+    }
+
+    #[tokio::test]
+    async fn a_kept_connection_the_receiver_closed_while_idle_is_not_taken() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // A receiver that answers one request on its first connection, then
+        // closes it when told, and answers on a second one.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let uri: Uri = format!("http://{}/cb", listener.local_addr().unwrap()).parse().unwrap();
+        let (close_now, mut told) = tokio::sync::mpsc::channel::<()>(1);
+        let (closed, mut is_closed) = tokio::sync::mpsc::channel::<()>(1);
+        tokio::spawn(async move {
+            for round in 0..2 {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let mut read = Vec::new();
+                let mut buffer = [0u8; 4096];
+                while !read.ends_with(b"{}") {
+                    let n = stream.read(&mut buffer).await.unwrap();
+                    assert!(n > 0, "the client closed the connection");
+                    read.extend_from_slice(&buffer[..n]);
+                }
+                stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await.unwrap();
+                if round == 0 {
+                    told.recv().await.unwrap();
+                    drop(stream);
+                    closed.send(()).await.unwrap();
+                } else {
+                    // Held open until the test ends.
+                    let _ = stream.read(&mut buffer).await;
+                }
+            }
+        });
+        let plain = Plain::new(Duration::from_secs(2), 2);
+        assert_eq!(exchange(&plain, &uri, true).await, "ok");
+        assert_eq!(plain.idle_count(), 1);
+        close_now.send(()).await.unwrap();
+        is_closed.recv().await.unwrap();
+        // Lets the runtime's I/O driver see the close (no task drives an idle connection).
+        tokio::task::yield_now().await;
+        // The closed connection is dropped when taken, and the request goes on a new one.
+        assert_eq!(exchange(&plain, &uri, true).await, "ok");
+        assert_eq!(plain.idle_count(), 1);
     }
 
     #[tokio::test]
