@@ -149,16 +149,28 @@ pub(crate) enum NotAnObject {
 /// The fields a request body's own object has room for from the start.
 const TOP_LEVEL_FIELDS: usize = 16;
 
+/// What `serde_json::from_slice` does, with room made for the body's fields
+/// at once (the gateways' bodies have up to about sixteen).
+fn read_object<'de, R: serde_json::de::Read<'de>>(
+    mut deserializer: serde_json::Deserializer<R>,
+) -> Result<Field<'de>, serde_json::Error> {
+    serde::Deserializer::deserialize_any(&mut deserializer, FieldVisitor { capacity: TOP_LEVEL_FIELDS })
+        .and_then(|field| deserializer.end().map(|()| field))
+}
+
 impl<'a> Object<'a> {
     /// Reads a body that must be one JSON object, exactly as
     /// `serde_json::from_slice::<Value>` would accept or refuse it (its
     /// nesting limit included: every value is read through `deserialize_any`).
     pub(crate) fn parse(bytes: &'a [u8]) -> Result<Object<'a>, NotAnObject> {
-        // What `serde_json::from_slice` does, with room made for the body's
-        // fields at once (the gateways' bodies have up to about sixteen).
-        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-        let read = serde::Deserializer::deserialize_any(&mut deserializer, FieldVisitor { capacity: TOP_LEVEL_FIELDS })
-            .and_then(|field| deserializer.end().map(|()| field));
+        // A body that is UTF-8 as a whole (checked once, which is cheaper
+        // than checking each string as the byte reader does) is read as
+        // text, with the same results; any other as bytes, so it is refused
+        // where and as `from_slice` refuses it.
+        let read = match std::str::from_utf8(bytes) {
+            Ok(text) => read_object(serde_json::Deserializer::from_str(text)),
+            Err(_) => read_object(serde_json::Deserializer::from_slice(bytes)),
+        };
         match read {
             Ok(Field::Object(object)) => Ok(object),
             Ok(other) => Err(NotAnObject::Other(other.type_name())),
@@ -393,6 +405,39 @@ mod tests {
                 Ok(other) => proptest::prop_assert_eq!(Object::parse(json.as_bytes()).err(), Some(NotAnObject::Other(type_name(&other)))),
                 Err(e) => proptest::prop_assert_eq!(Object::parse(json.as_bytes()).err(), Some(NotAnObject::Malformed(e.to_string()))),
             }
+        }
+    }
+
+    /// What `serde_json::from_slice::<Value>` says of `bytes`, as [`Object::parse`] words it.
+    fn as_from_slice(bytes: &[u8]) -> Option<NotAnObject> {
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(Value::Object(_)) => None,
+            Ok(other) => Some(NotAnObject::Other(type_name(&other))),
+            Err(e) => Some(NotAnObject::Malformed(e.to_string())),
+        }
+    }
+
+    #[test]
+    fn a_body_that_is_not_utf8_is_refused_as_the_byte_reader_refuses_it() {
+        let bodies: [&[u8]; 6] = [
+            b"{\"a\": \"\xff\"}",
+            b"{\"\xc3\": 1}",
+            b"{\"a\": 1}\xff",
+            b"{\"a\": \"\xed\xa0\x80\"}",
+            b"\xef\xbb\xbf{}",
+            b"{\"caf\xc3\xa9\": \"\xc3\xa9\"}",
+        ];
+        for bytes in bodies {
+            assert_eq!(Object::parse(bytes).err(), as_from_slice(bytes), "{bytes:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn an_object_agrees_with_the_byte_reader_on_any_bytes(
+            bytes in proptest::collection::vec(proptest::sample::select(b"{}[]\":, a1\\\xff\xc3\xa9\xed\xa0".to_vec()), 0..14)
+        ) {
+            proptest::prop_assert_eq!(Object::parse(&bytes).err(), as_from_slice(&bytes));
         }
     }
 

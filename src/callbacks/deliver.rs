@@ -313,19 +313,32 @@ async fn send_plain(
 }
 
 /// `future`'s output, or `None` once `timer` has run out; like
-/// `tokio::time::timeout`, the future is polled first.
-async fn within<F: std::future::Future>(
-    mut timer: std::pin::Pin<&mut tokio::time::Sleep>,
-    future: F,
-) -> Option<F::Output> {
-    let mut future = std::pin::pin!(future);
-    std::future::poll_fn(|cx| {
-        if let std::task::Poll::Ready(output) = future.as_mut().poll(cx) {
+/// `tokio::time::timeout`, the future is polled first. A future of its own
+/// rather than an `async fn`, which would hold `future` twice (as its
+/// argument and pinned), and the attempt's futures are large.
+fn within<'t, F: std::future::Future>(timer: std::pin::Pin<&'t mut tokio::time::Sleep>, future: F) -> Within<'t, F> {
+    Within { timer, future }
+}
+
+pin_project_lite::pin_project! {
+    /// See [`within`].
+    struct Within<'t, F> {
+        timer: std::pin::Pin<&'t mut tokio::time::Sleep>,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: std::future::Future> std::future::Future for Within<'_, F> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        let this = self.project();
+        if let std::task::Poll::Ready(output) = this.future.poll(cx) {
             return std::task::Poll::Ready(Some(output));
         }
-        std::future::Future::poll(timer.as_mut(), cx).map(|()| None)
-    })
-    .await
+        this.timer.as_mut().poll(cx).map(|()| None)
+    }
 }
 
 /// The captured answer as text: as it is when it is UTF-8 (checking that is
@@ -434,5 +447,18 @@ mod tests {
                 assert_eq!(t.path, format!("/r{round}").as_str());
             }
         }
+    }
+}
+#[cfg(test)]
+mod size_probe {
+    use super::*;
+    #[tokio::test]
+    async fn sizes() {
+        let clients = Clients::new(Duration::from_secs(1), Duration::from_secs(1), 4).unwrap();
+        let uri: Uri = "http://127.0.0.1:9/x".parse().unwrap();
+        let req = || Request::new(Full::new(Bytes::new()));
+        let f1 = clients.plain.send(&uri, "127.0.0.1:9", req());
+        let f2 = send_plain(&clients.plain, &uri, req(), 100, Duration::from_secs(1));
+        eprintln!("plain.send {} send_plain {}", std::mem::size_of_val(&f1), std::mem::size_of_val(&f2));
     }
 }

@@ -22,7 +22,7 @@
 //! met, and all of them when the pool is full (at most once a second).
 
 use std::future::Future;
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -48,10 +48,12 @@ type Sender = SendRequest<Full<Bytes>>;
 type Conn = Connection<TokioIo<TcpStream>, Full<Bytes>>;
 
 /// A connection: the handle requests are sent through and the connection
-/// itself, which moves them only while it is polled.
+/// itself, which moves them only while it is polled (boxed: its 680 bytes
+/// would otherwise be copied each time the link changes hands, several
+/// times per request).
 struct Link {
     sender: Sender,
-    conn: Conn,
+    conn: Pin<Box<Conn>>,
     /// The connection has ended (the receiver closed it, or it failed): it
     /// is not polled again and carries no other request.
     ended: bool,
@@ -60,7 +62,7 @@ struct Link {
 impl Link {
     /// Polls the connection unless it has ended; returns whether it has.
     fn poll_conn(&mut self, cx: &mut Context<'_>) -> bool {
-        if !self.ended && Pin::new(&mut self.conn).poll(cx).is_ready() {
+        if !self.ended && self.conn.as_mut().poll(cx).is_ready() {
             self.ended = true;
         }
         self.ended
@@ -69,13 +71,8 @@ impl Link {
     /// `future`'s output (an answer, its body, the connection's readiness),
     /// the connection driven meanwhile: polled first, so what it hands
     /// over in this poll is there when `future` is polled.
-    async fn drive<F: Future>(&mut self, future: F) -> F::Output {
-        let mut future = pin!(future);
-        std::future::poll_fn(|cx| {
-            self.poll_conn(cx);
-            future.as_mut().poll(cx)
-        })
-        .await
+    fn drive<F: Future>(&mut self, future: F) -> Drive<'_, F> {
+        Drive { link: self, future }
     }
 
     /// Whether the connection is ready for a request, driven until it is
@@ -95,6 +92,26 @@ impl Link {
     /// so a close the receiver sent while it was idle is seen).
     fn open(&mut self) -> bool {
         !self.poll_conn(&mut Context::from_waker(Waker::noop())) && !self.sender.is_closed()
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// See [`Link::drive`]: a future of its own rather than an `async fn`,
+    /// which would hold `future` twice (as its argument and pinned).
+    pub(super) struct Drive<'l, F> {
+        link: &'l mut Link,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for Drive<'_, F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        this.link.poll_conn(cx);
+        this.future.poll(cx)
     }
 }
 
@@ -155,8 +172,8 @@ pub(super) struct Lease<'a> {
 
 impl Lease<'_> {
     /// `future`'s output (reading the answer's body), the connection driven meanwhile.
-    pub(super) async fn drive<F: Future>(&mut self, future: F) -> F::Output {
-        self.link.drive(future).await
+    pub(super) fn drive<F: Future>(&mut self, future: F) -> Drive<'_, F> {
+        self.link.drive(future)
     }
 
     /// The answer was read to its end: the connection may serve another request.
@@ -223,7 +240,7 @@ impl Plain {
         let mut connector = self.connector.clone();
         let io = connector.call(uri.clone()).await.map_err(|e| Error::Connect(Box::new(e)))?;
         let (sender, conn) = http1::handshake(io).await.map_err(Error::Send)?;
-        Ok(Link { sender, conn, ended: false })
+        Ok(Link { sender, conn: Box::pin(conn), ended: false })
     }
 
     fn put(&self, destination: &str, mut link: Link) {
