@@ -22,7 +22,7 @@ use crate::app_state::AppState;
 use crate::journal::RequestRecord;
 use crate::providers::Surface;
 use crate::scenarios::ConnectionFault;
-use crate::server::{BodyTimeout, ConnectionControl};
+use crate::server::RequestLink;
 use crate::store::Tenant;
 
 /// What every handler can know about the request it serves.
@@ -107,11 +107,15 @@ fn method_name(method: &axum::http::Method) -> std::borrow::Cow<'static, str> {
 pub(crate) async fn middleware(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
     let seq = app.next_request_seq();
     let ctx = RequestContext { seq, seed: app.seed, tenant: Arc::new(Mutex::new(None)) };
+    // Taken out before the context goes in, so the request's extensions
+    // stay within the room they start with.
+    let (connection, body_timeout) = match request.extensions_mut().remove::<RequestLink>() {
+        Some(RequestLink { control, timed_out }) => (Some(control), Some(timed_out)),
+        None => (None, None),
+    };
     request.extensions_mut().insert(ctx.clone());
     let method = method_name(request.method());
     let path = request.uri().path().to_owned();
-    let connection = request.extensions().get::<ConnectionControl>().cloned();
-    let body_timeout = request.extensions().get::<BodyTimeout>().cloned();
     let surface = Surface::of_path(&path);
     // A debug span: at the default level it is disabled and costs nothing,
     // and the one line a request logs at info (a refusal) names the request

@@ -48,6 +48,14 @@ use tower::ServiceExt;
 
 use crate::scenarios::ConnectionFault;
 
+/// What a request carries from its connection to the middleware, which
+/// takes it out of the request's extensions.
+#[derive(Clone)]
+pub(crate) struct RequestLink {
+    pub(crate) control: ConnectionControl,
+    pub(crate) timed_out: BodyTimeout,
+}
+
 /// Lets a request ask for its connection to be torn down without an answer.
 #[derive(Clone, Default)]
 pub(crate) struct ConnectionControl {
@@ -211,8 +219,9 @@ async fn drive<S>(
             let deadline = tokio::time::Instant::now().checked_add(body_timeout);
             let body = TimeoutBody::prepare(request.body().is_end_stream(), deadline, &timed_out, &request_activity);
             let mut request = request.map(|incoming| Body::new(body.wrap(incoming)));
-            request.extensions_mut().insert(request_control.clone());
-            request.extensions_mut().insert(timed_out);
+            // One extension for both: a request's extensions have room for
+            // three before they grow, and axum adds two.
+            request.extensions_mut().insert(RequestLink { control: request_control.clone(), timed_out });
             if over_tls {
                 request.extensions_mut().insert(OverTls);
             }

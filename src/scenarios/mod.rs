@@ -74,40 +74,43 @@ pub(crate) fn default() -> Arc<Scenario> {
 /// The first rule of the built-in [`default`] scenario that fits `facts`.
 ///
 /// Every request no loaded rule decides is matched against this scenario,
-/// whose rules mostly name another provider; they are indexed by provider
-/// once, and a request is matched only against the rules naming its
-/// provider or none, in the scenario's order: the same first match as
-/// trying every rule.
+/// whose rules mostly name another provider or operation. Each thread
+/// keeps, for each provider and operation it has met, the rules that can
+/// fit them (naming that provider or none, and that operation or none), in
+/// the scenario's order, and a request is matched only against those: the
+/// same first match as trying every rule. Operations are the handlers' own
+/// names, a fixed set, so the list stays small (and is bounded anyway).
 pub(crate) fn decide_by_default(facts: &Facts<'_>) -> Option<&'static Decision> {
-    struct Indexed {
-        scenario: Arc<Scenario>,
-        by_provider: Vec<(&'static str, Vec<usize>)>,
+    /// More (provider, operation) pairs than the providers have: past it,
+    /// a pair is matched against every rule rather than kept.
+    const MAX_KEPT: usize = 512;
+    static DEFAULT: OnceLock<Arc<Scenario>> = OnceLock::new();
+    type Kept = Vec<(&'static str, &'static str, Box<[usize]>)>;
+    thread_local! {
+        static BY_OPERATION: std::cell::RefCell<Kept> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    static INDEXED: OnceLock<Indexed> = OnceLock::new();
-    let indexed = INDEXED.get_or_init(|| {
-        let scenario = default();
-        let by_provider = crate::providers::ProviderId::ALL
-            .iter()
-            .map(|p| {
-                let name = p.name();
-                let rules = scenario.rules.iter().enumerate();
-                (
-                    name,
-                    rules
-                        .filter(|(_, r)| r.when.provider.as_deref().is_none_or(|q| q == name))
-                        .map(|(i, _)| i)
-                        .collect(),
-                )
-            })
-            .collect();
-        Indexed { scenario, by_provider }
-    });
-    let rules = &indexed.scenario.rules;
-    let found = match indexed.by_provider.iter().find(|(name, _)| *name == facts.provider) {
-        Some((_, mine)) => mine.iter().filter_map(|&i| rules.get(i)).find(|r| r.when.matches(facts)),
-        None => rules.iter().find(|r| r.when.matches(facts)),
+    let rules: &'static [Rule] = &DEFAULT.get_or_init(default).rules;
+    let can_fit = |r: &Rule| {
+        r.when.provider.as_deref().is_none_or(|p| p == facts.provider)
+            && (r.when.operations.is_empty() || r.when.operations.iter().any(|o| o == facts.operation))
     };
-    found.map(|r| &r.decision)
+    let first = |candidates: &mut dyn Iterator<Item = &'static Rule>| {
+        candidates.filter(|r| r.when.matches(facts)).map(|r| &r.decision).next()
+    };
+    BY_OPERATION.with(|kept| {
+        let mut kept = kept.borrow_mut();
+        let known = kept.iter().find(|(p, o, _)| *p == facts.provider && *o == facts.operation);
+        if let Some((_, _, fit)) = known {
+            return first(&mut fit.iter().filter_map(|&i| rules.get(i)));
+        }
+        if kept.len() >= MAX_KEPT {
+            return first(&mut rules.iter().filter(|r| can_fit(r)));
+        }
+        let fit: Box<[usize]> = rules.iter().enumerate().filter(|(_, r)| can_fit(r)).map(|(i, _)| i).collect();
+        let decision = first(&mut fit.iter().filter_map(|&i| rules.get(i)));
+        kept.push((facts.provider, facts.operation, fit));
+        decision
+    })
 }
 
 /// The most scenarios a tenant may have loaded at once.
