@@ -177,13 +177,15 @@ type Floor = hyper_util::client::legacy::Client<hyper_util::client::legacy::conn
 const FLOOR_ANSWER: &str = r#"{"MerchantRequestID":"7071-4170-a0e4-8345632bad4421","CheckoutRequestID":"ws_CO_06122026101010101254790000001","ResponseCode":"0","ResponseDescription":"Success. Request accepted for processing","CustomerMessage":"Success. Request accepted for processing"}"#;
 
 /// A push's result callback, as the sandbox words it.
-const FLOOR_CALLBACK: &str = r#"{"Body":{"stkCallback":{"MerchantRequestID":"7071-4170-a0e4-8345632bad4421","CheckoutRequestID":"ws_CO_06122026101010101254790000001","ResultCode":0,"ResultDesc":"The service request is processed successfully.","CallbackMetadata":{"Item":[{"Name":"Amount","Value":1.0},{"Name":"MpesaReceiptNumber","Value":"ULC6ABCDEF"},{"Name":"Balance"},{"Name":"TransactionDate","Value":20261206101011},{"Name":"PhoneNumber","Value":254790000001}]}}}}"#;
+const FLOOR_CALLBACK: &str = r#"{"Body":{"stkCallback":{"MerchantRequestID":"7071-4170-a0e4-8345632bad4421","CheckoutRequestID":"ws_CO_06122026101010101254790000001","ResultCode":0,"ResultDesc":"The service request is processed successfully.","CallbackMetadata":{"Item":[{"Name":"Amount","Value":1},{"Name":"MpesaReceiptNumber","Value":"ULC6ABCDEF"},{"Name":"Balance"},{"Name":"TransactionDate","Value":20261206101011},{"Name":"PhoneNumber","Value":254790000001}]}}}}"#;
 
 async fn echo_callback(
     State(client): State<Floor>,
     Json(body): Json<Value>,
 ) -> ([(&'static str, &'static str); 1], &'static str) {
-    if let Some(Ok(uri)) = body.get("CallBackURL").and_then(Value::as_str).map(str::parse::<hyper::Uri>) {
+    let uri = body.get("CallBackURL").and_then(Value::as_str).and_then(|url| url.parse::<hyper::Uri>().ok());
+    // The benchmark's own receiver only: nothing leaves loopback.
+    if let Some(uri) = uri.filter(|uri| uri.host() == Some("127.0.0.1")) {
         tokio::spawn(async move {
             let request = hyper::Request::post(uri)
                 .header("content-type", "application/json")

@@ -47,28 +47,31 @@ const SHIPPED: &[(&str, &str)] = &[
 /// The built-in default scenario: every provider's default rules (its test
 /// values), in registry order, as one scenario named `default`.
 pub(crate) fn default() -> Arc<Scenario> {
+    built_in().clone()
+}
+
+/// The one copy of [`default`], made on first use.
+fn built_in() -> &'static Arc<Scenario> {
     static DEFAULT_SCENARIO: OnceLock<Arc<Scenario>> = OnceLock::new();
-    DEFAULT_SCENARIO
-        .get_or_init(|| {
-            let mut rules = Vec::new();
-            let mut rate_limits = Vec::new();
-            for provider in crate::providers::ProviderId::ALL {
-                let Some(text) = provider.default_scenario() else { continue };
-                let origin = format!("the default scenario of {}", provider.name());
-                // A unit test proves every embedded default parses; it cannot fail here.
-                let scenario = Scenario::parse(text, &origin).expect("the default scenarios are valid");
-                rules.extend(scenario.rules);
-                rate_limits.extend(scenario.rate_limits);
-            }
-            Arc::new(Scenario {
-                name: "default".into(),
-                description: Some("Every provider's test values and the outcomes they produce.".into()),
-                origin: "built in".into(),
-                rules,
-                rate_limits,
-            })
+    DEFAULT_SCENARIO.get_or_init(|| {
+        let mut rules = Vec::new();
+        let mut rate_limits = Vec::new();
+        for provider in crate::providers::ProviderId::ALL {
+            let Some(text) = provider.default_scenario() else { continue };
+            let origin = format!("the default scenario of {}", provider.name());
+            // A unit test proves every embedded default parses; it cannot fail here.
+            let scenario = Scenario::parse(text, &origin).expect("the default scenarios are valid");
+            rules.extend(scenario.rules);
+            rate_limits.extend(scenario.rate_limits);
+        }
+        Arc::new(Scenario {
+            name: "default".into(),
+            description: Some("Every provider's test values and the outcomes they produce.".into()),
+            origin: "built in".into(),
+            rules,
+            rate_limits,
         })
-        .clone()
+    })
 }
 
 /// The first rule of the built-in [`default`] scenario that fits `facts`.
@@ -84,12 +87,11 @@ pub(crate) fn decide_by_default(facts: &Facts<'_>) -> Option<&'static Decision> 
     /// More (provider, operation) pairs than the providers have: past it,
     /// a pair is matched against every rule rather than kept.
     const MAX_KEPT: usize = 512;
-    static DEFAULT: OnceLock<Arc<Scenario>> = OnceLock::new();
     type Kept = Vec<(&'static str, &'static str, Box<[usize]>)>;
     thread_local! {
         static BY_OPERATION: std::cell::RefCell<Kept> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    let rules: &'static [Rule] = &DEFAULT.get_or_init(default).rules;
+    let rules: &'static [Rule] = &built_in().rules;
     let can_fit = |r: &Rule| {
         r.when.provider.as_deref().is_none_or(|p| p == facts.provider)
             && (r.when.operations.is_empty() || r.when.operations.iter().any(|o| o == facts.operation))
