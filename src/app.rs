@@ -7,6 +7,7 @@
 //! accepting, lets in-flight requests finish, delivers queued callbacks
 //! within the grace period and reports what was left.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +22,6 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceBuilder;
-use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::admin;
 use crate::app_state::{AppParts, AppState};
@@ -35,31 +35,35 @@ use crate::scenarios::ScenarioSet;
 use crate::store::{Event, Tenants};
 use crate::supervisor::{supervise, Health};
 
-/// The whole HTTP surface.
-pub(crate) fn router(state: AppState, body_limit: usize, request_timeout: Duration) -> Router {
-    let health = state.health.clone();
-    // The layers every request passes, composed first and laid over the
-    // routes once: each `Router::layer` call wraps every route in a boxed
-    // service of its own, cloned and boxed again on every request.
-    let layers = ServiceBuilder::new()
-        .layer(middleware::from_fn_with_state(state.clone(), http::middleware))
-        // A handler that panics (a bug) answers 500 in its provider's
-        // envelope (the middleware renders the empty answer) and marks the
-        // sandbox degraded, instead of dropping the connection.
-        .layer(CatchPanicLayer::custom(move |panic: Box<dyn std::any::Any + Send + 'static>| {
-            health.record("request handler", None, panic.as_ref());
-            let mut response = Response::new(axum::body::Body::empty());
-            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            response
-        }))
-        .layer(http::LazyTimeoutLayer { status: StatusCode::REQUEST_TIMEOUT, timeout: request_timeout })
-        .layer(DefaultBodyLimit::max(body_limit));
-    Router::new()
+/// The whole HTTP surface: the routes, and the layers every request passes,
+/// laid over the router as a whole (laid over the routes, each would box
+/// and clone every route once more per request).
+pub(crate) fn app(state: AppState, body_limit: usize, request_timeout: Duration) -> impl HttpService {
+    let router = Router::new()
         .merge(providers::routes())
         .nest(admin::PREFIX, admin::router().layer(middleware::from_fn_with_state(state.clone(), admin::require_token)))
         .fallback(unknown_path)
-        .layer(layers)
-        .with_state(state)
+        .with_state(state.clone());
+    let inner = ServiceBuilder::new()
+        .layer(http::LazyTimeoutLayer { status: StatusCode::REQUEST_TIMEOUT, timeout: request_timeout })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .service(router);
+    http::Journaling::new(state, inner)
+}
+
+/// What the server serves: the [`app`].
+pub(crate) trait HttpService:
+    tower::Service<Request, Response = Response, Error = Infallible, Future: Send + 'static> + Clone + Send + Sync + 'static
+{
+}
+
+impl<S> HttpService for S where
+    S: tower::Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
 }
 
 async fn unknown_path(request: Request) -> Response {
@@ -206,7 +210,7 @@ impl Sandbox {
         });
 
         let server_stop = CancellationToken::new();
-        let app = router(state.clone(), config.body_limit_bytes, config.request_timeout);
+        let app = app(state.clone(), config.body_limit_bytes, config.request_timeout);
         let mut also = Vec::new();
         let mut servers = Vec::new();
         for extra in more {

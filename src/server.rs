@@ -32,9 +32,9 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::app::HttpService;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::Router;
 use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
@@ -106,9 +106,9 @@ fn scarce(slots: &tokio::sync::Semaphore, max: usize) -> bool {
 /// Serves `router` on `listener` until `stop` is cancelled, then shuts every
 /// connection down gracefully and returns once they are all closed. With
 /// `tls`, connections that open a TLS handshake are served over TLS.
-pub(crate) async fn serve(
+pub(crate) async fn serve<A: HttpService>(
     listener: TcpListener,
-    router: Router,
+    router: A,
     stop: CancellationToken,
     limits: ServerLimits,
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -155,9 +155,9 @@ pub(crate) async fn serve(
     connections.wait().await;
 }
 
-async fn serve_connection(
+async fn serve_connection<A: HttpService>(
     stream: TcpStream,
-    router: Router,
+    router: A,
     stop: CancellationToken,
     limits: ServerLimits,
     tls: Option<tokio_rustls::TlsAcceptor>,
@@ -197,10 +197,10 @@ pub(crate) struct OverTls;
 
 /// Serves HTTP on one connection's byte stream (plain or TLS, as `over_tls`
 /// says); `socket` is the TCP socket underneath, for connection faults.
-async fn drive<S>(
+async fn drive<S, A: HttpService>(
     io: S,
     socket: Option<socket2::Socket>,
-    router: Router,
+    router: A,
     stop: CancellationToken,
     limits: ServerLimits,
     mut pressure: tokio::sync::watch::Receiver<bool>,

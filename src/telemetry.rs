@@ -12,7 +12,7 @@ use tracing_subscriber::EnvFilter;
 use crate::cli::LogFormat;
 
 /// The filter used when `RUST_LOG` is not set.
-pub const DEFAULT_FILTER: &str = "pesa_sandbox=info,tower_http=warn";
+pub const DEFAULT_FILTER: &str = "pesa_sandbox=info";
 
 /// Builds the subscriber; `writer` lets tests capture the output (plain
 /// text, no colour codes).
