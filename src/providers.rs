@@ -267,12 +267,15 @@ fn under(path: &str, prefix: &str) -> bool {
 
 /// The provider owning the longest prefix of `path`, if any.
 pub(crate) fn owner(path: &str) -> Option<ProviderId> {
-    ProviderId::ALL
-        .into_iter()
-        .flat_map(|p| p.prefixes().iter().map(move |prefix| (p, *prefix)))
-        .filter(|(_, prefix)| under(path, prefix))
-        .max_by_key(|(_, prefix)| prefix.len())
-        .map(|(p, _)| p)
+    // Every provider's prefixes, longest first, so the first that fits is
+    // the longest (every request asks).
+    static LONGEST_FIRST: std::sync::LazyLock<Vec<(&'static str, ProviderId)>> = std::sync::LazyLock::new(|| {
+        let mut all: Vec<_> =
+            ProviderId::ALL.into_iter().flat_map(|p| p.prefixes().iter().map(move |prefix| (*prefix, p))).collect();
+        all.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
+        all
+    });
+    LONGEST_FIRST.iter().find(|(prefix, _)| under(path, prefix)).map(|(_, p)| *p)
 }
 
 /// Every provider's API.
