@@ -200,6 +200,7 @@ impl Sandbox {
         let mut parts =
             AppParts::new(tenants, callbacks, shared, seed, base_url, admin_token.map(Arc::from), health.clone());
         parts.request_timeout = config.request_timeout;
+        parts.body_limit = config.body_limit_bytes;
         let state = AppState::from(parts);
 
         let background_stop = CancellationToken::new();

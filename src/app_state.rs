@@ -29,6 +29,8 @@ pub struct AppParts {
     pub(crate) health: Arc<Health>,
     /// How long a request may take; a scripted delay reaching it answers 408.
     pub(crate) request_timeout: std::time::Duration,
+    /// The largest request body a provider reads.
+    pub(crate) body_limit: usize,
     request_seq: AtomicU64,
 }
 
@@ -52,6 +54,7 @@ impl AppParts {
             admin_token,
             health,
             request_timeout: std::time::Duration::from_secs(60),
+            body_limit: crate::config::Config::local().body_limit_bytes,
             request_seq: AtomicU64::new(0),
         }
     }

@@ -383,14 +383,15 @@ pub(crate) enum BodyError {
 }
 
 /// Reads a request's body when its content type is `mime` (compared without
-/// case and parameters, so `application/json; charset=utf-8` is JSON); each
-/// provider words the refusal in its own envelope.
-pub(crate) async fn body_of_type<S: Send + Sync>(
-    request: Request,
-    state: &S,
-    mime: &str,
-) -> Result<axum::body::Bytes, BodyError> {
-    use axum::extract::FromRequest;
+/// case and parameters, so `application/json; charset=utf-8` is JSON), up to
+/// the sandbox's body limit; each provider words the refusal in its own
+/// envelope.
+///
+/// Read frame by frame rather than by axum's `Bytes` extractor, which
+/// gathers even a body of one frame in a list it allocates: a body that
+/// comes in one frame (nearly every one) is taken as it is, without a copy.
+pub(crate) async fn body_of_type(request: Request, app: &AppState, mime: &str) -> Result<axum::body::Bytes, BodyError> {
+    use http_body_util::BodyExt;
     let content_type = request.headers().get(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let matches = content_type
         .as_deref()
@@ -398,13 +399,31 @@ pub(crate) async fn body_of_type<S: Send + Sync>(
     if !matches {
         return Err(BodyError::ContentType(content_type.map_or_else(|| "missing".into(), |ct| format!("{ct:?}"))));
     }
-    axum::body::Bytes::from_request(request, state).await.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            BodyError::TooLarge
-        } else {
-            BodyError::Unreadable(rejection.body_text())
+    let limit = app.body_limit;
+    let mut body = request.into_body();
+    let mut first: Option<axum::body::Bytes> = None;
+    let mut joined: Option<bytes::BytesMut> = None;
+    let mut length = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| BodyError::Unreadable(format!("Failed to buffer the request body: {e}")))?;
+        // Trailers carry nothing a provider reads.
+        let Ok(data) = frame.into_data() else { continue };
+        length = length.saturating_add(data.len());
+        if length > limit {
+            return Err(BodyError::TooLarge);
         }
-    })
+        if let Some(joined) = joined.as_mut() {
+            joined.extend_from_slice(&data);
+        } else if let Some(earlier) = first.take() {
+            let mut both = bytes::BytesMut::with_capacity(earlier.len().saturating_add(data.len()));
+            both.extend_from_slice(&earlier);
+            both.extend_from_slice(&data);
+            joined = Some(both);
+        } else {
+            first = Some(data);
+        }
+    }
+    Ok(joined.map(bytes::BytesMut::freeze).or(first).unwrap_or_default())
 }
 
 /// Header values must be visible ASCII; anything else becomes `?`, and long

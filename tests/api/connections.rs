@@ -150,3 +150,50 @@ async fn slow_clients_cannot_hold_every_connection_slot() {
     assert!(started.elapsed() < Duration::from_secs(5), "served after {:?}", started.elapsed());
     drop(slow);
 }
+
+/// A request written by hand with a chunked body, each piece its own chunk;
+/// returns the answer's status line and body.
+async fn chunked(app: &TestApp, path: &str, headers: &str, pieces: &[&str]) -> (String, String) {
+    let mut request =
+        format!("POST {path} HTTP/1.1\r\nHost: x\r\n{headers}Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+    for piece in pieces {
+        request.push_str(&format!("{:x}\r\n{piece}\r\n", piece.len()));
+    }
+    request.push_str("0\r\n\r\n");
+    let mut stream = TcpStream::connect(app.sandbox.addr()).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let (answer, _) = until_closed(&mut stream).await;
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no answer: {answer:?}"));
+    (head.lines().next().unwrap_or_default().to_owned(), body.to_owned())
+}
+
+#[tokio::test]
+async fn a_body_in_many_chunks_is_read_whole_up_to_the_limit() {
+    let mut config = Config::local().with_seed(7).with_world_toml(FAST_WORLD).unwrap();
+    config.body_limit_bytes = 1024;
+    let app = spawn_config(config).await;
+    let token = app.token().await;
+    let headers = format!("Authorization: Bearer {token}\r\nContent-Type: application/json\r\n");
+    let body = app.stk_body("254708374149", 1).to_string();
+    let thirds: Vec<&str> = {
+        let (a, rest) = body.split_at(body.len() / 3);
+        let (b, c) = rest.split_at(rest.len() / 2);
+        vec![a, b, c]
+    };
+    let (status, answer) = chunked(&app, "/mpesa/stkpush/v1/processrequest", &headers, &thirds).await;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}: {answer}");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["ResponseCode"], "0", "{answer}");
+
+    // Over the limit only once the pieces are added up.
+    let padding = " ".repeat(400);
+    let over = [thirds[0], &padding, &padding, thirds[1], thirds[2]];
+    let (status, answer) = chunked(&app, "/mpesa/stkpush/v1/processrequest", &headers, &over).await;
+    // Daraja answers a payload it will not read as an invalid one.
+    assert!(status.starts_with("HTTP/1.1 400"), "{status}: {answer}");
+    let answer: Value = serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{e}: {answer:?}"));
+    assert_eq!(answer["errorCode"], "400.002.05", "{answer}");
+    let (_, journal) = app.admin_get("/requests?errors=true").await;
+    let diagnosis = journal["requests"][0]["diagnosis"].as_str().unwrap_or_default().to_owned();
+    assert!(diagnosis.contains("larger than the sandbox accepts"), "{diagnosis}");
+}
