@@ -92,12 +92,10 @@ pub(crate) fn decide_by_default(facts: &Facts<'_>) -> Option<&'static Decision> 
         static BY_OPERATION: std::cell::RefCell<Kept> = const { std::cell::RefCell::new(Vec::new()) };
     }
     let rules: &'static [Rule] = &built_in().rules;
-    let can_fit = |r: &Rule| {
-        r.when.provider.as_deref().is_none_or(|p| p == facts.provider)
-            && (r.when.operations.is_empty() || r.when.operations.iter().any(|o| o == facts.operation))
-    };
+    let can_fit = |r: &Rule| r.when.fits(facts.provider, facts.operation);
+    // Every candidate fits the provider and operation already.
     let first = |candidates: &mut dyn Iterator<Item = &'static Rule>| {
-        candidates.filter(|r| r.when.matches(facts)).map(|r| &r.decision).next()
+        candidates.filter(|r| r.when.matches_fitting(facts)).map(|r| &r.decision).next()
     };
     BY_OPERATION.with(|kept| {
         let mut kept = kept.borrow_mut();

@@ -164,6 +164,18 @@ pub struct Matcher {
 
 impl Matcher {
     pub fn matches(&self, facts: &Facts<'_>) -> bool {
+        self.fits(facts.provider, facts.operation) && self.matches_fitting(facts)
+    }
+
+    /// Whether the rule can apply to this provider's operation at all.
+    pub(crate) fn fits(&self, provider: &str, operation: &str) -> bool {
+        self.provider.as_deref().is_none_or(|p| p == provider)
+            && (self.operations.is_empty() || self.operations.iter().any(|o| o == operation))
+    }
+
+    /// [`Matcher::matches`] for a rule already known to [fit](Matcher::fits)
+    /// the request's provider and operation.
+    pub(crate) fn matches_fitting(&self, facts: &Facts<'_>) -> bool {
         let any = |wanted: &[String], got: &Option<Cow<'_, str>>| {
             wanted.is_empty() || got.as_deref().is_some_and(|g| wanted.iter().any(|w| w == g))
         };
@@ -183,9 +195,7 @@ impl Matcher {
                 any(wanted, &got)
             })
         };
-        self.provider.as_deref().is_none_or(|p| p == facts.provider)
-            && (self.operations.is_empty() || self.operations.iter().any(|o| o == facts.operation))
-            && any(&self.msisdn, &facts.msisdn)
+        any(&self.msisdn, &facts.msisdn)
             && amount_ok()
             && any(&self.shortcode, &facts.shortcode)
             && any(&self.account_reference, &facts.account_reference)
