@@ -392,7 +392,8 @@ pub(crate) enum BodyError {
 /// comes in one frame (nearly every one) is taken as it is, without a copy.
 pub(crate) async fn body_of_type(request: Request, app: &AppState, mime: &str) -> Result<axum::body::Bytes, BodyError> {
     use http_body_util::BodyExt;
-    let content_type = request.headers().get(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    // Borrowed: copied only to word a refusal.
+    let content_type = request.headers().get(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()));
     let matches = content_type
         .as_deref()
         .is_some_and(|ct| ct.split(';').next().is_some_and(|found| found.trim().eq_ignore_ascii_case(mime)));
