@@ -322,7 +322,7 @@ mod tests {
             kind: RecordKind::PayBill,
             completed_at: at,
             debit: Party { id: "254708374149".into(), public_name: "254708374149 - JOHN DOE".into() },
-            credit: Party { id: shortcode.into(), public_name: format!("{shortcode} - Shop") },
+            credit: Party { id: shortcode.into(), public_name: format!("{shortcode} - Shop").into() },
             amount: Money(16800),
             charge: Money(0),
             status: RecordStatus::Completed,

@@ -5,8 +5,6 @@
 //! transactions and statements read them, so what they report is what
 //! happened.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use compact_str::CompactString;
 
@@ -69,7 +67,7 @@ pub struct Party {
     /// An MSISDN or a shortcode (inline: no allocation).
     pub id: CompactString,
     /// `254708374149 - JOHN DOE` or `600000 - Safaricom Daraja 000`.
-    pub public_name: String,
+    pub public_name: CompactString,
 }
 
 #[derive(Debug, Clone)]
@@ -93,7 +91,8 @@ pub struct Record {
 /// Records, oldest first, forgotten past a retention limit.
 #[derive(Debug, Default)]
 pub struct Records {
-    by_receipt: Retained<Record>,
+    /// By receipt: ten characters, held inline.
+    by_receipt: Retained<Record, CompactString>,
     by_conversation: HashMap<String, CompactString>,
 }
 
@@ -103,7 +102,7 @@ impl Records {
             self.by_conversation.insert(id.clone(), record.receipt.clone());
         }
         let by_conversation = &mut self.by_conversation;
-        let key: Arc<str> = record.receipt.as_str().into();
+        let key = record.receipt.clone();
         self.by_receipt.insert_finished(key, record, retention, |_, forgotten| {
             for id in [forgotten.originator_conversation_id, forgotten.conversation_id].into_iter().flatten() {
                 by_conversation.remove(&id);

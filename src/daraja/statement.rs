@@ -148,8 +148,8 @@ pub(crate) fn rows(ledger: &Ledger, account: &Account, name_of: impl Fn(&Account
 /// Names an account on the other side of a posting, as the statement shows it.
 fn public_name(core: &Core, mine: &State, account: &Account) -> String {
     match account {
-        Account::Customer { msisdn, .. } => customer_public_name(core, msisdn),
-        Account::Org { id, .. } => org_public_name(&mine.world, id),
+        Account::Customer { msisdn, .. } => customer_public_name(core, msisdn).into(),
+        Account::Org { id, .. } => org_public_name(&mine.world, id).into(),
         Account::Revenue(_) => CHARGES_PARTY.to_owned(),
         Account::Outside(_) => "Opening balance".to_owned(),
     }
