@@ -47,7 +47,8 @@ pub struct CallbackAttempt {
     pub latency_ms: Option<u64>,
     pub error: Option<String>,
     /// The first bytes of the receiver's answer.
-    pub response_body: Option<String>,
+    /// Shared with the attempts before it when the receiver answered alike.
+    pub response_body: Option<std::sync::Arc<str>>,
     /// The provider's judgement of the receiver's answer, for callbacks
     /// whose answer is an acknowledgement with a contract (absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -156,7 +157,9 @@ impl Entry for CallbackAttempt {
         cut_shared(&mut self.correlation_id, MAX_TEXT);
         cut_shared(&mut self.callback_id, MAX_TEXT);
         cut_option(&mut self.error, MAX_TEXT);
-        cut_option(&mut self.response_body, MAX_BODY);
+        if let Some(text) = &mut self.response_body {
+            cut_shared(text, MAX_BODY);
+        }
         if self.body.as_bytes().len() > MAX_BODY {
             let mut text = String::from_utf8_lossy(self.body.as_bytes()).into_owned();
             cut(&mut text, MAX_BODY);
@@ -171,7 +174,7 @@ impl Entry for CallbackAttempt {
             self.correlation_id.len(),
             self.callback_id.len(),
             text_weight(&self.error),
-            text_weight(&self.response_body),
+            self.response_body.as_ref().map_or(0, |text| text.len()),
             self.body.as_bytes().len(),
         ]
         .into_iter()

@@ -26,7 +26,7 @@ use crate::store::{Event, Tenant};
 /// What the receiver did with one attempt.
 struct Answer {
     status: Option<u16>,
-    body: Option<String>,
+    body: Option<Arc<str>>,
     error: Option<String>,
 }
 
@@ -114,7 +114,7 @@ fn conclude(
         }
     });
     let reply = job.reply_to.clone().zip(answered).map(|(reply_to, (status, body, error))| {
-        (reply_to, Reply { status, body: body.unwrap_or_default(), error, attempt_seq })
+        (reply_to, Reply { status, body: body.as_deref().unwrap_or_default().to_owned(), error, attempt_seq })
     });
     if let Some((reply_to, reply)) = reply {
         // The answer is acted on at the time of the attempt, by the owning provider.
@@ -280,15 +280,25 @@ async fn send_plain(
     };
     let status = response.status().as_u16();
     let mut body = response.into_body();
-    let mut captured = Vec::new();
+    // An answer in one frame (nearly every one) is read where hyper put it;
+    // only one in several is copied together.
+    let mut first = Bytes::new();
+    let mut joined = Vec::new();
+    let mut length = 0usize;
     let mut error = None;
     let mut ended = false;
-    while captured.len() < capture {
+    while length < capture {
         match within(timer.as_mut(), lease.drive(body.frame())).await {
             Some(Some(Ok(frame))) => {
                 if let Ok(chunk) = frame.into_data() {
-                    let room = capture.saturating_sub(captured.len());
-                    captured.extend_from_slice(chunk.get(..chunk.len().min(room)).unwrap_or_default());
+                    let chunk = chunk.slice(..chunk.len().min(capture.saturating_sub(length)));
+                    length = length.saturating_add(chunk.len());
+                    if first.is_empty() && joined.is_empty() {
+                        first = chunk;
+                    } else {
+                        joined.extend_from_slice(&std::mem::take(&mut first));
+                        joined.extend_from_slice(&chunk);
+                    }
                 }
             }
             Some(None) => {
@@ -309,6 +319,7 @@ async fn send_plain(
     if ended {
         lease.keep();
     }
+    let captured = if joined.is_empty() { &first[..] } else { &joined[..] };
     Answer { status: Some(status), body: Some(captured_text(captured)), error }
 }
 
@@ -341,10 +352,22 @@ impl<F: std::future::Future> std::future::Future for Within<'_, F> {
     }
 }
 
-/// The captured answer as text: as it is when it is UTF-8 (checking that is
-/// cheaper than the lossy conversion's scan), lossily otherwise.
-fn captured_text(captured: Vec<u8>) -> String {
-    String::from_utf8(captured).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+/// The captured answer as text (lossily when it is not UTF-8), shared with
+/// the last answer this thread captured when the two are the same: a
+/// receiver answers every callback alike, and the journal keeps thousands.
+fn captured_text(captured: &[u8]) -> Arc<str> {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<Arc<str>>> = const { std::cell::RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some(text) = last.as_ref().filter(|text| text.as_bytes() == captured) {
+            return text.clone();
+        }
+        let text: Arc<str> = String::from_utf8_lossy(captured).into();
+        *last = Some(text.clone());
+        text
+    })
 }
 
 async fn send_reqwest(
@@ -380,7 +403,7 @@ async fn send_reqwest(
                     }
                 }
             }
-            Answer { status: Some(status), body: Some(captured_text(captured)), error }
+            Answer { status: Some(status), body: Some(captured_text(&captured)), error }
         }
         Err(e) => Answer { status: None, body: None, error: Some(error_chain(&e)) },
     }
@@ -414,6 +437,18 @@ pub(super) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answer_like_the_last_is_shared_and_any_other_is_its_own() {
+        let first = captured_text(b"{\"ResultCode\":0}");
+        let same = captured_text(b"{\"ResultCode\":0}");
+        assert!(Arc::ptr_eq(&first, &same), "the same answer is shared");
+        let other = captured_text(b"{\"ResultCode\":1}");
+        assert_eq!(&*other, "{\"ResultCode\":1}");
+        assert!(!Arc::ptr_eq(&first, &other));
+        assert_eq!(&*captured_text(b"ok \xff"), "ok \u{fffd}", "not UTF-8: read lossily");
+        assert_eq!(&*captured_text(b""), "");
+    }
 
     #[test]
     fn a_url_is_parsed_into_its_host_and_target_once_and_the_same_again() {
