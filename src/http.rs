@@ -236,7 +236,7 @@ fn bare(status: StatusCode) -> Response {
 struct Begun {
     ctx: RequestContext,
     method: std::borrow::Cow<'static, str>,
-    path: String,
+    path: Arc<str>,
     surface: Surface,
     span: tracing::Span,
     connection: Option<crate::server::ConnectionControl>,
@@ -263,7 +263,7 @@ impl Begun {
         };
         request.extensions_mut().insert(ctx.clone());
         let method = method_name(request.method());
-        let path = request.uri().path().to_owned();
+        let path = crate::journal::shared_path(request.uri().path());
         let surface = Surface::of_path(&path);
         // A debug span: at the default level it is disabled and costs nothing,
         // and the one line a request logs at info (a refusal) names the request
@@ -625,7 +625,7 @@ mod journaling_tests {
             .tenants
             .default_tenant()
             .journal
-            .read(|j| j.requests.iter().map(|r| (r.path.clone(), r.status)).collect::<Vec<_>>());
+            .read(|j| j.requests.iter().map(|r| (r.path.to_string(), r.status)).collect::<Vec<_>>());
         assert_eq!(
             journaled,
             vec![("/mpesa/b2c/v3/paymentrequest".to_owned(), 500), ("/mpesa/nowhere".to_owned(), 404)]

@@ -95,7 +95,8 @@ pub struct RequestRecord {
     pub provider: &'static str,
     /// A standard method's name is static; only another method's is copied.
     pub method: std::borrow::Cow<'static, str>,
-    pub path: String,
+    /// Shared with the requests before it to the same path (see [`shared_path`]).
+    pub path: std::sync::Arc<str>,
     pub status: u16,
     /// The provider's error code, when the request was refused.
     pub error_code: Option<String>,
@@ -122,6 +123,21 @@ pub(crate) fn cut(text: &mut String, max: usize) {
     }
     text.truncate(end);
     text.push_str(&format!("…[cut: {total} bytes in all]"));
+}
+
+/// A request's path as the journal keeps it: the same shared string as a
+/// recent request's to the same path on this thread, or a new one (see
+/// [`crate::recent`]). Only short paths are remembered.
+pub(crate) fn shared_path(path: &str) -> std::sync::Arc<str> {
+    const REMEMBERED: usize = 256;
+    thread_local! {
+        static RECENT: std::cell::RefCell<crate::recent::Recent<4>> =
+            const { std::cell::RefCell::new(crate::recent::Recent::new()) };
+    }
+    if path.len() > REMEMBERED {
+        return path.into();
+    }
+    RECENT.with(|recent| recent.borrow_mut().share(path))
 }
 
 /// [`cut`] for a shared text: copied only when it is too long.
@@ -184,7 +200,7 @@ impl Entry for CallbackAttempt {
 
 impl Entry for RequestRecord {
     fn bound(&mut self) {
-        cut(&mut self.path, MAX_TEXT);
+        cut_shared(&mut self.path, MAX_TEXT);
         if let std::borrow::Cow::Owned(method) = &mut self.method {
             cut(method, 32);
         }
@@ -358,11 +374,23 @@ mod tests {
             request_id: None,
             provider: "test",
             method: "POST".into(),
-            path,
+            path: path.into(),
             status: 400,
             error_code: Some("400".into()),
             diagnosis,
         }
+    }
+
+    #[test]
+    fn a_recent_path_is_shared_and_a_long_one_is_not_remembered() {
+        let first = shared_path("/mpesa/stkpush/v1/processrequest");
+        for other in ["/a", "/b", "/c"] {
+            assert_eq!(&*shared_path(other), other);
+        }
+        assert!(std::sync::Arc::ptr_eq(&first, &shared_path("/mpesa/stkpush/v1/processrequest")));
+        let long = "/x".repeat(200);
+        assert_eq!(&*shared_path(&long), long);
+        assert!(!std::sync::Arc::ptr_eq(&shared_path(&long), &shared_path(&long)));
     }
 
     #[test]

@@ -54,6 +54,7 @@ pub(crate) mod markets;
 pub(crate) mod pesaflow;
 pub(crate) mod provider;
 pub(crate) mod providers;
+pub(crate) mod recent;
 pub(crate) mod retained;
 pub(crate) mod scenarios;
 pub(crate) mod scheduler;

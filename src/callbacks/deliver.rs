@@ -357,15 +357,16 @@ impl<F: std::future::Future> std::future::Future for Within<'_, F> {
 /// receiver answers every callback alike, and the journal keeps thousands.
 fn captured_text(captured: &[u8]) -> Arc<str> {
     thread_local! {
-        static LAST: std::cell::RefCell<Option<Arc<str>>> = const { std::cell::RefCell::new(None) };
+        static LAST: std::cell::RefCell<crate::recent::Recent<1>> =
+            const { std::cell::RefCell::new(crate::recent::Recent::new()) };
     }
     LAST.with(|last| {
         let mut last = last.borrow_mut();
-        if let Some(text) = last.as_ref().filter(|text| text.as_bytes() == captured) {
+        if let Some(text) = last.find(captured) {
             return text.clone();
         }
         let text: Arc<str> = String::from_utf8_lossy(captured).into();
-        *last = Some(text.clone());
+        last.keep(text.clone());
         text
     })
 }

@@ -199,7 +199,7 @@ impl StkPushRequest {
         msisdn_text("PartyA", take(body, "PartyA")?)?;
         let party_b = shortcode_text("PartyB", take(body, "PartyB")?)?;
         let phone_number = msisdn_text("PhoneNumber", take(body, "PhoneNumber")?)?;
-        let callback_url = url_text("CallBackURL", take(body, "CallBackURL")?)?;
+        let callback_url = shared_url_text("CallBackURL", &take(body, "CallBackURL")?)?;
         // A null AccountReference or TransactionDesc is refused as Remarks (captured 2026).
         for field in ["AccountReference", "TransactionDesc"] {
             if matches!(body.get(field), Some(Field::Null)) {
@@ -222,7 +222,7 @@ impl StkPushRequest {
             amount,
             party_b: party_b.into(),
             phone_number: phone_number.into(),
-            callback_url: callback_url.into(),
+            callback_url,
             account_reference: account_reference.into(),
             transaction_desc,
         })
@@ -457,11 +457,20 @@ thread_local! {
     /// The last few URLs this thread accepted: a client sends the same
     /// callback URLs on every request, and their WHATWG parse cost more than
     /// every other field check of a push together. Only accepted URLs are
-    /// kept (a parse's verdict depends on the text alone); never empty, as
-    /// `required` refuses an empty field first.
-    static ACCEPTED_URLS: std::cell::RefCell<[String; 4]> = const {
-        std::cell::RefCell::new([String::new(), String::new(), String::new(), String::new()])
-    };
+    /// kept (a parse's verdict depends on the text alone), shared, so a
+    /// push's callback URL is a reference count rather than a copy.
+    static ACCEPTED_URLS: std::cell::RefCell<crate::recent::Recent<4>> =
+        const { std::cell::RefCell::new(crate::recent::Recent::new()) };
+}
+
+/// A URL field that is accepted (see [`url_text`]), as a shared string: the
+/// one this thread accepted last time when it is the same.
+fn shared_url_text(field: &'static str, value: &str) -> Result<Arc<str>, DarajaError> {
+    let known = ACCEPTED_URLS.with(|accepted| accepted.borrow().find(value.as_bytes()).cloned());
+    match known {
+        Some(url) => Ok(url),
+        None => url_text(field, value).map(|_| ACCEPTED_URLS.with(|accepted| accepted.borrow_mut().share(value))),
+    }
 }
 
 pub(super) fn url(body: &Map<String, Value>, field: &'static str) -> Result<String, DarajaError> {
@@ -469,17 +478,12 @@ pub(super) fn url(body: &Map<String, Value>, field: &'static str) -> Result<Stri
 }
 
 fn url_text<S: Deref<Target = str>>(field: &'static str, value: S) -> Result<S, DarajaError> {
-    if ACCEPTED_URLS.with(|accepted| accepted.borrow().iter().any(|a| **a == *value)) {
+    if ACCEPTED_URLS.with(|accepted| accepted.borrow().find(value.as_bytes()).is_some()) {
         return Ok(value);
     }
     match url::Url::parse(&value) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
-            ACCEPTED_URLS.with(|accepted| {
-                let mut accepted = accepted.borrow_mut();
-                accepted.rotate_right(1);
-                accepted[0].clear();
-                accepted[0].push_str(&value);
-            });
+            ACCEPTED_URLS.with(|accepted| accepted.borrow_mut().share(&value));
             Ok(value)
         }
         Ok(u) => Err(DarajaError::field(
@@ -861,6 +865,19 @@ pub(crate) fn code_text(code: &ResultCode) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_accepted_callback_url_is_shared_and_a_refused_one_is_not_kept() {
+        let url = "http://127.0.0.1:9911/shared-url-test";
+        let first = shared_url_text("CallBackURL", url).unwrap();
+        assert_eq!(&*first, url);
+        assert!(Arc::ptr_eq(&first, &shared_url_text("CallBackURL", url).unwrap()));
+        assert!(url_text("CallBackURL", url).is_ok(), "known to the plain check as well");
+        for refused in ["ftp://127.0.0.1/x", "not a url"] {
+            assert!(shared_url_text("CallBackURL", refused).is_err(), "{refused}");
+            assert!(shared_url_text("CallBackURL", refused).is_err(), "{refused} is not remembered");
+        }
+    }
 
     #[test]
     fn remembered_urls_answer_as_a_fresh_parse_would() {
