@@ -19,7 +19,7 @@ use axum::body::{Body, HttpBody};
 use axum::extract::Request;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
 use tracing::Instrument;
 
@@ -192,10 +192,11 @@ where
                 Some(Poll::Ready(Ok(Err(never)))) => match never {},
                 Some(Poll::Ready(Err(panic))) => {
                     this.app.health.record("request handler", None, panic.as_ref());
-                    bare(StatusCode::INTERNAL_SERVER_ERROR)
+                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
                 }
-                // `call` panicked (recorded there).
-                None => bare(StatusCode::INTERNAL_SERVER_ERROR),
+                // `call` panicked (recorded there). An empty answer is
+                // rendered in the provider's envelope by `finish`.
+                None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
             };
             // The handler's state goes now, not when the answer is sent.
             this.inner.set(None);
@@ -222,14 +223,6 @@ where
             None => Poll::Pending,
         }
     }
-}
-
-/// An empty answer with `status`, which [`Begun::finish`] renders in the
-/// envelope of the provider that owns the path.
-fn bare(status: StatusCode) -> Response {
-    let mut response = Response::new(Body::empty());
-    *response.status_mut() = status;
-    response
 }
 
 /// What [`Journaling`] learnt of a request before the router saw it.
@@ -616,7 +609,7 @@ mod journaling_tests {
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(last_problem(&app), ("request handler".to_owned(), "a bug in the future".to_owned()));
 
-        let inner = tower::service_fn(|_: Request| async { Ok(bare(StatusCode::NOT_FOUND)) });
+        let inner = tower::service_fn(|_: Request| async { Ok(StatusCode::NOT_FOUND.into_response()) });
         let response = answer(&app, inner, "/mpesa/nowhere").await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         let body = body_text(response).await;
