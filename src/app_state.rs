@@ -54,7 +54,7 @@ impl AppParts {
             admin_token,
             health,
             request_timeout: std::time::Duration::from_secs(60),
-            body_limit: crate::config::Config::local().body_limit_bytes,
+            body_limit: crate::config::DEFAULT_BODY_LIMIT_BYTES,
             request_seq: AtomicU64::new(0),
         }
     }

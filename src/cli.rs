@@ -220,7 +220,7 @@ pub struct ServeArgs {
     #[arg(long = "callback-allow", env = "PESA_SANDBOX_CALLBACK_ALLOW", value_delimiter = ',')]
     pub callback_allow: Vec<String>,
     /// Largest request body accepted.
-    #[arg(long, env = "PESA_SANDBOX_BODY_LIMIT_BYTES", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=(64u64 << 20)), default_value_t = 256 * 1024)]
+    #[arg(long, env = "PESA_SANDBOX_BODY_LIMIT_BYTES", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=(64u64 << 20)), default_value_t = crate::config::DEFAULT_BODY_LIMIT_BYTES)]
     pub body_limit_bytes: usize,
     /// On SIGTERM or SIGINT, how long to keep delivering queued callbacks
     /// and those falling due before stopping; what is left is listed, and

@@ -59,6 +59,9 @@ pub struct Config {
     pub also_listen: Vec<SocketAddr>,
 }
 
+/// The largest request body read by default (`--body-limit-bytes`).
+pub(crate) const DEFAULT_BODY_LIMIT_BYTES: usize = 256 * 1024;
+
 impl Config {
     /// A sandbox for in-process use: loopback, a free port, the default
     /// world, the system clock and a random seed.
@@ -85,7 +88,7 @@ impl Config {
                 response_capture_bytes: 4096,
                 breaker: BreakerConfig { failures: 5, window: Duration::from_secs(1) },
             },
-            body_limit_bytes: 256 * 1024,
+            body_limit_bytes: DEFAULT_BODY_LIMIT_BYTES,
             request_timeout: Duration::from_secs(60),
             server: ServerLimits {
                 header_read_timeout: Duration::from_secs(10),
