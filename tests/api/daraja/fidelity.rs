@@ -96,6 +96,36 @@ async fn an_api_outside_the_apps_products_is_refused_as_the_gateway_refuses_it()
 }
 
 #[tokio::test]
+async fn a_push_meets_the_product_the_body_the_gate_and_the_fields_in_that_order() {
+    let app = money_app("[[apps]]\nname = \"Payouts only\"\nconsumer_key = \"payouts\"\nconsumer_secret = \"payouts-secret\"\nproducts = [\"mpesa\"]\n").await;
+    let push = "/mpesa/stkpush/v1/processrequest";
+    let raw = |token: &str, body: &'static str| {
+        app.http.post(app.url(push)).bearer_auth(token).header("content-type", "application/json").body(body).send()
+    };
+    let answer = |res: reqwest::Response| async move {
+        let status = res.status();
+        (status, res.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    let apiproduct = "Error Occurred - Invalid Access Token - Invalid API call as no apiproduct match found";
+    let payouts = app.token_of("payouts", "payouts-secret").await;
+    let (status, err) = answer(raw(&payouts, "{").await.unwrap()).await;
+    assert_daraja_error(status, &err, 401, "401.003.01", apiproduct);
+
+    let token = app.token().await;
+    app.put_scenario("[[rules]]\nwhen = { operation = \"stk_push\" }\nfault = { error = \"500.003.1001\", error_message = \"scripted\", status = 503 }\n").await;
+    let (status, err) = answer(raw(&token, "{").await.unwrap()).await;
+    assert_daraja_error(status, &err, 400, "400.002.02", "Bad Request - Invalid BusinessShortCode");
+    let (status, err) = answer(raw(&token, r#"{"Amount": "abc"}"#).await.unwrap()).await;
+    assert_daraja_error(status, &err, 503, "500.003.1001", "scripted");
+
+    app.put_scenario("").await;
+    let (status, err) = answer(raw(&token, r#"{"Amount": "abc"}"#).await.unwrap()).await;
+    assert_daraja_error(status, &err, 400, "400.002.02", "Bad Request - Invalid BusinessShortCode");
+    let (status, ack) = app.post_json(push, &token, &app.stk_body("254708374149", 1)).await;
+    assert_eq!(status, StatusCode::OK, "a whole push is accepted: {ack}");
+}
+
+#[tokio::test]
 async fn under_production_rules_c2b_v1_and_v2_are_products_of_their_own() {
     let apps = "[[apps]]\nname = \"Legacy C2B\"\nconsumer_key = \"legacy-c2b\"\nconsumer_secret = \"legacy-c2b-secret\"\nproducts = [\"mpesa\", \"c2b_v1\"]\n";
     let app = spawn_virtual(&format!("{apps}{MONEY_WORLD}production_rules = true\n")).await;
