@@ -81,10 +81,12 @@ impl IdGen {
 
     /// The id of a callback job, `cb-<next_seq>`, written into a string of
     /// its size (one per settled transaction; `format!` grew its string).
-    pub fn callback_id(&mut self) -> String {
+    /// `cb-` and a decimal sequence number: at most 23 bytes, held inline
+    /// (no allocation to make, share or free with the callback's journal).
+    pub fn callback_id(&mut self) -> compact_str::CompactString {
         use std::fmt::Write;
-        let mut id = String::with_capacity(23);
-        let _ = write!(id, "cb-{}", self.next_seq());
+        let mut id = compact_str::CompactString::const_new("cb-");
+        let _ = write!(id, "{}", self.next_seq());
         id
     }
 

@@ -25,7 +25,7 @@ use tokio::sync::Notify;
 #[derive(Debug, Clone, Serialize)]
 pub struct CallbackAttempt {
     pub seq: u64,
-    pub callback_id: std::sync::Arc<str>,
+    pub callback_id: compact_str::CompactString,
     pub provider: &'static str,
     pub kind: &'static str,
     /// The id a receiver correlates on (e.g. `CheckoutRequestID`).
@@ -171,7 +171,6 @@ impl Entry for CallbackAttempt {
     fn bound(&mut self) {
         cut_shared(&mut self.url, MAX_TEXT);
         cut_shared(&mut self.correlation_id, MAX_TEXT);
-        cut_shared(&mut self.callback_id, MAX_TEXT);
         cut_option(&mut self.error, MAX_TEXT);
         if let Some(text) = &mut self.response_body {
             cut_shared(text, MAX_BODY);

@@ -48,6 +48,7 @@ use std::sync::Arc;
 
 use axum::http::Method;
 use chrono::{DateTime, Utc};
+use compact_str::CompactString;
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
@@ -145,9 +146,10 @@ impl Serialize for Payload {
 /// A callback to deliver.
 #[derive(Debug, Clone)]
 pub struct CallbackJob {
-    /// Shared (as are the correlation id and the URL) by the job's copies,
-    /// attempts and journal entries: a reference count, never a copy.
-    pub id: Arc<str>,
+    /// Held inline (`cb-` and a number); the correlation id and the URL are
+    /// shared by the job's copies, attempts and journal entries: a
+    /// reference count, never a copy.
+    pub id: CompactString,
     pub provider: &'static str,
     pub kind: &'static str,
     pub correlation_id: Arc<str>,
@@ -172,7 +174,7 @@ impl CallbackJob {
     /// body, with no retries, the engine's timeout, and no interest in the
     /// receiver's answer.
     pub fn new(
-        id: impl Into<Arc<str>>,
+        id: impl Into<CompactString>,
         provider: &'static str,
         kind: &'static str,
         correlation_id: impl Into<Arc<str>>,
@@ -184,7 +186,7 @@ impl CallbackJob {
 
     /// Like [`CallbackJob::new`], with a body already serialized.
     pub fn with_payload(
-        id: impl Into<Arc<str>>,
+        id: impl Into<CompactString>,
         provider: &'static str,
         kind: &'static str,
         correlation_id: impl Into<Arc<str>>,

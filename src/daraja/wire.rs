@@ -73,7 +73,7 @@ pub(crate) fn reply_as<T: Serialize>(
 /// A callback POSTing `body` as JSON, in the shape it follows.
 pub(crate) fn callback(
     shape: Shape,
-    id: String,
+    id: CompactString,
     kind: &'static str,
     correlation_id: impl Into<Arc<str>>,
     url: impl Into<Arc<str>>,

@@ -20,7 +20,7 @@ pub enum Event {
     /// Hold a callback until a later transaction's callback has been sent.
     Hold(CallbackJob),
     /// Send a held callback now if nothing released it earlier.
-    ReleaseHeld { callback_id: std::sync::Arc<str>, copy: u32 },
+    ReleaseHeld { callback_id: compact_str::CompactString, copy: u32 },
     /// A receiver answered a callback whose answer matters.
     Reply { reply_to: ReplyTo, reply: Reply },
     /// Panics when it falls due: proves that supervision contains a bug in
