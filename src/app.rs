@@ -37,8 +37,10 @@ use crate::supervisor::{supervise, Health};
 
 /// The whole HTTP surface: the routes, and the layers every request passes,
 /// laid over the router as a whole (laid over the routes, each would box
-/// and clone every route once more per request).
-pub(crate) fn app(state: AppState, body_limit: usize, request_timeout: Duration) -> impl HttpService {
+/// and clone every route once more per request), with the body limit and
+/// request timeout the state holds.
+pub(crate) fn app(state: AppState) -> impl HttpService {
+    let (body_limit, request_timeout) = (state.body_limit, state.request_timeout);
     let router = Router::new()
         .merge(providers::routes())
         .nest(admin::PREFIX, admin::router().layer(middleware::from_fn_with_state(state.clone(), admin::require_token)))
@@ -211,7 +213,7 @@ impl Sandbox {
         });
 
         let server_stop = CancellationToken::new();
-        let app = app(state.clone(), config.body_limit_bytes, config.request_timeout);
+        let app = app(state.clone());
         let mut also = Vec::new();
         let mut servers = Vec::new();
         for extra in more {

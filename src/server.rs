@@ -32,7 +32,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::app::HttpService;
 use axum::body::Body;
 use axum::extract::Request;
 use hyper::body::{Body as _, Incoming};
@@ -46,6 +45,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
+use crate::app::HttpService;
 use crate::scenarios::ConnectionFault;
 
 /// What a request carries from its connection to the middleware, which
