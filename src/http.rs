@@ -395,29 +395,51 @@ pub(crate) async fn body_of_type(request: Request, app: &AppState, mime: &str) -
     }
     let limit = app.body_limit;
     let mut body = request.into_body();
-    let mut first: Option<axum::body::Bytes> = None;
-    let mut joined: Option<bytes::BytesMut> = None;
-    let mut length = 0usize;
+    let mut gathered = Gathered::default();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| BodyError::Unreadable(format!("Failed to buffer the request body: {e}")))?;
         // Trailers carry nothing a provider reads.
         let Ok(data) = frame.into_data() else { continue };
-        length = length.saturating_add(data.len());
-        if length > limit {
+        if gathered.len().saturating_add(data.len()) > limit {
             return Err(BodyError::TooLarge);
         }
-        if let Some(joined) = joined.as_mut() {
+        gathered.push(data);
+    }
+    Ok(gathered.into_bytes())
+}
+
+/// A body's data frames, gathered: a body that comes in one frame (nearly
+/// every one) is kept as it came, without a copy; only one in several
+/// frames is copied together. Request bodies and receivers' answers alike.
+#[derive(Debug, Default)]
+pub(crate) struct Gathered {
+    first: axum::body::Bytes,
+    joined: Option<bytes::BytesMut>,
+}
+
+impl Gathered {
+    /// The bytes gathered so far.
+    pub(crate) fn len(&self) -> usize {
+        self.joined.as_ref().map_or(self.first.len(), bytes::BytesMut::len)
+    }
+
+    pub(crate) fn push(&mut self, data: axum::body::Bytes) {
+        if let Some(joined) = &mut self.joined {
             joined.extend_from_slice(&data);
-        } else if let Some(earlier) = first.take() {
-            let mut both = bytes::BytesMut::with_capacity(earlier.len().saturating_add(data.len()));
-            both.extend_from_slice(&earlier);
-            both.extend_from_slice(&data);
-            joined = Some(both);
+        } else if self.first.is_empty() {
+            self.first = data;
         } else {
-            first = Some(data);
+            let first = std::mem::take(&mut self.first);
+            let mut both = bytes::BytesMut::with_capacity(first.len().saturating_add(data.len()));
+            both.extend_from_slice(&first);
+            both.extend_from_slice(&data);
+            self.joined = Some(both);
         }
     }
-    Ok(joined.map(bytes::BytesMut::freeze).or(first).unwrap_or_default())
+
+    pub(crate) fn into_bytes(self) -> axum::body::Bytes {
+        self.joined.map_or(self.first, bytes::BytesMut::freeze)
+    }
 }
 
 /// Header values must be visible ASCII; anything else becomes `?`, and long
@@ -553,6 +575,31 @@ mod lazy_timeout_tests {
         let response = service.oneshot(()).await.unwrap();
         assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
         assert_eq!(started.elapsed(), Duration::from_millis(300));
+    }
+}
+
+#[cfg(test)]
+mod gathered_tests {
+    use axum::body::Bytes;
+
+    use super::Gathered;
+
+    #[test]
+    fn one_frame_is_kept_as_it_came_and_several_are_joined_in_order() {
+        let one = Bytes::from_static(b"{\"a\":1}");
+        let mut gathered = Gathered::default();
+        gathered.push(one.clone());
+        assert_eq!(gathered.len(), one.len());
+        let kept = gathered.into_bytes();
+        assert_eq!(kept.as_ptr(), one.as_ptr(), "a single frame is not copied");
+
+        let mut gathered = Gathered::default();
+        for part in ["", "{\"a\"", ":", "1}"] {
+            gathered.push(Bytes::from(part));
+        }
+        assert_eq!(gathered.len(), 7);
+        assert_eq!(gathered.into_bytes(), Bytes::from_static(b"{\"a\":1}"));
+        assert!(Gathered::default().into_bytes().is_empty());
     }
 }
 

@@ -280,25 +280,16 @@ async fn send_plain(
     };
     let status = response.status().as_u16();
     let mut body = response.into_body();
-    // An answer in one frame (nearly every one) is read where hyper put it;
-    // only one in several is copied together.
-    let mut first = Bytes::new();
-    let mut joined = Vec::new();
-    let mut length = 0usize;
+    // An answer in one frame (nearly every one) is read where hyper put it.
+    let mut captured = crate::http::Gathered::default();
     let mut error = None;
     let mut ended = false;
-    while length < capture {
+    while captured.len() < capture {
         match within(timer.as_mut(), lease.drive(body.frame())).await {
             Some(Some(Ok(frame))) => {
                 if let Ok(chunk) = frame.into_data() {
-                    let chunk = chunk.slice(..chunk.len().min(capture.saturating_sub(length)));
-                    length = length.saturating_add(chunk.len());
-                    if first.is_empty() && joined.is_empty() {
-                        first = chunk;
-                    } else {
-                        joined.extend_from_slice(&std::mem::take(&mut first));
-                        joined.extend_from_slice(&chunk);
-                    }
+                    let room = capture.saturating_sub(captured.len());
+                    captured.push(chunk.slice(..chunk.len().min(room)));
                 }
             }
             Some(None) => {
@@ -319,8 +310,7 @@ async fn send_plain(
     if ended {
         lease.keep();
     }
-    let captured = if joined.is_empty() { &first[..] } else { &joined[..] };
-    Answer { status: Some(status), body: Some(captured_text(captured)), error }
+    Answer { status: Some(status), body: Some(captured_text(&captured.into_bytes())), error }
 }
 
 /// `future`'s output, or `None` once `timer` has run out; like
