@@ -253,6 +253,7 @@ impl<T: Entry> Ring<T> {
             }
         }
         self.bytes = self.bytes.saturating_add(weight);
+        crate::retained::reserve_bounded(&mut self.items, self.cap);
         self.items.push_back((entry, weight));
     }
 

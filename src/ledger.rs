@@ -268,6 +268,7 @@ impl Ledger {
                 self.history.pop_front();
                 self.postings_evicted = self.postings_evicted.saturating_add(1);
             }
+            crate::retained::reserve_bounded(&mut self.history, self.history_cap);
             self.history.push_back(posting);
         }
     }
