@@ -116,11 +116,16 @@ impl Drop for Attempt {
 }
 
 /// The destination of a callback URL: its scheme and authority
-/// (`http://127.0.0.1:9`), without parsing the rest.
+/// (`http://127.0.0.1:9`), without parsing the rest. Read byte by byte:
+/// `str::find` with a string or a set of characters sets up a searcher that
+/// cost more than the few bytes of a URL it reads (about 600 instructions
+/// per call; every delivery calls this twice).
 fn destination(url: &str) -> &str {
-    let rest_at = url.find("://").map_or(0, |i| i.saturating_add(3));
-    let rest = url.get(rest_at..).unwrap_or("");
-    let end = rest.find(['/', '?', '#']).map_or(url.len(), |i| rest_at.saturating_add(i));
+    let bytes = url.as_bytes();
+    let rest_at = bytes.windows(3).position(|w| w == b"://").map_or(0, |i| i.saturating_add(3));
+    let rest = bytes.get(rest_at..).unwrap_or_default();
+    let end =
+        rest.iter().position(|b| matches!(b, b'/' | b'?' | b'#')).map_or(url.len(), |i| rest_at.saturating_add(i));
     url.get(..end).unwrap_or(url)
 }
 
@@ -259,6 +264,10 @@ mod tests {
         assert_eq!(destination("https://hooks.example.test"), "https://hooks.example.test");
         assert_eq!(destination("http://h:1?q"), "http://h:1");
         assert_eq!(destination("not a url"), "not a url");
+        assert_eq!(destination("a:b://x/y"), "a:b://x");
+        assert_eq!(destination("http://h/é://z"), "http://h");
+        assert_eq!(destination("://"), "://");
+        assert_eq!(destination(""), "");
     }
 
     #[test]

@@ -627,14 +627,17 @@ impl CallbackEngine {
             }
         };
         // An ordered lane's last delivery may have made more due (a
-        // validation answer whose confirmation follows at once).
-        let last = inner.lanes().by_tenant.get(&tenant.id).is_some_and(|lane| {
-            lane.ordered
-                && lane.queue.is_empty()
-                && released.is_empty()
-                && lane.in_flight.len() == 1
-                && lane.follow_up_rounds > 0
-        });
+        // validation answer whose confirmation follows at once). Only a
+        // virtual-clock tenant's lane is ordered (a tenant's clock never
+        // changes kind), so no other delivery takes the lanes' lock for it.
+        let last = tenant.clock.is_virtual()
+            && inner.lanes().by_tenant.get(&tenant.id).is_some_and(|lane| {
+                lane.ordered
+                    && lane.queue.is_empty()
+                    && released.is_empty()
+                    && lane.in_flight.len() == 1
+                    && lane.follow_up_rounds > 0
+            });
         // The tenant's lock is never taken under the lanes' lock.
         let follow_ups = last && {
             let now = tenant.now();
