@@ -237,10 +237,15 @@ async fn drive<S, A: HttpService>(
             }
         });
     let mut builder = Builder::new(TokioExecutor::new());
+    // The head's limit is the connection's watchdog below (no request in
+    // flight for `header_read_timeout` since the last ended, or since the
+    // connection opened, closes it), not hyper's own: hyper arms a timer for
+    // every request head it waits for, an allocation and two turns of the
+    // timer wheel's lock per request.
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
+        .header_read_timeout(None)
         .half_close(true)
         .max_buf_size(limits.max_header_bytes.max(8192));
     let mut conn = pin!(builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service)));

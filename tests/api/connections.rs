@@ -42,6 +42,22 @@ async fn a_connection_that_never_sends_a_byte_is_closed() {
 }
 
 #[tokio::test]
+async fn a_request_head_that_never_finishes_after_an_answered_request_is_cut_off() {
+    let app = impatient().await;
+    let mut stream = TcpStream::connect(app.sandbox.addr()).await.unwrap();
+    stream.write_all(b"GET /__sandbox/health HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(PATIENCE, stream.read(&mut answer)).await.unwrap().unwrap();
+    assert!(answer[..read].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer[..read]));
+    // The next head starts and never ends.
+    stream.write_all(b"POST /mpesa/stkpush/v1/processrequest HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let (sent, took) = until_closed(&mut stream).await;
+    assert!(took < Duration::from_secs(3), "closed after {took:?}, having sent {sent:?}");
+    let (status, _) = app.admin_get("/health").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn a_connection_stuck_in_the_http2_preface_is_closed() {
     let app = impatient().await;
     let mut stuck = TcpStream::connect(app.sandbox.addr()).await.unwrap();
