@@ -251,37 +251,70 @@ async fn drive<S, A: HttpService>(
     let mut conn = pin!(builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service)));
     let mut stopping = false;
     let mut idle_since_shutdown: Option<tokio::time::Instant> = None;
+    let controls = Arc::new(Controls::default());
+    let controls_waker = std::task::Waker::from(controls.clone());
     loop {
         let scarce = *pressure.borrow_and_update();
         let check = activity.next_check(&limits, scarce);
-        tokio::select! {
-            result = conn.as_mut() => {
+        let mut cancelled = pin!(stop.cancelled());
+        let mut changed = pin!(pressure.changed());
+        let mut due = pin!(tokio::time::sleep_until(check));
+        let mut tripped = pin!(control.inner.tripped.notified());
+        controls.arm();
+        // The connection is polled on every wake of this task (nearly all of
+        // them its socket's); its controls only when one of them woke it:
+        // polling them on every wake took the shutdown signal's and the
+        // pressure signal's locks, which every connection shares, a few
+        // times per request.
+        let step = std::future::poll_fn(|cx| {
+            if let Poll::Ready(result) = conn.as_mut().poll(cx) {
+                return Poll::Ready(Step::Ended(result));
+            }
+            if !controls.woken(cx) {
+                return Poll::Pending;
+            }
+            let mut cx = Context::from_waker(&controls_waker);
+            if !stopping && cancelled.as_mut().poll(&mut cx).is_ready() {
+                return Poll::Ready(Step::Stop);
+            }
+            if changed.as_mut().poll(&mut cx).is_ready() {
+                return Poll::Ready(Step::Pressure);
+            }
+            if due.as_mut().poll(&mut cx).is_ready() {
+                return Poll::Ready(Step::Check);
+            }
+            if tripped.as_mut().poll(&mut cx).is_ready() {
+                return Poll::Ready(Step::Tripped);
+            }
+            Poll::Pending
+        })
+        .await;
+        match step {
+            Step::Ended(result) => {
                 if let Err(e) = result {
                     tracing::debug!(error = %e, "connection ended with an error");
                 }
                 break;
             }
-            _ = stop.cancelled(), if !stopping => {
+            Step::Stop => {
                 stopping = true;
                 conn.as_mut().graceful_shutdown();
             }
-            _ = pressure.changed() => {}
-            _ = tokio::time::sleep_until(check) => {
-                match activity.verdict(&limits, scarce) {
-                    Verdict::Keep => {}
-                    Verdict::Close => break,
-                    Verdict::Idle => match idle_since_shutdown {
-                        // Asked to close and still here a while later: drop it.
-                        Some(at) if at.elapsed() >= SHED_AFTER => break,
-                        Some(_) => {}
-                        None => {
-                            idle_since_shutdown = Some(tokio::time::Instant::now());
-                            conn.as_mut().graceful_shutdown();
-                        }
-                    },
-                }
-            }
-            _ = control.inner.tripped.notified() => {
+            Step::Pressure => {}
+            Step::Check => match activity.verdict(&limits, scarce) {
+                Verdict::Keep => {}
+                Verdict::Close => break,
+                Verdict::Idle => match idle_since_shutdown {
+                    // Asked to close and still here a while later: drop it.
+                    Some(at) if at.elapsed() >= SHED_AFTER => break,
+                    Some(_) => {}
+                    None => {
+                        idle_since_shutdown = Some(tokio::time::Instant::now());
+                        conn.as_mut().graceful_shutdown();
+                    }
+                },
+            },
+            Step::Tripped => {
                 if let (Some(ConnectionFault::Reset), Some(socket)) = (control.fault(), &socket) {
                     // A zero linger turns the close into a TCP RST.
                     let _ = socket.set_linger(Some(Duration::ZERO));
@@ -291,6 +324,53 @@ async fn drive<S, A: HttpService>(
         }
     }
     // Dropping the connection and the second descriptor closes the socket.
+}
+
+/// What woke a connection's task, of the things [`drive`] waits on.
+enum Step<E> {
+    Ended(Result<(), E>),
+    Stop,
+    Pressure,
+    Check,
+    Tripped,
+}
+
+/// The waker a connection's controls are polled with: it notes that one of
+/// them woke the task, then wakes the task.
+struct Controls {
+    woken: std::sync::atomic::AtomicBool,
+    task: futures_util::task::AtomicWaker,
+}
+
+impl Default for Controls {
+    fn default() -> Controls {
+        Controls { woken: std::sync::atomic::AtomicBool::new(true), task: futures_util::task::AtomicWaker::new() }
+    }
+}
+
+impl std::task::Wake for Controls {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, std::sync::atomic::Ordering::Release);
+        self.task.wake();
+    }
+}
+
+impl Controls {
+    /// New controls are polled at the next poll, whatever woke the task.
+    fn arm(&self) {
+        self.woken.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether one of the controls woke the task since they were last
+    /// polled (or they are new); the task's waker is kept for them to wake.
+    fn woken(&self, cx: &Context<'_>) -> bool {
+        self.task.register(cx.waker());
+        self.woken.swap(false, std::sync::atomic::Ordering::AcqRel)
+    }
 }
 
 /// What a connection is doing, for its idle and shedding limits.
