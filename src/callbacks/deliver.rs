@@ -475,16 +475,3 @@ mod tests {
         }
     }
 }
-#[cfg(test)]
-mod size_probe {
-    use super::*;
-    #[tokio::test]
-    async fn sizes() {
-        let clients = Clients::new(Duration::from_secs(1), Duration::from_secs(1), 4).unwrap();
-        let uri: Uri = "http://127.0.0.1:9/x".parse().unwrap();
-        let req = || Request::new(Full::new(Bytes::new()));
-        let f1 = clients.plain.send(&uri, "127.0.0.1:9", req());
-        let f2 = send_plain(&clients.plain, &uri, req(), 100, Duration::from_secs(1));
-        eprintln!("plain.send {} send_plain {}", std::mem::size_of_val(&f1), std::mem::size_of_val(&f2));
-    }
-}
