@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio::sync::Notify;
 
 /// One attempt to deliver one callback.
 #[derive(Debug, Clone, Serialize)]
@@ -290,14 +289,14 @@ pub struct Journals {
 #[derive(Debug)]
 pub struct Journal {
     inner: Mutex<Journals>,
-    changed: Notify,
+    changed: crate::signal::Signal,
 }
 
 impl Journal {
     pub fn new(cap: usize, max_bytes: usize) -> Journal {
         Journal {
             inner: Mutex::new(Journals { callbacks: Ring::new(cap, max_bytes), requests: Ring::new(cap, max_bytes) }),
-            changed: Notify::new(),
+            changed: crate::signal::Signal::default(),
         }
     }
 
@@ -342,6 +341,7 @@ impl Journal {
     /// passes; returns the last answer of `found`.
     pub async fn wait_for<R>(&self, timeout: Duration, mut found: impl FnMut(&Journals) -> Option<R>) -> Option<R> {
         let deadline = crate::clock::deadline(timeout);
+        let _waiting = self.changed.waiting();
         loop {
             // Register interest before checking, so an append between the
             // check and the wait still wakes us.

@@ -59,6 +59,7 @@ pub(crate) mod retained;
 pub(crate) mod scenarios;
 pub(crate) mod scheduler;
 pub(crate) mod server;
+pub(crate) mod signal;
 pub(crate) mod store;
 pub(crate) mod supervisor;
 pub mod telemetry;

@@ -150,7 +150,7 @@ struct Lane {
     capped: bool,
     follow_up_rounds: u32,
     /// Signalled when a job leaves the queue (admission waits on it).
-    room: Arc<Notify>,
+    room: Arc<crate::signal::Signal>,
     /// Signalled when the lane has nothing queued or in flight.
     idle: Arc<Notify>,
 }
@@ -191,7 +191,7 @@ impl Lanes {
             ready: false,
             capped: false,
             follow_up_rounds: 0,
-            room: Arc::new(Notify::new()),
+            room: Arc::new(crate::signal::Signal::default()),
             idle: Arc::new(Notify::new()),
         })
     }
@@ -388,6 +388,7 @@ impl CallbackEngine {
                     _ => return,
                 }
             };
+            let _waiting = room.waiting();
             let notified = room.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
