@@ -254,13 +254,16 @@ impl Lanes {
             } else {
                 let backed_up = lane.queue.len() >= shed_at;
                 let Some(job) = lane.queue.front() else { continue };
-                match (lane.in_flight.len() < cap, breakers.check(&job.url, backed_up)) {
-                    (_, Some(why)) => Err(why),
-                    (true, None) => breakers.admit(&job.url, backed_up),
-                    (false, None) => {
-                        self.refresh(&id, per_tenant);
-                        continue;
-                    }
+                // With a slot free, admitting it checks its circuit too
+                // (one turn of the breakers' lock); without, an open
+                // circuit still fails it at once rather than have it wait.
+                if lane.in_flight.len() < cap {
+                    breakers.admit(&job.url, backed_up)
+                } else if let Some(why) = breakers.check(&job.url, backed_up) {
+                    Err(why)
+                } else {
+                    self.refresh(&id, per_tenant);
+                    continue;
                 }
             };
             let Some(job) = lane.queue.pop_front() else { continue };
