@@ -78,24 +78,13 @@ impl<V, K: Borrow<str> + Hash + Eq + Clone> Retained<V, K> {
     /// Adds (or replaces) a pending entry.
     pub fn insert(&mut self, key: impl Into<K>, value: V) {
         let replaced = self.places.insert(key.into(), Place::Pending(Box::new(value)));
-        if let Some(Place::Finished(n)) = replaced {
-            if let Some(slot) = self.slot_mut(n) {
-                slot.live = false;
-            }
-        }
+        self.replaced(replaced);
     }
 
     /// Adds an entry that is finished from the start (a record), evicting
     /// past `limit`.
     pub fn insert_finished(&mut self, key: impl Into<K>, value: V, limit: usize, on_evict: impl FnMut(&str, V)) {
-        let key: K = key.into();
-        if let Some(Place::Finished(n)) = self.places.get(key.borrow()) {
-            let n = *n;
-            if let Some(slot) = self.slot_mut(n) {
-                slot.live = false;
-            }
-        }
-        self.push_finished(key, value, limit);
+        self.push_finished(key.into(), value, limit);
         self.evict(limit, on_evict);
     }
 
@@ -116,8 +105,19 @@ impl<V, K: Borrow<str> + Hash + Eq + Clone> Retained<V, K> {
     fn push_finished(&mut self, key: K, value: V, limit: usize) {
         let n = self.first.saturating_add(self.finished.len() as u64);
         reserve_bounded(&mut self.finished, limit.max(1).saturating_add(1));
-        self.places.insert(key.clone(), Place::Finished(n));
+        let replaced = self.places.insert(key.clone(), Place::Finished(n));
+        self.replaced(replaced);
         self.finished.push_back(Slot { key, value, live: true });
+    }
+
+    /// A finished entry whose key now names another is never handed out
+    /// again; it waits in the ring to be forgotten.
+    fn replaced(&mut self, place: Option<Place<V>>) {
+        if let Some(Place::Finished(n)) = place {
+            if let Some(slot) = self.slot_mut(n) {
+                slot.live = false;
+            }
+        }
     }
 
     fn slot(&self, n: u64) -> Option<&Slot<K, V>> {
