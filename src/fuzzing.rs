@@ -595,6 +595,81 @@ pub fn vodafone_acknowledgement(data: &[u8]) {
     assert!(judgement.accepted || judgement.remark.is_some(), "a refused acknowledgement says why");
 }
 
+/// A receiver's answer to a callback, read by the plain-HTTP client: the
+/// first byte is how many bytes each read hands over (0: all at once), the
+/// next two how many bytes of the body to keep, the rest is what the
+/// receiver sends. Whatever it sends, the client returns without
+/// panicking and keeps no more than it was asked to.
+pub fn callback_answer(data: &[u8]) {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let [piece, high, low, answer @ ..] = data else { return };
+    if answer.len() > MAX_INPUT_LEN {
+        return;
+    }
+    let capture = usize::from(u16::from_be_bytes([*high, *low]));
+    let receiver = Scripted { answer, piece: usize::from(*piece) };
+    let mut exchange = std::pin::pin!(crate::callbacks::answer_of(receiver, b"POST / HTTP/1.1\r\n\r\n", capture));
+    // The receiver never makes the client wait, so each poll makes progress.
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..=answer.len().saturating_add(2) {
+        if let Poll::Ready(result) = exchange.as_mut().poll(&mut cx) {
+            if let Ok((status, body, _)) = result {
+                assert!(body.len() <= capture, "kept {} bytes of {capture}", body.len());
+                assert!((100..1000).contains(&status), "status {status}");
+            }
+            return;
+        }
+    }
+    panic!("the client waited on a receiver that never makes it wait");
+}
+
+/// A receiver that takes any request and answers with `answer`, `piece`
+/// bytes per read (all of it when 0), then closes.
+struct Scripted<'a> {
+    answer: &'a [u8],
+    piece: usize,
+}
+
+impl tokio::io::AsyncRead for Scripted<'_> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let piece = if self.piece == 0 { self.answer.len() } else { self.piece };
+        let n = piece.min(buf.remaining()).min(self.answer.len());
+        let (now, later) = self.answer.split_at(n);
+        buf.put_slice(now);
+        self.answer = later;
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncWrite for Scripted<'_> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
 /// A Pesaflow request body, read as a form and as JSON, through every
 /// Pesaflow parser: the checkout on each of its paths (lenient and strict
 /// field names), validate, confirm, the status query, the token exchange,

@@ -83,6 +83,11 @@ fn every_committed_scenario_input_is_handled_without_panicking() {
     replay("scenario_decision", fuzzing::scenario_decision);
 }
 
+#[test]
+fn every_committed_callback_answer_is_read_without_panicking() {
+    replay("callback_answer", fuzzing::callback_answer);
+}
+
 /// Seeds only help the fuzzer if they reach past the first check; these are
 /// the ones that must be accepted in full.
 #[test]

@@ -7,17 +7,15 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::http::header::{self, HeaderName, HeaderValue};
-use axum::http::{Request, Uri};
+use axum::http::{Method, Uri};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use http_body_util::{BodyExt, Full};
 use secrecy::ExposeSecret;
 
 use super::allowlist::{refused, Destination};
 use super::breaker::Attempt;
 use super::engine::Stats;
-use super::plain::Plain;
+use super::plain::{self, Endpoint, Plain};
 use super::{journal_unsent, release_held, CallbackJob, Reply};
 use crate::clock::after_ms_u64;
 use crate::journal::{CallbackAttempt, DeliveryOutcome};
@@ -178,21 +176,20 @@ async fn send(clients: &Clients, capture: usize, tenant: &Tenant, job: &Callback
     }
     let headers = all.get(..count).unwrap_or_default();
     let timeout = job.timeout_ms.map_or(clients.timeout, Duration::from_millis);
-    let plain = job.url.starts_with("http://").then(|| plain_request(job, headers, body.clone())).flatten();
-    match plain {
-        Some((uri, request)) => send_plain(&clients.plain, &uri, request, capture, timeout).await,
+    let plain = job.url.starts_with("http://") && headers.iter().all(|(_, value)| field_value(value));
+    match plain.then(|| target(&job.url)).flatten() {
+        Some(target) => send_plain(&clients.plain, &target, job, headers, &body, capture, timeout).await,
         None => send_reqwest(&clients.tls, job, headers, body, capture, timeout).await,
     }
 }
 
-/// A callback URL as the plain client sends to it: the URL, its `Host`
-/// header and its origin-form target.
-#[derive(Clone)]
+/// A callback URL as the plain client sends to it: the URL, where to
+/// connect, its `Host` header and its origin-form target.
 struct Target {
     url: Arc<str>,
-    uri: Uri,
-    host: HeaderValue,
-    path: Uri,
+    endpoint: Endpoint,
+    host: Box<str>,
+    path: Box<str>,
 }
 
 thread_local! {
@@ -200,35 +197,38 @@ thread_local! {
     /// callbacks go to the same few URLs, and parsing one (with its `Host`
     /// and target) cost more than the rest of the request. Only parses that
     /// succeeded are kept; a parse's result depends on the text alone.
-    static TARGETS: std::cell::RefCell<[Option<Target>; 4]> = const { std::cell::RefCell::new([None, None, None, None]) };
+    static TARGETS: std::cell::RefCell<[Option<Arc<Target>>; 4]> = const { std::cell::RefCell::new([None, None, None, None]) };
 }
 
 /// The URL's parts for the plain client, or `None` if only reqwest takes it.
-fn target(url: &Arc<str>) -> Option<Target> {
+fn target(url: &Arc<str>) -> Option<Arc<Target>> {
     let known = TARGETS.with(|t| t.borrow().iter().flatten().find(|t| t.url == *url).cloned());
     if known.is_some() {
         return known;
     }
+    // `Uri` refuses what may not be in a request line or a `Host` field.
     let uri: Uri = url.parse().ok()?;
     let authority = uri.authority()?;
     // `Host` is the URL's host and its port unless that is 80; a URL whose
     // authority says exactly that (a port that is not 80, no user info)
     // gives it as it is.
-    let host = match authority.port_u16() {
-        Some(80) | None => HeaderValue::from_str(authority.host()).ok()?,
-        Some(_) if !authority.as_str().contains('@') => HeaderValue::from_str(authority.as_str()).ok()?,
-        Some(port) => HeaderValue::from_str(&format!("{}:{port}", authority.host())).ok()?,
+    let host: Box<str> = match authority.port_u16() {
+        Some(80) | None => authority.host().into(),
+        Some(_) if !authority.as_str().contains('@') => authority.as_str().into(),
+        Some(port) => format!("{}:{port}", authority.host()).into(),
     };
     let path = match uri.path_and_query() {
-        Some(path) if path.as_str() != "/" => Uri::from_parts({
-            let mut parts = axum::http::uri::Parts::default();
-            parts.path_and_query = Some(path.clone());
-            parts
-        })
-        .ok()?,
-        _ => Uri::default(),
+        Some(path) if !path.as_str().is_empty() => path.as_str().into(),
+        _ => "/".into(),
     };
-    let parsed = Target { url: url.clone(), uri, host, path };
+    let connect_to = authority.host();
+    let connect_to = connect_to.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(connect_to);
+    let endpoint = Endpoint {
+        destination: authority.as_str().into(),
+        host: connect_to.into(),
+        port: authority.port_u16().unwrap_or(80),
+    };
+    let parsed = Arc::new(Target { url: url.clone(), endpoint, host, path });
     TARGETS.with(|t| {
         let mut t = t.borrow_mut();
         t.rotate_right(1);
@@ -237,108 +237,68 @@ fn target(url: &Arc<str>) -> Option<Target> {
     Some(parsed)
 }
 
-/// The URL and the request (origin-form, with the `Host` hyper-util's client
-/// wrote) for the plain client, or `None` if the URL or a header is one only
-/// reqwest takes.
-fn plain_request(
-    job: &CallbackJob,
-    headers: &[(&str, Cow<'_, str>)],
-    body: Bytes,
-) -> Option<(Uri, Request<Full<Bytes>>)> {
-    let Target { uri, host, path, .. } = target(&job.url)?;
-    let mut request = Request::new(Full::new(body));
-    *request.method_mut() = job.method.clone();
-    let map = request.headers_mut();
-    // Room for `Host`, `User-Agent` and the `Content-Length` the client
-    // adds, so the map is not grown as the request goes out.
-    map.reserve(headers.len().saturating_add(3));
-    map.insert(header::HOST, host);
-    map.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
-    for (name, value) in headers {
-        map.append(HeaderName::from_bytes(name.as_bytes()).ok()?, HeaderValue::from_str(value).ok()?);
+/// Whether a field's value may be written as it is (visible ASCII, spaces and tabs).
+fn field_value(value: &str) -> bool {
+    value.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+}
+
+/// The request as hyper-util's client wrote it: the request line, `Host`,
+/// `User-Agent`, the job's fields, `Content-Length` (unless the method
+/// takes no body and there is none), then the body.
+fn write_request(out: &mut Vec<u8>, method: &Method, target: &Target, fields: &[(&str, Cow<'_, str>)], body: &[u8]) {
+    let mut length = itoa::Buffer::new();
+    let length = length.format(body.len());
+    let bodiless = body.is_empty() && !matches!(*method, Method::POST | Method::PUT | Method::PATCH);
+    out.reserve(target.path.len().saturating_add(target.host.len()).saturating_add(body.len()).saturating_add(256));
+    for part in [
+        method.as_str(),
+        " ",
+        &target.path,
+        " HTTP/1.1\r\nhost: ",
+        &target.host,
+        "\r\nuser-agent: ",
+        USER_AGENT,
+        "\r\n",
+    ] {
+        out.extend_from_slice(part.as_bytes());
     }
-    *request.uri_mut() = path;
-    Some((uri, request))
+    for (name, value) in fields {
+        for part in [name, ": ", value.as_ref(), "\r\n"] {
+            out.extend_from_slice(part.as_bytes());
+        }
+    }
+    if !bodiless {
+        for part in ["content-length: ", length, "\r\n"] {
+            out.extend_from_slice(part.as_bytes());
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
 }
 
 async fn send_plain(
     client: &Plain,
-    uri: &Uri,
-    request: Request<Full<Bytes>>,
+    target: &Target,
+    job: &CallbackJob,
+    fields: &[(&str, Cow<'_, str>)],
+    body: &[u8],
     capture: usize,
     timeout: Duration,
 ) -> Answer {
     // One timer for the whole attempt, sending and reading alike (a
     // timeout for each step registered and cancelled a timer for each).
-    let mut timer = std::pin::pin!(tokio::time::sleep_until(crate::clock::deadline(timeout)));
+    let timer = std::pin::pin!(tokio::time::sleep_until(crate::clock::deadline(timeout)));
     let timed_out = || format!("operation timed out (after {} ms)", timeout.as_millis());
-    let destination = uri.authority().map_or("", |a| a.as_str());
-    let (response, mut lease) = match within(timer.as_mut(), client.send(uri, destination, request)).await {
-        Some(Ok(sent)) => sent,
-        Some(Err(e)) => return Answer { status: None, body: None, error: Some(error_chain(&e)) },
-        None => return Answer { status: None, body: None, error: Some(timed_out()) },
+    let error = |e: plain::Error| match e {
+        plain::Error::TimedOut => timed_out(),
+        e => error_chain(&e),
     };
-    let status = response.status().as_u16();
-    let mut body = response.into_body();
-    // An answer in one frame (nearly every one) is read where hyper put it.
-    let mut captured = crate::http::Gathered::default();
-    let mut error = None;
-    let mut ended = false;
-    while captured.len() < capture {
-        match within(timer.as_mut(), lease.drive(body.frame())).await {
-            Some(Some(Ok(frame))) => {
-                if let Ok(chunk) = frame.into_data() {
-                    let room = capture.saturating_sub(captured.len());
-                    captured.push(chunk.slice(..chunk.len().min(room)));
-                }
-            }
-            Some(None) => {
-                ended = true;
-                break;
-            }
-            Some(Some(Err(e))) => {
-                error = Some(error_chain(&e));
-                break;
-            }
-            None => {
-                error = Some(timed_out());
-                break;
-            }
+    let write = |out: &mut Vec<u8>| write_request(out, &job.method, target, fields, body);
+    match client.exchange(&target.endpoint, write, capture, timer, captured_text).await {
+        Ok(answered) => {
+            Answer { status: Some(answered.status), body: Some(answered.body), error: answered.error.map(error) }
         }
-    }
-    // Only a connection whose answer was read to its end can carry another request.
-    if ended {
-        lease.keep();
-    }
-    Answer { status: Some(status), body: Some(captured_text(&captured.into_bytes())), error }
-}
-
-/// `future`'s output, or `None` once `timer` has run out; like
-/// `tokio::time::timeout`, the future is polled first. A future of its own
-/// rather than an `async fn`, which would hold `future` twice (as its
-/// argument and pinned), and the attempt's futures are large.
-fn within<'t, F: std::future::Future>(timer: std::pin::Pin<&'t mut tokio::time::Sleep>, future: F) -> Within<'t, F> {
-    Within { timer, future }
-}
-
-pin_project_lite::pin_project! {
-    /// See [`within`].
-    struct Within<'t, F> {
-        timer: std::pin::Pin<&'t mut tokio::time::Sleep>,
-        #[pin]
-        future: F,
-    }
-}
-
-impl<F: std::future::Future> std::future::Future for Within<'_, F> {
-    type Output = Option<F::Output>;
-
-    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
-        let this = self.project();
-        if let std::task::Poll::Ready(output) = this.future.poll(cx) {
-            return std::task::Poll::Ready(Some(output));
-        }
-        this.timer.as_mut().poll(cx).map(|()| None)
+        Err(e) => Answer { status: None, body: None, error: Some(error(e)) },
     }
 }
 
@@ -445,23 +405,32 @@ mod tests {
     fn a_url_is_parsed_into_its_host_and_target_once_and_the_same_again() {
         let url: Arc<str> = Arc::from("http://127.0.0.1:8080/mpesa/callback?x=1");
         let first = target(&url).expect("a plain URL");
-        assert_eq!(first.host, "127.0.0.1:8080");
-        assert_eq!(first.path, "/mpesa/callback?x=1");
-        assert_eq!(first.uri, "http://127.0.0.1:8080/mpesa/callback?x=1");
+        assert_eq!(&*first.host, "127.0.0.1:8080");
+        assert_eq!(&*first.path, "/mpesa/callback?x=1");
+        assert_eq!(
+            (&*first.endpoint.destination, &*first.endpoint.host, first.endpoint.port),
+            ("127.0.0.1:8080", "127.0.0.1", 8080)
+        );
         // The second time from the thread's cache: the same parts.
         let again = target(&Arc::from("http://127.0.0.1:8080/mpesa/callback?x=1")).expect("cached");
-        assert_eq!((again.host, again.path, again.uri), (first.host, first.path, first.uri));
+        assert!(Arc::ptr_eq(&first, &again));
     }
 
     #[test]
-    fn the_host_header_is_written_as_hyper_utils_client_wrote_it() {
-        let host = |url: &str| target(&Arc::from(url)).map(|t| t.host.to_str().unwrap_or_default().to_owned());
-        assert_eq!(host("http://example.test/cb").as_deref(), Some("example.test"));
-        assert_eq!(host("http://example.test:80/cb").as_deref(), Some("example.test"));
-        assert_eq!(host("http://example.test:9000/").as_deref(), Some("example.test:9000"));
-        assert_eq!(host("http://user@example.test:9000/").as_deref(), Some("example.test:9000"));
-        assert_eq!(target(&Arc::from("http://example.test")).map(|t| t.path), Some(Uri::default()));
+    fn the_host_header_and_the_address_are_what_hyper_utils_client_used() {
+        let parts = |url: &str| {
+            target(&Arc::from(url))
+                .map(|t| (t.host.to_string(), t.path.to_string(), t.endpoint.host.to_string(), t.endpoint.port))
+        };
+        let owned = |host: &str, path: &str, to: &str, port| Some((host.into(), path.into(), to.into(), port));
+        assert_eq!(parts("http://example.test/cb"), owned("example.test", "/cb", "example.test", 80));
+        assert_eq!(parts("http://example.test:80/cb"), owned("example.test", "/cb", "example.test", 80));
+        assert_eq!(parts("http://example.test:9000/"), owned("example.test:9000", "/", "example.test", 9000));
+        assert_eq!(parts("http://user@example.test:9000/"), owned("example.test:9000", "/", "example.test", 9000));
+        assert_eq!(parts("http://example.test"), owned("example.test", "/", "example.test", 80));
+        assert_eq!(parts("http://[::1]:8080/cb?a=b"), owned("[::1]:8080", "/cb?a=b", "::1", 8080));
         assert!(target(&Arc::from("not a url")).is_none());
+        assert!(target(&Arc::from("http://example.test/a b")).is_none(), "not in a request line");
     }
 
     #[test]
@@ -469,9 +438,30 @@ mod tests {
         for round in 0..3 {
             for port in 9000..9010 {
                 let t = target(&Arc::from(format!("http://127.0.0.1:{port}/r{round}"))).expect("parsed");
-                assert_eq!(t.host, format!("127.0.0.1:{port}").as_str());
-                assert_eq!(t.path, format!("/r{round}").as_str());
+                assert_eq!(&*t.host, format!("127.0.0.1:{port}"));
+                assert_eq!(&*t.path, format!("/r{round}"));
             }
         }
+    }
+
+    #[test]
+    fn a_request_is_written_as_hyper_utils_client_wrote_it() {
+        let t = target(&Arc::from("http://127.0.0.1:8080/cb?x=1")).expect("plain");
+        let fields = [("content-type", Cow::Borrowed("application/json")), ("webhook-id", Cow::Borrowed("cb-1"))];
+        let mut out = Vec::new();
+        write_request(&mut out, &Method::POST, &t, &fields, b"{}");
+        let expected = format!(
+            "POST /cb?x=1 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\nuser-agent: {USER_AGENT}\r\ncontent-type: application/json\r\nwebhook-id: cb-1\r\ncontent-length: 2\r\n\r\n{{}}"
+        );
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+        // A GET with no body says no length; a POST with none says 0.
+        let mut out = Vec::new();
+        write_request(&mut out, &Method::GET, &t, &[], b"");
+        assert!(!String::from_utf8_lossy(&out).contains("content-length"));
+        let mut out = Vec::new();
+        write_request(&mut out, &Method::POST, &t, &[], b"");
+        assert!(String::from_utf8_lossy(&out).ends_with("content-length: 0\r\n\r\n"));
+        assert!(field_value("v1,abc+/= x\t"));
+        assert!(!field_value("a\r\nx-injected: 1"));
     }
 }

@@ -21,9 +21,8 @@
 //!   and a dispatcher task looks after lanes waiting for a slot; a
 //!   virtual-clock tenant's lane delivers one at a time, in order;
 //! * pooled clients, so connections to a receiver are reused: for plain
-//!   HTTP (the usual local receiver) hyper's HTTP/1 connections in a pool
-//!   of the engine's own, at the least cost ([`plain`]), reqwest with
-//!   rustls for HTTPS;
+//!   HTTP (the usual local receiver) the engine's own HTTP/1.1 client and
+//!   pool, at the least cost ([`plain`]), reqwest with rustls for HTTPS;
 //! * every attempt is bounded by `timeout` and journaled (body, receiver
 //!   status, latency, error) ([`deliver`]);
 //! * a destination that leaves attempts unanswered (refuses, hangs) has its
@@ -56,6 +55,7 @@ pub use allowlist::Destination;
 pub use breaker::BreakerConfig;
 pub(crate) use engine::{CallbackEngine, Settle};
 pub use engine::{EngineConfig, EngineStats, UnsentCallback};
+pub(crate) use plain::answer_of;
 
 use crate::clock::after_ms_u64;
 use crate::journal::{CallbackAttempt, DeliveryOutcome};
