@@ -3,8 +3,9 @@
 //! Measures, in one run on one machine:
 //!   (a) a bare axum JSON echo server, the floor every other row is compared with;
 //!   (a') with (b): the same echo answering a push's answer and sending a push's
-//!       callback to the receiver (hyper-util's pooled client), the two HTTP
-//!       exchanges of a push and nothing else: a push's floor;
+//!       callback to the receiver (on a kept-alive connection, written in one
+//!       write and its answer read with httparse, as the sandbox's own client
+//!       does), the two HTTP exchanges of a push and nothing else: a push's floor;
 //!   (b) Daraja token + M-Pesa Express push, with every result callback delivered
 //!       to a local receiver;
 //!   (c) B2C with one repeated `SecurityCredential`, and with a fresh ciphertext
@@ -159,25 +160,25 @@ impl Knobs {
 /// runtime shape as the sandbox's (tokio multi-thread, one worker per core).
 ///
 /// (a'), a push's floor: `/echo-callback` answers as a push is answered
-/// and sends one callback of a push's size to the request's `CallBackURL`,
-/// through hyper-util's pooled client (what a Rust server would reach for):
+/// and sends one callback of a push's size to the request's `CallBackURL`
+/// on a kept-alive connection, the request written in one write and the
+/// answer read with httparse, as the sandbox's own callback client does:
 /// the two HTTP exchanges of a push and nothing else.
 fn run_echo_server() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
-        let client: Floor =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
         let app = Router::new()
             .route("/echo", post(|Json(body): Json<Value>| async move { Json(body) }))
             .route("/echo-callback", post(echo_callback))
-            .with_state(client);
+            .with_state(Floor::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         println!("echo listening on http://{}", listener.local_addr().expect("addr"));
         axum::serve(listener, app).await.expect("serve");
     });
 }
 
-type Floor = hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+/// The floor's idle connections to the benchmark's receiver.
+type Floor = Arc<std::sync::Mutex<Vec<tokio::net::TcpStream>>>;
 
 /// A push's answer, as the sandbox words it.
 const FLOOR_ANSWER: &str = r#"{"MerchantRequestID":"7071-4170-a0e4-8345632bad4421","CheckoutRequestID":"ws_CO_06122026101010101254790000001","ResponseCode":"0","ResponseDescription":"Success. Request accepted for processing","CustomerMessage":"Success. Request accepted for processing"}"#;
@@ -186,24 +187,59 @@ const FLOOR_ANSWER: &str = r#"{"MerchantRequestID":"7071-4170-a0e4-8345632bad442
 const FLOOR_CALLBACK: &str = r#"{"Body":{"stkCallback":{"MerchantRequestID":"7071-4170-a0e4-8345632bad4421","CheckoutRequestID":"ws_CO_06122026101010101254790000001","ResultCode":0,"ResultDesc":"The service request is processed successfully.","CallbackMetadata":{"Item":[{"Name":"Amount","Value":1},{"Name":"MpesaReceiptNumber","Value":"ULC6ABCDEF"},{"Name":"Balance"},{"Name":"TransactionDate","Value":20261206101011},{"Name":"PhoneNumber","Value":254790000001}]}}}}"#;
 
 async fn echo_callback(
-    State(client): State<Floor>,
+    State(floor): State<Floor>,
     Json(body): Json<Value>,
 ) -> ([(&'static str, &'static str); 1], &'static str) {
     let uri = body.get("CallBackURL").and_then(Value::as_str).and_then(|url| url.parse::<hyper::Uri>().ok());
     // The benchmark's own receiver only: nothing leaves loopback.
     if let Some(uri) = uri.filter(|uri| uri.host() == Some("127.0.0.1")) {
         tokio::spawn(async move {
-            let request = hyper::Request::post(uri)
-                .header("content-type", "application/json")
-                .body(Full::new(Bytes::from_static(FLOOR_CALLBACK.as_bytes())));
-            if let Ok(request) = request {
-                if let Ok(answer) = client.request(request).await {
-                    let _ = answer.into_body().collect().await;
-                }
+            let (Some(authority), Some(port)) = (uri.authority(), uri.port_u16()) else { return };
+            let request = format!(
+                "POST {} HTTP/1.1\r\nhost: {authority}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{FLOOR_CALLBACK}",
+                uri.path(),
+                FLOOR_CALLBACK.len()
+            );
+            let kept = floor.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let stream = match kept {
+                Some(stream) => stream,
+                None => match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+                    Ok(stream) if stream.set_nodelay(true).is_ok() => stream,
+                    _ => return,
+                },
+            };
+            if let Some(stream) = floor_exchange(stream, request.as_bytes()).await {
+                floor.lock().unwrap_or_else(|e| e.into_inner()).push(stream);
             }
         });
     }
     ([("content-type", "application/json")], FLOOR_ANSWER)
+}
+
+/// Writes the request and reads its answer (a head and a `Content-Length`
+/// body, as the benchmark's receiver answers); the connection back if it
+/// may carry another.
+async fn floor_exchange(mut stream: tokio::net::TcpStream, request: &[u8]) -> Option<tokio::net::TcpStream> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(request).await.ok()?;
+    let mut read = Vec::with_capacity(1024);
+    loop {
+        let mut fields = [httparse::EMPTY_HEADER; 16];
+        let mut answer = httparse::Response::new(&mut fields);
+        if let httparse::Status::Complete(head) = answer.parse(&read).ok()? {
+            let length = answer
+                .headers
+                .iter()
+                .find(|f| f.name.eq_ignore_ascii_case("content-length"))
+                .and_then(|f| std::str::from_utf8(f.value).ok()?.trim().parse::<usize>().ok())?;
+            if read.len() >= head + length {
+                return Some(stream);
+            }
+        }
+        if read.len() > 64 * 1024 || stream.read_buf(&mut read).await.ok()? == 0 {
+            return None;
+        }
+    }
 }
 
 // ---------------------------------------------------------------- child servers
