@@ -99,6 +99,8 @@ pub(crate) fn settle(health: &Health, tenant: &Arc<Tenant>) -> Vec<CallbackJob> 
             if due.is_empty() {
                 break;
             }
+            // Most events due under load are callbacks to deliver.
+            jobs.reserve(due.len());
             for (at, event) in due {
                 // A panic is caught here, inside the lock, so the lock is not
                 // poisoned and the next event still runs.
