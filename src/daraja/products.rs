@@ -55,8 +55,13 @@ fn own_error(product: Product) -> ProductError {
 
 /// Refuses a request whose app lacks the API's product.
 pub(crate) fn require(auth: &Authed, api: Api) -> Result<(), DarajaError> {
-    let world = auth.tenant.world_of::<Daraja>();
-    let product = api.product(&world);
+    // Under the tenant's lock rather than with a copy of the world's
+    // handle: every request on every core would write its shared count.
+    auth.tenant.with::<Daraja, _>(|_, mine| check(&mine.world, auth, api))
+}
+
+fn check(world: &World, auth: &Authed, api: Api) -> Result<(), DarajaError> {
+    let product = api.product(world);
     let Some(app) = world.app_by_key(&auth.consumer_key) else {
         return Err(DarajaError::new(ErrorKind::InvalidAccessToken, "the token's app was removed from the world"));
     };

@@ -232,13 +232,15 @@ fn accept_push(
     now: DateTime<Utc>,
     decision: Option<&Decision>,
 ) -> Result<StkPushResponse, DarajaError> {
-    let world = mine.world.clone();
-    check_timestamp_window(&world, &request.timestamp, now)?;
-    check_amount_range(&world, request.amount)?;
-    let merchant = lnm_merchant(&world, &request.business_short_code)?;
+    // Borrowed, not cloned: every push on every core would write the
+    // world's shared reference count.
+    let world = &*mine.world;
+    check_timestamp_window(world, &request.timestamp, now)?;
+    check_amount_range(world, request.amount)?;
+    let merchant = lnm_merchant(world, &request.business_short_code)?;
     check_password(merchant, &request.password, &request.timestamp)?;
     check_transaction_type(merchant, request.transaction_type)?;
-    check_account_reference(&world, &request)?;
+    check_account_reference(world, &request)?;
 
     if let Some(open) = mine.stk.pending_by_msisdn.get(&request.phone_number) {
         return Err(DarajaError::new(
@@ -249,10 +251,10 @@ fn accept_push(
 
     let outcome = decision.and_then(|d| d.outcome.as_ref());
     let timeout_ms = world.settings.stk_timeout_secs.saturating_mul(1000);
-    let rule_limited = recently_completed(&world, &mine.stk, &request, now);
+    let rule_limited = recently_completed(world, &mine.stk, &request, now);
     let reference_chars = request.account_reference.chars().count();
     // What M-Pesa decides before the customer sees anything comes first.
-    let system: Option<(u32, String, u64)> = match (product_mismatch(&world, merchant, &request), rule_limited) {
+    let system: Option<(u32, String, u64)> = match (product_mismatch(world, merchant, &request), rule_limited) {
         (Some(why), _) => Some((2028, why, world.settings.stk_answer_delay_ms)),
         (None, _) if reference_chars > 12 => Some((
             1037,
@@ -349,9 +351,9 @@ fn answer_query(
     now: DateTime<Utc>,
     variants: &Variants,
 ) -> Result<Response, DarajaError> {
-    let world = mine.world.clone();
-    check_timestamp_window(&world, &request.timestamp, now)?;
-    let merchant = lnm_merchant(&world, &request.business_short_code)?;
+    let world = &*mine.world;
+    check_timestamp_window(world, &request.timestamp, now)?;
+    let merchant = lnm_merchant(world, &request.business_short_code)?;
     check_password(merchant, &request.password, &request.timestamp)?;
     let tx = mine
         .stk
@@ -477,19 +479,18 @@ pub(crate) fn settle(core: &mut Core, mine: &mut State, checkout_request_id: &st
         &body,
     );
     tx.result_desc = Some(desc);
-    let script = tx.script.clone();
     let paid = receipt
         .clone()
         .map(|r| (r, tx.party_b.clone(), tx.phone_number.clone(), tx.amount, tx.account_reference.clone()));
+    callbacks::plan(core, job, &tx.script, at);
     mine.stk.txs.finish(checkout_request_id, limit, |_, _| {});
-    callbacks::plan(core, job, &script, at);
     if let Some((receipt, shortcode, msisdn, amount, account)) = paid {
-        let world = mine.world.clone();
-        let kind = match world.shortcodes.get(shortcode.as_str()).map(|s| s.kind) {
+        let payee = mine.world.shortcodes.get(shortcode.as_str());
+        let kind = match payee.map(|s| s.kind) {
             Some(ShortcodeKind::Till) => super::records::RecordKind::BuyGoods,
             _ => super::records::RecordKind::PayBill,
         };
-        let confirms = world.shortcodes.get(shortcode.as_str()).is_some_and(|s| s.stk_confirmation);
+        let confirms = payee.is_some_and(|s| s.stk_confirmation);
         // The record takes the strings; the confirmation, rarely asked for, copies them first.
         let confirmation = confirms.then(|| (receipt.clone(), shortcode.clone(), msisdn.clone(), account.clone()));
         super::c2b::record_payment(core, mine, receipt, kind, msisdn, shortcode, amount, Some(account), at);
