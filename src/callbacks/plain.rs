@@ -138,6 +138,12 @@ struct Head {
     len: usize,
 }
 
+/// Whether `bytes` hold the blank line that ends a head (httparse takes a
+/// bare LF for CRLF).
+fn head_ended(bytes: &[u8]) -> bool {
+    bytes.windows(2).any(|w| w == b"\n\n") || bytes.windows(3).any(|w| w == b"\n\r\n")
+}
+
 /// Reads a complete head from `buf`, `None` if more is needed.
 fn parse_head(buf: &[u8]) -> io::Result<Option<Head>> {
     let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -244,27 +250,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
         if let Err(e) = self.stream.write_all(&self.write).await {
             return Err((true, e));
         }
+        // How much of the buffer is known to hold no head's end: a head
+        // that comes a few bytes at a time is parsed once it has ended,
+        // not again at every read.
+        let mut searched: usize = 0;
         loop {
-            if !self.read.is_empty() {
+            if head_ended(self.read.get(searched.saturating_sub(2)..).unwrap_or_default()) {
                 match parse_head(&self.read) {
                     Ok(Some(head)) if head.status == 101 => {
                         return Err((false, protocol("unexpected switching protocols answer")))
                     }
                     Ok(Some(head)) if (100..200).contains(&head.status) => {
                         self.read.advance(head.len);
+                        searched = 0;
                         continue;
                     }
                     Ok(Some(head)) => {
                         self.read.advance(head.len);
                         return Ok(head);
                     }
-                    Ok(None) if self.read.len() >= MAX_HEAD => {
-                        return Err((false, protocol("message head is too large")))
-                    }
                     Ok(None) => {}
                     Err(e) => return Err((false, e)),
                 }
             }
+            if self.read.len() >= MAX_HEAD {
+                return Err((false, protocol("message head is too large")));
+            }
+            searched = self.read.len();
             let nothing_yet = self.read.is_empty();
             match self.fill().await {
                 Ok(0) => return Err((nothing_yet, protocol("connection closed before message completed"))),
@@ -274,10 +286,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
         }
     }
 
-    /// Keeps up to `capture` more bytes of the body.
-    fn keep(&mut self, data: &[u8], capture: usize) {
+    /// Keeps up to `capture` more bytes of the body: the first `take`
+    /// bytes read, which are then consumed (in place: splitting them off
+    /// would make the buffer shared).
+    fn keep(&mut self, take: usize, capture: usize) {
         let room = capture.saturating_sub(self.body.len());
-        self.body.extend_from_slice(data.get(..data.len().min(room)).unwrap_or(data));
+        let data = self.read.get(..take).unwrap_or_default();
+        self.body.extend_from_slice(data.get(..take.min(room)).unwrap_or_default());
+        self.read.advance(take.min(self.read.len()));
     }
 
     /// Reads the body (its first `capture` bytes kept in `self.body`);
@@ -289,8 +305,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             Framing::Empty => Ok(true),
             Framing::Length(mut left) => loop {
                 let take = usize::try_from(left).unwrap_or(usize::MAX).min(self.read.len());
-                let data = self.read.split_to(take);
-                self.keep(&data, capture);
+                self.keep(take, capture);
                 left = left.saturating_sub(u64::try_from(take).unwrap_or(u64::MAX));
                 if left == 0 {
                     return Ok(true);
@@ -303,8 +318,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
                 }
             },
             Framing::Close => loop {
-                let data = self.read.split();
-                self.keep(&data, capture);
+                self.keep(self.read.len(), capture);
                 if self.body.len() >= capture {
                     return Ok(false);
                 }
@@ -340,8 +354,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
                     return Err(protocol("connection closed before message completed"));
                 }
                 let take = usize::try_from(left).unwrap_or(usize::MAX).min(self.read.len());
-                let data = self.read.split_to(take);
-                self.keep(&data, capture);
+                self.keep(take, capture);
                 left = left.saturating_sub(u64::try_from(take).unwrap_or(u64::MAX));
                 if left > 0 && self.body.len() >= capture {
                     return Ok(false);
@@ -713,13 +726,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn answers_in_pieces_chunked_and_after_an_informational_answer_are_read_whole() {
+    async fn answers_in_pieces_chunked_after_an_informational_answer_or_a_byte_at_a_time_are_read_whole() {
         let (to, connections) = scripted(
             vec![
                 vec![b"HTTP/1.1 200 OK\r\ncontent-", b"length: 5\r\n\r\nfi", b"rst"],
                 vec![b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\ntransfer-encoding: chunked\r\n\r\n3\r\nsec\r\n", b"3;ext=1\r\nond\r\n0\r\nx-trailer: 1\r\n\r\n"],
                 vec![b"HTTP/1.1 204 No Content\r\n\r\n"],
                 vec![b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\nfail"],
+                // A byte at a time, its lines ended by bare LFs.
+                b"HTTP/1.1 200 OK\ncontent-length: 4\n\nlast".chunks(1).collect(),
             ],
             false,
         )
@@ -729,7 +744,8 @@ mod tests {
         assert_eq!(exchange(&plain, &to, 1024).await, (202, "second".to_owned(), None));
         assert_eq!(exchange(&plain, &to, 1024).await, (204, String::new(), None));
         assert_eq!(exchange(&plain, &to, 1024).await, (500, "fail".to_owned(), None));
-        assert_eq!(connections.load(Ordering::SeqCst), 1, "one connection carried all four");
+        assert_eq!(exchange(&plain, &to, 1024).await, (200, "last".to_owned(), None));
+        assert_eq!(connections.load(Ordering::SeqCst), 1, "one connection carried all five");
         assert_eq!(plain.idle_count(), 1);
     }
 
