@@ -410,7 +410,7 @@ pub(crate) async fn body_of_type(request: Request, app: &AppState, mime: &str) -
 
 /// A body's data frames, gathered: a body that comes in one frame (nearly
 /// every one) is kept as it came, without a copy; only one in several
-/// frames is copied together. Request bodies and receivers' answers alike.
+/// frames is copied together.
 #[derive(Debug, Default)]
 pub(crate) struct Gathered {
     first: axum::body::Bytes,
