@@ -41,13 +41,13 @@ use tokio::time::Sleep;
 use crate::fastmap::HashMap;
 
 /// Idle connections kept in all, whatever their destinations.
-pub(super) const MAX_IDLE: usize = 1024;
+const MAX_IDLE: usize = 1024;
 /// How long an idle connection may wait to be reused (hyper-util's default).
-pub(super) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// The longest answer head read (status line and fields).
-pub(super) const MAX_HEAD: usize = 64 * 1024;
+const MAX_HEAD: usize = 64 * 1024;
 /// The most fields an answer's head may have.
-pub(super) const MAX_HEADERS: usize = 100;
+const MAX_HEADERS: usize = 100;
 /// What a read asks the socket for at least.
 const READ_CHUNK: usize = 8 * 1024;
 
@@ -101,6 +101,11 @@ impl std::error::Error for Error {
 
 fn protocol(message: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message)
+}
+
+/// The receiver closed the connection before its answer ended.
+fn cut_short() -> io::Error {
+    protocol("connection closed before message completed")
 }
 
 /// A connection and its buffers (kept with it, so a kept-alive connection
@@ -242,6 +247,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
         self.stream.read_buf(&mut self.read).await
     }
 
+    /// Reads more of an answer that has not ended: the receiver closing
+    /// now cuts it short.
+    async fn more(&mut self) -> io::Result<()> {
+        match self.fill().await? {
+            0 => Err(cut_short()),
+            _ => Ok(()),
+        }
+    }
+
     /// Writes the request in `self.write` and reads the answer's head.
     /// `Err((true, _))` when nothing of an answer came: a kept connection
     /// the receiver had closed, so the request may go on another.
@@ -279,7 +293,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             searched = self.read.len();
             let nothing_yet = self.read.is_empty();
             match self.fill().await {
-                Ok(0) => return Err((nothing_yet, protocol("connection closed before message completed"))),
+                Ok(0) => return Err((nothing_yet, cut_short())),
                 Ok(_) => {}
                 Err(e) => return Err((nothing_yet, e)),
             }
@@ -296,6 +310,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
         self.read.advance(take.min(self.read.len()));
     }
 
+    /// Consumes what has been read of `left` more bytes of body, keeping
+    /// what fits in `capture`; returns how many are still to come.
+    fn consume(&mut self, left: u64, capture: usize) -> u64 {
+        let take = usize::try_from(left).unwrap_or(usize::MAX).min(self.read.len());
+        self.keep(take, capture);
+        left.saturating_sub(u64::try_from(take).unwrap_or(u64::MAX))
+    }
+
     /// Reads the body (its first `capture` bytes kept in `self.body`);
     /// `Ok(true)` when it was read to its end, `Ok(false)` when it was
     /// longer than `capture` and left unread.
@@ -304,18 +326,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
         match framing {
             Framing::Empty => Ok(true),
             Framing::Length(mut left) => loop {
-                let take = usize::try_from(left).unwrap_or(usize::MAX).min(self.read.len());
-                self.keep(take, capture);
-                left = left.saturating_sub(u64::try_from(take).unwrap_or(u64::MAX));
+                left = self.consume(left, capture);
                 if left == 0 {
                     return Ok(true);
                 }
                 if self.body.len() >= capture {
                     return Ok(false);
                 }
-                if self.fill().await? == 0 {
-                    return Err(protocol("connection closed before message completed"));
-                }
+                self.more().await?;
             },
             Framing::Close => loop {
                 self.keep(self.read.len(), capture);
@@ -339,9 +357,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
                     Ok(httparse::Status::Partial) if self.read.len() < MAX_HEAD => {}
                     _ => return Err(protocol("invalid chunk size line")),
                 }
-                if self.fill().await? == 0 {
-                    return Err(protocol("connection closed before message completed"));
-                }
+                self.more().await?;
             };
             self.read.advance(consumed);
             if size == 0 {
@@ -350,20 +366,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             // Its data, then the line's end.
             let mut left = size;
             while left > 0 {
-                if self.read.is_empty() && self.fill().await? == 0 {
-                    return Err(protocol("connection closed before message completed"));
+                if self.read.is_empty() {
+                    self.more().await?;
                 }
-                let take = usize::try_from(left).unwrap_or(usize::MAX).min(self.read.len());
-                self.keep(take, capture);
-                left = left.saturating_sub(u64::try_from(take).unwrap_or(u64::MAX));
+                left = self.consume(left, capture);
                 if left > 0 && self.body.len() >= capture {
                     return Ok(false);
                 }
             }
             while self.read.len() < 2 {
-                if self.fill().await? == 0 {
-                    return Err(protocol("connection closed before message completed"));
-                }
+                self.more().await?;
             }
             if self.read.get(..2) != Some(b"\r\n".as_slice()) {
                 return Err(protocol("invalid chunk end"));
@@ -389,9 +401,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             if self.read.len() >= MAX_HEAD {
                 return Err(protocol("trailers are too large"));
             }
-            if self.fill().await? == 0 {
-                return Err(protocol("connection closed before message completed"));
-            }
+            self.more().await?;
         }
     }
 }
@@ -400,13 +410,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
 /// `tokio::time::timeout`, the future is polled first. A future of its own
 /// rather than an `async fn`, which would hold `future` twice (as its
 /// argument and pinned).
-pub(super) fn within<'t, F: Future>(timer: Pin<&'t mut Sleep>, future: F) -> Within<'t, F> {
+fn within<'t, F: Future>(timer: Pin<&'t mut Sleep>, future: F) -> Within<'t, F> {
     Within { timer, future }
 }
 
 pin_project_lite::pin_project! {
     /// See [`within`].
-    pub(super) struct Within<'t, F> {
+    struct Within<'t, F> {
         timer: Pin<&'t mut Sleep>,
         #[pin]
         future: F,
